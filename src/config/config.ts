@@ -1,0 +1,164 @@
+/**
+ * The one typed, validated configuration object, built once at start-up from `config/default.json`
+ * plus environment overrides. Nothing else in the code reads `process.env`.
+ *
+ * Each setting is declared once in SETTINGS below (path, env var, type, default source, what is allowed);
+ * the README's configuration table is that list. Invalid input stops start-up with a ConfigError that
+ * names the key, the value and what is allowed.
+ */
+import { readFileSync } from 'node:fs';
+import { projectPath } from '../util/paths.js';
+
+export class ConfigError extends Error {
+  constructor(
+    readonly key: string,
+    readonly value: unknown,
+    readonly allowed: string,
+  ) {
+    super(`invalid configuration ${key}=${JSON.stringify(value)}: allowed ${allowed}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Kind =
+  | { type: 'string'; pattern?: RegExp; allowed?: string }
+  | { type: 'int'; min: number; max: number }
+  | { type: 'bool' }
+  | { type: 'enum'; values: readonly string[] }
+  | { type: 'list'; pattern?: RegExp; allowed?: string };
+
+interface Setting {
+  path: string;
+  env: string;
+  kind: Kind;
+  doc: string;
+}
+
+const HOST = /^[A-Za-z0-9.:\-[\]]+$/;
+
+/** Every setting of the product. Order = README table order. */
+export const SETTINGS: readonly Setting[] = [
+  { path: 'log.level', env: 'LOG_LEVEL', kind: { type: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] }, doc: 'pino log level' },
+  { path: 'http.host', env: 'HTTP_HOST', kind: { type: 'string', pattern: HOST, allowed: 'a host name or IP' }, doc: 'address of the HTTP API, /metrics, /healthz, /readyz' },
+  { path: 'http.port', env: 'HTTP_PORT', kind: { type: 'int', min: 0, max: 65535 }, doc: 'HTTP port (0 = any free port)' },
+  { path: 'postgres.url', env: 'DATABASE_URL', kind: { type: 'string', pattern: /^postgres(ql)?:\/\//, allowed: 'a postgres:// URL' }, doc: 'PostgreSQL, the system of record' },
+  { path: 'postgres.poolSize', env: 'DATABASE_POOL_SIZE', kind: { type: 'int', min: 1, max: 200 }, doc: 'PostgreSQL connection pool size' },
+  { path: 'redis.url', env: 'REDIS_URL', kind: { type: 'string', pattern: /^rediss?:\/\//, allowed: 'a redis:// URL' }, doc: 'Redis, the real-time balance store' },
+  { path: 'redis.keyPrefix', env: 'REDIS_KEY_PREFIX', kind: { type: 'string', pattern: /^[A-Za-z0-9:_\-]{1,64}$/, allowed: '1-64 chars of A-Za-z0-9:_-' }, doc: 'prefix of every Redis key this instance uses' },
+  { path: 'drachtio.host', env: 'DRACHTIO_HOST', kind: { type: 'string', pattern: /^([A-Za-z0-9.:\-[\]]+)?$/, allowed: 'empty (embedded edge) or a host' }, doc: 'external drachtio-server; empty = start the embedded SIP edge' },
+  { path: 'drachtio.port', env: 'DRACHTIO_PORT', kind: { type: 'int', min: 1, max: 65535 }, doc: 'drachtio control port (app ⇄ server)' },
+  { path: 'drachtio.secret', env: 'DRACHTIO_SECRET', kind: { type: 'string', pattern: /^\S+$/, allowed: 'a non-empty secret' }, doc: 'drachtio shared secret' },
+  { path: 'edge.sipHost', env: 'SIP_HOST', kind: { type: 'string', pattern: HOST, allowed: 'an IP address' }, doc: 'embedded edge: SIP listen address' },
+  { path: 'edge.sipPort', env: 'SIP_PORT', kind: { type: 'int', min: 1, max: 65535 }, doc: 'embedded edge: SIP listen port (UDP and TCP)' },
+  { path: 'edge.transports', env: 'SIP_TRANSPORTS', kind: { type: 'list', pattern: /^(udp|tcp)$/, allowed: 'comma list of udp,tcp' }, doc: 'embedded edge: SIP transports' },
+  { path: 'sip.callerIdSource', env: 'CALLER_ID_SOURCE', kind: { type: 'enum', values: ['pai', 'from'] }, doc: 'where the calling number is read: P-Asserted-Identity (falls back to From) or From' },
+  { path: 'sip.userAgent', env: 'SIP_USER_AGENT', kind: { type: 'string', pattern: /^.{1,100}$/, allowed: '1-100 characters' }, doc: 'Server/User-Agent header value' },
+  { path: 'charging.rounding', env: 'CHARGE_ROUNDING', kind: { type: 'enum', values: ['up', 'down', 'half-up'] }, doc: 'rounding of each call charge to the fen' },
+  { path: 'charging.consumptionOrder', env: 'BALANCE_CONSUMPTION_ORDER', kind: { type: 'enum', values: ['earliest-expiry', 'gift-first', 'paid-first'] }, doc: 'which balance bucket a charge draws first' },
+  { path: 'charging.failurePolicy', env: 'FAILURE_POLICY', kind: { type: 'enum', values: ['terminate', 'continue'] }, doc: 'default RFC 4006 CCFH when Redis is down (per trunk override in DB)' },
+  { path: 'charging.sliceSeconds', env: 'CHARGING_SLICE_SECONDS', kind: { type: 'int', min: 1, max: 3600 }, doc: 'largest reservation slice granted to a call' },
+  { path: 'charging.leaseGraceSeconds', env: 'CHARGING_LEASE_GRACE_SECONDS', kind: { type: 'int', min: 1, max: 600 }, doc: 'how long past its grant a call of a dead instance is kept before it is reclaimed' },
+  { path: 'charging.lowBalancePercent', env: 'LOW_BALANCE_PERCENT', kind: { type: 'int', min: 0, max: 100 }, doc: 'low-balance notice threshold, % of total prepaid (contract art. 2.2: 10)' },
+  { path: 'service.timezone', env: 'SERVICE_TIMEZONE', kind: { type: 'string', pattern: /^[A-Za-z_]+\/[A-Za-z_]+$/, allowed: 'an IANA zone such as Asia/Shanghai' }, doc: 'zone of calling hours, service periods and bills' },
+  { path: 'shutdown.drainSeconds', env: 'DRAIN_SECONDS', kind: { type: 'int', min: 0, max: 86400 }, doc: 'on SIGTERM/SIGINT, how long live calls may go on before they are cut' },
+  { path: 'demo.autoSeed', env: 'DEMO_AUTO_SEED', kind: { type: 'bool' }, doc: 'seed the contract\'s demo tenant at start when the database has no tenant' },
+];
+
+export interface Config {
+  log: { level: string };
+  http: { host: string; port: number };
+  postgres: { url: string; poolSize: number };
+  redis: { url: string; keyPrefix: string };
+  drachtio: { host: string; port: number; secret: string };
+  edge: { sipHost: string; sipPort: number; transports: ('udp' | 'tcp')[] };
+  sip: { callerIdSource: 'pai' | 'from'; userAgent: string };
+  charging: {
+    rounding: 'up' | 'down' | 'half-up';
+    consumptionOrder: 'earliest-expiry' | 'gift-first' | 'paid-first';
+    failurePolicy: 'terminate' | 'continue';
+    sliceSeconds: number;
+    leaseGraceSeconds: number;
+    lowBalancePercent: number;
+  };
+  service: { timezone: string };
+  shutdown: { drainSeconds: number };
+  demo: { autoSeed: boolean };
+}
+
+function getPath(obj: Record<string, unknown>, path: string): unknown {
+  return path.split('.').reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), obj);
+}
+
+function setPath(obj: Record<string, unknown>, path: string, value: unknown): void {
+  const keys = path.split('.');
+  let o = obj;
+  for (const k of keys.slice(0, -1)) {
+    if (typeof o[k] !== 'object' || o[k] === null) o[k] = {};
+    o = o[k] as Record<string, unknown>;
+  }
+  o[keys[keys.length - 1]!] = value;
+}
+
+function coerce(s: Setting, raw: unknown, from: string): unknown {
+  const key = `${s.path} (${from})`;
+  const k = s.kind;
+  switch (k.type) {
+    case 'string': {
+      if (typeof raw !== 'string') throw new ConfigError(key, raw, k.allowed ?? 'a string');
+      if (k.pattern && !k.pattern.test(raw)) throw new ConfigError(key, raw, k.allowed ?? String(k.pattern));
+      return raw;
+    }
+    case 'int': {
+      const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^-?\d+$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
+      if (!Number.isSafeInteger(n) || n < k.min || n > k.max) throw new ConfigError(key, raw, `an integer from ${k.min} to ${k.max}`);
+      return n;
+    }
+    case 'bool': {
+      if (typeof raw === 'boolean') return raw;
+      if (raw === 'true' || raw === '1') return true;
+      if (raw === 'false' || raw === '0') return false;
+      throw new ConfigError(key, raw, 'true, false, 1 or 0');
+    }
+    case 'enum': {
+      if (typeof raw !== 'string' || !k.values.includes(raw)) throw new ConfigError(key, raw, `one of ${k.values.join(', ')}`);
+      return raw;
+    }
+    case 'list': {
+      const items = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',').map((x) => x.trim()).filter(Boolean) : null;
+      if (!items || items.length === 0 || items.some((i) => typeof i !== 'string' || (k.pattern && !k.pattern.test(i)))) {
+        throw new ConfigError(key, raw, k.allowed ?? 'a comma-separated list');
+      }
+      return items;
+    }
+  }
+}
+
+export function readDefaults(file = projectPath('config', 'default.json')): Record<string, unknown> {
+  return JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+}
+
+/**
+ * Build the config from defaults plus `env` overrides (and optional in-code overrides, used by tests
+ * and by the CLI). Throws ConfigError on the first bad value.
+ */
+export function loadConfig(
+  env: Record<string, string | undefined> = process.env,
+  overrides: Record<string, unknown> = {},
+  defaults: Record<string, unknown> = readDefaults(),
+): Config {
+  const out: Record<string, unknown> = {};
+  const known = new Set(SETTINGS.map((s) => s.path));
+  for (const p of Object.keys(overrides)) if (!known.has(p)) throw new ConfigError(p, overrides[p], 'a known setting');
+  for (const s of SETTINGS) {
+    let value: unknown;
+    if (s.path in overrides) value = coerce(s, overrides[s.path], 'override');
+    else if (env[s.env] !== undefined) value = coerce(s, env[s.env], `env ${s.env}`);
+    else {
+      const d = getPath(defaults, s.path);
+      if (d === undefined) throw new ConfigError(s.path, d, 'a default in config/default.json');
+      value = coerce(s, d, 'config/default.json');
+    }
+    setPath(out, s.path, value);
+  }
+  return Object.freeze(out) as unknown as Config;
+}

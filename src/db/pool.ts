@@ -1,0 +1,31 @@
+/** PostgreSQL pool. bigint (int8) columns come back as JS bigint, numeric as string: never as float. */
+import pg from 'pg';
+
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => BigInt(v));
+// numeric stays a string (pg default) and is parsed with decimal.js where it is used.
+
+export type Pool = pg.Pool;
+export type PoolClient = pg.PoolClient;
+
+export function createPool(url: string, max = 10): pg.Pool {
+  const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 5000 });
+  // An idle client's error (server restart) must not crash the process; the next query reconnects.
+  pool.on('error', () => undefined);
+  return pool;
+}
+
+/** Run fn in a transaction; rolls back on throw. */
+export async function withTransaction<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+  const c = await pool.connect();
+  try {
+    await c.query('begin');
+    const out = await fn(c);
+    await c.query('commit');
+    return out;
+  } catch (e) {
+    await c.query('rollback').catch(() => undefined);
+    throw e;
+  } finally {
+    c.release();
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * Every Prometheus metric of the product, defined once. Modules import `metrics` and update it; nothing
+ * else creates metrics. Names: `softswitch_` prefix, base units, `_total` counters, `_seconds` histograms.
+ * Labels are bounded: no per-number labels; `gateway` is bounded by the gateway table, `reason` and
+ * `result` by the enums below.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export const registry = new Registry();
+collectDefaultMetrics({ register: registry, prefix: 'softswitch_process_' });
+
+const latencyBuckets = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+/** result label values of softswitch_calls_total */
+export type CallResultLabel = 'answered' | 'rejected' | 'failed' | 'canceled';
+/** reason label values for rejected calls */
+export type RejectReasonLabel =
+  | 'no_balance' | 'caller_id' | 'limit' | 'no_route' | 'ingress' | 'store_down' | 'tenant' | 'blocked'
+  | 'hours' | 'bad_request' | 'draining' | 'none';
+
+export const metrics = {
+  callsTotal: new Counter({
+    name: 'softswitch_calls_total',
+    help: 'Call attempts by final result; reason for rejections, sip_class (4xx/5xx/6xx) for failures',
+    labelNames: ['result', 'reason', 'sip_class'] as const,
+    registers: [registry],
+  }),
+  invitesTotal: new Counter({
+    name: 'softswitch_invites_total',
+    help: 'New INVITEs received from the call-center trunks (feeds CPS: rate(softswitch_invites_total[1m]))',
+    registers: [registry],
+  }),
+  activeCalls: new Gauge({ name: 'softswitch_active_calls', help: 'Calls in progress (answered or ringing)', registers: [registry] }),
+  activeCallsByGateway: new Gauge({
+    name: 'softswitch_gateway_active_calls', help: 'Calls in progress per carrier gateway', labelNames: ['gateway'] as const, registers: [registry],
+  }),
+  callDuration: new Histogram({
+    name: 'softswitch_call_duration_seconds', help: 'Answered call duration',
+    buckets: [5, 15, 30, 60, 120, 300, 600, 1200, 3600], registers: [registry],
+  }),
+  postDialDelay: new Histogram({
+    name: 'softswitch_post_dial_delay_seconds', help: 'INVITE to first ringing/answer from the carrier',
+    buckets: [0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 20], registers: [registry],
+  }),
+  authorizeLatency: new Histogram({
+    name: 'softswitch_authorize_duration_seconds', help: 'Charging authorization latency (Redis round trip included)',
+    buckets: latencyBuckets, registers: [registry],
+  }),
+  cutoffsTotal: new Counter({ name: 'softswitch_balance_cutoffs_total', help: 'Calls cut because the balance was exhausted', registers: [registry] }),
+  cutoffLateness: new Histogram({
+    name: 'softswitch_cutoff_lateness_seconds', help: 'Seconds between the exact exhaustion instant and the BYE being sent',
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5], registers: [registry],
+  }),
+  operatorCutsTotal: new Counter({
+    name: 'softswitch_operator_cuts_total', help: 'Calls cut by operator action (suspension) or drain', labelNames: ['cause'] as const, registers: [registry],
+  }),
+  gatewayUp: new Gauge({ name: 'softswitch_gateway_up', help: '1 when the carrier gateway answers OPTIONS', labelNames: ['gateway'] as const, registers: [registry] }),
+  gatewayOptionsRtt: new Histogram({
+    name: 'softswitch_gateway_options_rtt_seconds', help: 'OPTIONS ping round trip to carrier gateways', labelNames: ['gateway'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5], registers: [registry],
+  }),
+  storeLatency: new Histogram({
+    name: 'softswitch_store_command_duration_seconds', help: 'Redis and PostgreSQL command latency', labelNames: ['store', 'op'] as const,
+    buckets: latencyBuckets, registers: [registry],
+  }),
+  storeErrors: new Counter({
+    name: 'softswitch_store_errors_total', help: 'Redis and PostgreSQL command errors', labelNames: ['store', 'op'] as const, registers: [registry],
+  }),
+  outboxBacklog: new Gauge({ name: 'softswitch_outbox_backlog', help: 'CDR/ledger events waiting in the Redis outbox', registers: [registry] }),
+  outboxOldestAge: new Gauge({ name: 'softswitch_outbox_oldest_age_seconds', help: 'Age of the oldest event waiting in the outbox', registers: [registry] }),
+  outboxProcessedTotal: new Counter({
+    name: 'softswitch_outbox_events_total', help: 'Outbox events handled by the consumer', labelNames: ['outcome'] as const, registers: [registry],
+  }),
+  reconcileDrift: new Gauge({
+    name: 'softswitch_reconcile_drift_fen', help: 'Sum of |Redis balance - ledger balance| over tenants at the last reconciliation, in fen', registers: [registry],
+  }),
+  reconcileDriftTenants: new Gauge({
+    name: 'softswitch_reconcile_drift_tenants', help: 'Tenants whose Redis balance differed from the ledger at the last reconciliation', registers: [registry],
+  }),
+  lowBalanceTenants: new Gauge({ name: 'softswitch_low_balance_tenants', help: 'Tenants below the low-balance threshold', registers: [registry] }),
+  drachtioConnected: new Gauge({ name: 'softswitch_drachtio_connected', help: '1 when connected to the drachtio server', registers: [registry] }),
+  draining: new Gauge({ name: 'softswitch_draining', help: '1 while the instance drains on shutdown', registers: [registry] }),
+};
+
+/** Time an async store call into storeLatency/storeErrors. */
+export async function timed<T>(store: 'redis' | 'postgres', op: string, fn: () => Promise<T>): Promise<T> {
+  const end = metrics.storeLatency.startTimer({ store, op });
+  try {
+    return await fn();
+  } catch (e) {
+    metrics.storeErrors.inc({ store, op });
+    throw e;
+  } finally {
+    end();
+  }
+}
