@@ -1,0 +1,50 @@
+-- settle.lua: end a call: charge it from its holds, release the rest, and put the CDR + ledger event in the
+-- outbox, all in one atomic step. Exactly once per call: a second settle (retry, sweeper race) is a no-op.
+-- KEYS[1] call:<callId>  KEYS[2] done:<callId>  KEYS[3] tenant:<t>:buckets  KEYS[4] tenant:<t>:bmeta
+-- KEYS[5] leases  KEYS[6] outbox
+-- ARGV[1] callId  ARGV[2] now ms (event time)  ARGV[3] charge fen  ARGV[4] CDR JSON (chargeFen already in it)
+-- ARGV[5] consumption order  ARGV[6] '1' = reclaim by the sweeper: only if the lease is still expired at ARGV[2]
+-- ARGV[7] TTL of the done marker, seconds  ARGV[8] summary stored in the done marker ("chargeFen|billableSeconds")
+-- Returns {'ok'} | {'dup', summary} | {'missing'} | {'leased'}; error 'charge exceeds hold' (nothing written).
+-- Invariants: charge <= held (the engine bills at most the granted seconds), sum(debits) == charge, every fen
+-- held returns to its bucket or is debited; the done marker is written in the same step as the outbox entry.
+local done = redis.call('GET', KEYS[2])
+if done then return { 'dup', done } end
+if redis.call('EXISTS', KEYS[1]) == 0 then return { 'missing' } end
+if ARGV[6] == '1' then
+  local lease = redis.call('ZSCORE', KEYS[5], ARGV[1])
+  if lease and tonumber(lease) > tonumber(ARGV[2]) then return { 'leased' } end
+end
+local chargeFen = tonumber(ARGV[3])
+local held = tonumber(redis.call('HGET', KEYS[1], 'held'))
+if chargeFen > held then return redis.error_reply('charge exceeds hold: ' .. ARGV[3] .. ' > ' .. tostring(held)) end
+local raw = redis.call('HGETALL', KEYS[1])
+local holds = {}
+for i = 1, #raw, 2 do
+  local id = string.match(raw[i], '^h:(%d+)$')
+  if id then
+    local m = redis.call('HGET', KEYS[4], id)
+    local kind, vf, ex = 'paid', 0, nil
+    if m then kind, vf, ex = parse_meta(m) end
+    table.insert(holds, { id = id, amt = tonumber(raw[i + 1]), kind = kind, exp = ex, vf = vf })
+  end
+end
+sort_buckets(holds, ARGV[5])
+local left = chargeFen
+local debits = {}
+for _, h in ipairs(holds) do
+  local d = math.min(left, h.amt)
+  if d > 0 then
+    table.insert(debits, '{"bucketId":"' .. h.id .. '","amountFen":"' .. string.format('%d', d) .. '"}')
+    left = left - d
+  end
+  if h.amt - d > 0 then redis.call('HINCRBY', KEYS[3], h.id, h.amt - d) end
+end
+local kind = 'call.settled'
+local ev = '{"eventId":' .. cjson.encode('call:' .. ARGV[1]) .. ',"type":"' .. kind .. '","at":' .. ARGV[2] ..
+  ',"cdr":' .. ARGV[4] .. ',"debits":[' .. table.concat(debits, ',') .. ']}'
+redis.call('XADD', KEYS[6], '*', 'event', ev)
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[5], ARGV[1])
+redis.call('SET', KEYS[2], ARGV[8], 'EX', tonumber(ARGV[7]))
+return { 'ok' }

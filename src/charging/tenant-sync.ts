@@ -1,0 +1,124 @@
+/**
+ * The Redis side of tenants (contract 2): credits, tenant state, cold load from PostgreSQL, and the control
+ * channel on which SIP instances learn at once that a tenant was suspended/terminated/resumed or credited.
+ * PostgreSQL is written first by the callers (CLI); these functions make Redis follow.
+ */
+import type { Pool } from '../db/pool.js';
+import { keys, bucketMeta } from './keys.js';
+import { waitReady, type ChargingRedis } from './redis.js';
+
+export type ControlAction = 'suspend' | 'resume' | 'terminate' | 'credit';
+export interface ControlMessage {
+  tenantId: string;
+  action: ControlAction;
+}
+
+const DIGITS = /^[0-9]{1,19}$/;
+function checkId(what: string, v: string): void {
+  if (!DIGITS.test(v)) throw new RangeError(`${what} must be a decimal id, got ${JSON.stringify(v)}`);
+}
+
+async function publish(redis: ChargingRedis, msg: ControlMessage): Promise<void> {
+  await redis.publish(keys.control(redis.keyPrefix), JSON.stringify(msg));
+}
+
+/** Add a top-up/gift to a bucket in Redis, once per ledger transfer id; true if applied now. Live calls of the
+ * tenant are told (control 'credit') so that calls at their final grant ask for more within a second. */
+export async function applyCredit(
+  redis: ChargingRedis,
+  c: { tenantId: string; bucketId: string; kind: 'paid' | 'gift'; amountFen: bigint; validFrom: Date; expiresAt: Date | null; transferId: string },
+): Promise<boolean> {
+  checkId('tenantId', c.tenantId);
+  checkId('bucketId', c.bucketId);
+  if (c.amountFen <= 0n) throw new RangeError(`credit amount must be > 0 fen, got ${c.amountFen}`);
+  if (!c.transferId) throw new RangeError('transferId is required (idempotency)');
+  const t = c.tenantId;
+  const applied = await redis.chargeCredit(keys.buckets(t), keys.bucketMeta(t), keys.credits(t),
+    c.bucketId, c.amountFen.toString(), bucketMeta(c.kind, c.validFrom, c.expiresAt), c.transferId);
+  if (applied === 1) await publish(redis, { tenantId: t, action: 'credit' });
+  return applied === 1;
+}
+
+const ACTION = { active: 'resume', suspended: 'suspend', terminated: 'terminate' } as const;
+
+/** Write the tenant's status, service period and rate plan; publish the matching control action. */
+export async function setTenantState(
+  redis: ChargingRedis,
+  s: { tenantId: string; status: 'active' | 'suspended' | 'terminated'; serviceStart: Date | null; serviceEnd: Date | null; ratePlanId: string | null },
+): Promise<void> {
+  checkId('tenantId', s.tenantId);
+  if (!(s.status in ACTION)) throw new RangeError(`unknown tenant status ${JSON.stringify(s.status)}`);
+  await redis.hset(keys.tenant(s.tenantId), {
+    status: s.status,
+    start: s.serviceStart ? String(s.serviceStart.getTime()) : '',
+    end: s.serviceEnd ? String(s.serviceEnd.getTime()) : '',
+    plan: s.ratePlanId ?? '',
+  });
+  await publish(redis, { tenantId: s.tenantId, action: ACTION[s.status] });
+}
+
+interface TenantRow { status: string; service_start: Date | null; service_end: Date | null; rate_plan_id: bigint | null }
+interface BucketRow { id: bigint; kind: 'paid' | 'gift'; valid_from: Date; expires_at: Date | null; balance: bigint }
+
+/**
+ * Cold load of one tenant: state from `tenants`, bucket balances from the ledger accounts, and the ids of credit
+ * transfers already in the ledger (so a late applyCredit of one of them is a no-op). Balances are only written when
+ * Redis has never held this tenant (see load.lua); state is always refreshed. Throws if the tenant does not exist.
+ */
+export async function loadTenant(pool: Pool, redis: ChargingRedis, tenantId: string): Promise<void> {
+  checkId('tenantId', tenantId);
+  const t = await pool.query<TenantRow>('select status, service_start, service_end, rate_plan_id from tenants where id = $1', [tenantId]);
+  const row = t.rows[0];
+  if (!row) throw new RangeError(`tenant ${tenantId} does not exist`);
+  const b = await pool.query<BucketRow>(
+    `select b.id, b.kind, b.valid_from, b.expires_at, coalesce(a.credits_posted - a.debits_posted, 0)::int8 as balance
+       from balance_buckets b left join ledger_accounts a on a.bucket_id = b.id
+      where b.tenant_id = $1 order by b.id`,
+    [tenantId],
+  );
+  const tr = await pool.query<{ id: bigint }>(
+    `select tr.id from ledger_transfers tr
+       join ledger_accounts a on a.id = tr.credit_account_id
+       join balance_buckets b on b.id = a.bucket_id
+      where b.tenant_id = $1 and tr.kind in ('top_up', 'gift')`,
+    [tenantId],
+  );
+  const argv: (string | number)[] = [
+    row.status,
+    row.service_start ? String(row.service_start.getTime()) : '',
+    row.service_end ? String(row.service_end.getTime()) : '',
+    row.rate_plan_id === null ? '' : row.rate_plan_id.toString(),
+    b.rows.length,
+  ];
+  for (const r of b.rows) argv.push(r.id.toString(), r.balance.toString(), bucketMeta(r.kind, r.valid_from, r.expires_at));
+  argv.push(tr.rows.length, ...tr.rows.map((r) => r.id.toString()));
+  await redis.chargeLoad(keys.tenant(tenantId), keys.buckets(tenantId), keys.bucketMeta(tenantId), keys.credits(tenantId), ...argv);
+}
+
+/** Subscribe to tenant control messages; returns an unsubscribe function (closes the subscriber connection). */
+export async function subscribeTenantControl(
+  redis: ChargingRedis,
+  handler: (msg: ControlMessage) => void,
+): Promise<() => Promise<void>> {
+  const sub = redis.duplicate({ enableOfflineQueue: true });
+  sub.on('error', () => undefined);
+  const channel = keys.control(redis.keyPrefix);
+  sub.on('message', (ch: string, text: string) => {
+    if (ch !== channel) return;
+    let msg: unknown;
+    try {
+      msg = JSON.parse(text);
+    } catch {
+      return; // not ours: ignore garbage on the channel
+    }
+    const m = msg as Partial<ControlMessage>;
+    if (typeof m.tenantId === 'string' && (m.action === 'suspend' || m.action === 'resume' || m.action === 'terminate' || m.action === 'credit')) {
+      handler({ tenantId: m.tenantId, action: m.action });
+    }
+  });
+  await waitReady(sub).catch(() => undefined);
+  await sub.subscribe(channel);
+  return async () => {
+    await sub.quit().catch(() => sub.disconnect());
+  };
+}
