@@ -1,0 +1,290 @@
+/**
+ * Double-entry ledger on PostgreSQL (tables ledger_accounts, ledger_transfers of 001_init.sql).
+ *
+ * Conventions (TigerBeetle-style): every transfer debits one account and credits another by a positive amount of
+ * fen; an account's balance = credits_posted - debits_posted = the sum of its transfers. Tenant buckets and revenue
+ * are credit-normal (a top-up credits the bucket, a call charge debits it); cash, gift funding and receivable
+ * run negative (debit-normal) by design. Accounts flagged must_not_overdraw (tenant buckets) can never go below 0.
+ *
+ * Every function takes a Queryable: a Pool (postTransfers then runs its own transaction) or a PoolClient (its
+ * statements run inside the caller's transaction, behind a savepoint so a LedgerError leaves that transaction
+ * usable).
+ */
+import pg from 'pg';
+
+export type Queryable = pg.Pool | pg.PoolClient;
+
+export type TransferKind = 'top_up' | 'gift' | 'call_charge' | 'rental' | 'late_fee' | 'expiry_clear' | 'refund' | 'adjustment';
+export const TRANSFER_KINDS: readonly TransferKind[] = ['top_up', 'gift', 'call_charge', 'rental', 'late_fee', 'expiry_clear', 'refund', 'adjustment'];
+
+export type SystemAccountCode = 'cash' | 'gift_funding' | 'revenue:calls' | 'revenue:rental' | 'revenue:late_fee' | 'expired' | 'receivable';
+const SYSTEM_ACCOUNT_KIND: Record<SystemAccountCode, string> = {
+  cash: 'cash',
+  gift_funding: 'gift_funding',
+  'revenue:calls': 'revenue',
+  'revenue:rental': 'revenue',
+  'revenue:late_fee': 'revenue',
+  expired: 'expired',
+  receivable: 'receivable',
+};
+
+export interface TransferInput {
+  idempotencyKey: string;
+  debitAccountId: bigint;
+  creditAccountId: bigint;
+  amountFen: bigint;
+  kind: TransferKind;
+  tenantId?: bigint | null;
+  callId?: string | null;
+  memo?: string | null;
+}
+
+export type LedgerErrorCode = 'invalid_transfer' | 'idempotency_conflict' | 'overdraw' | 'unknown_account' | 'unknown_bucket';
+
+export class LedgerError extends Error {
+  constructor(
+    readonly code: LedgerErrorCode,
+    message: string,
+    readonly detail: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = 'LedgerError';
+  }
+}
+
+const MAX_KEY_LENGTH = 200;
+
+/** Pure validation of one transfer; throws LedgerError('invalid_transfer') naming the bad field. */
+export function validateTransfer(t: TransferInput): void {
+  const bad = (field: string, why: string): never => {
+    throw new LedgerError('invalid_transfer', `transfer ${JSON.stringify(t.idempotencyKey)}: ${field} ${why}`, { field });
+  };
+  if (typeof t.idempotencyKey !== 'string' || t.idempotencyKey.length === 0 || t.idempotencyKey.length > MAX_KEY_LENGTH) {
+    bad('idempotencyKey', `must be 1-${MAX_KEY_LENGTH} characters`);
+  }
+  if (typeof t.amountFen !== 'bigint' || t.amountFen <= 0n) bad('amountFen', 'must be a bigint > 0');
+  if (t.amountFen >= 2n ** 63n) bad('amountFen', 'exceeds bigint range');
+  if (typeof t.debitAccountId !== 'bigint' || typeof t.creditAccountId !== 'bigint') bad('account ids', 'must be bigint');
+  if (t.debitAccountId === t.creditAccountId) bad('creditAccountId', 'must differ from debitAccountId');
+  if (!TRANSFER_KINDS.includes(t.kind)) bad('kind', `must be one of ${TRANSFER_KINDS.join(', ')}`);
+}
+
+interface StoredTransfer {
+  id: bigint;
+  debit_account_id: bigint;
+  credit_account_id: bigint;
+  amount_fen: bigint;
+  kind: string;
+  tenant_id: bigint | null;
+  call_id: string | null;
+  memo: string | null;
+}
+
+function sameContent(t: TransferInput, s: StoredTransfer): boolean {
+  return (
+    s.debit_account_id === t.debitAccountId &&
+    s.credit_account_id === t.creditAccountId &&
+    s.amount_fen === t.amountFen &&
+    s.kind === t.kind &&
+    s.tenant_id === (t.tenantId ?? null) &&
+    s.call_id === (t.callId ?? null) &&
+    s.memo === (t.memo ?? null)
+  );
+}
+
+/**
+ * Post transfers atomically (all or nothing). A transfer whose idempotencyKey was already posted with identical
+ * content is a no-op (its id is returned in `duplicates`); with different content it is refused
+ * (LedgerError 'idempotency_conflict'). A batch that would take a must_not_overdraw account below zero is refused
+ * (LedgerError 'overdraw'). Returns the ids in input order.
+ *
+ * Locking: keys are inserted in sorted order, then account rows are updated in id order, so concurrent batches
+ * cannot deadlock; the unique index on idempotency_key makes concurrent posts of one key wait and then see it.
+ */
+export async function postTransfers(db: Queryable, transfers: TransferInput[]): Promise<{ posted: bigint[]; duplicates: bigint[] }> {
+  for (const t of transfers) validateTransfer(t);
+  if (transfers.length === 0) return { posted: [], duplicates: [] };
+  if (db instanceof pg.Pool) {
+    const c = await db.connect();
+    try {
+      await c.query('begin');
+      const out = await postInTransaction(c, transfers);
+      await c.query('commit');
+      return out;
+    } catch (e) {
+      await c.query('rollback').catch(() => undefined);
+      throw e;
+    } finally {
+      c.release();
+    }
+  }
+  try {
+    await db.query('savepoint ledger_post');
+  } catch (e) {
+    // 25P01: the client is not in a transaction: make one, so the batch stays all-or-nothing.
+    if ((e as { code?: string }).code !== '25P01') throw e;
+    await db.query('begin');
+    try {
+      const out = await postInTransaction(db, transfers);
+      await db.query('commit');
+      return out;
+    } catch (err) {
+      await db.query('rollback').catch(() => undefined);
+      throw err;
+    }
+  }
+  try {
+    const out = await postInTransaction(db, transfers);
+    await db.query('release savepoint ledger_post');
+    return out;
+  } catch (e) {
+    await db.query('rollback to savepoint ledger_post').catch(() => undefined);
+    throw e;
+  }
+}
+
+async function postInTransaction(c: pg.PoolClient, transfers: TransferInput[]): Promise<{ posted: bigint[]; duplicates: bigint[] }> {
+  const order = transfers.map((_, i) => i).sort((a, b) => (transfers[a]!.idempotencyKey < transfers[b]!.idempotencyKey ? -1 : 1));
+  const ids: bigint[] = new Array<bigint>(transfers.length);
+  const isNew: boolean[] = new Array<boolean>(transfers.length).fill(false);
+  const delta = new Map<bigint, { debit: bigint; credit: bigint }>();
+  for (const i of order) {
+    const t = transfers[i]!;
+    let inserted: { id: bigint }[];
+    try {
+      inserted = (
+        await c.query<{ id: bigint }>(
+          `insert into ledger_transfers (idempotency_key, debit_account_id, credit_account_id, amount_fen, kind, tenant_id, call_id, memo)
+           values ($1, $2, $3, $4, $5, $6, $7, $8) on conflict (idempotency_key) do nothing returning id`,
+          [t.idempotencyKey, t.debitAccountId.toString(), t.creditAccountId.toString(), t.amountFen.toString(), t.kind,
+           t.tenantId == null ? null : t.tenantId.toString(), t.callId ?? null, t.memo ?? null],
+        )
+      ).rows;
+    } catch (e) {
+      if ((e as { code?: string }).code === '23503') {
+        throw new LedgerError('unknown_account', `transfer ${JSON.stringify(t.idempotencyKey)}: account or tenant does not exist`, {
+          debitAccountId: t.debitAccountId, creditAccountId: t.creditAccountId, tenantId: t.tenantId,
+        });
+      }
+      throw e;
+    }
+    if (inserted.length === 1) {
+      ids[i] = inserted[0]!.id;
+      isNew[i] = true;
+      for (const [acct, side] of [[t.debitAccountId, 'debit'], [t.creditAccountId, 'credit']] as const) {
+        const d = delta.get(acct) ?? { debit: 0n, credit: 0n };
+        d[side] += t.amountFen;
+        delta.set(acct, d);
+      }
+      continue;
+    }
+    const prior = (
+      await c.query<StoredTransfer>(
+        `select id, debit_account_id, credit_account_id, amount_fen, kind, tenant_id, call_id, memo
+           from ledger_transfers where idempotency_key = $1`,
+        [t.idempotencyKey],
+      )
+    ).rows[0];
+    if (!prior) throw new Error(`ledger: transfer ${t.idempotencyKey} conflicted but cannot be read`);
+    if (!sameContent(t, prior)) {
+      throw new LedgerError('idempotency_conflict', `idempotency key ${JSON.stringify(t.idempotencyKey)} was already used for a different transfer (id ${prior.id})`, {
+        existingId: prior.id,
+      });
+    }
+    ids[i] = prior.id;
+  }
+  for (const acct of [...delta.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))) {
+    const d = delta.get(acct)!;
+    const r = await c.query<{ id: bigint }>(
+      `update ledger_accounts set debits_posted = debits_posted + $2, credits_posted = credits_posted + $3
+        where id = $1 and (not must_not_overdraw or credits_posted + $3 - debits_posted - $2 >= 0)
+        returning id`,
+      [acct.toString(), d.debit.toString(), d.credit.toString()],
+    );
+    if (r.rowCount === 1) continue;
+    const acc = (await c.query<{ code: string; balance: bigint }>('select code, credits_posted - debits_posted as balance from ledger_accounts where id = $1', [acct.toString()])).rows[0];
+    if (!acc) throw new LedgerError('unknown_account', `ledger account ${acct} does not exist`, { accountId: acct });
+    throw new LedgerError('overdraw', `account ${acc.code} has ${acc.balance} fen; this batch would debit ${d.debit - d.credit} fen net`, {
+      accountId: acct, balanceFen: acc.balance, netDebitFen: d.debit - d.credit,
+    });
+  }
+  return {
+    posted: ids.filter((_, i) => isNew[i]),
+    duplicates: ids.filter((_, i) => !isNew[i]),
+  };
+}
+
+async function getOrCreateAccount(
+  db: Queryable,
+  a: { code: string; kind: string; tenantId: bigint | null; bucketId: bigint | null; mustNotOverdraw: boolean },
+): Promise<bigint> {
+  const ins = await db.query<{ id: bigint }>(
+    `insert into ledger_accounts (code, kind, tenant_id, bucket_id, must_not_overdraw) values ($1, $2, $3, $4, $5)
+     on conflict do nothing returning id`,
+    [a.code, a.kind, a.tenantId?.toString() ?? null, a.bucketId?.toString() ?? null, a.mustNotOverdraw],
+  );
+  if (ins.rows[0]) return ins.rows[0].id;
+  const sel = await db.query<{ id: bigint }>('select id from ledger_accounts where code = $1', [a.code]);
+  if (!sel.rows[0]) throw new Error(`ledger account ${a.code} could not be created`);
+  return sel.rows[0].id;
+}
+
+/** The account of a system party (cash, revenue, ...), created on first use. */
+export async function systemAccount(db: Queryable, code: SystemAccountCode): Promise<bigint> {
+  const kind = SYSTEM_ACCOUNT_KIND[code];
+  if (!kind) throw new LedgerError('unknown_account', `unknown system account ${JSON.stringify(code)}`);
+  return getOrCreateAccount(db, { code, kind, tenantId: null, bucketId: null, mustNotOverdraw: false });
+}
+
+/** The ledger account of a balance bucket (code tenant:<t>:bucket:<b>, never overdrawn), created on first use. */
+export async function bucketAccount(db: Queryable, bucketId: bigint): Promise<bigint> {
+  const b = (await db.query<{ tenant_id: bigint }>('select tenant_id from balance_buckets where id = $1', [bucketId.toString()])).rows[0];
+  if (!b) throw new LedgerError('unknown_bucket', `balance bucket ${bucketId} does not exist`, { bucketId });
+  return getOrCreateAccount(db, {
+    code: `tenant:${b.tenant_id}:bucket:${bucketId}`,
+    kind: 'tenant_bucket',
+    tenantId: b.tenant_id,
+    bucketId,
+    mustNotOverdraw: true,
+  });
+}
+
+export interface BucketBalance {
+  bucketId: bigint;
+  kind: 'paid' | 'gift';
+  validFrom: Date;
+  expiresAt: Date | null;
+  balanceFen: bigint;
+}
+
+/** A tenant's buckets with their balances from the ledger (0 for a bucket never credited), oldest first. */
+export async function tenantBuckets(db: Queryable, tenantId: bigint): Promise<BucketBalance[]> {
+  const { rows } = await db.query<{ id: bigint; kind: 'paid' | 'gift'; valid_from: Date; expires_at: Date | null; balance: bigint }>(
+    `select b.id, b.kind, b.valid_from, b.expires_at, coalesce(a.credits_posted - a.debits_posted, 0)::int8 as balance
+       from balance_buckets b left join ledger_accounts a on a.bucket_id = b.id
+      where b.tenant_id = $1 order by b.id`,
+    [tenantId.toString()],
+  );
+  return rows.map((r) => ({ bucketId: r.id, kind: r.kind, validFrom: r.valid_from, expiresAt: r.expires_at, balanceFen: r.balance }));
+}
+
+/** Balance of one account from its posted totals (credits - debits). */
+export async function accountBalance(db: Queryable, accountId: bigint): Promise<bigint> {
+  const r = (await db.query<{ b: bigint }>('select (credits_posted - debits_posted)::int8 as b from ledger_accounts where id = $1', [accountId.toString()])).rows[0];
+  if (!r) throw new LedgerError('unknown_account', `ledger account ${accountId} does not exist`, { accountId });
+  return r.b;
+}
+
+/**
+ * Accounts whose posted totals differ from the sum of their transfers (should be none; reconcile and tests
+ * check it).
+ */
+export async function inconsistentAccounts(db: Queryable): Promise<{ accountId: bigint; code: string; postedFen: bigint; transfersFen: bigint }[]> {
+  const { rows } = await db.query<{ id: bigint; code: string; posted: bigint; summed: bigint }>(
+    `select a.id, a.code, (a.credits_posted - a.debits_posted)::int8 as posted,
+            (coalesce((select sum(amount_fen) from ledger_transfers where credit_account_id = a.id), 0)
+           - coalesce((select sum(amount_fen) from ledger_transfers where debit_account_id = a.id), 0))::int8 as summed
+       from ledger_accounts a`,
+  );
+  return rows.filter((r) => r.posted !== r.summed).map((r) => ({ accountId: r.id, code: r.code, postedFen: r.posted, transfersFen: r.summed }));
+}
