@@ -5,6 +5,7 @@
  * `result` by the enums below.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { SlidingDelta, asrRatio, perSecond } from './window.js';
 
 export const registry = new Registry();
 collectDefaultMetrics({ register: registry, prefix: 'softswitch_process_' });
@@ -18,17 +19,58 @@ export type RejectReasonLabel =
   | 'no_balance' | 'caller_id' | 'limit' | 'no_route' | 'ingress' | 'store_down' | 'tenant' | 'blocked'
   | 'hours' | 'bad_request' | 'draining' | 'none';
 
+const callsTotal = new Counter({
+  name: 'softswitch_calls_total',
+  help: 'Call attempts by final result; reason for rejections, sip_class (4xx/5xx/6xx) for failures',
+  labelNames: ['result', 'reason', 'sip_class'] as const,
+  registers: [registry],
+});
+const invitesTotal = new Counter({
+  name: 'softswitch_invites_total',
+  help: 'New INVITEs received from the call-center trunks (feeds CPS: rate(softswitch_invites_total[1m]))',
+  registers: [registry],
+});
+
+/** Windows of the instance-local ASR and CPS gauges (Prometheus-side: recording rules in deploy/prometheus). */
+export const ASR_WINDOW_SECONDS = 300;
+export const CPS_WINDOW_SECONDS = 60;
+const asrWindow = new SlidingDelta(ASR_WINDOW_SECONDS * 1000, Date.now(), [0, 0]);
+const cpsWindow = new SlidingDelta(CPS_WINDOW_SECONDS * 1000, Date.now(), [0]);
+
+/** Cumulative answered and seized calls. A seizure is a call sent to the carrier (answered, failed or canceled);
+ * our own rejections never reached a trunk and are not seizures. */
+async function callTotals(): Promise<{ answered: number; seized: number }> {
+  let answered = 0;
+  let seized = 0;
+  for (const v of (await callsTotal.get()).values) {
+    if (v.labels.result === 'answered') answered += v.value;
+    if (v.labels.result === 'answered' || v.labels.result === 'failed' || v.labels.result === 'canceled') seized += v.value;
+  }
+  return { answered, seized };
+}
+
 export const metrics = {
-  callsTotal: new Counter({
-    name: 'softswitch_calls_total',
-    help: 'Call attempts by final result; reason for rejections, sip_class (4xx/5xx/6xx) for failures',
-    labelNames: ['result', 'reason', 'sip_class'] as const,
+  callsTotal,
+  invitesTotal,
+  asr: new Gauge({
+    name: 'softswitch_asr_ratio',
+    help: `Answer-seizure ratio of this instance over the last ${ASR_WINDOW_SECONDS}s: answered / (answered+failed+canceled); NaN with no seizures`,
     registers: [registry],
+    async collect() {
+      const t = await callTotals();
+      const d = asrWindow.push(Date.now(), [t.answered, t.seized]);
+      this.set(asrRatio(d.deltas[0]!, d.deltas[1]!));
+    },
   }),
-  invitesTotal: new Counter({
-    name: 'softswitch_invites_total',
-    help: 'New INVITEs received from the call-center trunks (feeds CPS: rate(softswitch_invites_total[1m]))',
+  callsPerSecond: new Gauge({
+    name: 'softswitch_calls_per_second',
+    help: `New INVITEs per second on this instance over the last ${CPS_WINDOW_SECONDS}s`,
     registers: [registry],
+    async collect() {
+      const total = (await invitesTotal.get()).values.reduce((a, v) => a + v.value, 0);
+      const d = cpsWindow.push(Date.now(), [total]);
+      this.set(perSecond(d.deltas[0]!, d.seconds));
+    },
   }),
   activeCalls: new Gauge({ name: 'softswitch_active_calls', help: 'Calls in progress (answered or ringing)', registers: [registry] }),
   activeCallsByGateway: new Gauge({
@@ -80,6 +122,17 @@ export const metrics = {
   lowBalanceTenants: new Gauge({ name: 'softswitch_low_balance_tenants', help: 'Tenants below the low-balance threshold', registers: [registry] }),
   drachtioConnected: new Gauge({ name: 'softswitch_drachtio_connected', help: '1 when connected to the drachtio server', registers: [registry] }),
   draining: new Gauge({ name: 'softswitch_draining', help: '1 while the instance drains on shutdown', registers: [registry] }),
+  componentUp: new Gauge({
+    name: 'softswitch_component_up', help: '1 when the readiness probe of a component (drachtio, redis, postgres, outbox) passed at the last check',
+    labelNames: ['component'] as const, registers: [registry],
+  }),
+  httpRequests: new Counter({
+    name: 'softswitch_http_requests_total', help: 'HTTP API requests by route pattern and status code', labelNames: ['route', 'status'] as const, registers: [registry],
+  }),
+  httpDuration: new Histogram({
+    name: 'softswitch_http_request_duration_seconds', help: 'HTTP API request latency by route pattern', labelNames: ['route'] as const,
+    buckets: latencyBuckets, registers: [registry],
+  }),
 };
 
 /** Time an async store call into storeLatency/storeErrors. */

@@ -1,0 +1,68 @@
+/**
+ * Readiness registry behind /readyz: components (drachtio connection, Redis, PostgreSQL, outbox consumer, ...)
+ * add a named probe; check() runs them all at once, each under a timeout, and says which are down and why.
+ * Draining (shutdown) makes the instance unready whatever the probes say, so load balancers stop sending calls.
+ */
+import { metrics } from './metrics.js';
+
+export type Probe = () => Promise<boolean> | boolean;
+
+export interface ReadinessReport {
+  ready: boolean;
+  /** true = up; false = probe said down; string = why it is down (error text, 'timeout', 'draining') */
+  components: Record<string, boolean | string>;
+}
+
+export class Readiness {
+  private readonly probes = new Map<string, Probe>();
+  private draining = false;
+
+  constructor(private readonly probeTimeoutMs = 1000) {
+    if (!(probeTimeoutMs > 0)) throw new RangeError(`probe timeout must be positive, got ${probeTimeoutMs}`);
+  }
+
+  /** Register a probe. Names are metric label values, so keep them few and fixed (no ids). */
+  add(name: string, probe: Probe): void {
+    if (!/^[a-z][a-z0-9_]{0,31}$/.test(name)) throw new RangeError(`readiness probe name must match [a-z][a-z0-9_]{0,31}: ${JSON.stringify(name)}`);
+    if (name === 'draining') throw new RangeError('readiness probe name "draining" is reserved');
+    if (this.probes.has(name)) throw new RangeError(`readiness probe ${name} is already registered`);
+    this.probes.set(name, probe);
+  }
+
+  setDraining(on: boolean): void {
+    this.draining = on;
+    metrics.draining.set(on ? 1 : 0);
+  }
+
+  isDraining(): boolean {
+    return this.draining;
+  }
+
+  async check(): Promise<ReadinessReport> {
+    const names = [...this.probes.keys()];
+    const results = await Promise.all(names.map((n) => this.run(this.probes.get(n)!)));
+    const components: Record<string, boolean | string> = {};
+    names.forEach((n, i) => {
+      components[n] = results[i]!;
+      metrics.componentUp.set({ component: n }, results[i] === true ? 1 : 0);
+    });
+    if (this.draining) components.draining = 'draining';
+    const ready = !this.draining && results.every((r) => r === true);
+    return { ready, components };
+  }
+
+  private async run(probe: Probe): Promise<boolean | string> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<string>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), this.probeTimeoutMs);
+    });
+    try {
+      const r = await Promise.race([Promise.resolve().then(probe), timeout]);
+      return r === true ? true : r === 'timeout' ? 'timeout' : false;
+    } catch (e) {
+      return (e as Error)?.message || String(e);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
