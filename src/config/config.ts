@@ -60,6 +60,7 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'charging.failurePolicy', env: 'FAILURE_POLICY', kind: { type: 'enum', values: ['terminate', 'continue'] }, doc: 'default RFC 4006 CCFH when Redis is down (per trunk override in DB)' },
   { path: 'charging.sliceSeconds', env: 'CHARGING_SLICE_SECONDS', kind: { type: 'int', min: 1, max: 3600 }, doc: 'largest reservation slice granted to a call' },
   { path: 'charging.leaseGraceSeconds', env: 'CHARGING_LEASE_GRACE_SECONDS', kind: { type: 'int', min: 1, max: 600 }, doc: 'how long past its grant a call of a dead instance is kept before it is reclaimed' },
+  { path: 'charging.maxCallSeconds', env: 'CHARGING_MAX_CALL_SECONDS', kind: { type: 'int', min: 60, max: 86400 }, doc: 'longest a single call may last (its grant never goes past it)' },
   { path: 'charging.lowBalancePercent', env: 'LOW_BALANCE_PERCENT', kind: { type: 'int', min: 0, max: 100 }, doc: 'low-balance notice threshold, % of total prepaid (contract art. 2.2: 10)' },
   { path: 'service.timezone', env: 'SERVICE_TIMEZONE', kind: { type: 'string', pattern: /^[A-Za-z_]+\/[A-Za-z_]+$/, allowed: 'an IANA zone such as Asia/Shanghai' }, doc: 'zone of calling hours, service periods and bills' },
   { path: 'shutdown.drainSeconds', env: 'DRAIN_SECONDS', kind: { type: 'int', min: 0, max: 86400 }, doc: 'on SIGTERM/SIGINT, how long live calls may go on before they are cut' },
@@ -82,6 +83,7 @@ export interface Config {
     failurePolicy: 'terminate' | 'continue';
     sliceSeconds: number;
     leaseGraceSeconds: number;
+    maxCallSeconds: number;
     lowBalancePercent: number;
   };
   service: { timezone: string };
