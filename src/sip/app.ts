@@ -1,0 +1,386 @@
+/**
+ * The SIP call-control app: a B2BUA between the call-center trunk (A leg) and the carrier gateways (B leg).
+ * Per INVITE, a chain of stages runs in order; each either passes or rejects with a Rejection (decisions.ts):
+ *   ingress → caller ID / tenant → destination → calling hours → daily spend cap → limits → authorize → route.
+ * Every call that got past ingress is a CallSession whose one end path writes the CDR through the charging engine.
+ */
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Config } from '../config/config.js';
+import type { Pool } from '../db/pool.js';
+import type { ChargingEngine } from '../charging/types.js';
+import type { ControlMessage } from '../charging/tenant-sync.js';
+import { metrics } from '../observability/metrics.js';
+import type { Logger } from '../util/logger.js';
+import { CallSession, type EndCause } from './call-session.js';
+import * as decide from './decisions.js';
+import type { Rejection } from './decisions.js';
+import { createDirectory, type Directory, type Gateway, type IngressTrunk, type TenantInfo } from './directory.js';
+import { GatewayHealth, orderGateways } from './gateways.js';
+import { bLegHeaders, gatewayUri, rejectionHeaders } from './headers.js';
+import { createLimits, type Limits } from './limits.js';
+import { ratingDigits, toE164, userPart } from './normalize.js';
+import type { Dialog, SipError, SrfRequest, SrfResponse, TypedSrf } from './srf-types.js';
+
+export interface SipAppDeps {
+  srf: TypedSrf;
+  config: Config;
+  logger: Logger;
+  pool: Pool;
+  redis: Redis;
+  charging: ChargingEngine;
+  instanceId: string;
+  /** Operator control channel (contract 2: subscribeTenantControl bound to the charging Redis). */
+  subscribeControl?: (handler: (msg: ControlMessage) => void) => Promise<() => Promise<void>>;
+  directory?: Directory;
+}
+
+export interface SipApp {
+  activeCalls(): number;
+  /** Refuse new calls, let live ones go on until deadlineMs (epoch ms), then cut what is left. */
+  drain(deadlineMs: number): Promise<void>;
+  /** Cut every call now, stop timers and subscriptions. */
+  close(): Promise<void>;
+  /** Cut all live calls of a tenant (operator suspension); returns how many were cut. */
+  cutTenant(tenantId: string, reason: string): Promise<number>;
+}
+
+/** Our id of a call: stable for the A leg's Call-ID + From tag (retransmissions and restarts map to the same id). */
+export function callIdFor(aCallId: string, fromTag: string): string {
+  return createHash('sha256').update(`${aCallId}\n${fromTag}`).digest('hex').slice(0, 32);
+}
+
+interface Ctx {
+  req: SrfRequest;
+  res: SrfResponse;
+  log: Logger;
+  now: number;
+  canceled: boolean;
+  trunk: IngressTrunk | null;
+  tenant: TenantInfo | null;
+  callerE164: string | null;
+  calleeE164: string | null;
+  session: CallSession | null;
+}
+
+type Outcome = { ok: true; uas: Dialog; uac: Dialog; answerAt: number } | { ok: false; status: number; reason?: string };
+
+export function createSipApp(deps: SipAppDeps): SipApp {
+  const { srf, config, pool, charging } = deps;
+  const log = deps.logger.child({ component: 'sip' });
+  const directory = deps.directory ?? createDirectory(pool);
+  const limits: Limits = createLimits(deps.redis, { timeZone: config.service.timezone });
+  const health = new GatewayHealth();
+  const sessions = new Map<string, CallSession>();
+  let draining = false;
+  let idle: (() => void) | null = null;
+  let unsubscribe: (() => Promise<void>) | null = null;
+  const timers: NodeJS.Timeout[] = [];
+  const agent = config.sip.userAgent;
+
+  function reply(ctx: Ctx, r: Rejection): void {
+    if (!ctx.res.finalResponseSent && !ctx.canceled) ctx.res.send(r.status, r.phrase, { headers: rejectionHeaders(r, agent) });
+  }
+
+  /** Reject: SIP answer, then the CDR through the session's one end path (a session exists past ingress). */
+  async function rejectCall(ctx: Ctx, r: Rejection): Promise<void> {
+    reply(ctx, r);
+    ctx.log.info({ status: r.status, reason: r.reason, text: r.text }, 'call rejected');
+    if (ctx.session) await ctx.session.endUnanswered({ result: 'rejected', sipStatus: r.status, rejectReason: r.reason, disconnectReason: r.text });
+    else metrics.callsTotal.inc({ result: 'rejected', reason: r.reason, sip_class: `${Math.floor(r.status / 100)}xx` });
+  }
+
+  // ---- stages: each returns a Rejection to stop, or null to go on -------------------------------------------
+
+  async function identifyCaller(ctx: Ctx): Promise<Rejection | null> {
+    const { req } = ctx;
+    const fromUser = userPart(req.getParsedHeader('From').uri);
+    const pai = req.get('P-Asserted-Identity');
+    const raw = config.sip.callerIdSource === 'pai' && pai ? userPart(pai) : fromUser;
+    ctx.callerE164 = toE164(raw);
+    ctx.session!.facts.caller = ctx.callerE164 ?? raw;
+    const owner = ctx.callerE164 ? await directory.numberOwner(ctx.callerE164) : null;
+    const r = decide.checkCaller(ctx.callerE164, owner, ctx.now);
+    if (owner?.tenant) {
+      ctx.tenant = owner.tenant;
+      ctx.session!.facts.tenantId = owner.tenant.id;
+      ctx.log = ctx.log.child({ tenant: owner.tenant.code });
+    }
+    return r;
+  }
+
+  async function checkDestinationAndTime(ctx: Ctx): Promise<Rejection | null> {
+    const t = ctx.tenant!;
+    const raw = userPart(ctx.req.uri);
+    ctx.calleeE164 = toE164(raw);
+    ctx.session!.facts.callee = ctx.calleeE164 ?? raw;
+    return decide.checkDestination(ctx.calleeE164, t) ?? decide.checkHours(t, ctx.now, config.service.timezone);
+  }
+
+  async function checkLimits(ctx: Ctx): Promise<Rejection | null> {
+    const t = ctx.tenant!;
+    try {
+      if (t.dailySpendCapFen !== null) {
+        const r = decide.checkSpendCap(t, await limits.spentToday(t.id, ctx.now));
+        if (r) return r;
+      }
+      const a = await limits.admit(t.id, ctx.session!.callId, t.maxConcurrent, t.maxCps, ctx.now);
+      if (a === 'ok') ctx.session!.markAdmitted();
+      return decide.admissionRejection(a, t);
+    } catch (err) {
+      // limits live in the same Redis as balances: follow the trunk's failure policy
+      ctx.log.error({ err }, 'limits store unavailable');
+      return ctx.trunk!.failurePolicy === 'continue' ? null : decide.storeDown('limits store unavailable');
+    }
+  }
+
+  async function authorize(ctx: Ctx): Promise<Rejection | null> {
+    const end = metrics.authorizeLatency.startTimer();
+    const s = ctx.session!;
+    const a = await charging
+      .authorize({ callId: s.callId, tenantId: ctx.tenant!.id, calledNumber: ratingDigits(ctx.calleeE164!), at: ctx.now, failurePolicy: ctx.trunk!.failurePolicy })
+      .finally(end);
+    if (!a.ok) return decide.refusalRejection(a.reason, a.detail);
+    s.markGranted();
+    return null;
+  }
+
+  // ---- routing ----------------------------------------------------------------------------------------------
+
+  async function tryGateway(ctx: Ctx, gw: Gateway): Promise<Outcome> {
+    const s = ctx.session!;
+    let responded = false;
+    let timedOut = false;
+    let uacReq: SrfRequest | null = null;
+    let answerAt = 0;
+    const timer = setTimeout(() => {
+      if (responded) return;
+      timedOut = true;
+      uacReq?.cancel();
+    }, config.sip.gatewayTimeoutSeconds * 1000);
+    s.facts.gateway = gw.name;
+    try {
+      const { uas, uac } = await srf.createB2BUA(
+        ctx.req, ctx.res, gatewayUri(ctx.calleeE164!, gw),
+        { headers: bLegHeaders(ctx.req.headers, ctx.callerE164!, ctx.calleeE164!, gw, agent), passFailure: false },
+        {
+          cbRequest: (err, r) => {
+            if (err) return;
+            uacReq = r;
+            s.trying(r);
+            s.facts.bCallId = r.get('Call-ID') ?? null;
+            if (timedOut) r.cancel();
+          },
+          cbProvisional: (p) => {
+            responded = true;
+            if ((p.status ?? 0) >= 180 && s.facts.ringAt === null) {
+              s.facts.ringAt = Date.now();
+              metrics.postDialDelay.observe((s.facts.ringAt - s.facts.inviteAt) / 1000);
+            }
+          },
+          cbFinalizedUac: (uac) => {
+            responded = true;
+            answerAt = Date.now();
+            s.facts.bCallId = uac.sip.callId;
+            if (s.facts.ringAt === null) metrics.postDialDelay.observe((answerAt - s.facts.inviteAt) / 1000);
+          },
+        },
+      );
+      return { ok: true, uas, uac, answerAt: answerAt || Date.now() };
+    } catch (e) {
+      const err = e as SipError;
+      const status = timedOut ? 408 : typeof err.status === 'number' ? err.status : 500;
+      ctx.log.info({ gateway: gw.name, status, timedOut }, 'gateway attempt failed');
+      return { ok: false, status, ...(err.reason ? { reason: err.reason } : {}) };
+    } finally {
+      clearTimeout(timer);
+      s.trying(null);
+    }
+  }
+
+  async function route(ctx: Ctx): Promise<void> {
+    const s = ctx.session!;
+    const list = orderGateways(await directory.gateways(), (g) => health.isUp(g));
+    if (list.length === 0) return rejectCall(ctx, { status: 503, phrase: 'Service Unavailable', reason: 'no_route', text: 'no carrier gateway configured' });
+    let last: Outcome = { ok: false, status: 503 };
+    for (const gw of list) {
+      if (ctx.canceled || s.cutBeforeAnswer) break;
+      last = await tryGateway(ctx, gw);
+      if (last.ok || ctx.canceled || s.cutBeforeAnswer || !decide.shouldFailover(last.status)) break;
+    }
+    if (last.ok) {
+      ctx.log.info({ gateway: s.facts.gateway }, 'call answered');
+      await s.connected(last.uas, last.uac, last.answerAt);
+      return;
+    }
+    if (ctx.canceled) return s.endUnanswered({ result: 'canceled', sipStatus: 487, disconnectReason: 'caller CANCEL' });
+    if (s.cutBeforeAnswer) {
+      const cut = s.cutBeforeAnswer;
+      reply(ctx, { status: 503, phrase: 'Service Unavailable', reason: 'tenant', text: cut.reason });
+      return s.endUnanswered({ result: 'rejected', sipStatus: 503, rejectReason: 'tenant', disconnectReason: cut.reason });
+    }
+    if (!ctx.res.finalResponseSent) ctx.res.send(last.status, last.reason);
+    return s.endUnanswered({ result: 'failed', sipStatus: last.status, disconnectReason: last.reason ?? `gateway ${last.status}` });
+  }
+
+  // ---- the INVITE handler -------------------------------------------------------------------------------------
+
+  async function onInvite(req: SrfRequest, res: SrfResponse): Promise<void> {
+    metrics.invitesTotal.inc();
+    const aCallId = req.get('Call-ID') ?? '';
+    const from = req.getParsedHeader('From');
+    const callId = callIdFor(aCallId, from.params['tag'] ?? '');
+    const ctx: Ctx = {
+      req, res, log: log.child({ callId, aCallId }), now: Date.now(), canceled: false,
+      trunk: null, tenant: null, callerE164: null, calleeE164: null, session: null,
+    };
+    req.on('cancel', () => {
+      ctx.canceled = true;
+      ctx.log.info('caller canceled');
+    });
+    if (sessions.has(callId)) return; // a retransmission the server let through: the first one is being handled
+
+    ctx.trunk = await directory.trunkForAddress(req.source_address);
+    const bad = decide.checkIngress(ctx.trunk, req.source_address);
+    if (bad) {
+      // unauthenticated traffic (scanners) is counted, not recorded as a tenant's call attempt
+      ctx.log.warn({ source: `${req.source_address}:${req.source_port}` }, 'INVITE from unknown address refused');
+      return rejectCall(ctx, bad);
+    }
+    const session = new CallSession(
+      { charging, limits, logger: ctx.log, failurePolicy: ctx.trunk!.failurePolicy, onEnded: (x) => ended(x) },
+      {
+        callId, aCallId, bCallId: null, tenantId: null, caller: userPart(from.uri), callee: userPart(req.uri),
+        ingressTrunk: ctx.trunk!.name, gateway: null, inviteAt: ctx.now, ringAt: null, answerAt: null,
+      },
+    );
+    ctx.session = session;
+    sessions.set(callId, session);
+    if (draining) return rejectCall(ctx, decide.draining());
+
+    for (const stage of [identifyCaller, checkDestinationAndTime, checkLimits, authorize]) {
+      const r = await stage(ctx);
+      if (r) return rejectCall(ctx, r);
+      if (ctx.canceled) return session.endUnanswered({ result: 'canceled', sipStatus: 487, disconnectReason: 'caller CANCEL' });
+    }
+    await route(ctx);
+  }
+
+  function ended(s: CallSession): void {
+    sessions.delete(s.callId);
+    if (sessions.size === 0 && idle) idle();
+  }
+
+  srf.invite((req, res) => {
+    onInvite(req, res).catch(async (err: unknown) => {
+      log.error({ err, callId: req.get('Call-ID') }, 'INVITE handling failed');
+      const session = [...sessions.values()].find((x) => x.facts.aCallId === req.get('Call-ID'));
+      if (!res.finalResponseSent) res.send(500, 'Server Internal Error', { headers: rejectionHeaders({ status: 500, phrase: '', reason: 'none', text: 'internal error' }, agent) });
+      if (session && !session.answered) await session.endUnanswered({ result: 'failed', sipStatus: 500, disconnectReason: 'internal error' });
+      else if (session) await session.end({ side: 'system', reason: 'internal error' });
+    });
+  });
+
+  // OPTIONS from the call-center trunks: 200 (they use it to keep us in their pool); anyone else: 403.
+  srf.options((req, res) => {
+    directory.trunkForAddress(req.source_address).then(
+      (t) => res.send(t ? 200 : 403, { headers: { 'User-Agent': agent } }),
+      () => res.send(503),
+    );
+  });
+
+  // ---- gateway OPTIONS pings, lease renewal, operator control ---------------------------------------------------
+
+  async function pingGateway(gw: Gateway): Promise<void> {
+    const started = process.hrtime.bigint();
+    const status = await new Promise<number>((resolve) => {
+      const t = setTimeout(() => resolve(408), 5000);
+      srf
+        .request(`sip:${gw.host}:${gw.port};transport=${gw.transport}`, { method: 'OPTIONS', headers: { From: '<sip:ping@localhost>', 'User-Agent': agent } })
+        .then((r) => r.on('response', (res: { status: number }) => {
+          clearTimeout(t);
+          resolve(res.status);
+        }))
+        .catch(() => {
+          clearTimeout(t);
+          resolve(503);
+        });
+    });
+    const alive = status !== 408 && status !== 503;
+    if (alive) metrics.gatewayOptionsRtt.observe({ gateway: gw.name }, Number(process.hrtime.bigint() - started) / 1e9);
+    const up = health.record(gw.name, alive);
+    metrics.gatewayUp.set({ gateway: gw.name }, up ? 1 : 0);
+  }
+
+  if (config.sip.optionsPingSeconds > 0) {
+    const ping = () => {
+      directory.gateways().then((gws) => Promise.all(gws.map(pingGateway))).catch((err: unknown) => log.warn({ err }, 'gateway ping round failed'));
+    };
+    timers.push(setInterval(ping, config.sip.optionsPingSeconds * 1000).unref());
+  }
+  timers.push(
+    setInterval(() => {
+      const live = [...sessions.values()].filter((s) => s.tenantId !== null).map((s) => ({ tenantId: s.tenantId!, callId: s.callId }));
+      limits.renew(live).catch((err: unknown) => log.warn({ err }, 'limit lease renewal failed'));
+    }, 60_000).unref(),
+  );
+
+  async function cutWhere(pred: (s: CallSession) => boolean, cause: EndCause, metricCause: string): Promise<number> {
+    const victims = [...sessions.values()].filter((s) => !s.ended && pred(s));
+    for (const _ of victims) metrics.operatorCutsTotal.inc({ cause: metricCause });
+    await Promise.all(victims.map((s) => s.cut(cause)));
+    return victims.length;
+  }
+
+  async function cutTenant(tenantId: string, reason: string): Promise<number> {
+    directory.invalidateTenant(tenantId);
+    const n = await cutWhere((s) => s.tenantId === tenantId, { side: 'system', reason }, 'suspension');
+    log.info({ tenantId, calls: n, reason }, 'cut live calls of tenant');
+    return n;
+  }
+
+  if (deps.subscribeControl) {
+    deps
+      .subscribeControl((msg) => {
+        if (msg.action === 'suspend' || msg.action === 'terminate') {
+          void cutTenant(msg.tenantId, msg.action === 'suspend' ? 'operator suspension' : 'tenant terminated');
+        } else directory.invalidateTenant(msg.tenantId);
+      })
+      .then((u) => (unsubscribe = u))
+      .catch((err: unknown) => log.error({ err }, 'cannot subscribe to tenant control channel'));
+  }
+
+  /** Wait until every session has settled (calls cut before answer finish when their B leg's CANCEL completes). */
+  async function settled(maxMs: number): Promise<void> {
+    const until = Date.now() + maxMs;
+    while (sessions.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  return {
+    activeCalls: () => sessions.size,
+    cutTenant,
+    async drain(deadlineMs) {
+      draining = true;
+      metrics.draining.set(1);
+      if (sessions.size > 0) {
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, Math.max(0, deadlineMs - Date.now()));
+          idle = () => {
+            clearTimeout(t);
+            resolve();
+          };
+        });
+      }
+      idle = null;
+      await cutWhere(() => true, { side: 'system', reason: 'drain', byeText: 'service shutdown' }, 'drain');
+      await settled(5000);
+    },
+    async close() {
+      draining = true;
+      for (const t of timers) clearInterval(t);
+      await cutWhere(() => true, { side: 'system', reason: 'shutdown', byeText: 'service shutdown' }, 'drain');
+      await settled(5000);
+      if (unsubscribe) await unsubscribe();
+    },
+  };
+}

@@ -1,0 +1,207 @@
+/**
+ * One call, from admission to CDR. Every way a call can end goes through ONE idempotent path, end():
+ * either side's BYE, balance cut-off, operator suspension, drain, errors, and the unanswered outcomes
+ * (rejected after admission, failed, canceled). end() stops metering, sends BYE on the legs still up, releases
+ * the tenant's limit slot, settles through the charging engine (CDR + ledger via the outbox) and updates metrics.
+ *
+ * srf pitfall handled here: a dialog emits 'destroy' only for the REMOTE side's BYE, never for our own destroy(),
+ * so the handlers of both legs and every internal cause call end() directly.
+ */
+import type { CallFacts, CallResult, DisconnectSide } from '../cdr/types.js';
+import type { ChargingEngine, Metering } from '../charging/types.js';
+import { metrics, type RejectReasonLabel } from '../observability/metrics.js';
+import type { Logger } from '../util/logger.js';
+import { byeHeaders } from './headers.js';
+import type { Limits } from './limits.js';
+import type { Dialog, SipMessage, SrfRequest } from './srf-types.js';
+
+export interface EndCause {
+  side: DisconnectSide;
+  reason: string; // disconnect reason in the CDR, e.g. 'caller BYE', 'balance exhausted'
+  byeText?: string; // Reason text for the BYEs we send; defaults to reason
+}
+
+export interface Unanswered {
+  result: Exclude<CallResult, 'answered'>;
+  sipStatus: number;
+  rejectReason?: RejectReasonLabel | null;
+  disconnectReason?: string | null;
+}
+
+export interface CallSessionDeps {
+  charging: ChargingEngine;
+  limits: Limits;
+  logger: Logger;
+  failurePolicy: 'terminate' | 'continue';
+  onEnded(s: CallSession): void;
+}
+
+function sipClass(status: number): string {
+  return `${Math.floor(status / 100)}xx`;
+}
+
+export class CallSession {
+  readonly facts: CallFacts;
+  private uas: Dialog | null = null;
+  private uac: Dialog | null = null;
+  private metering: Metering | null = null;
+  private pendingB: SrfRequest | null = null;
+  private ending: Promise<void> | null = null;
+  private granted = false;
+  private admitted = false;
+  /** Set when something asked the call to end before it was answered (operator, drain). */
+  cutBeforeAnswer: EndCause | null = null;
+
+  constructor(
+    private readonly deps: CallSessionDeps,
+    facts: Omit<CallFacts, 'endAt' | 'sipStatus' | 'result' | 'rejectReason' | 'disconnectSide' | 'disconnectReason'>,
+  ) {
+    this.facts = { ...facts, endAt: 0, sipStatus: 0, result: 'rejected', rejectReason: null, disconnectSide: null, disconnectReason: null };
+    metrics.activeCalls.inc();
+  }
+
+  /** The tenant, once the caller ID identified it (null before). */
+  get tenantId(): string | null {
+    return this.facts.tenantId;
+  }
+
+  get callId(): string {
+    return this.facts.callId;
+  }
+
+  get ended(): boolean {
+    return this.ending !== null;
+  }
+
+  get answered(): boolean {
+    return this.uas !== null;
+  }
+
+  markAdmitted(): void {
+    this.admitted = true;
+  }
+
+  /** The charging engine granted the call: from now on it is finished with finish(), not recordRejected(). */
+  markGranted(): void {
+    this.granted = true;
+  }
+
+  /** The B-leg INVITE in flight (to CANCEL it on an operator cut before answer). */
+  trying(uacReq: SrfRequest | null): void {
+    this.pendingB = uacReq;
+  }
+
+  /** Ask the call to end. Answered: tear down now. Not yet answered: cancel the B leg; routing sees cutBeforeAnswer. */
+  cut(cause: EndCause): Promise<void> {
+    if (this.answered) return this.end(cause);
+    if (!this.cutBeforeAnswer) this.cutBeforeAnswer = cause;
+    try {
+      this.pendingB?.cancel({ headers: byeHeaders(cause.byeText ?? cause.reason) });
+    } catch (err) {
+      this.deps.logger.debug({ err }, 'cancel of B leg failed (already final)');
+    }
+    return Promise.resolve();
+  }
+
+  /** Both legs are up: wire BYE/re-INVITE handling and start metering. */
+  async connected(uas: Dialog, uac: Dialog, answerAt: number): Promise<void> {
+    this.uas = uas;
+    this.uac = uac;
+    this.facts.answerAt = answerAt;
+    if (this.facts.gateway) metrics.activeCallsByGateway.inc({ gateway: this.facts.gateway });
+    uas.on('destroy', (bye?: SipMessage) => void this.end({ side: 'caller', reason: 'caller BYE', byeText: reasonText(bye) ?? 'caller hung up' }));
+    uac.on('destroy', (bye?: SipMessage) => void this.end({ side: 'callee', reason: 'callee BYE', byeText: reasonText(bye) ?? 'callee hung up' }));
+    relayModify(uas, uac, this.deps.logger);
+    relayModify(uac, uas, this.deps.logger);
+    if (this.cutBeforeAnswer) return this.end(this.cutBeforeAnswer);
+    try {
+      this.metering = await this.deps.charging.answered(this.callId, answerAt, (cutAtMs) => {
+        metrics.cutoffsTotal.inc();
+        metrics.cutoffLateness.observe(Math.max(0, Date.now() - cutAtMs) / 1000);
+        void this.end({ side: 'system', reason: 'balance exhausted' });
+      });
+      if (this.ending) this.metering.stop(); // the call ended while metering was starting
+    } catch (err) {
+      this.deps.logger.error({ err }, 'metering could not start');
+      if (this.deps.failurePolicy === 'terminate') await this.end({ side: 'system', reason: 'charging store unavailable' });
+    }
+  }
+
+  /** End an answered call (idempotent: the first cause wins, later calls wait for the same settlement). */
+  end(cause: EndCause): Promise<void> {
+    if (!this.ending) this.ending = this.doEnd(cause);
+    return this.ending;
+  }
+
+  /** End a call that was never answered (idempotent, same path as end()). */
+  endUnanswered(u: Unanswered): Promise<void> {
+    if (!this.ending) this.ending = this.finishUnanswered(u);
+    return this.ending;
+  }
+
+  private async doEnd(cause: EndCause): Promise<void> {
+    const endAt = Date.now();
+    this.metering?.stop();
+    const headers = byeHeaders(cause.byeText ?? cause.reason);
+    const legs: Dialog[] = [];
+    if (this.uas && cause.side !== 'caller') legs.push(this.uas);
+    if (this.uac && cause.side !== 'callee') legs.push(this.uac);
+    const results = await Promise.allSettled(legs.map((d) => d.destroy({ headers })));
+    for (const r of results) if (r.status === 'rejected') this.deps.logger.debug({ err: r.reason }, 'BYE not sent (leg already gone)');
+    Object.assign(this.facts, { endAt, sipStatus: 200, result: 'answered', disconnectSide: cause.side, disconnectReason: cause.reason });
+    if (this.facts.answerAt !== null) metrics.callDuration.observe(Math.max(0, endAt - this.facts.answerAt) / 1000);
+    if (this.facts.gateway) metrics.activeCallsByGateway.dec({ gateway: this.facts.gateway });
+    metrics.callsTotal.inc({ result: 'answered', reason: 'none', sip_class: '2xx' });
+    this.deps.logger.info({ side: cause.side, reason: cause.reason }, 'call ended');
+    await this.settle();
+  }
+
+  private async finishUnanswered(u: Unanswered): Promise<void> {
+    this.metering?.stop();
+    Object.assign(this.facts, {
+      endAt: Date.now(), sipStatus: u.sipStatus, result: u.result, rejectReason: u.rejectReason ?? null,
+      disconnectSide: u.result === 'canceled' ? 'caller' : u.result === 'failed' ? 'callee' : 'system',
+      disconnectReason: u.disconnectReason ?? null,
+    });
+    metrics.callsTotal.inc({ result: u.result, reason: u.rejectReason ?? 'none', sip_class: sipClass(u.sipStatus) });
+    this.deps.logger.info({ result: u.result, status: u.sipStatus, reason: u.rejectReason ?? u.disconnectReason }, 'call not answered');
+    await this.settle();
+  }
+
+  private async settle(): Promise<void> {
+    metrics.activeCalls.dec();
+    try {
+      if (this.granted) {
+        const s = await this.deps.charging.finish({ ...this.facts });
+        if (s.chargeFen > 0n && this.tenantId) await this.deps.limits.addSpend(this.tenantId, s.chargeFen).catch((err: unknown) => this.deps.logger.warn({ err }, 'daily spend not recorded'));
+        this.deps.logger.info({ chargeFen: s.chargeFen.toString(), billableSeconds: s.billableSeconds, duplicate: s.duplicate }, 'call settled');
+      } else {
+        await this.deps.charging.recordRejected({ ...this.facts });
+      }
+    } catch (err) {
+      // the engine keeps the call in its Redis state; its reclaim of dead calls settles it later
+      this.deps.logger.error({ err, facts: this.facts }, 'settlement failed');
+    }
+    if (this.admitted && this.tenantId) await this.deps.limits.release(this.tenantId, this.callId).catch((err: unknown) => this.deps.logger.warn({ err }, 'limit slot not released (lease will expire)'));
+    this.deps.onEnded(this);
+  }
+}
+
+function reasonText(msg: SipMessage | undefined): string | undefined {
+  const r = msg?.get?.('Reason');
+  const m = r ? /text="([^"]*)"/.exec(r) : null;
+  return m?.[1];
+}
+
+/** Pass re-INVITEs across legs so hold/codec changes keep working (srf would answer them itself otherwise). */
+function relayModify(from: Dialog, to: Dialog, logger: Logger): void {
+  from.on('modify', (req: SrfRequest, res: { send(status: number, opts?: { body?: string }): void }) => {
+    to.modify(req.body ?? '').then(
+      (sdp) => res.send(200, { body: sdp }),
+      (err: unknown) => {
+        logger.warn({ err }, 're-INVITE relay failed');
+        res.send(488);
+      },
+    );
+  });
+}

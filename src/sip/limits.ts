@@ -1,0 +1,69 @@
+/**
+ * Per-tenant call limits shared by all instances, in Redis: concurrency + CPS admission in one Lua script
+ * (src/sip/lua/admit.lua), release on call end, lease renewal for live calls, and the tenant's spend of the
+ * day in service.timezone (for the optional daily spend cap; integer fen).
+ */
+import { readFileSync } from 'node:fs';
+import type { Redis } from 'ioredis';
+import { projectPath } from '../util/paths.js';
+import { timed } from '../observability/metrics.js';
+import type { Admission } from './decisions.js';
+
+type LimitsRedis = Redis & {
+  sipAdmit(calls: string, cps: string, callId: string, now: number, leaseMs: number, maxConc: number, maxCps: number): Promise<Admission>;
+};
+
+export interface Limits {
+  admit(tenantId: string, callId: string, maxConcurrent: number, maxCps: number, now?: number): Promise<Admission>;
+  release(tenantId: string, callId: string): Promise<void>;
+  /** Extend the lease of live calls so they keep their slot (called periodically). */
+  renew(calls: { tenantId: string; callId: string }[], now?: number): Promise<void>;
+  spentToday(tenantId: string, now?: number): Promise<bigint>;
+  addSpend(tenantId: string, fen: bigint, now?: number): Promise<void>;
+  liveCount(tenantId: string, now?: number): Promise<number>;
+}
+
+/** Calendar day in the zone, e.g. '2026-11-24'. */
+export function dayKey(at: number, timeZone: string): string {
+  return new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(at);
+}
+
+export function createLimits(redis: Redis, opts: { timeZone: string; leaseMs?: number }): Limits {
+  const r = redis as LimitsRedis;
+  if (typeof r.sipAdmit !== 'function') {
+    r.defineCommand('sipAdmit', { numberOfKeys: 2, lua: readFileSync(projectPath('src', 'sip', 'lua', 'admit.lua'), 'utf8') });
+  }
+  const lease = opts.leaseMs ?? 180_000;
+  const callsKey = (t: string) => `sip:calls:${t}`;
+  const spendKey = (t: string, at: number) => `sip:spend:${t}:${dayKey(at, opts.timeZone)}`;
+  return {
+    admit(tenantId, callId, maxConcurrent, maxCps, now = Date.now()) {
+      const sec = Math.floor(now / 1000);
+      return timed('redis', 'sip_admit', () => r.sipAdmit(callsKey(tenantId), `sip:cps:${tenantId}:${sec}`, callId, now, lease, maxConcurrent, maxCps));
+    },
+    async release(tenantId, callId) {
+      await timed('redis', 'sip_release', () => r.zrem(callsKey(tenantId), callId));
+    },
+    async renew(calls, now = Date.now()) {
+      if (!calls.length) return;
+      const p = r.pipeline();
+      for (const c of calls) {
+        p.zadd(callsKey(c.tenantId), 'XX', now + lease, c.callId);
+        p.pexpire(callsKey(c.tenantId), lease * 2);
+      }
+      await timed('redis', 'sip_renew', () => p.exec());
+    },
+    async spentToday(tenantId, now = Date.now()) {
+      const v = await timed('redis', 'sip_spend_get', () => r.get(spendKey(tenantId, now)));
+      return BigInt(v ?? '0');
+    },
+    async addSpend(tenantId, fen, now = Date.now()) {
+      if (fen <= 0n) return;
+      const k = spendKey(tenantId, now);
+      await timed('redis', 'sip_spend_add', () => r.multi().incrby(k, fen.toString()).expire(k, 3 * 86400).exec());
+    },
+    async liveCount(tenantId, now = Date.now()) {
+      return r.zcount(callsKey(tenantId), now, '+inf');
+    },
+  };
+}

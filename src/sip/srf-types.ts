@@ -1,0 +1,83 @@
+/**
+ * The typed surface of drachtio-srf this app uses. srf's bundled types are wrong in places (connect() returns
+ * Srf, request() has another signature, destroy() returns a Promise), so we declare only what we call, checked
+ * against drachtio-srf 5.0.29's lib/srf.js, lib/dialog.js and lib/sip-parser/message.js.
+ */
+import type { EventEmitter } from 'node:events';
+
+export type Headers = Record<string, string>;
+
+export interface SipMessage {
+  readonly method?: string;
+  readonly uri: string;
+  readonly body?: string;
+  readonly status?: number;
+  readonly reason?: string;
+  readonly headers: Record<string, string>;
+  get(name: string): string | undefined;
+  has(name: string): boolean;
+  getParsedHeader(name: 'From' | 'To' | 'from' | 'to'): { name?: string; uri: string; params: Record<string, string> };
+}
+
+export interface SrfRequest extends SipMessage, EventEmitter {
+  readonly method: string;
+  readonly source_address: string;
+  readonly source_port: number;
+  readonly protocol: string;
+  readonly receivedOn?: string;
+  canceled?: boolean;
+  cancel(opts?: { headers?: Headers }): void;
+}
+
+export interface SrfResponse extends EventEmitter {
+  readonly finalResponseSent: boolean;
+  send(status: number, reason?: string, opts?: { headers?: Headers; body?: string }): void;
+  send(status: number, opts?: { headers?: Headers; body?: string }): void;
+}
+
+export interface SipError extends Error {
+  status: number;
+  reason?: string;
+  res?: SipMessage;
+}
+
+/** An established dialog (one leg). 'destroy' fires only for the REMOTE side's BYE, never for our destroy(). */
+export interface Dialog extends EventEmitter {
+  readonly id: string;
+  readonly sip: { callId: string; localTag: string; remoteTag: string };
+  other?: Dialog;
+  destroy(opts?: { headers?: Headers }): Promise<unknown>;
+  modify(sdp: string): Promise<string>;
+  request(opts: { method: string; headers?: Headers; body?: string }): Promise<SipMessage>;
+}
+
+export interface B2buaOptions {
+  headers?: Headers;
+  proxyRequestHeaders?: string[];
+  proxyResponseHeaders?: string[];
+  passFailure?: boolean;
+  passProvisionalResponses?: boolean;
+}
+
+export interface B2buaCallbacks {
+  cbRequest?: (err: Error | null, uacReq: SrfRequest) => void;
+  cbProvisional?: (res: SipMessage) => void;
+  cbFinalizedUac?: (uac: Dialog) => void;
+}
+
+export type Middleware = (req: SrfRequest, res: SrfResponse, next: (err?: unknown) => void) => void;
+
+/** A connected Srf instance, typed. Obtain one with connectSrf() or asTypedSrf(new Srf()). */
+export interface TypedSrf extends EventEmitter {
+  use(method: string, fn: Middleware | Middleware[]): void;
+  invite(fn: (req: SrfRequest, res: SrfResponse) => void): void;
+  options(fn: (req: SrfRequest, res: SrfResponse) => void): void;
+  createB2BUA(req: SrfRequest, res: SrfResponse, uri: string, opts: B2buaOptions, cbs: B2buaCallbacks): Promise<{ uas: Dialog; uac: Dialog }>;
+  request(uri: string, opts: { method: string; headers?: Headers; body?: string }): Promise<SrfRequest>;
+  disconnect(): void;
+}
+
+/** Narrow an untyped drachtio-srf instance to the surface above (the shapes were checked against its source). */
+export function asTypedSrf(srf: unknown): TypedSrf {
+  return srf as TypedSrf;
+}
