@@ -8,7 +8,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { SlidingDelta, asrRatio, perSecond } from './window.js';
 
 export const registry = new Registry();
-collectDefaultMetrics({ register: registry, prefix: 'softswitch_process_' });
+// Prefix 'softswitch_' gives softswitch_process_cpu_seconds_total, softswitch_nodejs_eventloop_lag_seconds, ...
+collectDefaultMetrics({ register: registry, prefix: 'softswitch_' });
 
 const latencyBuckets = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 

@@ -1,0 +1,198 @@
+/**
+ * /healthz, /readyz and /metrics of the HTTP server with real store probes: a Redis server of this test's own
+ * (started on a free port, then killed and restarted), the shared PostgreSQL, and a PostgreSQL address where
+ * nothing listens. drachtio and the outbox consumer are plain flags here (their owners register the real probes).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/config.js';
+import { createHttpServer, type HttpServer } from '../../src/api/http-server.js';
+import { createPool, type Pool } from '../../src/db/pool.js';
+import { postgresProbe, redisProbe } from '../../src/observability/probes.js';
+import { Readiness } from '../../src/observability/readiness.js';
+import { registry } from '../../src/observability/metrics.js';
+import { createLogger } from '../../src/util/logger.js';
+import { ADMIN_URL } from '../helpers/pg.js';
+import { freePort } from '../helpers/ports.js';
+import { missingFamilies, parseExposition, sampleValue, scrapeMetrics } from './helpers/exposition.js';
+
+let redisPort: number;
+let redisProc: ChildProcess | undefined;
+let redis: Redis;
+let pool: Pool;
+let http: HttpServer;
+let base: string;
+let readiness: Readiness;
+const state = { drachtio: true, outbox: true };
+
+async function startRedis(): Promise<void> {
+  redisProc = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const probe = new Redis({ port: redisPort, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  for (let i = 0; i < 100; i++) {
+    try {
+      await probe.connect();
+      await probe.ping();
+      probe.disconnect();
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  throw new Error('own redis-server did not start');
+}
+
+async function stopRedis(): Promise<void> {
+  const p = redisProc;
+  redisProc = undefined;
+  if (!p || p.exitCode !== null) return;
+  await new Promise<void>((resolve) => {
+    p.once('exit', () => resolve());
+    p.kill('SIGKILL');
+  });
+}
+
+async function readyz(): Promise<{ status: number; body: any }> {
+  const res = await fetch(base + '/readyz');
+  expect(res.headers.get('content-type')).toContain('application/json');
+  return { status: res.status, body: await res.json() };
+}
+
+async function eventually(fn: () => Promise<boolean>, what: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (await fn()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`never happened: ${what}`);
+}
+
+beforeAll(async () => {
+  redisPort = await freePort();
+  await startRedis();
+  redis = new Redis({ port: redisPort, host: '127.0.0.1', maxRetriesPerRequest: 1, retryStrategy: () => 100 });
+  pool = createPool(ADMIN_URL, 2);
+  readiness = new Readiness(300);
+  readiness.add('drachtio', () => state.drachtio);
+  readiness.add('redis', redisProbe(redis));
+  readiness.add('postgres', postgresProbe(pool));
+  readiness.add('outbox', () => state.outbox);
+  const config = loadConfig({}, { 'http.host': '127.0.0.1', 'http.port': 0 });
+  http = createHttpServer({ config, logger: createLogger('silent'), readiness });
+  base = `http://127.0.0.1:${(await http.listen()).port}`;
+});
+
+afterAll(async () => {
+  await http?.close();
+  redis?.disconnect();
+  await pool?.end();
+  await stopRedis();
+});
+
+describe('/healthz', () => {
+  it('answers 200 while the process runs, whatever the dependencies', async () => {
+    state.drachtio = false;
+    const res = await fetch(base + '/healthz');
+    state.drachtio = true;
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as any).status).toBe('ok');
+    const head = await fetch(base + '/healthz', { method: 'HEAD' });
+    expect(head.status).toBe(200);
+  });
+});
+
+describe('/readyz', () => {
+  it('is 200 when drachtio, Redis, PostgreSQL and the outbox consumer are all up', async () => {
+    const r = await readyz();
+    expect(r.status).toBe(200);
+    expect(r.body).toEqual({ ready: true, down: [], components: { drachtio: true, redis: true, postgres: true, outbox: true } });
+  });
+
+  it('names the component that is down: drachtio disconnected, outbox consumer dead', async () => {
+    state.drachtio = false;
+    let r = await readyz();
+    expect(r.status).toBe(503);
+    expect(r.body.down).toEqual(['drachtio']);
+    state.drachtio = true;
+    state.outbox = false;
+    r = await readyz();
+    expect(r.body.down).toEqual(['outbox']);
+    state.outbox = true;
+    expect((await readyz()).status).toBe(200);
+  });
+
+  it('goes unready when its Redis server is killed and ready again when Redis is back', async () => {
+    await stopRedis();
+    await eventually(async () => (await readyz()).status === 503, 'readyz 503 after Redis was killed');
+    const r = await readyz();
+    expect(r.body.down).toEqual(['redis']);
+    expect(r.body.components.redis).not.toBe(true);
+    const metrics = parseExposition(await registry.metrics());
+    expect(sampleValue(metrics, 'softswitch_component_up', { component: 'redis' })).toBe(0);
+    await startRedis();
+    await eventually(async () => (await readyz()).status === 200, 'readyz 200 after Redis restarted');
+  });
+
+  it('reports PostgreSQL down when the database cannot be reached', async () => {
+    const deadPort = await freePort();
+    const deadPool = createPool(`postgres://postgres@127.0.0.1:${deadPort}/postgres`, 1);
+    const rd = new Readiness(2000);
+    rd.add('postgres', postgresProbe(deadPool));
+    const r = await rd.check();
+    await deadPool.end();
+    expect(r.ready).toBe(false);
+    expect(typeof r.components.postgres).toBe('string'); // the connection error text
+    expect(r.components.postgres).toMatch(/ECONNREFUSED|connect/);
+  });
+
+  it('turns a hanging probe into "timeout" and a throwing probe into its error text', async () => {
+    const rd = new Readiness(100);
+    rd.add('slow', () => new Promise<boolean>(() => undefined));
+    rd.add('broken', () => {
+      throw new Error('socket closed');
+    });
+    rd.add('fine', async () => true);
+    expect(await rd.check()).toEqual({ ready: false, components: { slow: 'timeout', broken: 'socket closed', fine: true } });
+  });
+
+  it('is 503 while draining even with every component up, and says so', async () => {
+    readiness.setDraining(true);
+    const r = await readyz();
+    expect(r.status).toBe(503);
+    expect(r.body.down).toEqual(['draining']);
+    expect(r.body.components.redis).toBe(true);
+    expect(sampleValue(parseExposition(await registry.metrics()), 'softswitch_draining')).toBe(1);
+    readiness.setDraining(false);
+    expect((await readyz()).status).toBe(200);
+  });
+
+  it('refuses bad probe names (they become metric labels) and duplicates', () => {
+    const rd = new Readiness();
+    expect(() => rd.add('Redis Primary', () => true)).toThrow(/probe name/);
+    expect(() => rd.add('draining', () => true)).toThrow(/reserved/);
+    rd.add('redis', () => true);
+    expect(() => rd.add('redis', () => true)).toThrow(/already/);
+  });
+});
+
+describe('/metrics', () => {
+  it('serves every metric of the registry in the Prometheus text format', async () => {
+    const res = await fetch(base + '/metrics');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('text/plain');
+    const e = await scrapeMetrics(base);
+    const defined = (await registry.getMetricsAsJSON()).map((m) => m.name);
+    expect(defined.length).toBeGreaterThan(30);
+    expect(missingFamilies(e, defined)).toEqual([]);
+    // process metrics are there too
+    expect(e.families.get('softswitch_process_cpu_seconds_total')).toBe('counter');
+    expect(e.families.get('softswitch_call_duration_seconds')).toBe('histogram');
+  });
+
+  it('counts HTTP requests by route pattern, not by concrete URL', async () => {
+    await fetch(base + '/no/such/thing/12345');
+    const e = await scrapeMetrics(base);
+    expect(sampleValue(e, 'softswitch_http_requests_total', { route: 'unmatched', status: '404' })).toBeGreaterThanOrEqual(1);
+    expect(sampleValue(e, 'softswitch_http_requests_total', { route: '/readyz', status: '200' })).toBeGreaterThanOrEqual(1);
+    expect(e.samples.some((s) => s.labels.route?.includes('12345'))).toBe(false);
+  });
+});
