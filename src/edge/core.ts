@@ -1,0 +1,620 @@
+/**
+ * The edge's call core: joins SIP transports, transactions and dialogs to the drachtio wire protocol.
+ * Network → app: new requests go to an app that routed the method (503 when none), in-dialog traffic to the
+ * app owning the dialog. App → network: `sip` frames dispatched as drachtio-server does (reference §1.4).
+ */
+import { randomUUID } from 'node:crypto';
+import { isIP } from 'node:net';
+import { lookup } from 'node:dns/promises';
+import type { Logger } from 'pino';
+import {
+  canonicalName, cseqOf, header, headerValues, listValues, parseUri, parseVia, removeHeader, serialize,
+  tagOf, uriOf, type SipMessage, type SipRequest, type SipResponse,
+} from './sip/message.js';
+import { parseAppMessage, SipParseError } from './sip/parser.js';
+import { ClientTxn, ServerTxn } from './transactions.js';
+import { DialogStore, inDialogRouting, type Dialog } from './dialogs.js';
+import { Transports, type Inbound, type Proto, type Target } from './transport.js';
+import type { AppConn, AppMessageHandler, WireServer } from './wire/server.js';
+import type { SipTimers } from './timers.js';
+
+const CRLF = '\r\n';
+/** Headers an app may not set: the stack owns them (drachtio `makeTags`). */
+const IMMUTABLE = new Set(['via', 'route', 'rseq', 'record-route', 'content-length']);
+
+const REASONS: Record<number, string> = {
+  100: 'Trying', 180: 'Ringing', 181: 'Call Is Being Forwarded', 183: 'Session Progress', 200: 'OK', 202: 'Accepted',
+  400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 408: 'Request Timeout', 481: 'Call/Transaction Does Not Exist',
+  483: 'Too Many Hops', 486: 'Busy Here', 487: 'Request Terminated', 500: 'Server Internal Error', 503: 'Service Unavailable',
+};
+
+export function stackTime(d = new Date()): string {
+  const p = (n: number, w = 2): string => String(n).padStart(w, '0');
+  return `${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())}.${p(d.getUTCMilliseconds() * 1000, 6)}`;
+}
+
+const newTag = (): string => randomUUID().replace(/-/g, '').slice(0, 12);
+const newBranch = (): string => `z9hG4bK${randomUUID().replace(/-/g, '')}`;
+
+export class EdgeCore implements AppMessageHandler {
+  readonly dialogs = new DialogStore();
+  private readonly serverTxns = new Map<string, ServerTxn>();
+  private readonly serverById = new Map<string, ServerTxn>();
+  private readonly clientTxns = new Map<string, ClientTxn>();
+  private readonly clientById = new Map<string, ClientTxn>();
+  /** Which app gets what follows for a client transaction, and the dialog it belongs to. */
+  private readonly clientMeta = new Map<string, { app: AppConn; dialog?: Dialog }>();
+  wire!: WireServer;
+
+  constructor(
+    private readonly host: string,
+    readonly transports: Transports,
+    private readonly timers: SipTimers,
+    private readonly log: Logger,
+  ) {}
+
+  // ---------------------------------------------------------------- helpers
+
+  private get sipPort(): number { return this.transports.port; }
+
+  hostports(): string {
+    return (['udp', 'tcp'] as Proto[]).filter((p) => this.transports.has(p)).map((p) => `${p}/${this.host}:${this.sipPort}`).join(',');
+  }
+
+  private contact(proto: Proto, user?: string): string {
+    return `<sip:${user ? `${user}@` : ''}${this.host}:${this.sipPort}${proto === 'udp' ? '' : `;transport=${proto}`}>`;
+  }
+
+  private via(proto: Proto, branch: string): string {
+    return `SIP/2.0/${proto.toUpperCase()} ${this.host}:${this.sipPort};rport;branch=${branch}`;
+  }
+
+  private send(to: Target, text: string): void {
+    this.transports.send(to, text).catch((err: unknown) => this.log.warn({ err, to }, 'sip send failed'));
+  }
+
+  private async resolve(uri: string, fallback: Proto, defaultTarget?: Target): Promise<Target | undefined> {
+    const u = parseUri(uri.startsWith('sip:') || uri.startsWith('sips:') ? uri : `sip:${uri}`);
+    if (!u) return undefined;
+    const t = (u.params.transport ?? '').toLowerCase();
+    const proto: Proto = t === 'tcp' ? 'tcp' : t === 'udp' ? 'udp' : fallback;
+    let address = u.host;
+    if (isIP(address) === 0) {
+      try { address = (await lookup(address, { family: 4 })).address; } catch { return defaultTarget; }
+    }
+    return { proto, address, port: u.port ?? 5060 };
+  }
+
+  private isSelf(t: Target): boolean {
+    return (t.address === this.host || (this.host === '0.0.0.0' && t.address === '127.0.0.1')) && t.port === this.sipPort;
+  }
+
+  /** Build a response to a network request (Via, From, To, Call-ID, CSeq copied; RFC 3261 §8.2.6.2). */
+  private responseTo(req: SipRequest, status: number, reason?: string, toTag?: string): SipResponse {
+    const headers = req.headers.filter((h) => ['via', 'from', 'call-id', 'cseq'].includes(canonicalName(h.name)))
+      .map((h) => ({ name: canonicalName(h.name) === 'call-id' ? 'Call-ID' : h.name, value: h.value }));
+    let to = header(req, 'to') ?? '';
+    if (status > 100 && tagOf(to) === undefined) to += `;tag=${toTag ?? newTag()}`;
+    headers.splice(headers.findIndex((h) => canonicalName(h.name) === 'call-id'), 0, { name: 'To', value: to });
+    return { kind: 'response', status, reason: reason ?? REASONS[status] ?? 'Unknown', headers, body: '' };
+  }
+
+  private frameFromNetwork(msg: SipMessage, from: Target, txnId: string, dialogId: string, isNew: boolean): string {
+    const raw = serialize(msg);
+    const leader = ['', 'sip', 'network', String(Buffer.byteLength(raw)), from.proto, from.address, String(from.port), stackTime(), txnId, dialogId];
+    const tail = isNew ? `|${this.host}|${this.sipPort}|` : '|';
+    return `${randomUUID()}${leader.join('|')}${tail}${CRLF}${raw}`;
+  }
+
+  private sentReply(app: AppConn, msgId: string, to: Target, text: string, txnId: string, dialogId: string | null): void {
+    const ids = dialogId === null ? `${txnId}|Msg sent:|` : `${txnId}|${dialogId}||Msg sent:|`;
+    app.reply(msgId, `OK|application|${Buffer.byteLength(text)}|${to.proto}|${to.address}|${to.port}|${stackTime()}|${ids}${CRLF}${text}`);
+  }
+
+  // ---------------------------------------------------------------- network → edge
+
+  onParseError(err: SipParseError, from: Target): void {
+    this.log.info({ err: err.message, from }, 'malformed SIP');
+    const p = err.partial;
+    // A request we can still address gets 400; anything else (responses, no Via) is dropped (RFC 3261 §16.3/§18).
+    if (p?.kind === 'request' && p.method !== 'ACK' && header(p, 'via') !== undefined) {
+      const r = this.responseTo(p, 400, `Bad Request (${err.message.replace(/[\r\n]/g, ' ').slice(0, 80)})`);
+      this.send(from, serialize(r));
+    }
+  }
+
+  onMessage(m: Inbound): void {
+    if (m.msg.kind === 'request') this.onRequest(m.msg, m.from);
+    else this.onResponse(m.msg, m.from);
+  }
+
+  private serverKey(req: SipRequest, method: string): string {
+    const via = parseVia(listValues(req, 'via')[0] ?? '');
+    const branch = via?.params.branch;
+    if (branch?.startsWith('z9hG4bK')) return `${branch}|${via!.host}:${via!.port ?? ''}|${method}`;
+    return `${header(req, 'call-id')}|${tagOf(header(req, 'from'))}|${cseqOf(req)?.seq}|${method}`;
+  }
+
+  private onRequest(req: SipRequest, from: Target): void {
+    // RFC 3581: note where it really came from so responses find their way back.
+    const vias = listValues(req, 'via');
+    const top = parseVia(vias[0] ?? '');
+    if (!top) return this.onParseError(new SipParseError('unparseable Via'), from);
+    let topVia = vias[0]!;
+    if (top.host !== from.address) topVia += `;received=${from.address}`;
+    if (top.params.rport === '') topVia = topVia.replace(/;rport(?=;|$)/, `;rport=${from.port}`);
+    removeHeader(req, 'via');
+    req.headers.unshift(...[topVia, ...vias.slice(1)].map((v) => ({ name: 'Via', value: v })));
+
+    const callId = header(req, 'call-id')!;
+    if (req.method === 'ACK') return this.onAck(req, from, callId);
+    if (req.method === 'CANCEL') return this.onCancel(req, from);
+
+    const key = this.serverKey(req, req.method);
+    const existing = this.serverTxns.get(key);
+    if (existing) { existing.onRetransmit(); return; }
+
+    const mf = header(req, 'max-forwards');
+    const tx = this.newServerTxn(key, req, from);
+    if (mf !== undefined && mf.trim() === '0') return this.respondStateless(tx, 483);
+
+    const toTag = tagOf(header(req, 'to'));
+    if (toTag !== undefined) {
+      const d = this.dialogs.findLocal(callId, toTag);
+      if (!d || (d.owner as AppConn).closed) return this.respondStateless(tx, 481);
+      tx.dialogId = d.id;
+      tx.localTag = d.localTag;
+      tx.appOwner = d.owner;
+      if (['INVITE', 'UPDATE'].includes(req.method)) {
+        const c = header(req, 'contact');
+        if (c) d.remoteTarget = uriOf(c);
+      }
+      (d.owner as AppConn).send(this.frameFromNetwork(req, from, tx.id, d.id, false));
+      return;
+    }
+    if (req.method === 'INVITE') this.respondRaw(tx, this.responseTo(req, 100));
+    if (req.method === 'BYE' || req.method === 'UPDATE' || req.method === 'PRACK') return this.respondStateless(tx, 481);
+    const app = this.wire.pick(req.method.toLowerCase());
+    if (!app) return this.respondStateless(tx, 503, 'No providers available');
+    tx.appOwner = app;
+    app.send(this.frameFromNetwork(req, from, tx.id, '', true));
+  }
+
+  private newServerTxn(key: string, req: SipRequest, from: Target): ServerTxn {
+    const tx = new ServerTxn(key, req, from, this.timers, (text) => this.send(from, text), (t) => {
+      this.serverTxns.delete(t.key);
+      this.serverById.delete(t.id);
+    });
+    this.serverTxns.set(key, tx);
+    this.serverById.set(tx.id, tx);
+    return tx;
+  }
+
+  private respondRaw(tx: ServerTxn, res: SipResponse): string {
+    const text = serialize(res);
+    this.send(tx.from, text);
+    tx.responded(res.status, text);
+    return text;
+  }
+
+  private respondStateless(tx: ServerTxn, status: number, reason?: string): void {
+    this.respondRaw(tx, this.responseTo(tx.request, status, reason, tx.localTag));
+  }
+
+  private onAck(ack: SipRequest, from: Target, callId: string): void {
+    const inv = this.serverTxns.get(this.serverKey(ack, 'INVITE'));
+    if (inv && (inv.state === 'completed' || inv.state === 'confirmed')) { inv.onAck(); return; } // ACK of a non-2xx
+    const d = this.dialogs.findLocal(callId, tagOf(header(ack, 'to')));
+    if (!d) return; // stray ACK: RFC 3261 §17.2.3 says drop it
+    if (d.pending2xx) {
+      const inviteSeq = cseqOf(d.pending2xx.txn.request)?.seq;
+      if (inviteSeq !== cseqOf(ack)?.seq) return;
+      clearTimeout(d.pending2xx.timer);
+      clearTimeout(d.pending2xx.giveUp);
+      d.pending2xx = undefined;
+    } else return; // retransmitted ACK: the app has seen it already
+    d.state = 'confirmed';
+    (d.owner as AppConn).send(this.frameFromNetwork(ack, from, randomUUID(), d.id, false));
+  }
+
+  private onCancel(cancel: SipRequest, from: Target): void {
+    const inv = this.serverTxns.get(this.serverKey(cancel, 'INVITE'));
+    if (!inv) { this.send(from, serialize(this.responseTo(cancel, 481))); return; }
+    // 200 to the CANCEL, 487 to the INVITE if it is still open, then tell the app (reference §1.6 "Inbound CANCEL").
+    this.send(from, serialize(this.responseTo(cancel, 200, undefined, inv.localTag)));
+    if (inv.finalStatus !== 0 || inv.canceled) return;
+    inv.canceled = true;
+    if (!inv.localTag) inv.localTag = newTag();
+    this.respondRaw(inv, this.responseTo(inv.request, 487, undefined, inv.localTag));
+    const d = inv.dialogId ? this.dialogs.get(inv.dialogId) : undefined;
+    if (d) this.dialogs.remove(d, true);
+    const app = inv.appOwner as AppConn | undefined;
+    if (app && !app.closed) app.send(this.frameFromNetwork(cancel, from, inv.id, d ? d.id : '', false));
+  }
+
+  private onResponse(res: SipResponse, from: Target): void {
+    const via = parseVia(listValues(res, 'via')[0] ?? '');
+    const cseq = cseqOf(res);
+    if (!via || !cseq) return;
+    const tx = this.clientTxns.get(`${via.params.branch}|${cseq.method}`);
+    if (!tx) return; // stray response (RFC 3261 §18.1.2): drop
+    const meta = this.clientMeta.get(tx.id);
+    if (tx.isInvite && res.status >= 200 && res.status < 300 && tx.state === 'accepted') {
+      // retransmitted 2xx: the ACK got lost, send it again
+      const d = meta?.dialog;
+      if (d?.lastAck) this.send(d.lastAck.to, d.lastAck.text);
+      return;
+    }
+    const fresh = tx.onResponse(res.status);
+    if (tx.isInvite && res.status >= 300 && tx.state === 'completed') this.send(tx.to, serialize(this.ackFor(tx, res)));
+    if (!fresh || !meta) return;
+    if (res.status === 100) return; // the stack absorbs 100 Trying, as sofia does
+    const d = meta.dialog;
+    if (d && tx.isInvite) this.updateUacDialog(d, res);
+    if (tx.isInvite && res.status < 200 && tx.cancelPending) {
+      const c = tx.cancelPending;
+      tx.cancelPending = undefined;
+      this.sendCancelNow(tx, c);
+    }
+    if (d && cseq.method === 'BYE' && res.status >= 200) this.dialogs.remove(d);
+    if (!meta.app.closed) meta.app.send(this.frameFromNetwork(res, from, tx.id, d?.id ?? '', false));
+  }
+
+  private updateUacDialog(d: Dialog, res: SipResponse): void {
+    const toTag = tagOf(header(res, 'to'));
+    const initial = d.remoteTag === undefined || d.state === 'early';
+    if (res.status >= 300) {
+      if (initial) this.dialogs.remove(d, true);
+      return;
+    }
+    if (toTag === undefined) return;
+    if (initial) {
+      d.remoteTag = toTag;
+      d.remoteUri = header(res, 'to')!;
+      d.routeSet = listValues(res, 'record-route').reverse();
+      if (res.status >= 200) d.state = 'confirmed';
+    }
+    const c = header(res, 'contact');
+    if (c) d.remoteTarget = uriOf(c);
+  }
+
+  /** ACK for a non-2xx final: hop-by-hop, same branch, part of the INVITE transaction (RFC 3261 §17.1.1.3). */
+  private ackFor(tx: ClientTxn, res: SipResponse): SipRequest {
+    const inv = tx.request;
+    const headers = [
+      { name: 'Via', value: headerValues(inv, 'via')[0]! },
+      ...inv.headers.filter((h) => canonicalName(h.name) === 'route'),
+      { name: 'Max-Forwards', value: '70' },
+      { name: 'From', value: header(inv, 'from')! },
+      { name: 'To', value: header(res, 'to')! },
+      { name: 'Call-ID', value: header(inv, 'call-id')! },
+      { name: 'CSeq', value: `${cseqOf(inv)!.seq} ACK` },
+    ];
+    return { kind: 'request', method: 'ACK', uri: inv.uri, headers, body: '' };
+  }
+
+  // ---------------------------------------------------------------- app → edge
+
+  onAppGone(app: AppConn): void {
+    // Calls still ringing toward a departed app get 503 so callers are not left hanging.
+    for (const tx of this.serverById.values()) {
+      if (tx.appOwner === app && tx.finalStatus === 0 && tx.request.method !== 'ACK') this.respondStateless(tx, 503);
+    }
+    for (const d of this.dialogs.all()) if (d.owner === app) this.dialogs.remove(d);
+  }
+
+  onProxy(app: AppConn, tokens: string[], _body: string): void {
+    app.reply(tokens[0] ?? '', 'NOK|proxy is not supported by the embedded edge');
+  }
+
+  onSip(app: AppConn, tokens: string[], body: string): void {
+    const msgId = tokens[0] ?? '';
+    const txnId = tokens[2] ?? '';
+    const dialogId = tokens[3] ?? '';
+    const routeUrl = tokens[4] ?? '';
+    let msg: SipMessage;
+    try {
+      msg = parseAppMessage(body);
+    } catch (err) {
+      app.reply(msgId, `NOK|invalid SIP message: ${(err as Error).message.replace(/[|\r\n]/g, ' ')}`);
+      return;
+    }
+    const fail = (reason: string): void => app.reply(msgId, `NOK|${reason}`);
+    const run = async (): Promise<void> => {
+      if (msg.kind === 'response') return this.appResponse(app, msgId, txnId, msg, fail);
+      if (dialogId !== '') return this.appInDialog(app, msgId, dialogId, msg, fail);
+      if (txnId !== '' && msg.method === 'CANCEL') return this.appCancel(app, msgId, txnId, msg, fail);
+      const callId = header(msg, 'call-id');
+      if (callId !== undefined) {
+        const d = this.dialogs.all().find((x) => x.callId === callId && x.owner === app);
+        if (d) return this.appInDialog(app, msgId, d.id, msg, fail);
+      }
+      return this.appNewRequest(app, msgId, msg, routeUrl, fail);
+    };
+    run().catch((err: unknown) => {
+      this.log.error({ err }, 'error handling app sip message');
+      fail(`Server error: ${(err as Error).message}`);
+    });
+  }
+
+  /** Copy the app's headers minus the ones the stack owns; rewrite @localhost to our SIP address. */
+  private appHeaders(msg: SipMessage): { name: string; value: string }[] {
+    const hp = `@${this.host}:${this.sipPort}`;
+    return msg.headers
+      .filter((h) => !IMMUTABLE.has(canonicalName(h.name)))
+      .map((h) => ['from', 'to', 'contact', 'p-asserted-identity'].includes(canonicalName(h.name))
+        ? { name: h.name, value: h.value.replace(/@localhost(?![\w.-])/g, hp) } : h);
+  }
+
+  private contentTypeCheck(msg: SipMessage): string | undefined {
+    if (msg.body === '' || header(msg, 'content-type') !== undefined) return undefined;
+    if (msg.body.startsWith('v=0')) { msg.headers.push({ name: 'Content-Type', value: 'application/sdp' }); return undefined; }
+    return 'missing content-type';
+  }
+
+  private async appResponse(app: AppConn, msgId: string, txnId: string, msg: SipResponse, fail: (r: string) => void): Promise<void> {
+    const tx = this.serverById.get(txnId);
+    if (!tx || tx.state === 'terminated') return fail('Response not sent due to unknown transaction');
+    const req = tx.request;
+    if (req.method === 'CANCEL') return fail('200 OK to incoming CANCEL is automatically generated by the stack');
+    if (tx.finalStatus !== 0) return fail('Response not sent due to unknown transaction');
+    const ctErr = this.contentTypeCheck(msg);
+    if (ctErr) return fail(ctErr);
+    const status = msg.status;
+    const appTo = header(msg, 'to');
+    const appTag = tagOf(appTo);
+    if (status > 100 && !tx.localTag) tx.localTag = appTag ?? newTag();
+    const base = this.responseTo(req, status, msg.reason || REASONS[status], tx.localTag);
+    const skip = new Set(['via', 'from', 'to', 'call-id', 'cseq']);
+    const extra = this.appHeaders(msg).filter((h) => !skip.has(canonicalName(h.name)));
+    const res: SipResponse = { ...base, headers: [...base.headers, ...extra], body: msg.body };
+    const isInvite = req.method === 'INVITE';
+    const dialogForming = isInvite && status > 100 && status < 300;
+    if (dialogForming) {
+      // The UAS copies Record-Route into dialog-forming responses (RFC 3261 §12.1.1).
+      const rr = headerValues(req, 'record-route');
+      if (rr.length > 0) res.headers.push(...rr.map((v) => ({ name: 'Record-Route', value: v })));
+      if (header(res, 'contact') === undefined) res.headers.push({ name: 'Contact', value: this.contact(tx.from.proto) });
+    }
+    if (status > 100 && status < 200 && /\b100rel\b/i.test(header(msg, 'require') ?? '')) {
+      tx.rseq += 1;
+      res.headers.push({ name: 'RSeq', value: String(tx.rseq) });
+    }
+    const callId = header(req, 'call-id')!;
+    const remoteTag = tagOf(header(req, 'from')) ?? '';
+    let dialogId = tx.dialogId;
+    if (isInvite && dialogId === '') dialogId = `${callId};from-tag=${remoteTag}`;
+    if (dialogForming && tx.dialogId === '') this.ensureUasDialog(app, tx, dialogId, res);
+    const text = serialize(res);
+    this.send(tx.from, text);
+    tx.responded(status, text);
+    const d = this.dialogs.get(dialogId);
+    if (isInvite && status >= 200 && status < 300 && d) this.start2xxRetransmit(d, tx, text);
+    if (isInvite && status >= 300 && d && d.state === 'early' && tx.dialogId === dialogId && d.role === 'uas' && cseqOf(req)!.seq === d.inviteCseqRemote) {
+      this.dialogs.remove(d, true);
+    }
+    if (req.method === 'BYE' && status >= 200 && d) this.dialogs.remove(d);
+    this.sentReply(app, msgId, tx.from, text, tx.id, dialogId);
+  }
+
+  private ensureUasDialog(app: AppConn, tx: ServerTxn, id: string, res: SipResponse): void {
+    const req = tx.request;
+    let d = this.dialogs.get(id);
+    if (!d) {
+      d = {
+        id, role: 'uas', state: 'early', callId: header(req, 'call-id')!, localTag: tx.localTag!,
+        remoteTag: tagOf(header(req, 'from')), localUri: header(res, 'to')!, remoteUri: header(req, 'from')!,
+        remoteTarget: uriOf(header(req, 'contact') ?? `<${req.uri}>`), routeSet: listValues(req, 'record-route'),
+        localCseq: 1, inviteCseq: 0, inviteCseqRemote: cseqOf(req)!.seq, proto: tx.from.proto,
+        fallback: tx.from, owner: app,
+      };
+      this.dialogs.add(d);
+    }
+    tx.dialogId = id;
+    if (res.status >= 200) d.state = 'confirmed';
+  }
+
+  /** UDP: the UAS core retransmits its 2xx until the ACK (RFC 3261 §13.3.1.4). */
+  private start2xxRetransmit(d: Dialog, tx: ServerTxn, text: string): void {
+    if (d.pending2xx) { clearTimeout(d.pending2xx.timer); clearTimeout(d.pending2xx.giveUp); }
+    const p: NonNullable<Dialog['pending2xx']> = { txn: tx };
+    d.pending2xx = p;
+    if (tx.from.proto === 'udp') {
+      const again = (interval: number): void => {
+        p.timer = setTimeout(() => { this.send(tx.from, text); again(Math.min(interval * 2, this.timers.T2)); }, interval);
+        p.timer.unref?.();
+      };
+      again(this.timers.T1);
+    }
+    p.giveUp = setTimeout(() => {
+      if (d.pending2xx !== p) return;
+      clearTimeout(p.timer);
+      d.pending2xx = undefined;
+      this.log.warn({ callId: d.callId }, 'no ACK for 2xx; ending the dialog');
+      this.unsolicitedBye(d, 'ACK timeout');
+    }, 64 * this.timers.T1);
+    p.giveUp.unref?.();
+  }
+
+  /** The stack tears a dialog down by itself: BYE on the wire and an `unsolicited` BYE to the app (reference §1.7). */
+  private unsolicitedBye(d: Dialog, why: string): void {
+    const reason = `SIP;text="${why}"`;
+    void this.sendInDialog(d, { kind: 'request', method: 'BYE', uri: 'sip:placeholder', headers: [{ name: 'Reason', value: reason }], body: '' })
+      .catch(() => undefined);
+    const app = d.owner as AppConn;
+    const bye: SipRequest = {
+      kind: 'request', method: 'BYE', uri: d.remoteTarget, body: '',
+      headers: [
+        { name: 'Via', value: this.via(d.proto, newBranch()) }, { name: 'From', value: d.remoteUri }, { name: 'To', value: d.localUri },
+        { name: 'Call-ID', value: d.callId }, { name: 'CSeq', value: `${d.localCseq} BYE` }, { name: 'Reason', value: reason },
+      ],
+    };
+    const raw = serialize(bye);
+    if (!app.closed) app.send(`${randomUUID()}|sip|application|${Buffer.byteLength(raw)}|${d.proto}|${this.host}|${this.sipPort}|${stackTime()}|unsolicited|${d.id}|${CRLF}${raw}`);
+    this.dialogs.remove(d);
+  }
+
+  private async appInDialog(app: AppConn, msgId: string, dialogId: string, msg: SipRequest, fail: (r: string) => void): Promise<void> {
+    const d = this.dialogs.get(dialogId);
+    if (!d) {
+      if (msg.method === 'ACK' && this.dialogs.recentlyFailed(dialogId)) return fail('ACK for non-success responses is automatically generated by the stack');
+      return fail('Server error: unable to find dialog for dialog id provided');
+    }
+    const ctErr = this.contentTypeCheck(msg);
+    if (ctErr) return fail(ctErr);
+    const sent = await this.sendInDialog(d, msg);
+    if (!sent) return fail('Server error: unable to route request in dialog');
+    this.sentReply(app, msgId, sent.to, sent.text, sent.txnId, null);
+  }
+
+  /** Builds and sends a request inside dialog `d`; ACK reuses the INVITE CSeq, everything else increments it. */
+  private async sendInDialog(d: Dialog, msg: SipRequest): Promise<{ to: Target; text: string; txnId: string } | undefined> {
+    const routing = inDialogRouting(d);
+    const to = await this.resolve(routing.nextHop, d.proto, d.fallback);
+    if (!to) return undefined;
+    const method = msg.method;
+    const seq = method === 'ACK' ? d.inviteCseq : ++d.localCseq;
+    if (method === 'INVITE') d.inviteCseq = seq;
+    const branch = newBranch();
+    const own = new Set(['from', 'to', 'call-id', 'cseq', 'max-forwards']);
+    const headers = [
+      { name: 'Via', value: this.via(to.proto, branch) },
+      ...routing.routes.map((r) => ({ name: 'Route', value: r })),
+      { name: 'Max-Forwards', value: '70' },
+      { name: 'From', value: d.localUri },
+      { name: 'To', value: d.remoteUri },
+      { name: 'Call-ID', value: d.callId },
+      { name: 'CSeq', value: `${seq} ${method}` },
+      ...this.appHeaders(msg).filter((h) => !own.has(canonicalName(h.name))),
+    ];
+    if (method === 'INVITE' && !headers.some((h) => canonicalName(h.name) === 'contact')) headers.push({ name: 'Contact', value: this.contact(d.proto) });
+    const uri = msg.uri.includes('placeholder') || method === 'ACK' ? routing.ruri : msg.uri;
+    const req: SipRequest = { kind: 'request', method, uri, headers, body: msg.body };
+    const text = serialize(req);
+    if (method === 'ACK') {
+      d.lastAck = { text, to };
+      this.send(to, text);
+      return { to, text, txnId: randomUUID() };
+    }
+    const tx = this.startClientTxn(d.owner as AppConn, req, text, to, branch, d);
+    return { to, text, txnId: tx.id };
+  }
+
+  private startClientTxn(app: AppConn, req: SipRequest, text: string, to: Target, branch: string, dialog?: Dialog): ClientTxn {
+    const tx = new ClientTxn(branch, req, text, to, this.timers, (t) => this.send(to, t), (t) => this.clientTimeout(t), (t) => {
+      this.clientTxns.delete(`${t.branch}|${t.request.method}`);
+      this.clientById.delete(t.id);
+      this.clientMeta.delete(t.id);
+    });
+    this.clientTxns.set(`${branch}|${req.method}`, tx);
+    this.clientById.set(tx.id, tx);
+    this.clientMeta.set(tx.id, { app, ...(dialog ? { dialog } : {}) });
+    tx.start();
+    return tx;
+  }
+
+  /** Timer B/F fired: the app gets a 408 as if the far end had sent it (as sofia does). */
+  private clientTimeout(tx: ClientTxn): void {
+    const meta = this.clientMeta.get(tx.id);
+    if (!meta) return;
+    const d = meta.dialog;
+    const res: SipResponse = {
+      kind: 'response', status: 408, reason: 'Request Timeout', body: '',
+      headers: ['via', 'from', 'to', 'call-id', 'cseq'].map((n) => ({ name: n === 'call-id' ? 'Call-ID' : n[0]!.toUpperCase() + n.slice(1), value: header(tx.request, n) ?? '' })),
+    };
+    if (d && (tx.isInvite ? d.state === 'early' || d.remoteTag === undefined : tx.request.method === 'BYE')) this.dialogs.remove(d, true);
+    if (!meta.app.closed) meta.app.send(this.frameFromNetwork(res, tx.to, tx.id, d?.id ?? '', false));
+  }
+
+  private async appCancel(app: AppConn, msgId: string, txnId: string, msg: SipRequest, fail: (r: string) => void): Promise<void> {
+    const tx = this.clientById.get(txnId);
+    if (!tx || !tx.isInvite || tx.state === 'terminated') return fail('Server error: unknown transaction for CANCEL');
+    if (tx.finalStatus !== 0 || tx.canceled) return fail('Server error: INVITE already completed');
+    tx.canceled = true;
+    const cancel = this.cancelFor(tx, msg);
+    const text = serialize(cancel);
+    if (tx.state === 'calling') tx.cancelPending = msg; // RFC 3261 §9.1: not before a provisional
+    else this.sendCancelNow(tx, msg);
+    this.sentReply(app, msgId, tx.to, text, randomUUID(), null);
+  }
+
+  private cancelFor(tx: ClientTxn, appMsg: SipRequest): SipRequest {
+    const inv = tx.request;
+    const copy = appMsg.headers.filter((h) => ['reason', 'x-reason'].includes(canonicalName(h.name)));
+    return {
+      kind: 'request', method: 'CANCEL', uri: inv.uri, body: '',
+      headers: [
+        { name: 'Via', value: headerValues(inv, 'via')[0]! },
+        ...inv.headers.filter((h) => canonicalName(h.name) === 'route'),
+        { name: 'Max-Forwards', value: '70' },
+        { name: 'From', value: header(inv, 'from')! },
+        { name: 'To', value: header(inv, 'to')! },
+        { name: 'Call-ID', value: header(inv, 'call-id')! },
+        { name: 'CSeq', value: `${cseqOf(inv)!.seq} CANCEL` },
+        ...copy,
+      ],
+    };
+  }
+
+  private sendCancelNow(tx: ClientTxn, appMsg: SipRequest): void {
+    const cancel = this.cancelFor(tx, appMsg);
+    // The CANCEL's own transaction: its 200 is never passed up (sofia does not either).
+    const ctx = new ClientTxn(tx.branch, cancel, serialize(cancel), tx.to, this.timers, (t) => this.send(tx.to, t), () => undefined, (t) => {
+      this.clientTxns.delete(`${t.branch}|CANCEL`);
+    });
+    this.clientTxns.set(`${tx.branch}|CANCEL`, ctx);
+    ctx.start();
+  }
+
+  private async appNewRequest(app: AppConn, msgId: string, msg: SipRequest, routeUrl: string, fail: (r: string) => void): Promise<void> {
+    if (msg.method === 'ACK') return fail('ACK for non-success responses is automatically generated by the stack');
+    if (!parseUri(msg.uri)) return fail(`invalid request-uri: ${msg.uri.replace(/[|\r\n]/g, ' ')}`);
+    const ctErr = this.contentTypeCheck(msg);
+    if (ctErr) return fail(ctErr);
+    const defaultProto: Proto = this.transports.has('udp') ? 'udp' : 'tcp';
+    const to = await this.resolve(routeUrl !== '' ? routeUrl : msg.uri, defaultProto);
+    if (!to) return fail(`invalid request-uri: could not resolve ${msg.uri.replace(/[|\r\n]/g, ' ')}`);
+    if (this.isSelf(to)) return fail('can not send request to myself');
+    if (!this.transports.has(to.proto)) return fail(`transport ${to.proto} is not enabled`);
+    const method = msg.method;
+    const headers = this.appHeaders(msg);
+    const get = (n: string): string | undefined => headers.find((h) => canonicalName(h.name) === n)?.value;
+    const set = (n: string, v: string): void => {
+      const i = headers.findIndex((h) => canonicalName(h.name) === canonicalName(n));
+      if (i >= 0) headers[i] = { name: n, value: v }; else headers.push({ name: n, value: v });
+    };
+    let from = get('from') ?? `<sip:${this.host}:${this.sipPort}>`;
+    if (tagOf(from) === undefined) from += `;tag=${newTag()}`;
+    set('From', from);
+    if (get('to') === undefined) set('To', `<${msg.uri}>`);
+    const callId = get('call-id') ?? randomUUID();
+    set('Call-ID', callId);
+    const appSeq = /^\s*(\d+)/.exec(get('cseq') ?? '')?.[1];
+    const seq = appSeq !== undefined ? Number(appSeq) : 1;
+    set('CSeq', `${seq} ${method}`);
+    if (get('max-forwards') === undefined) set('Max-Forwards', '70');
+    if (['INVITE', 'SUBSCRIBE', 'REFER'].includes(method) && get('contact') === undefined) set('Contact', this.contact(to.proto));
+    const branch = newBranch();
+    headers.unshift({ name: 'Via', value: this.via(to.proto, branch) });
+    const req: SipRequest = { kind: 'request', method, uri: msg.uri, headers, body: msg.body };
+    let dialog: Dialog | undefined;
+    if (method === 'INVITE') {
+      const localTag = tagOf(from)!;
+      dialog = {
+        id: `${callId};from-tag=${localTag}`, role: 'uac', state: 'early', callId, localTag,
+        localUri: from, remoteUri: get('to')!, remoteTarget: msg.uri, routeSet: [], localCseq: seq, inviteCseq: seq,
+        inviteCseqRemote: 0, proto: to.proto, fallback: to, owner: app,
+      };
+      this.dialogs.add(dialog);
+    }
+    const text = serialize(req);
+    const tx = this.startClientTxn(app, req, text, to, branch, dialog);
+    this.sentReply(app, msgId, to, text, tx.id, null);
+  }
+
+  close(): void {
+    for (const t of this.serverById.values()) t.terminate();
+    for (const t of this.clientById.values()) t.terminate();
+    for (const d of this.dialogs.all()) this.dialogs.remove(d);
+  }
+}
