@@ -6,7 +6,7 @@
 export type NumberFormat = 'e164' | 'national' | 'international00';
 
 const MOBILE = /^1[3-9]\d{9}$/; // 11-digit PRC mobile
-const NSN = /^(1[3-9]\d{9}|[2-9]\d{8,10})$/; // national significant number: mobile, or area code + subscriber
+const NSN = /^(1[3-9]\d{9}|10\d{8}|[2-9]\d{8,10})$/; // national significant number: mobile, Beijing 10 + 8 digits, or area code + subscriber
 
 /** The user part of a SIP/tel URI or a bare number, without visual separators. */
 export function userPart(uriOrNumber: string): string {
