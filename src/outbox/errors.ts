@@ -1,0 +1,25 @@
+/**
+ * Is a failure to write an event worth retrying? Transient = the store is down or busy (retry later, ack nothing);
+ * permanent = this event can never be written as it is (dead-letter it so it does not block the queue).
+ * Unknown failures count as transient: blocking and alerting is better than parking a good event.
+ */
+export type FailureKind = 'transient' | 'permanent';
+
+// SQLSTATE classes that depend on the event's content, not on the server's health
+const PERMANENT_CLASSES = new Set(['22', '23']); // data exception, integrity constraint violation
+const PERMANENT_CODES = new Set(['P0001']); // raise exception (e.g. an immutable table refusing a change)
+
+export function classifyFailure(e: unknown): FailureKind {
+  const err = e as { name?: string; code?: unknown };
+  if (err?.name === 'LedgerError') return 'permanent'; // overdraw, unknown bucket, idempotency conflict: content errors
+  if (typeof err?.code === 'string' && /^[0-9A-Z]{5}$/.test(err.code)) {
+    if (PERMANENT_CODES.has(err.code) || PERMANENT_CLASSES.has(err.code.slice(0, 2))) return 'permanent';
+  }
+  return 'transient';
+}
+
+export function describe(e: unknown): string {
+  const err = e as { name?: string; code?: unknown; message?: string };
+  const code = typeof err?.code === 'string' ? ` [${err.code}]` : '';
+  return `${err?.name ?? 'Error'}${code}: ${err?.message ?? String(e)}`;
+}
