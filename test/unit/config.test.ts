@@ -1,0 +1,43 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, SETTINGS, loadConfig } from '../../src/config/config.js';
+import { projectPath } from '../../src/util/paths.js';
+
+describe('config', () => {
+  it('builds from config/default.json with no environment', () => {
+    const c = loadConfig({});
+    expect(c.http.port).toBe(8080);
+    expect(c.drachtio.host).toBe('');
+    expect(c.edge.transports).toEqual(['udp', 'tcp']);
+    expect(c.charging.rounding).toBe('up');
+  });
+
+  it('environment overrides defaults, with types coerced', () => {
+    const c = loadConfig({ HTTP_PORT: '9090', DEMO_AUTO_SEED: 'false', SIP_TRANSPORTS: 'udp', DRACHTIO_HOST: '10.1.2.3' });
+    expect(c.http.port).toBe(9090);
+    expect(c.demo.autoSeed).toBe(false);
+    expect(c.edge.transports).toEqual(['udp']);
+    expect(c.drachtio.host).toBe('10.1.2.3');
+  });
+
+  it.each([
+    ['HTTP_PORT', '80a', /http\.port \(env HTTP_PORT\).*"80a".*integer from 0 to 65535/],
+    ['HTTP_PORT', '70000', /integer from 0 to 65535/],
+    ['CHARGE_ROUNDING', 'nearest', /charging\.rounding.*"nearest".*one of up, down, half-up/],
+    ['DATABASE_URL', 'mysql://x', /postgres\.url.*a postgres:\/\/ URL/],
+    ['SIP_TRANSPORTS', 'udp,sctp', /edge\.transports.*comma list of udp,tcp/],
+    ['DEMO_AUTO_SEED', 'yes', /true, false, 1 or 0/],
+  ])('rejects %s=%s naming key, value and what is allowed', (env, value, msg) => {
+    expect(() => loadConfig({ [env]: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ [env]: value })).toThrow(msg);
+  });
+
+  it('rejects unknown override keys', () => {
+    expect(() => loadConfig({}, { 'http.prot': 1 })).toThrow(/http\.prot/);
+  });
+
+  it('the README configuration table lists every setting', () => {
+    const readme = readFileSync(projectPath('README.md'), 'utf8');
+    for (const s of SETTINGS) expect(readme, s.env).toContain(`\`${s.env}\``);
+  });
+});
