@@ -22,6 +22,7 @@ if st[1] ~= 'active' then return { 'refuse', 'suspended', 'tenant is ' .. tostri
 if st[2] and st[2] ~= '' and now < tonumber(st[2]) then return { 'refuse', 'period_not_started', 'service period starts at ' .. st[2] } end
 if st[3] and st[3] ~= '' and now >= tonumber(st[3]) then return { 'refuse', 'period_ended', 'service period ended at ' .. st[3] } end
 if (st[4] or '') ~= ARGV[4] then return { 'plan', st[4] or '' } end
+if ARGV[4] == '' then return { 'refuse', 'no_rate', 'tenant has no rate plan' } end
 local r = { price = tonumber(ARGV[5]), cf = tonumber(ARGV[6]), init = tonumber(ARGV[7]), sub = tonumber(ARGV[8]),
             min = tonumber(ARGV[9]), rnd = ARGV[10] }
 local list, total = usable_buckets(KEYS[2], KEYS[3], KEYS[8], KEYS[4], ARGV[2], now, ARGV[13])

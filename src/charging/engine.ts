@@ -1,0 +1,447 @@
+/**
+ * The charging engine (contract 4): rating + atomic reservation slices in Redis (RFC 4006 style), per-call
+ * metering with local timers only, settlement with the outbox event in the same Lua step, a lease sweeper that
+ * reclaims calls of dead instances, and the CCFH failure policy. Design and overdraft proof: docs/charging.md.
+ */
+import type { Config } from '../config/config.js';
+import type { Pool } from '../db/pool.js';
+import type { Logger } from '../util/logger.js';
+import type { AppliedRate, CallFacts, CdrRecord } from '../cdr/types.js';
+import { metrics } from '../observability/metrics.js';
+import { appliedRate } from '../rating/deck.js';
+import { maxExactSeconds, scriptRate } from '../rating/charge.js';
+import { ratingDigits } from '../rating/normalize.js';
+import type { AuthorizeRequest, AuthorizeResult, ChargingEngine, Metering, SettleResult } from './types.js';
+import { billCall } from './cdr.js';
+import { realClock, type Clock } from './clock.js';
+import { keys } from './keys.js';
+import { RateCache } from './rate-cache.js';
+import type { ChargingRedis } from './redis.js';
+import { loadTenant, subscribeTenantControl } from './tenant-sync.js';
+
+/** A call that never gets answered keeps its first slice this long before the sweeper may reclaim it. */
+const PENDING_LEASE_MS = 300_000;
+/** Settled-call markers (idempotency of finish and of the sweeper) are kept this long. */
+const DONE_TTL_SECONDS = 7 * 24 * 3600;
+/** Retry period of a settlement or slice request that failed because Redis was unreachable. */
+const RETRY_MS = 1000;
+
+interface LiveCall {
+  callId: string;
+  tenantId: string;
+  rate: AppliedRate;
+  reserved: boolean; // false: admitted without Redis under the 'continue' policy
+  granted: number; // seconds from answer
+  final: boolean; // the last slice request got less than asked: wait for a credit before asking again
+  answerAt: number | null;
+  onExhausted: ((cutAtMs: number) => void) | null;
+  exhausted: boolean;
+  cancelExtend: (() => void) | null;
+  cancelCut: (() => void) | null;
+  extending: boolean;
+  log: Logger;
+}
+
+export interface ChargingEngineDeps {
+  redis: ChargingRedis;
+  pool: Pool;
+  config: Config;
+  logger: Logger;
+  instanceId: string;
+  clock?: Clock;
+  /** how often this instance looks for expired leases (ms); 0 = never (tests call sweep()) */
+  sweepIntervalMs?: number;
+}
+
+export type Engine = ChargingEngine & {
+  close(): Promise<void>;
+  /** Reclaim calls whose lease expired (dead instance): settle them with their best known duration. */
+  sweep(): Promise<number>;
+  /** Settlements/records waiting for Redis to come back. */
+  pendingSettlements(): number;
+  /** Resolves when no background charging work is in flight. */
+  idle(): Promise<void>;
+};
+
+export function createChargingEngine(deps: ChargingEngineDeps): Engine {
+  const { redis, pool, config, instanceId } = deps;
+  const clock = deps.clock ?? realClock;
+  const cfg = config.charging;
+  const graceMs = cfg.leaseGraceSeconds * 1000;
+  const rates = new RateCache(pool, () => clock.now());
+  const plans = new Map<string, string>(); // tenant → rate plan id last seen in Redis
+  const live = new Map<string, LiveCall>();
+  const retries = new Map<string, () => Promise<void>>();
+  let closed = false;
+  const inflight = new Set<Promise<unknown>>();
+  /** Background work (slice requests, retries, sweeps) is tracked so idle() can wait for it. */
+  function track(p: Promise<unknown>): void {
+    inflight.add(p);
+    void p.finally(() => inflight.delete(p));
+  }
+  let unsubscribe: (() => Promise<void>) | null = null;
+  let cancelRetry: (() => void) | null = null;
+  let cancelSweep: (() => void) | null = null;
+
+  const log = deps.logger.child({ component: 'charging', instanceId });
+
+  const ready = subscribeTenantControl(redis, (m) => {
+    plans.delete(m.tenantId);
+    if (m.action !== 'credit') return;
+    for (const c of live.values()) if (c.tenantId === m.tenantId && c.final && c.answerAt !== null && !c.exhausted) track(extend(c));
+  }).then((u) => {
+    unsubscribe = u;
+  }, (e: unknown) => log.warn({ err: e }, 'control channel subscription failed; credits reach live calls at their next slice only'));
+
+  // ---------- authorize ----------
+
+  async function ratePlanOf(tenantId: string): Promise<string> {
+    const known = plans.get(tenantId);
+    if (known !== undefined) return known;
+    const p = (await redis.hget(keys.tenant(tenantId), 'plan')) ?? '';
+    plans.set(tenantId, p);
+    return p;
+  }
+
+  async function rateFor(planId: string, digits: string, at: number): Promise<AppliedRate | null> {
+    if (planId === '') return null;
+    const entry = (await rates.get(planId)).find(digits, at);
+    return entry ? appliedRate(entry, cfg.rounding) : null;
+  }
+
+  async function authorize(req: AuthorizeRequest): Promise<AuthorizeResult> {
+    const end = metrics.authorizeLatency.startTimer();
+    try {
+      return await authorizeOnce(req);
+    } finally {
+      end();
+    }
+  }
+
+  async function authorizeOnce(req: AuthorizeRequest): Promise<AuthorizeResult> {
+    if (!req.callId || !/^[0-9]{1,19}$/.test(req.tenantId)) throw new RangeError(`authorize: bad callId/tenantId ${JSON.stringify([req.callId, req.tenantId])}`);
+    const digits = ratingDigits(req.calledNumber);
+    if (digits === null) return { ok: false, reason: 'no_rate', detail: `called number ${JSON.stringify(req.calledNumber)} is not digits` };
+    let loaded = false;
+    for (let attempt = 0; attempt < 4; attempt++) {
+      let planId: string;
+      let rate: AppliedRate | null;
+      try {
+        planId = await ratePlanOf(req.tenantId);
+        rate = await rateFor(planId, digits, req.at);
+      } catch (e) {
+        return storeDown(req, e, null);
+      }
+      // the deck says no route; the tenant check in Lua must still run first only for known plans
+      if (planId !== '' && rate === null) return { ok: false, reason: 'no_rate', detail: `no rate for ${digits} in plan ${planId}` };
+      const r = rate ? scriptRate(rate) : { price: '0', cf: '0', init: 1, sub: 1, min: 0, rnd: cfg.rounding };
+      const maxCall = rate ? maxExactSeconds(rate, cfg.maxCallSeconds) : cfg.maxCallSeconds;
+      let reply: (string | number)[];
+      try {
+        reply = await redis.chargeAuthorize(
+          keys.tenant(req.tenantId), keys.buckets(req.tenantId), keys.bucketMeta(req.tenantId), keys.expirySeq(req.tenantId),
+          keys.call(req.callId), keys.done(req.callId), keys.leases, keys.outbox,
+          req.callId, req.tenantId, req.at, planId, r.price, r.cf, r.init, r.sub, r.min, r.rnd,
+          Math.min(cfg.sliceSeconds, maxCall), maxCall, cfg.consumptionOrder, instanceId, req.at + PENDING_LEASE_MS + graceMs,
+          JSON.stringify(rate), digits,
+        );
+      } catch (e) {
+        return storeDown(req, e, rate);
+      }
+      const kind = reply[0];
+      if (kind === 'unloaded') {
+        if (loaded) return { ok: false, reason: 'suspended', detail: `tenant ${req.tenantId} could not be loaded` };
+        try {
+          await loadTenant(pool, redis, req.tenantId);
+        } catch (e) {
+          if (e instanceof RangeError) return { ok: false, reason: 'suspended', detail: e.message };
+          return storeDown(req, e, null);
+        }
+        loaded = true;
+        plans.delete(req.tenantId);
+        continue;
+      }
+      if (kind === 'plan') {
+        plans.set(req.tenantId, String(reply[1]));
+        continue;
+      }
+      if (kind === 'refuse') return { ok: false, reason: reply[1] as Exclude<AuthorizeResult, { ok: true }>['reason'], detail: String(reply[2]) };
+      if (kind === 'done') return { ok: false, reason: 'limit', detail: `call ${req.callId} was already settled` };
+      if (!rate) return { ok: false, reason: 'no_rate', detail: `tenant ${req.tenantId} has no rate plan` };
+      const granted = Number(reply[1]);
+      const maxSeconds = kind === 'ok' ? Number(reply[3]) : granted;
+      live.set(req.callId, newCall(req.callId, req.tenantId, rate, true, granted));
+      return { ok: true, rate, maxSeconds };
+    }
+    return { ok: false, reason: 'suspended', detail: `tenant ${req.tenantId}: rate plan kept changing during authorization` };
+  }
+
+  /** Redis (or, for an unloaded tenant, PostgreSQL) unreachable: RFC 4006 CCFH. */
+  function storeDown(req: AuthorizeRequest, e: unknown, rate: AppliedRate | null): AuthorizeResult {
+    log.warn({ callId: req.callId, tenant: req.tenantId, err: (e as Error).message }, 'charging store unreachable at authorize');
+    if (req.failurePolicy === 'continue' && rate) {
+      // fail open, bounded: one slice, never extended without Redis (see docs/charging.md)
+      const granted = Math.min(cfg.sliceSeconds, cfg.maxCallSeconds);
+      live.set(req.callId, newCall(req.callId, req.tenantId, rate, false, granted));
+      return { ok: true, rate, maxSeconds: granted };
+    }
+    return { ok: false, reason: 'store_down', detail: `charging store unreachable: ${(e as Error).message}` };
+  }
+
+  function newCall(callId: string, tenantId: string, rate: AppliedRate, reserved: boolean, granted: number): LiveCall {
+    return {
+      callId, tenantId, rate, reserved, granted, final: false, answerAt: null, onExhausted: null, exhausted: false,
+      cancelExtend: null, cancelCut: null, extending: false, log: deps.logger.child({ callId, tenant: tenantId }),
+    };
+  }
+
+  // ---------- metering ----------
+
+  async function answered(callId: string, answerAt: number, onExhausted: (cutAtMs: number) => void): Promise<Metering> {
+    const c = live.get(callId);
+    if (!c) throw new Error(`answered: call ${callId} was not authorized by this instance`);
+    c.answerAt = answerAt;
+    c.onExhausted = onExhausted;
+    if (c.reserved) {
+      try {
+        const g = await redis.chargeAnswer(keys.call(callId), keys.leases, callId, answerAt, graceMs);
+        if (g < 0) {
+          c.log.warn('call was reclaimed before answer; cutting it');
+          c.granted = 0;
+          c.final = true;
+        } else c.granted = g;
+      } catch (e) {
+        c.log.warn({ err: (e as Error).message }, 'redis unreachable at answer; the call keeps its grant');
+      }
+    } else c.final = true;
+    schedule(c);
+    return {
+      get grantedUntil() {
+        return answerAt + c.granted * 1000;
+      },
+      stop: () => stopTimers(c),
+    };
+  }
+
+  function stopTimers(c: LiveCall): void {
+    c.cancelExtend?.();
+    c.cancelCut?.();
+    c.cancelExtend = c.cancelCut = null;
+  }
+
+  /** Timers of a live call: ask for the next slice a little before the grant ends; cut exactly at grant end. */
+  function schedule(c: LiveCall): void {
+    if (c.answerAt === null || c.exhausted || closed) return;
+    stopTimers(c);
+    const end = c.answerAt + c.granted * 1000;
+    c.cancelCut = clock.at(end, () => {
+      if (c.exhausted || !live.has(c.callId)) return;
+      c.exhausted = true;
+      stopTimers(c);
+      metrics.cutoffsTotal.inc();
+      c.log.info({ grantedSeconds: c.granted }, 'credit for this call exhausted: cut');
+      c.onExhausted?.(end);
+    });
+    if (!c.final) {
+      const lead = Math.min(10, Math.max(1, Math.floor(cfg.sliceSeconds / 4))) * 1000;
+      c.cancelExtend = clock.at(end - lead, () => track(extend(c)));
+    }
+  }
+
+  async function extend(c: LiveCall): Promise<void> {
+    if (c.extending || c.exhausted || !c.reserved || c.answerAt === null || closed) return;
+    c.extending = true;
+    const cap = maxExactSeconds(c.rate, cfg.maxCallSeconds);
+    const target = Math.min(c.granted + cfg.sliceSeconds, cap);
+    try {
+      const [g, fin] = (await redis.chargeExtend(
+        keys.tenant(c.tenantId), keys.buckets(c.tenantId), keys.bucketMeta(c.tenantId), keys.expirySeq(c.tenantId),
+        keys.call(c.callId), keys.leases, keys.outbox, c.callId, c.tenantId, clock.now(), target, cfg.consumptionOrder, graceMs,
+      )).map(Number) as [number, number];
+      if (g < 0) {
+        c.log.warn('call no longer known to Redis (reclaimed); no more credit');
+        c.final = true;
+      } else {
+        c.granted = Math.max(c.granted, g);
+        c.final = fin === 1 || c.granted >= cap;
+      }
+      c.extending = false;
+      schedule(c);
+    } catch (e) {
+      c.extending = false;
+      c.log.warn({ err: (e as Error).message }, 'slice request failed; retrying until the grant ends');
+      const end = c.answerAt + c.granted * 1000;
+      if (clock.now() + RETRY_MS < end) c.cancelExtend = clock.at(clock.now() + RETRY_MS, () => track(extend(c)));
+    }
+  }
+
+  // ---------- settlement ----------
+
+  async function finish(facts: CallFacts): Promise<SettleResult> {
+    const c = live.get(facts.callId);
+    if (c) stopTimers(c);
+    let rate = c?.rate ?? null;
+    let granted = c?.granted ?? 0;
+    let reserved = c?.reserved ?? true;
+    if (!c) {
+      // not ours (e.g. restarted instance): use what Redis knows of the call
+      let h: (string | null)[];
+      try {
+        h = await redis.hmget(keys.call(facts.callId), 'rate', 'granted');
+      } catch (e) {
+        log.error({ callId: facts.callId, err: (e as Error).message }, 'settlement deferred: Redis unreachable');
+        queueRetry(facts.callId, async () => void (await finish(facts)));
+        const cdr = billCall(facts, null, 0, instanceId);
+        return { chargeFen: 0n, billableSeconds: 0, cdr, duplicate: false };
+      }
+      if (h[0]) {
+        rate = JSON.parse(h[0]) as AppliedRate;
+        granted = Number(h[1]);
+      } else reserved = false;
+    }
+    const cdr = billCall(facts, rate, granted, instanceId);
+    const summary = `${cdr.chargeFen}|${cdr.billableSeconds}`;
+    const run = reserved ? () => settleReserved(facts.callId, facts.tenantId ?? c?.tenantId ?? '', cdr, summary) : () => recordUnreserved(cdr, 'call.settled');
+    try {
+      const out = await run();
+      live.delete(facts.callId);
+      return out;
+    } catch (e) {
+      // Redis unreachable: keep the settlement and replay it (idempotent) until Redis answers
+      (c?.log ?? log).error({ err: (e as Error).message }, 'settlement deferred: Redis unreachable');
+      live.delete(facts.callId);
+      queueRetry(facts.callId, async () => void (await run()));
+      return { chargeFen: BigInt(cdr.chargeFen), billableSeconds: cdr.billableSeconds, cdr, duplicate: false };
+    }
+  }
+
+  async function settleReserved(callId: string, tenantId: string, cdr: CdrRecord, summary: string, reclaim = false): Promise<SettleResult> {
+    const reply = await redis.chargeSettle(
+      keys.call(callId), keys.done(callId), keys.buckets(tenantId), keys.bucketMeta(tenantId), keys.leases, keys.outbox,
+      callId, clock.now(), cdr.chargeFen, JSON.stringify(cdr), cfg.consumptionOrder, reclaim ? '1' : '0', DONE_TTL_SECONDS, summary,
+    );
+    if (reply[0] === 'dup') {
+      const [charge, billable] = String(reply[1]).split('|');
+      return { chargeFen: BigInt(charge!), billableSeconds: Number(billable) || 0, cdr, duplicate: true };
+    }
+    if (reply[0] === 'missing') return recordUnreserved(cdr, 'call.settled'); // Redis lost the call: charge what is there
+    if (reply[0] === 'leased') throw new Error('lease still valid');
+    return { chargeFen: BigInt(cdr.chargeFen), billableSeconds: cdr.billableSeconds, cdr, duplicate: false };
+  }
+
+  async function recordUnreserved(cdr: CdrRecord, type: 'call.settled' | 'call.rejected'): Promise<SettleResult> {
+    const t = cdr.tenantId ?? '';
+    const tk = t || '_';
+    const reply = await redis.chargeRecord(
+      keys.done(cdr.callId), keys.outbox, keys.buckets(tk), keys.bucketMeta(tk), keys.expirySeq(tk),
+      cdr.callId, clock.now(), type, JSON.stringify({ ...cdr, chargeFen: '__CHARGE__' }), cdr.chargeFen, cfg.consumptionOrder, t, DONE_TTL_SECONDS,
+    );
+    if (reply[0] === 'dup') return { chargeFen: BigInt(String(reply[1]).split('|')[0]!), billableSeconds: cdr.billableSeconds, cdr, duplicate: true };
+    const got = BigInt(String(reply[1]));
+    if (got !== BigInt(cdr.chargeFen)) log.warn({ callId: cdr.callId, rated: cdr.chargeFen, charged: got.toString() }, 'unreserved call could not be fully charged');
+    return { chargeFen: got, billableSeconds: cdr.billableSeconds, cdr: { ...cdr, chargeFen: got.toString() }, duplicate: false };
+  }
+
+  async function recordRejected(facts: CallFacts): Promise<void> {
+    const cdr = billCall(facts, null, 0, instanceId);
+    const run = async () => void (await recordUnreserved(cdr, 'call.rejected'));
+    try {
+      await run();
+    } catch (e) {
+      log.error({ callId: facts.callId, err: (e as Error).message }, 'rejected-call record deferred: Redis unreachable');
+      queueRetry(facts.callId, run);
+    }
+  }
+
+  function queueRetry(callId: string, fn: () => Promise<void>): void {
+    retries.set(callId, fn);
+    armRetry();
+  }
+
+  function armRetry(): void {
+    if (cancelRetry || closed || retries.size === 0) return;
+    cancelRetry = clock.at(clock.now() + RETRY_MS, () => {
+      cancelRetry = null;
+      track(flushRetries().finally(armRetry));
+    });
+  }
+
+  async function flushRetries(): Promise<void> {
+    for (const [id, fn] of [...retries]) {
+      retries.delete(id);
+      try {
+        await fn();
+      } catch {
+        if (!retries.has(id)) retries.set(id, fn);
+        return; // still down: try again later
+      }
+    }
+  }
+
+  // ---------- crash recovery ----------
+
+  async function sweep(): Promise<number> {
+    const now = clock.now();
+    const due = await redis.zrangebyscore(keys.leases, '-inf', now, 'LIMIT', 0, 200);
+    let n = 0;
+    for (const callId of due) {
+      if (live.has(callId)) continue; // ours and alive: our own timers handle it
+      const h = await redis.hgetall(keys.call(callId));
+      if (!h.tenant) {
+        await redis.zrem(keys.leases, callId);
+        continue;
+      }
+      const answerAt = h.answer ? Number(h.answer) : null;
+      const granted = Number(h.granted);
+      const at = Number(h.at);
+      const facts: CallFacts = {
+        callId, aCallId: callId, bCallId: null, tenantId: h.tenant, caller: '', callee: h.callee ?? '', ingressTrunk: null, gateway: null,
+        inviteAt: at, ringAt: null, answerAt, endAt: answerAt !== null ? answerAt + granted * 1000 : now,
+        sipStatus: answerAt !== null ? 200 : 408, result: answerAt !== null ? 'answered' : 'failed', rejectReason: null,
+        disconnectSide: 'system', disconnectReason: `instance ${h.inst} lost: reclaimed after lease expiry`,
+      };
+      const cdr = billCall(facts, JSON.parse(h.rate!) as AppliedRate, granted, instanceId);
+      try {
+        const r = await settleReserved(callId, h.tenant, cdr, `${cdr.chargeFen}|${cdr.billableSeconds}`, true);
+        if (!r.duplicate) {
+          n++;
+          log.warn({ callId, tenant: h.tenant, owner: h.inst, chargeFen: cdr.chargeFen }, 'reclaimed call of a lost instance');
+        }
+      } catch (e) {
+        if ((e as Error).message !== 'lease still valid') throw e;
+      }
+    }
+    return n;
+  }
+
+  if ((deps.sweepIntervalMs ?? 5000) > 0) {
+    const every = deps.sweepIntervalMs ?? 5000;
+    const loop = () => {
+      cancelSweep = clock.at(clock.now() + every, () => {
+        if (closed) return;
+        track(sweep().catch((e: unknown) => log.warn({ err: (e as Error).message }, 'lease sweep failed')).finally(loop));
+      });
+    };
+    loop();
+  }
+
+  return {
+    authorize,
+    answered,
+    finish,
+    recordRejected,
+    sweep,
+    pendingSettlements: () => retries.size,
+    async idle() {
+      while (inflight.size) await Promise.allSettled([...inflight]);
+    },
+    async close() {
+      closed = true;
+      for (const c of live.values()) stopTimers(c);
+      cancelRetry?.();
+      cancelSweep?.();
+      await ready;
+      await unsubscribe?.();
+    },
+  };
+}

@@ -1,0 +1,213 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDb, type TestDb } from '../helpers/pg.js';
+import { TEST_REDIS_URL, deleteKeys, testPrefix } from '../helpers/redis.js';
+import { applyCredit, setTenantState } from '../../src/charging/tenant-sync.js';
+import { rerate } from '../../src/rating/charge.js';
+import { createBucket, createPlan, createTenant } from './fixtures.js';
+import { ManualClock } from './manual-clock.js';
+import { available, facts, outbox, startInstance, stopInstance, testConfig, type Instance } from './setup.js';
+import { keys } from '../../src/charging/keys.js';
+
+let db: TestDb;
+const prefix = testPrefix();
+const T0 = Date.UTC(2026, 5, 1, 8, 0, 0);
+const clock = new ManualClock(T0);
+let A: Instance;
+let B: Instance;
+let plan: string;
+let n = 0;
+
+const settle = () => Promise.all([A.engine.idle(), B.engine.idle()]).then(() => undefined);
+
+/** A fresh tenant with `fen` of paid credit on the 1 fen/s plan. */
+async function tenant(fen: bigint, opts: Parameters<typeof createTenant>[3] = {}): Promise<{ id: string; bucket: string }> {
+  const id = await createTenant(db.pool, `t${++n}`, plan, opts);
+  const b = fen > 0n ? await createBucket(db.pool, id, 'paid', fen) : null;
+  return { id, bucket: b?.bucketId ?? '' };
+}
+
+beforeAll(async () => {
+  db = await createTestDb();
+  plan = await createPlan(db.pool, 'engine-plan', [{ prefix: '86', price: '0.6' }, { prefix: '8699', price: '0.6', init: 30, sub: 6, connectFee: '0.05' }]);
+  A = await startInstance(TEST_REDIS_URL, prefix, db.pool, clock, 'A');
+  B = await startInstance(TEST_REDIS_URL, prefix, db.pool, clock, 'B');
+});
+afterAll(async () => {
+  await stopInstance(A);
+  await stopInstance(B);
+  await deleteKeys(TEST_REDIS_URL, prefix);
+  await db.drop();
+});
+
+const req = (callId: string, tenantId: string, called = '8613800138000') => ({ callId, tenantId, calledNumber: called, at: clock.now(), failurePolicy: 'terminate' as const });
+
+describe('charging engine', () => {
+  it('meters a call in slices and cuts it at the exact second the credit runs out; settle charges exactly the credit', async () => {
+    const t = await tenant(100n); // 100 fen = 100 s at 0.6 CNY/min
+    const a = await A.engine.authorize(req('c1', t.id));
+    expect(a).toMatchObject({ ok: true, maxSeconds: 100, rate: { prefix: '86', pricePerMinute: '0.6' } });
+    expect(await available(A.redis, t.id)).toBe(90n); // first slice (10 s) reserved
+    const answerAt = clock.now() + 3000;
+    await clock.advance(3000, settle);
+    const cuts: number[] = [];
+    const m = await A.engine.answered('c1', answerAt, (at) => cuts.push(at));
+    expect(m.grantedUntil).toBe(answerAt + 10_000);
+    await clock.advance(99_000, settle);
+    expect(cuts).toEqual([]);
+    expect(m.grantedUntil).toBe(answerAt + 100_000);
+    await clock.advance(1000, settle);
+    expect(cuts).toEqual([answerAt + 100_000]);
+    // the BYE lands 400 ms late: not billed
+    const r = await A.engine.finish(facts('c1', t.id, T0, answerAt, answerAt + 100_400));
+    expect(r).toMatchObject({ chargeFen: 100n, billableSeconds: 100, duplicate: false });
+    expect(r.cdr.durationMs).toBe(100_000);
+    expect(await available(A.redis, t.id)).toBe(0n);
+    const ev = (await outbox(A.redis)).filter((e) => e.eventId === 'call:c1');
+    expect(ev).toHaveLength(1);
+    expect(ev[0]!.debits).toEqual([{ bucketId: t.bucket, amountFen: '100' }]);
+    expect(rerate(ev[0]!.cdr!).chargeFen).toBe(100n);
+  });
+
+  it('finishing twice charges once and reports the duplicate', async () => {
+    const t = await tenant(1000n);
+    await A.engine.authorize(req('c2', t.id));
+    const ans = clock.now();
+    await A.engine.answered('c2', ans, () => undefined);
+    await clock.advance(5000, settle);
+    const f = facts('c2', t.id, ans, ans, ans + 4200);
+    const r1 = await A.engine.finish(f);
+    const r2 = await B.engine.finish(f);
+    expect(r1).toMatchObject({ chargeFen: 5n, duplicate: false });
+    expect(r2).toMatchObject({ chargeFen: 5n, duplicate: true });
+    expect(await available(A.redis, t.id)).toBe(995n);
+    expect((await outbox(A.redis)).filter((e) => e.eventId === 'call:c2')).toHaveLength(1);
+  });
+
+  it('an unanswered call releases its reservation and costs nothing', async () => {
+    const t = await tenant(50n);
+    await A.engine.authorize(req('c3', t.id));
+    expect(await available(A.redis, t.id)).toBe(40n);
+    const r = await A.engine.finish(facts('c3', t.id, clock.now(), null, clock.now() + 2000));
+    expect(r.chargeFen).toBe(0n);
+    expect(await available(A.redis, t.id)).toBe(50n);
+    const ev = (await outbox(A.redis)).find((e) => e.eventId === 'call:c3');
+    expect(ev).toMatchObject({ type: 'call.settled', debits: [], cdr: { chargeFen: '0', result: 'canceled' } });
+  });
+
+  it('refuses with a clear reason: no rate, no balance, suspended, service period, unknown tenant', async () => {
+    const t = await tenant(100n);
+    expect(await A.engine.authorize(req('r1', t.id, '4420712345'))).toMatchObject({ ok: false, reason: 'no_rate' });
+    expect(await A.engine.authorize(req('r1b', t.id, 'abc'))).toMatchObject({ ok: false, reason: 'no_rate' });
+    const poor = await tenant(0n);
+    expect(await A.engine.authorize(req('r2', poor.id))).toMatchObject({ ok: false, reason: 'no_balance' });
+    const s = await tenant(100n, { status: 'suspended' });
+    expect(await A.engine.authorize(req('r3', s.id))).toMatchObject({ ok: false, reason: 'suspended' });
+    const late = await tenant(100n, { start: new Date(T0 + 86_400_000), end: new Date(T0 + 2 * 86_400_000) });
+    expect(await A.engine.authorize(req('r4', late.id))).toMatchObject({ ok: false, reason: 'period_not_started' });
+    const over = await tenant(100n, { start: new Date(T0 - 2 * 86_400_000), end: new Date(T0 - 86_400_000) });
+    expect(await A.engine.authorize(req('r5', over.id))).toMatchObject({ ok: false, reason: 'period_ended' });
+    expect(await A.engine.authorize(req('r6', '987654'))).toMatchObject({ ok: false, reason: 'suspended', detail: expect.stringMatching(/does not exist/) });
+    await expect(A.engine.authorize(req('', t.id))).rejects.toThrow(/bad callId/);
+    // nothing was reserved by any refusal
+    expect(await available(A.redis, t.id)).toBe(100n);
+  });
+
+  it('suspension via setTenantState refuses new calls and stops granting slices to live calls', async () => {
+    const t = await tenant(1000n);
+    await A.engine.authorize(req('s1', t.id));
+    const ans = clock.now();
+    const cuts: number[] = [];
+    await A.engine.answered('s1', ans, (at) => cuts.push(at));
+    await setTenantState(A.redis, { tenantId: t.id, status: 'suspended', serviceStart: null, serviceEnd: null, ratePlanId: plan });
+    expect(await B.engine.authorize(req('s2', t.id))).toMatchObject({ ok: false, reason: 'suspended' });
+    await clock.advance(10_000, settle);
+    expect(cuts).toEqual([ans + 10_000]);
+    await A.engine.finish(facts('s1', t.id, ans, ans, ans + 10_000));
+    expect(await available(A.redis, t.id)).toBe(990n);
+  });
+
+  it('a top-up during a call at its final grant extends it within a second (pub/sub)', async () => {
+    const t = await tenant(15n);
+    await A.engine.authorize(req('u1', t.id));
+    const ans = clock.now();
+    const cuts: number[] = [];
+    const m = await A.engine.answered('u1', ans, (at) => cuts.push(at));
+    await clock.advance(8000, settle); // asks for the next slice: only 5 s more are affordable → final
+    expect(m.grantedUntil).toBe(ans + 15_000);
+    await applyCredit(A.redis, { tenantId: t.id, bucketId: t.bucket, kind: 'paid', amountFen: 100n, validFrom: new Date(0), expiresAt: null, transferId: 'topup-u1' });
+    const deadline = Date.now() + 1000;
+    while (m.grantedUntil === ans + 15_000 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(m.grantedUntil).toBe(ans + 25_000);
+    await clock.advance(30_000, settle);
+    expect(cuts).toEqual([]); // 115 fen now: the call goes on past 38 s
+    const r = await A.engine.finish(facts('u1', t.id, ans, ans, clock.now()));
+    expect(r.chargeFen).toBe(38n);
+  });
+
+  it('30/6 with a connect fee: reservation and charge agree; leftover is less than one increment', async () => {
+    const t = await tenant(100n); // connect 5 fen + 30 s (30 fen) + 6 s steps (6 fen)
+    const a = await A.engine.authorize(req('i1', t.id, '8699123'));
+    expect(a).toMatchObject({ ok: true, maxSeconds: 90 }); // 5 + 30 + 60 = 95 fen; 96 s would cost 101
+    const ans = clock.now();
+    const cuts: number[] = [];
+    await A.engine.answered('i1', ans, (at) => cuts.push(at));
+    await clock.advance(120_000, settle);
+    expect(cuts).toEqual([ans + 90_000]);
+    const r = await A.engine.finish(facts('i1', t.id, ans, ans, ans + 95_000));
+    expect(r).toMatchObject({ chargeFen: 95n, billableSeconds: 90 });
+    expect(await available(A.redis, t.id)).toBe(5n); // < 6 fen, one subsequent increment
+  });
+
+  it('a lost instance: its call is reclaimed by another instance after grant end + grace, charged once', async () => {
+    const t = await tenant(1000n);
+    const dead = await startInstance(TEST_REDIS_URL, prefix, db.pool, clock, 'dead');
+    await dead.engine.authorize(req('k1', t.id));
+    const ans = clock.now();
+    await dead.engine.answered('k1', ans, () => undefined);
+    await stopInstance(dead); // crash: no finish, no more slices
+    await clock.advance(10_000, settle);
+    expect(await B.engine.sweep()).toBe(0); // lease still valid (grace)
+    await clock.advance(5000, settle);
+    expect(await B.engine.sweep()).toBe(1);
+    expect(await A.engine.sweep()).toBe(0);
+    const ev = (await outbox(A.redis)).filter((e) => e.eventId === 'call:k1');
+    expect(ev).toHaveLength(1);
+    expect(ev[0]!.cdr).toMatchObject({ chargeFen: '10', durationMs: 10_000, disconnectSide: 'system', result: 'answered' });
+    expect(await available(A.redis, t.id)).toBe(990n);
+    // the restarted instance reports the call's end late: nothing charged again
+    const again = await A.engine.finish(facts('k1', t.id, ans, ans, ans + 9000));
+    expect(again.duplicate).toBe(true);
+    expect(await A.redis.zscore(keys.leases, 'k1')).toBeNull();
+  });
+
+  it('rejected calls are recorded once', async () => {
+    const f = { ...facts('rej1', '1', clock.now(), null, clock.now()), result: 'rejected' as const, sipStatus: 403, rejectReason: 'caller_id' };
+    await A.engine.recordRejected(f);
+    await B.engine.recordRejected(f);
+    const ev = (await outbox(A.redis)).filter((e) => e.eventId === 'call:rej1');
+    expect(ev).toHaveLength(1);
+    expect(ev[0]).toMatchObject({ type: 'call.rejected', debits: [], cdr: { chargeFen: '0', rejectReason: 'caller_id', rate: null } });
+  });
+
+  it('consumption order: earliest expiry first, then never-expiring credit', async () => {
+    const id = await createTenant(db.pool, `t${++n}`, plan);
+    const paid = await createBucket(db.pool, id, 'paid', 100n);
+    const gift = await createBucket(db.pool, id, 'gift', 7n, new Date(0), new Date(T0 + 30 * 86_400_000));
+    await A.engine.authorize(req('o1', id));
+    const ans = clock.now();
+    await A.engine.answered('o1', ans, () => undefined);
+    await clock.advance(9000, settle);
+    await A.engine.finish(facts('o1', id, ans, ans, ans + 9000));
+    const ev = (await outbox(A.redis)).find((e) => e.eventId === 'call:o1')!;
+    expect(ev.debits).toEqual([{ bucketId: gift.bucketId, amountFen: '7' }, { bucketId: paid.bucketId, amountFen: '2' }]);
+  });
+
+  it('an expired bucket is cleared into the outbox and cannot pay', async () => {
+    const id = await createTenant(db.pool, `t${++n}`, plan);
+    const gift = await createBucket(db.pool, id, 'gift', 50n, new Date(0), new Date(T0 - 1));
+    expect(await A.engine.authorize(req('e1', id))).toMatchObject({ ok: false, reason: 'no_balance' });
+    const ev = (await outbox(A.redis)).filter((e) => e.type === 'bucket.expired' && e.bucketId === gift.bucketId);
+    expect(ev).toEqual([expect.objectContaining({ eventId: `expire:${gift.bucketId}:1`, tenantId: id, amountFen: '50' })]);
+  });
+});
+
