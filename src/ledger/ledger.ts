@@ -52,6 +52,12 @@ export class LedgerError extends Error {
   }
 }
 
+export interface PostResult {
+  posted: bigint[];
+  duplicates: bigint[];
+  results: { id: bigint; duplicate: boolean }[]; // per input transfer, in input order
+}
+
 const MAX_KEY_LENGTH = 200;
 
 /** Pure validation of one transfer; throws LedgerError('invalid_transfer') naming the bad field. */
@@ -96,14 +102,14 @@ function sameContent(t: TransferInput, s: StoredTransfer): boolean {
  * Post transfers atomically (all or nothing). A transfer whose idempotencyKey was already posted with identical
  * content is a no-op (its id is returned in `duplicates`); with different content it is refused
  * (LedgerError 'idempotency_conflict'). A batch that would take a must_not_overdraw account below zero is refused
- * (LedgerError 'overdraw'). Returns the ids in input order.
+ * (LedgerError 'overdraw'). `posted` and `duplicates` keep input order; `results` has one entry per input.
  *
  * Locking: keys are inserted in sorted order, then account rows are updated in id order, so concurrent batches
  * cannot deadlock; the unique index on idempotency_key makes concurrent posts of one key wait and then see it.
  */
-export async function postTransfers(db: Queryable, transfers: TransferInput[]): Promise<{ posted: bigint[]; duplicates: bigint[] }> {
+export async function postTransfers(db: Queryable, transfers: TransferInput[]): Promise<PostResult> {
   for (const t of transfers) validateTransfer(t);
-  if (transfers.length === 0) return { posted: [], duplicates: [] };
+  if (transfers.length === 0) return { posted: [], duplicates: [], results: [] };
   if (db instanceof pg.Pool) {
     const c = await db.connect();
     try {
@@ -143,7 +149,7 @@ export async function postTransfers(db: Queryable, transfers: TransferInput[]): 
   }
 }
 
-async function postInTransaction(c: pg.PoolClient, transfers: TransferInput[]): Promise<{ posted: bigint[]; duplicates: bigint[] }> {
+async function postInTransaction(c: pg.PoolClient, transfers: TransferInput[]): Promise<PostResult> {
   const order = transfers.map((_, i) => i).sort((a, b) => (transfers[a]!.idempotencyKey < transfers[b]!.idempotencyKey ? -1 : 1));
   const ids: bigint[] = new Array<bigint>(transfers.length);
   const isNew: boolean[] = new Array<boolean>(transfers.length).fill(false);
@@ -211,6 +217,7 @@ async function postInTransaction(c: pg.PoolClient, transfers: TransferInput[]): 
   return {
     posted: ids.filter((_, i) => isNew[i]),
     duplicates: ids.filter((_, i) => !isNew[i]),
+    results: ids.map((id, i) => ({ id, duplicate: !isNew[i] })),
   };
 }
 

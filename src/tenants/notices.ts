@@ -1,0 +1,65 @@
+/**
+ * Low-balance notice (art. 2.2): when a tenant's usable prepaid balance is below percent% of the prepaid credit of
+ * its usable buckets, or below one month of fees of the active order, write one notification row per channel
+ * (e-mail, SMS, webhook; 'log' when none is configured). Deduplicated per "episode": the key carries the id of the
+ * latest credit, so a tenant is told once per fall below the line, and again only after a top-up and a new fall.
+ * Sending is the notifier's job (rows with sent_at null); the row holds the amount due and the 3-working-day term.
+ */
+import type { Queryable } from '../ledger/ledger.js';
+import { activeOrder } from './orders.js';
+import { addWorkingDays, amountDueFen, lowBalanceReasons, monthlyFeeFen, remainingMonthsCeil, type LowBalanceReason } from './rules.js';
+
+export const TOP_UP_TERM_WORKING_DAYS = 3;
+
+export interface LowBalanceCheck {
+  tenantId: bigint;
+  balanceFen: bigint;
+  totalPrepaidFen: bigint;
+  monthlyFeeFen: bigint;
+  reasons: LowBalanceReason[];
+  remainingMonths: number;
+  amountDueFen: bigint;
+  notified: string[]; // channels with a new notification row (empty when not low or already notified)
+}
+
+export async function checkLowBalance(db: Queryable, tenantId: bigint, opts: { percent: number; at: Date; timeZone: string }): Promise<LowBalanceCheck> {
+  const t = (await db.query<{ service_end: Date | null; notify_email: string | null; notify_sms: string | null; notify_webhook: string | null }>(
+    'select service_end, notify_email, notify_sms, notify_webhook from tenants where id = $1', [tenantId.toString()],
+  )).rows[0];
+  if (!t) throw new Error(`no tenant ${tenantId}`);
+  const sums = (await db.query<{ balance: bigint; prepaid: bigint; last_credit: bigint | null }>(
+    `select coalesce(sum(a.credits_posted - a.debits_posted), 0)::int8 as balance,
+            coalesce(sum((select sum(tr.amount_fen) from ledger_transfers tr where tr.credit_account_id = a.id and tr.kind in ('top_up', 'gift'))), 0)::int8 as prepaid,
+            (select max(tr.id) from ledger_transfers tr join ledger_accounts a2 on a2.id = tr.credit_account_id
+               join balance_buckets b2 on b2.id = a2.bucket_id where b2.tenant_id = $1 and tr.kind in ('top_up', 'gift')) as last_credit
+       from balance_buckets b join ledger_accounts a on a.bucket_id = b.id
+      where b.tenant_id = $1 and b.valid_from <= $2 and (b.expires_at is null or b.expires_at > $2)`,
+    [tenantId.toString(), opts.at],
+  )).rows[0]!;
+  const order = await activeOrder(db, tenantId);
+  const monthly = order ? monthlyFeeFen(order) : 0n;
+  const reasons = sums.prepaid > 0n || monthly > 0n
+    ? lowBalanceReasons({ balanceFen: sums.balance, totalPrepaidFen: sums.prepaid, monthlyFeeFen: monthly, percent: opts.percent })
+    : [];
+  const remainingMonths = t.service_end ? remainingMonthsCeil(opts.at, t.service_end, opts.timeZone) : 0;
+  const due = amountDueFen(monthly, remainingMonths);
+  const result: LowBalanceCheck = {
+    tenantId, balanceFen: sums.balance, totalPrepaidFen: sums.prepaid, monthlyFeeFen: monthly, reasons, remainingMonths, amountDueFen: due, notified: [],
+  };
+  if (reasons.length === 0) return result;
+  const channels: [string, string | null][] = [['email', t.notify_email], ['sms', t.notify_sms], ['webhook', t.notify_webhook]];
+  const targets = channels.filter(([, to]) => to);
+  if (targets.length === 0) targets.push(['log', null]);
+  const payload = {
+    balanceFen: sums.balance.toString(), totalPrepaidFen: sums.prepaid.toString(), monthlyFeeFen: monthly.toString(), reasons,
+    remainingMonths, amountDueFen: due.toString(), topUpBy: addWorkingDays(opts.at, TOP_UP_TERM_WORKING_DAYS, opts.timeZone).toISOString(),
+  };
+  for (const [channel, to] of targets) {
+    const r = await db.query(
+      `insert into notifications (tenant_id, kind, channel, dedupe_key, payload) values ($1, 'low_balance', $2, $3, $4) on conflict (dedupe_key) do nothing`,
+      [tenantId.toString(), channel, `low_balance:${tenantId}:${sums.last_credit ?? 0}:${channel}`, JSON.stringify({ ...payload, to })],
+    );
+    if (r.rowCount === 1) result.notified.push(channel);
+  }
+  return result;
+}

@@ -1,0 +1,132 @@
+/** Tenants in PostgreSQL: create, read, list, status changes. Rules of status changes are in this file's guards. */
+import type { Queryable } from '../ledger/ledger.js';
+import { RuleError } from './rules.js';
+
+export type TenantStatus = 'active' | 'suspended' | 'terminated';
+
+export interface Tenant {
+  id: bigint;
+  code: string;
+  legalName: string;
+  status: TenantStatus;
+  statusReason: string | null;
+  serviceStart: Date | null;
+  serviceEnd: Date | null;
+  ratePlanId: bigint | null;
+  notifyEmail: string | null;
+  notifySms: string | null;
+  notifyWebhook: string | null;
+  createdAt: Date;
+}
+
+interface Row {
+  id: bigint;
+  code: string;
+  legal_name: string;
+  status: TenantStatus;
+  status_reason: string | null;
+  service_start: Date | null;
+  service_end: Date | null;
+  rate_plan_id: bigint | null;
+  notify_email: string | null;
+  notify_sms: string | null;
+  notify_webhook: string | null;
+  created_at: Date;
+}
+
+const COLUMNS = 'id, code, legal_name, status, status_reason, service_start, service_end, rate_plan_id, notify_email, notify_sms, notify_webhook, created_at';
+
+function toTenant(r: Row): Tenant {
+  return {
+    id: r.id,
+    code: r.code,
+    legalName: r.legal_name,
+    status: r.status,
+    statusReason: r.status_reason,
+    serviceStart: r.service_start,
+    serviceEnd: r.service_end,
+    ratePlanId: r.rate_plan_id,
+    notifyEmail: r.notify_email,
+    notifySms: r.notify_sms,
+    notifyWebhook: r.notify_webhook,
+    createdAt: r.created_at,
+  };
+}
+
+export const TENANT_CODE = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+export interface NewTenant {
+  code: string;
+  legalName: string;
+  ratePlanId?: bigint | null;
+  notifyEmail?: string | null;
+  notifySms?: string | null;
+  notifyWebhook?: string | null;
+}
+
+export function validateNewTenant(t: NewTenant): void {
+  if (!TENANT_CODE.test(t.code)) throw new RuleError(`tenant code ${JSON.stringify(t.code)}: use 1-63 of a-z 0-9 _ -, starting with a letter or digit`);
+  const name = t.legalName.trim();
+  if (name.length < 1 || name.length > 200) throw new RuleError('legal name must be 1-200 characters (bills carry the full legal name)');
+  if (t.notifyEmail && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(t.notifyEmail)) throw new RuleError(`not an e-mail address: ${JSON.stringify(t.notifyEmail)}`);
+  if (t.notifySms && !/^\+?[0-9]{6,15}$/.test(t.notifySms)) throw new RuleError(`not a phone number: ${JSON.stringify(t.notifySms)}`);
+  if (t.notifyWebhook && !/^https?:\/\/\S+$/.test(t.notifyWebhook)) throw new RuleError(`not an http(s) URL: ${JSON.stringify(t.notifyWebhook)}`);
+}
+
+/** Create a tenant; a duplicate code is a RuleError. */
+export async function createTenant(db: Queryable, t: NewTenant): Promise<Tenant> {
+  validateNewTenant(t);
+  try {
+    const r = await db.query<Row>(
+      `insert into tenants (code, legal_name, rate_plan_id, notify_email, notify_sms, notify_webhook)
+       values ($1, $2, $3, $4, $5, $6) returning ${COLUMNS}`,
+      [t.code, t.legalName.trim(), t.ratePlanId?.toString() ?? null, t.notifyEmail ?? null, t.notifySms ?? null, t.notifyWebhook ?? null],
+    );
+    return toTenant(r.rows[0]!);
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code === '23505') throw new RuleError(`tenant ${t.code} already exists`);
+    if (code === '23503') throw new RuleError(`rate plan ${t.ratePlanId} does not exist`);
+    throw e;
+  }
+}
+
+/** A tenant by code or numeric id; RuleError when there is none. */
+export async function getTenant(db: Queryable, ref: string): Promise<Tenant> {
+  const byId = /^[0-9]{1,18}$/.test(ref);
+  const r = await db.query<Row>(`select ${COLUMNS} from tenants where ${byId ? 'id = $1::text::int8 or code = $1::text' : 'code = $1'}`, [ref]);
+  if (!r.rows[0]) throw new RuleError(`no tenant ${JSON.stringify(ref)}`);
+  return toTenant(r.rows[0]);
+}
+
+export async function listTenants(db: Queryable, filter: { status?: TenantStatus } = {}): Promise<Tenant[]> {
+  const r = filter.status
+    ? await db.query<Row>(`select ${COLUMNS} from tenants where status = $1 order by id`, [filter.status])
+    : await db.query<Row>(`select ${COLUMNS} from tenants order by id`);
+  return r.rows.map(toTenant);
+}
+
+/**
+ * Change a tenant's status. Allowed: active ⇄ suspended, active/suspended → terminated. A terminated tenant stays
+ * terminated (its numbers and balances are reclaimed/cleared at period end). Setting the current status is a no-op.
+ */
+export async function setTenantStatus(db: Queryable, tenantId: bigint, status: TenantStatus, reason: string | null): Promise<Tenant> {
+  const cur = (await db.query<Row>(`select ${COLUMNS} from tenants where id = $1 for update`, [tenantId.toString()])).rows[0];
+  if (!cur) throw new RuleError(`no tenant ${tenantId}`);
+  if (cur.status === status) return toTenant(cur);
+  if (cur.status === 'terminated') throw new RuleError(`tenant ${cur.code} is terminated and cannot become ${status}`);
+  const r = await db.query<Row>(
+    `update tenants set status = $2, status_reason = $3, updated_at = now() where id = $1 returning ${COLUMNS}`,
+    [tenantId.toString(), status, reason],
+  );
+  return toTenant(r.rows[0]!);
+}
+
+/** Point a tenant at a rate plan (by name). */
+export async function setTenantRatePlan(db: Queryable, tenantId: bigint, ratePlanName: string): Promise<Tenant> {
+  const p = (await db.query<{ id: bigint }>('select id from rate_plans where name = $1', [ratePlanName])).rows[0];
+  if (!p) throw new RuleError(`no rate plan ${JSON.stringify(ratePlanName)}`);
+  const r = await db.query<Row>(`update tenants set rate_plan_id = $2, updated_at = now() where id = $1 returning ${COLUMNS}`, [tenantId.toString(), p.id.toString()]);
+  if (!r.rows[0]) throw new RuleError(`no tenant ${tenantId}`);
+  return toTenant(r.rows[0]);
+}
