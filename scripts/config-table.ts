@@ -26,9 +26,9 @@ const table = lines.join('\n');
 if (process.argv.includes('--write')) {
   const file = projectPath('README.md');
   const readme = readFileSync(file, 'utf8');
-  const re = /(<!-- config-table:start -->\n)[\s\S]*?(\n<!-- config-table:end -->)/;
+  const re = /(<!-- config-table:start -->)[\s\S]*?(<!-- config-table:end -->)/;
   if (!re.test(readme)) throw new Error('README.md has no config-table markers');
-  writeFileSync(file, readme.replace(re, `$1${table}$2`));
+  writeFileSync(file, readme.replace(re, `$1\n${table}\n$2`));
 } else {
   process.stdout.write(table + '\n');
 }
