@@ -44,5 +44,50 @@ for (const transport of ['udp', 'tcp'] as const) {
       expect(uas).toMatchObject({ successful: 1, failed: 0, code: 0 });
       expect(stats.failures).toBe(0);
     });
+
+    it('CANCEL while ringing: caller gets 200 + 487, carrier gets the relayed CANCEL', async () => {
+      const { uac, uas } = await call('edge-uac-cancel.xml', 'edge-uas-cancel.xml');
+      expect(uac.errors + uas.errors).toBe('');
+      expect(uac).toMatchObject({ successful: 1, failed: 0, code: 0 });
+      expect(uas).toMatchObject({ successful: 1, failed: 0, code: 0 });
+    });
+
+    it('486 from the carrier is relayed to the caller and ACKed by the stack on both legs', async () => {
+      const { uac, uas } = await call('edge-uac-busy.xml', 'edge-uas-busy.xml');
+      expect(uac.errors + uas.errors).toBe('');
+      expect(uac).toMatchObject({ successful: 1, failed: 0, code: 0 });
+      expect(uas).toMatchObject({ successful: 1, failed: 0, code: 0 });
+    });
+
+    it('re-INVITE mid-call is relayed through both dialogs', async () => {
+      const { uac, uas } = await call('edge-uac-reinvite.xml', 'edge-uas-reinvite.xml');
+      expect(uac.errors + uas.errors).toBe('');
+      expect(uac).toMatchObject({ successful: 1, failed: 0, code: 0 });
+      expect(uas).toMatchObject({ successful: 1, failed: 0, code: 0 });
+    });
+
+    it('BYE from the carrier side tears down the caller leg', async () => {
+      const { uac, uas } = await call('edge-uac-bye-in.xml', 'edge-uas-bye-out.xml');
+      expect(uac.errors + uas.errors).toBe('');
+      expect(uac).toMatchObject({ successful: 1, failed: 0, code: 0 });
+      expect(uas).toMatchObject({ successful: 1, failed: 0, code: 0 });
+    });
+
+    if (transport === 'udp') {
+      it('retransmissions: both sipps drop 30% of what they receive, every call still completes', async () => {
+        const { uac, uas } = await call('edge-uac-lossy.xml', 'edge-uas-lossy.xml', { calls: 20, rate: 10 });
+        expect(uas.errors).toBe('');
+        expect(uac).toMatchObject({ successful: 20, failed: 0, code: 0 });
+        expect(uas).toMatchObject({ successful: 20, failed: 0, code: 0 });
+      }, 60_000);
+    }
+
+    it('120 calls at 20 CPS with zero failures', async () => {
+      const { uac, uas } = await call('edge-uac-basic.xml', 'edge-uas-basic.xml', { calls: 120, rate: 20 });
+      expect(uac.errors).toBe('');
+      expect(uac).toMatchObject({ successful: 120, failed: 0, code: 0 });
+      expect(uas).toMatchObject({ successful: 120, failed: 0, code: 0 });
+      expect(stats.failures).toBe(0);
+    }, 60_000);
   });
 }

@@ -64,6 +64,12 @@ export function bareB2bua(srf: AnySrf, target: (req: AnySrf) => string): { calls
       });
       uas.on('destroy', () => { uac.destroy().catch(() => undefined); });
       uac.on('destroy', () => { uas.destroy().catch(() => undefined); });
+      // a re-INVITE on one leg is relayed to the other, exercising in-dialog INVITE + app-sent ACK
+      for (const [leg, other] of [[uas, uac], [uac, uas]]) {
+        leg.on('modify', (mreq: AnySrf, mres: AnySrf) => {
+          other.modify(mreq.body).then((sdp: string) => mres.send(200, { body: sdp }), () => mres.send(500));
+        });
+      }
     } catch (err) {
       if ((err as { status?: number }).status === undefined) stats.failures++;
     }
