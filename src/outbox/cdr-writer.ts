@@ -5,7 +5,7 @@
  */
 import type { Pool, PoolClient } from '../db/pool.js';
 import { withTransaction } from '../db/pool.js';
-import { bucketAccount, postTransfers, systemAccount, type TransferInput } from '../ledger/ledger.js';
+import { bucketAccount, postTransfers, systemAccount, type SystemAccountCode, type TransferInput } from '../ledger/ledger.js';
 import type { CdrRecord } from '../cdr/types.js';
 import type { Logger } from '../util/logger.js';
 import type { BucketExpiredEvent, CallEvent, OutboxEvent } from './event.js';
@@ -70,29 +70,65 @@ function cdrValues(c: CdrRecord): unknown[] {
   ];
 }
 
-/** The buckets debited must belong to the event's tenant: a charge never moves between tenants. */
-async function checkBuckets(c: PoolClient, tenantId: string, bucketIds: string[]): Promise<void> {
-  if (bucketIds.length === 0) return;
-  const { rows } = await c.query<{ id: bigint; tenant_id: bigint }>('select id, tenant_id from balance_buckets where id = any($1::int8[])', [bucketIds]);
-  const owner = new Map(rows.map((r) => [r.id.toString(), r.tenant_id.toString()]));
-  for (const b of bucketIds) {
-    const t = owner.get(b);
-    if (t === undefined) throw new EventRejected(`bucket ${b} does not exist`);
-    if (t !== tenantId) throw new EventRejected(`bucket ${b} belongs to tenant ${t}, not to tenant ${tenantId}`);
+/**
+ * Ledger account ids and bucket owners never change once created, so they are cached per pool, but only after the
+ * transaction that looked them up committed (an account created in a rolled-back transaction does not exist).
+ */
+interface Resolved { accounts: Map<string, bigint>; owners: Map<string, string> }
+const resolvedByPool = new WeakMap<Pool, Resolved>();
+function resolvedOf(pool: Pool): Resolved {
+  let r = resolvedByPool.get(pool);
+  if (!r) resolvedByPool.set(pool, (r = { accounts: new Map(), owners: new Map() }));
+  return r;
+}
+
+class Lookup {
+  readonly found: Resolved = { accounts: new Map(), owners: new Map() };
+  constructor(private readonly c: PoolClient, private readonly cache: Resolved) {}
+
+  /** The buckets debited must belong to the event's tenant: a charge never moves between tenants. */
+  async checkBuckets(tenantId: string, bucketIds: string[]): Promise<void> {
+    const unknown = bucketIds.filter((b) => !this.cache.owners.has(b));
+    if (unknown.length > 0) {
+      const { rows } = await this.c.query<{ id: bigint; tenant_id: bigint }>('select id, tenant_id from balance_buckets where id = any($1::int8[])', [unknown]);
+      for (const r of rows) this.found.owners.set(r.id.toString(), r.tenant_id.toString());
+    }
+    for (const b of bucketIds) {
+      const t = this.cache.owners.get(b) ?? this.found.owners.get(b);
+      if (t === undefined) throw new EventRejected(`bucket ${b} does not exist`);
+      if (t !== tenantId) throw new EventRejected(`bucket ${b} belongs to tenant ${t}, not to tenant ${tenantId}`);
+    }
+  }
+
+  async account(key: string, create: () => Promise<bigint>): Promise<bigint> {
+    const id = this.cache.accounts.get(key) ?? this.found.accounts.get(key) ?? (await create());
+    this.found.accounts.set(key, id);
+    return id;
+  }
+  bucket(bucketId: string): Promise<bigint> {
+    return this.account(`bucket:${bucketId}`, () => bucketAccount(this.c, BigInt(bucketId)));
+  }
+  system(code: SystemAccountCode): Promise<bigint> {
+    return this.account(`system:${code}`, () => systemAccount(this.c, code));
+  }
+  /** After COMMIT: what this transaction resolved is durable. */
+  commit(): void {
+    for (const [k, v] of this.found.accounts) this.cache.accounts.set(k, v);
+    for (const [k, v] of this.found.owners) this.cache.owners.set(k, v);
   }
 }
 
-async function writeCall(c: PoolClient, ev: CallEvent): Promise<void> {
+async function writeCall(c: PoolClient, look: Lookup, ev: CallEvent): Promise<void> {
   await c.query(CDR_INSERT, cdrValues(ev.cdr));
   if (ev.debits.length === 0) return;
   const tenantId = ev.cdr.tenantId!; // parseOutboxEvent refuses debits without a tenant
-  await checkBuckets(c, tenantId, ev.debits.map((d) => d.bucketId));
-  const revenue = await systemAccount(c, 'revenue:calls');
+  await look.checkBuckets(tenantId, ev.debits.map((d) => d.bucketId));
+  const revenue = await look.system('revenue:calls');
   const transfers: TransferInput[] = [];
   for (const d of ev.debits) {
     transfers.push({
       idempotencyKey: `call:${ev.cdr.callId}:${d.bucketId}`,
-      debitAccountId: await bucketAccount(c, BigInt(d.bucketId)),
+      debitAccountId: await look.bucket(d.bucketId),
       creditAccountId: revenue,
       amountFen: d.amountFen,
       kind: 'call_charge',
@@ -103,12 +139,12 @@ async function writeCall(c: PoolClient, ev: CallEvent): Promise<void> {
   await postTransfers(c, transfers);
 }
 
-async function writeExpiry(c: PoolClient, ev: BucketExpiredEvent): Promise<void> {
-  await checkBuckets(c, ev.tenantId, [ev.bucketId]);
+async function writeExpiry(c: PoolClient, look: Lookup, ev: BucketExpiredEvent): Promise<void> {
+  await look.checkBuckets(ev.tenantId, [ev.bucketId]);
   await postTransfers(c, [{
     idempotencyKey: ev.eventId,
-    debitAccountId: await bucketAccount(c, BigInt(ev.bucketId)),
-    creditAccountId: await systemAccount(c, 'expired'),
+    debitAccountId: await look.bucket(ev.bucketId),
+    creditAccountId: await look.system('expired'),
     amountFen: ev.amountFen,
     kind: 'expiry_clear',
     tenantId: BigInt(ev.tenantId),
@@ -126,13 +162,17 @@ export async function writeEvent(pool: Pool, ev: OutboxEvent, streamId: string, 
       log?.warn({ err: e, eventId: ev.eventId }, 'could not create the CDR month partition; the CDR goes to the default partition');
     });
   }
-  return withTransaction(pool, async (c) => {
+  let look: Lookup | undefined;
+  const outcome = await withTransaction(pool, async (c): Promise<WriteOutcome> => {
+    look = new Lookup(c, resolvedOf(pool));
     // A concurrent writer of the same event id waits here on the primary key until the first one commits or
     // rolls back, then sees the row (duplicate) or inserts it itself.
     const guard = await c.query('insert into processed_events (event_id, stream_id) values ($1, $2) on conflict (event_id) do nothing', [ev.eventId, streamId]);
     if (guard.rowCount === 0) return 'duplicate';
-    if (ev.type === 'bucket.expired') await writeExpiry(c, ev);
-    else await writeCall(c, ev);
+    if (ev.type === 'bucket.expired') await writeExpiry(c, look, ev);
+    else await writeCall(c, look, ev);
     return 'written';
   });
+  look?.commit();
+  return outcome;
 }

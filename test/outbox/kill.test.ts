@@ -1,0 +1,71 @@
+/**
+ * A consumer process killed with SIGKILL while it writes (possibly between COMMIT and XACK): a second process takes
+ * over its pending entries; every event lands exactly once.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { createTestDb, type TestDb } from '../helpers/pg.js';
+import { TEST_REDIS_URL, deleteKeys, testPrefix } from '../helpers/redis.js';
+import { outboxStats, GROUP, OUTBOX } from '../../src/outbox/stream.js';
+import { bucketBalance, counts, seedTenant, settled, xadd } from './fixtures/events.js';
+import { projectPath } from '../../src/util/paths.js';
+
+let db: TestDb;
+let redis: Redis;
+const prefix = testPrefix();
+const children: ChildProcess[] = [];
+
+function child(name: string): ChildProcess {
+  const p = spawn(process.execPath, ['--import', 'tsx', projectPath('test', 'outbox', 'fixtures', 'consume-child.ts'), db.url, TEST_REDIS_URL, prefix, name], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.push(p);
+  return p;
+}
+
+async function processed(): Promise<number> {
+  return (await counts(db.pool)).processed;
+}
+
+beforeAll(async () => {
+  db = await createTestDb();
+  redis = new Redis(TEST_REDIS_URL, { keyPrefix: prefix });
+});
+afterAll(async () => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  redis?.disconnect();
+  await deleteKeys(TEST_REDIS_URL, prefix);
+  await db?.drop();
+});
+
+it('kill -9 of a consumer mid-stream: the next one claims its entries, each event is written once', async () => {
+  const t = await seedTenant(db.pool, 'killed', 10_000_000n);
+  const N = 600;
+  await xadd(redis, ...Array.from({ length: N }, (_, i) => settled(`kill${i}`, t.tenantId, [[t.bucketId, BigInt(1 + (i % 5))]])));
+  const a = child('victim');
+  await once(a.stdout!, 'data');
+  for (let i = 0; i < 400 && (await processed()) < 60; i++) await new Promise((r) => setTimeout(r, 10));
+  a.kill('SIGKILL');
+  await once(a, 'exit');
+  const atKill = await processed();
+  expect(atKill).toBeGreaterThan(0);
+  expect(atKill).toBeLessThan(N); // killed mid-stream, not after it finished
+  const pendingOfVictim = (await redis.xpending(OUTBOX, GROUP, '-', '+', 1000, 'victim')).length;
+
+  const b = child('heir');
+  await once(b.stdout!, 'data');
+  for (let i = 0; i < 600 && (await outboxStats(redis)).backlog > 0; i++) await new Promise((r) => setTimeout(r, 25));
+  b.kill('SIGTERM');
+  await once(b, 'exit');
+
+  expect((await outboxStats(redis)).backlog).toBe(0);
+  const c = await counts(db.pool);
+  expect(c).toMatchObject({ cdrs: N, transfers: N, processed: N, dupCdrs: 0 });
+  const expected = Array.from({ length: N }, (_, i) => BigInt(1 + (i % 5))).reduce((x, y) => x + y, 0n);
+  expect(await bucketBalance(db.pool, t.bucketId)).toBe(10_000_000n - expected);
+  // the victim died holding entries (read, maybe committed, not acked): the heir took them all over
+  expect(pendingOfVictim).toBeGreaterThan(0);
+  expect((await redis.xpending(OUTBOX, GROUP, '-', '+', 1000, 'victim')).length).toBe(0);
+});
