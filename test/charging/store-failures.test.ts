@@ -1,0 +1,136 @@
+/**
+ * Failure policy with stores down. Redis: this file starts its OWN redis-server (AOF, fsync always) on a free port
+ * and kills it with SIGKILL mid-call, then restarts it on the same data. PostgreSQL: the engine's own pool is
+ * closed after warm-up (a stand-in for PostgreSQL being unreachable; the shared server is never stopped).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDb, type TestDb } from '../helpers/pg.js';
+import { freePort } from '../helpers/ports.js';
+import { createPool } from '../../src/db/pool.js';
+import { createChargingEngine } from '../../src/charging/engine.js';
+import { createChargingRedis, waitReady } from '../../src/charging/redis.js';
+import { rerate } from '../../src/rating/charge.js';
+import { TEST_REDIS_URL, deleteKeys, testPrefix } from '../helpers/redis.js';
+import { createBucket, createPlan, createTenant } from './fixtures.js';
+import { ManualClock } from './manual-clock.js';
+import { available, facts, outbox, silent, startInstance, stopInstance, testConfig } from './setup.js';
+
+let db: TestDb;
+let plan: string;
+const dir = mkdtempSync(join(tmpdir(), 'charging-redis-'));
+let port = 0;
+let server: ChildProcess | null = null;
+
+async function startRedis(): Promise<void> {
+  server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', ''], { stdio: 'ignore' });
+  const probe = createChargingRedis(`redis://127.0.0.1:${port}`, 'probe:', { retryStrategy: () => 50 });
+  await waitReady(probe, 10_000);
+  probe.disconnect();
+}
+
+function killRedis(): Promise<void> {
+  const s = server!;
+  server = null;
+  return new Promise((resolve) => {
+    s.once('exit', () => resolve());
+    s.kill('SIGKILL');
+  });
+}
+
+async function until(cond: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+beforeAll(async () => {
+  db = await createTestDb();
+  plan = await createPlan(db.pool, 'fail-plan', [{ prefix: '86', price: '0.6' }]);
+  port = await freePort();
+  await startRedis();
+});
+afterAll(async () => {
+  if (server) await killRedis();
+  rmSync(dir, { recursive: true, force: true });
+  await db.drop();
+});
+
+describe('Redis stopped mid-run (own redis-server, SIGKILL)', () => {
+  it('new calls → store_down (terminate) or a bounded grant (continue); live calls cut at grant end; restart → settled once', async () => {
+    const clock = new ManualClock(Date.UTC(2026, 5, 1));
+    const tenant = await createTenant(db.pool, 'rd1', plan);
+    const { bucketId } = await createBucket(db.pool, tenant, 'paid', 1000n);
+    const inst = await startInstance(`redis://127.0.0.1:${port}`, 'rd:', db.pool, clock, 'rd-A');
+    const e = inst.engine;
+    const settle = () => e.idle();
+    const req = (callId: string, failurePolicy: 'terminate' | 'continue') => ({ callId, tenantId: tenant, calledNumber: '8613800138000', at: clock.now(), failurePolicy });
+
+    expect(await e.authorize(req('live', 'terminate'))).toMatchObject({ ok: true });
+    const ans = clock.now();
+    const cuts: number[] = [];
+    await e.answered('live', ans, (at) => cuts.push(at));
+
+    await killRedis();
+    expect(await e.authorize(req('new-t', 'terminate'))).toMatchObject({ ok: false, reason: 'store_down' });
+    const cont = await e.authorize(req('new-c', 'continue'));
+    expect(cont).toMatchObject({ ok: true, maxSeconds: 10 });
+    const contCuts: number[] = [];
+    await e.answered('new-c', clock.now(), (at) => contCuts.push(at));
+
+    await clock.advance(12_000, settle); // slice requests fail; the live call is cut exactly at its grant end
+    expect(cuts).toEqual([ans + 10_000]);
+    expect(contCuts).toEqual([ans + 10_000]);
+    const r = await e.finish(facts('live', tenant, ans, ans, ans + 10_300));
+    expect(r).toMatchObject({ chargeFen: 10n, duplicate: false });
+    await e.finish(facts('new-c', tenant, ans, ans, ans + 10_200));
+    await e.recordRejected({ ...facts('new-t', tenant, ans, null, ans), result: 'rejected', sipStatus: 503, rejectReason: 'store_down' });
+    expect(e.pendingSettlements()).toBe(3);
+
+    await startRedis();
+    await until(() => inst.redis.status === 'ready');
+    await clock.advance(2000, settle); // deferred settlements replay
+    expect(e.pendingSettlements()).toBe(0);
+    await clock.advance(5000, settle); // a second replay round must not duplicate anything
+    const events = await outbox(inst.redis);
+    expect(events.map((x) => x.eventId).sort()).toEqual(['call:live', 'call:new-c', 'call:new-t']);
+    const live = events.find((x) => x.eventId === 'call:live')!;
+    expect(live.debits).toEqual([{ bucketId, amountFen: '10' }]);
+    expect(rerate(live.cdr!).chargeFen).toBe(10n);
+    // the 'continue' call had no reservation: charged from what was there when Redis came back
+    expect(events.find((x) => x.eventId === 'call:new-c')!.cdr!.chargeFen).toBe('10');
+    expect(await available(inst.redis, tenant)).toBe(980n);
+    await stopInstance(inst);
+  });
+});
+
+describe('PostgreSQL unreachable after warm-up', () => {
+  it('calls go on with the cached rate deck and the Redis balance', async () => {
+    const prefix = testPrefix();
+    const clock = new ManualClock(Date.UTC(2026, 5, 1));
+    const tenant = await createTenant(db.pool, 'pg1', plan);
+    await createBucket(db.pool, tenant, 'paid', 100n);
+    const pool = createPool(db.url, 2);
+    const redis = createChargingRedis(TEST_REDIS_URL, prefix);
+    await waitReady(redis);
+    const e = createChargingEngine({ redis, pool, config: testConfig(), logger: silent, instanceId: 'pg-A', clock, sweepIntervalMs: 0 });
+    expect(await e.authorize({ callId: 'w', tenantId: tenant, calledNumber: '8613800138000', at: clock.now(), failurePolicy: 'terminate' })).toMatchObject({ ok: true });
+    await e.finish(facts('w', tenant, clock.now(), null, clock.now()));
+    await pool.end(); // every query now fails
+    await clock.advance(600_000); // past the deck's refresh age: the reload fails, the stale deck serves
+    const a = await e.authorize({ callId: 'x', tenantId: tenant, calledNumber: '8613800138000', at: clock.now(), failurePolicy: 'terminate' });
+    expect(a).toMatchObject({ ok: true });
+    const ans = clock.now();
+    await e.answered('x', ans, () => undefined);
+    await clock.advance(30_000, () => e.idle());
+    expect(await e.finish(facts('x', tenant, ans, ans, ans + 30_000))).toMatchObject({ chargeFen: 30n });
+    await e.close();
+    redis.disconnect();
+    await deleteKeys(TEST_REDIS_URL, prefix);
+  });
+});
