@@ -50,11 +50,12 @@ describe('naming and labels', () => {
     const all = await registry.getMetricsAsJSON();
     const forbiddenLabels = ['caller', 'callee', 'number', 'call_id', 'callid', 'tenant', 'tenant_id', 'ip', 'user'];
     for (const m of all) {
+      const type = String(m.type);
       expect(m.name, m.name).toMatch(/^softswitch_[a-z0-9_]+$/);
       expect(m.help.length, `${m.name} help`).toBeGreaterThan(5);
-      if (m.type === 'counter') expect(m.name).toMatch(/_total$/);
+      if (type === 'counter') expect(m.name).toMatch(/_total$/);
       // (prom-client's own nodejs_active_*_total gauges are outside our control)
-      if (m.type !== 'counter' && !m.name.startsWith('softswitch_nodejs_')) expect(m.name, `${m.name} is a ${m.type}`).not.toMatch(/_total$/);
+      if (type !== 'counter' && !m.name.startsWith('softswitch_nodejs_')) expect(m.name, `${m.name} is a ${type}`).not.toMatch(/_total$/);
     }
     // declared label names (not only those that happen to have values yet)
     for (const m of registry.getMetricsAsArray() as unknown as { name: string; labelNames?: string[] }[]) {
@@ -62,6 +63,6 @@ describe('naming and labels', () => {
     }
     expect((registry.getSingleMetric('softswitch_calls_total') as unknown as { labelNames: string[] }).labelNames).toEqual(['result', 'reason', 'sip_class']);
     // histograms of our own are in base units (seconds)
-    for (const m of all.filter((x) => x.type === 'histogram' && !x.name.startsWith('softswitch_nodejs_'))) expect(m.name).toMatch(/_seconds$/);
+    for (const m of all.filter((x) => String(x.type) === 'histogram' && !x.name.startsWith('softswitch_nodejs_'))) expect(m.name).toMatch(/_seconds$/);
   });
 });
