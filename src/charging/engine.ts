@@ -445,3 +445,6 @@ export function createChargingEngine(deps: ChargingEngineDeps): Engine {
     },
   };
 }
+
+/** Control channel of tenant actions (contract 2), re-exported so the SIP layer imports the engine module only. */
+export { subscribeTenantControl, type ControlMessage } from './tenant-sync.js';

@@ -43,7 +43,7 @@ const schemeArb = fc.record({
 const callArb = fc.record({
   start: fc.integer({ min: 0, max: 60_000 }),
   ring: fc.integer({ min: 0, max: 5000 }),
-  answered: fc.boolean({}).map((b) => b || Math.random() < 0.8),
+  answered: fc.integer({ min: 0, max: 9 }).map((n) => n < 8), // 80 % answered
   talk: fc.integer({ min: 0, max: 300_000 }),
   byeLatency: fc.integer({ min: 0, max: 2000 }),
   instance: fc.nat(2),
