@@ -17,6 +17,7 @@ import { DialogStore, inDialogRouting, type Dialog } from './dialogs.js';
 import { Transports, type Inbound, type Proto, type Target } from './transport.js';
 import type { AppConn, AppMessageHandler, WireServer } from './wire/server.js';
 import type { SipTimers } from './timers.js';
+import { ProxySession, type ProxyHost, type ProxyResponseHandler } from './proxy.js';
 
 const CRLF = '\r\n';
 /** Headers an app may not set: the stack owns them (drachtio `makeTags`). */
@@ -43,8 +44,24 @@ export class EdgeCore implements AppMessageHandler {
   private readonly clientTxns = new Map<string, ClientTxn>();
   private readonly clientById = new Map<string, ClientTxn>();
   /** Which app gets what follows for a client transaction, and the dialog it belongs to. */
-  private readonly clientMeta = new Map<string, { app: AppConn; dialog?: Dialog }>();
+  private readonly clientMeta = new Map<string, { app?: AppConn; dialog?: Dialog; proxy?: ProxyResponseHandler }>();
   wire!: WireServer;
+  private readonly proxyHost: ProxyHost = {
+    recordRoute: (proto) => `<sip:${this.host}:${this.sipPort};lr${proto === 'udp' ? '' : `;transport=${proto}`}>`,
+    via: (proto, branch) => this.via(proto, branch),
+    send: (to, text) => this.send(to, text),
+    resolve: (uri, fallback) => this.resolve(uri, fallback),
+    isSelf: (t) => this.isSelf(t),
+    startProxyTxn: (req, text, to, branch, handler) => this.startClientTxn(undefined, req, text, to, branch, undefined, handler),
+    cancel: (tx, headers) => {
+      const msg: SipRequest = { kind: 'request', method: 'CANCEL', uri: tx.request.uri, headers, body: '' };
+      if (tx.finalStatus !== 0 || tx.canceled) return;
+      tx.canceled = true;
+      if (tx.state === 'calling') tx.cancelPending = msg;
+      else this.sendCancelNow(tx, msg);
+    },
+    stackTime: () => stackTime(),
+  };
 
   constructor(
     private readonly host: string,
@@ -147,6 +164,8 @@ export class EdgeCore implements AppMessageHandler {
     req.headers.unshift(...[topVia, ...vias.slice(1)].map((v) => ({ name: 'Via', value: v })));
 
     const callId = header(req, 'call-id')!;
+    const routes = listValues(req, 'route');
+    if (routes.length > 0 && this.isOwnUri(uriOf(routes[0]!))) return this.looseRoute(req, from, routes);
     if (req.method === 'ACK') return this.onAck(req, from, callId);
     if (req.method === 'CANCEL') return this.onCancel(req, from);
 
@@ -178,6 +197,35 @@ export class EdgeCore implements AppMessageHandler {
     if (!app) return this.respondStateless(tx, 503, 'No providers available');
     tx.appOwner = app;
     app.send(this.frameFromNetwork(req, from, tx.id, '', true));
+  }
+
+  private isOwnUri(uri: string): boolean {
+    const u = parseUri(uri);
+    return u !== undefined && u.host === this.host && (u.port ?? 5060) === this.sipPort;
+  }
+
+  /** A request following our Record-Route (we proxied the dialog-forming request): pop our Route, pass it on. */
+  private looseRoute(req: SipRequest, from: Target, routes: string[]): void {
+    removeHeader(req, 'route');
+    const rest = routes.slice(1);
+    req.headers.push(...rest.map((r) => ({ name: 'Route', value: r })));
+    const next = rest.length > 0 ? uriOf(rest[0]!) : req.uri;
+    if (req.method === 'ACK') {
+      void this.resolve(next, from.proto).then((to) => {
+        if (!to || this.isSelf(to)) return;
+        req.headers.unshift({ name: 'Via', value: this.via(to.proto, newBranch()) });
+        this.send(to, serialize(req));
+      });
+      return;
+    }
+    const key = this.serverKey(req, req.method);
+    const existing = this.serverTxns.get(key);
+    if (existing) { existing.onRetransmit(); return; }
+    const tx = this.newServerTxn(key, req, from);
+    if (req.method === 'CANCEL') return this.onCancel(req, from);
+    const session = new ProxySession(this.proxyHost, tx, [next], { recordRoute: false, rewriteUri: false, extraHeaders: [] });
+    tx.proxy = session;
+    session.start();
   }
 
   private newServerTxn(key: string, req: SipRequest, from: Target): ServerTxn {
@@ -224,6 +272,10 @@ export class EdgeCore implements AppMessageHandler {
     this.send(from, serialize(this.responseTo(cancel, 200, undefined, inv.localTag)));
     if (inv.finalStatus !== 0 || inv.canceled) return;
     inv.canceled = true;
+    if (inv.proxy) {
+      inv.proxy.cancel(cancel.headers.filter((h) => ['reason', 'x-reason'].includes(canonicalName(h.name))));
+      return;
+    }
     if (!inv.localTag) inv.localTag = newTag();
     this.respondRaw(inv, this.responseTo(inv.request, 487, undefined, inv.localTag));
     const d = inv.dialogId ? this.dialogs.get(inv.dialogId) : undefined;
@@ -239,6 +291,18 @@ export class EdgeCore implements AppMessageHandler {
     const tx = this.clientTxns.get(`${via.params.branch}|${cseq.method}`);
     if (!tx) return; // stray response (RFC 3261 §18.1.2): drop
     const meta = this.clientMeta.get(tx.id);
+    if (meta?.proxy) {
+      const retransmitted2xx = tx.isInvite && res.status >= 200 && res.status < 300 && tx.state === 'accepted';
+      const fresh = retransmitted2xx || tx.onResponse(res.status);
+      if (tx.isInvite && res.status >= 300 && tx.state === 'completed') this.send(tx.to, serialize(this.ackFor(tx, res)));
+      if (tx.isInvite && res.status < 200 && tx.cancelPending) {
+        const c = tx.cancelPending;
+        tx.cancelPending = undefined;
+        this.sendCancelNow(tx, c);
+      }
+      if (fresh) meta.proxy.onResponse(res, from, retransmitted2xx);
+      return;
+    }
     if (tx.isInvite && res.status >= 200 && res.status < 300 && tx.state === 'accepted') {
       // retransmitted 2xx: the ACK got lost, send it again
       const d = meta?.dialog;
@@ -257,7 +321,7 @@ export class EdgeCore implements AppMessageHandler {
       this.sendCancelNow(tx, c);
     }
     if (d && cseq.method === 'BYE' && res.status >= 200) this.dialogs.remove(d);
-    if (!meta.app.closed) meta.app.send(this.frameFromNetwork(res, from, tx.id, d?.id ?? '', false));
+    if (meta.app && !meta.app.closed) meta.app.send(this.frameFromNetwork(res, from, tx.id, d?.id ?? '', false));
   }
 
   private updateUacDialog(d: Dialog, res: SipResponse): void {
@@ -303,8 +367,24 @@ export class EdgeCore implements AppMessageHandler {
     for (const d of this.dialogs.all()) if (d.owner === app) this.dialogs.remove(d);
   }
 
-  onProxy(app: AppConn, tokens: string[], _body: string): void {
-    app.reply(tokens[0] ?? '', 'NOK|proxy is not supported by the embedded edge');
+  /** `id|proxy|txnId|remainInDialog|fullResponse|followRedirects|simultaneous|serial|provT|finalT|dest…` (serial only). */
+  onProxy(app: AppConn, tokens: string[], body: string): void {
+    const msgId = tokens[0] ?? '';
+    const tx = this.serverById.get(tokens[2] ?? '');
+    if (!tx || tx.finalStatus !== 0 || tx.proxy) { app.reply(msgId, 'NOK|unknown transaction or already answered'); return; }
+    const dests = tokens.slice(9).filter((d) => d !== '');
+    if (dests.length === 0) { app.reply(msgId, 'NOK|no destination'); return; }
+    let extra: { name: string; value: string }[] = [];
+    try {
+      const m = parseAppMessage(body.endsWith('\r\n\r\n') ? body : `${body}\r\n`);
+      extra = this.appHeaders(m).filter((h) => !['via', 'from', 'to', 'call-id', 'cseq', 'contact'].includes(canonicalName(h.name)));
+    } catch {
+      // srf's proxy message is just a start line plus the optional headers; an unparseable one adds nothing
+    }
+    const session = new ProxySession(this.proxyHost, tx, dests, { recordRoute: tokens[3] === 'remainInDialog', rewriteUri: true, extraHeaders: extra },
+      { report: (rest) => { if (!app.closed) app.reply(msgId, rest); } });
+    tx.proxy = session;
+    session.start();
   }
 
   onSip(app: AppConn, tokens: string[], body: string): void {
@@ -488,7 +568,7 @@ export class EdgeCore implements AppMessageHandler {
       ...this.appHeaders(msg).filter((h) => !own.has(canonicalName(h.name))),
     ];
     if (method === 'INVITE' && !headers.some((h) => canonicalName(h.name) === 'contact')) headers.push({ name: 'Contact', value: this.contact(d.proto) });
-    const uri = msg.uri.includes('placeholder') || method === 'ACK' ? routing.ruri : msg.uri;
+    const uri = msg.uri.includes('placeholder') || method === 'ACK' || method === 'PRACK' ? routing.ruri : msg.uri;
     const req: SipRequest = { kind: 'request', method, uri, headers, body: msg.body };
     const text = serialize(req);
     if (method === 'ACK') {
@@ -500,7 +580,7 @@ export class EdgeCore implements AppMessageHandler {
     return { to, text, txnId: tx.id };
   }
 
-  private startClientTxn(app: AppConn, req: SipRequest, text: string, to: Target, branch: string, dialog?: Dialog): ClientTxn {
+  private startClientTxn(app: AppConn | undefined, req: SipRequest, text: string, to: Target, branch: string, dialog?: Dialog, proxy?: ProxyResponseHandler): ClientTxn {
     const tx = new ClientTxn(branch, req, text, to, this.timers, (t) => this.send(to, t), (t) => this.clientTimeout(t), (t) => {
       this.clientTxns.delete(`${t.branch}|${t.request.method}`);
       this.clientById.delete(t.id);
@@ -508,7 +588,7 @@ export class EdgeCore implements AppMessageHandler {
     });
     this.clientTxns.set(`${branch}|${req.method}`, tx);
     this.clientById.set(tx.id, tx);
-    this.clientMeta.set(tx.id, { app, ...(dialog ? { dialog } : {}) });
+    this.clientMeta.set(tx.id, { ...(app ? { app } : {}), ...(dialog ? { dialog } : {}), ...(proxy ? { proxy } : {}) });
     tx.start();
     return tx;
   }
@@ -517,13 +597,14 @@ export class EdgeCore implements AppMessageHandler {
   private clientTimeout(tx: ClientTxn): void {
     const meta = this.clientMeta.get(tx.id);
     if (!meta) return;
+    if (meta.proxy) { meta.proxy.onTimeout(); return; }
     const d = meta.dialog;
     const res: SipResponse = {
       kind: 'response', status: 408, reason: 'Request Timeout', body: '',
       headers: ['via', 'from', 'to', 'call-id', 'cseq'].map((n) => ({ name: n === 'call-id' ? 'Call-ID' : n[0]!.toUpperCase() + n.slice(1), value: header(tx.request, n) ?? '' })),
     };
     if (d && (tx.isInvite ? d.state === 'early' || d.remoteTag === undefined : tx.request.method === 'BYE')) this.dialogs.remove(d, true);
-    if (!meta.app.closed) meta.app.send(this.frameFromNetwork(res, tx.to, tx.id, d?.id ?? '', false));
+    if (meta.app && !meta.app.closed) meta.app.send(this.frameFromNetwork(res, tx.to, tx.id, d?.id ?? '', false));
   }
 
   private async appCancel(app: AppConn, msgId: string, txnId: string, msg: SipRequest, fail: (r: string) => void): Promise<void> {

@@ -21,6 +21,8 @@ export class ServerTxn {
   canceled = false;
   appOwner?: unknown;
   rseq = 0;
+  /** Set when an app proxies this request instead of answering it. */
+  proxy?: { cancel(reasonHeaders: { name: string; value: string }[]): void };
   private timers: Timer[] = [];
 
   constructor(
