@@ -8,7 +8,7 @@ import type { Pool } from '../db/pool.js';
 import type { Logger } from '../util/logger.js';
 import type { AppliedRate, CallFacts, CdrRecord } from '../cdr/types.js';
 import { metrics } from '../observability/metrics.js';
-import { appliedRate } from '../rating/deck.js';
+import { appliedRate, type RateEntry } from '../rating/deck.js';
 import { maxExactSeconds, scriptRate } from '../rating/charge.js';
 import { ratingDigits } from '../rating/normalize.js';
 import type { AuthorizeRequest, AuthorizeResult, ChargingEngine, Metering, SettleResult } from './types.js';
@@ -39,8 +39,10 @@ interface LiveCall {
   cancelExtend: (() => void) | null;
   cancelCut: (() => void) | null;
   extending: boolean;
-  log: Logger;
+  readonly log: Logger;
 }
+
+interface PreparedRate { rate: AppliedRate; script: ReturnType<typeof scriptRate>; maxCall: number; json: string }
 
 export interface ChargingEngineDeps {
   redis: ChargingRedis;
@@ -103,10 +105,19 @@ export function createChargingEngine(deps: ChargingEngineDeps): Engine {
     return p;
   }
 
-  async function rateFor(planId: string, digits: string, at: number): Promise<AppliedRate | null> {
+  /** Per deck entry, computed once: the CDR's AppliedRate, the scripts' integer rate and the longest exact grant. */
+  const prepared = new WeakMap<RateEntry, PreparedRate>();
+  async function rateFor(planId: string, digits: string, at: number): Promise<PreparedRate | null> {
     if (planId === '') return null;
     const entry = (await rates.get(planId)).find(digits, at);
-    return entry ? appliedRate(entry, cfg.rounding) : null;
+    if (!entry) return null;
+    let p = prepared.get(entry);
+    if (!p) {
+      const rate = appliedRate(entry, cfg.rounding);
+      p = { rate, script: scriptRate(rate), maxCall: maxExactSeconds(rate, cfg.maxCallSeconds), json: JSON.stringify(rate) };
+      prepared.set(entry, p);
+    }
+    return p;
   }
 
   async function authorize(req: AuthorizeRequest): Promise<AuthorizeResult> {
@@ -125,17 +136,18 @@ export function createChargingEngine(deps: ChargingEngineDeps): Engine {
     let loaded = false;
     for (let attempt = 0; attempt < 4; attempt++) {
       let planId: string;
-      let rate: AppliedRate | null;
+      let prep: PreparedRate | null;
       try {
         planId = await ratePlanOf(req.tenantId);
-        rate = await rateFor(planId, digits, req.at);
+        prep = await rateFor(planId, digits, req.at);
       } catch (e) {
         return storeDown(req, e, null);
       }
-      // the deck says no route; the tenant check in Lua must still run first only for known plans
-      if (planId !== '' && rate === null) return { ok: false, reason: 'no_rate', detail: `no rate for ${digits} in plan ${planId}` };
-      const r = rate ? scriptRate(rate) : { price: '0', cf: '0', init: 1, sub: 1, min: 0, rnd: cfg.rounding };
-      const maxCall = rate ? maxExactSeconds(rate, cfg.maxCallSeconds) : cfg.maxCallSeconds;
+      if (planId !== '' && prep === null) return { ok: false, reason: 'no_rate', detail: `no rate for ${digits} in plan ${planId}` };
+      const rate = prep?.rate ?? null;
+      // no plan yet: the script still runs its tenant checks (and answers 'plan' or refuses) but never reserves
+      const r = prep?.script ?? { price: '0', cf: '0', init: 1, sub: 1, min: 0, rnd: cfg.rounding };
+      const maxCall = prep?.maxCall ?? cfg.maxCallSeconds;
       let reply: (string | number)[];
       try {
         reply = await redis.chargeAuthorize(
@@ -143,7 +155,7 @@ export function createChargingEngine(deps: ChargingEngineDeps): Engine {
           keys.call(req.callId), keys.done(req.callId), keys.leases, keys.outbox,
           req.callId, req.tenantId, req.at, planId, r.price, r.cf, r.init, r.sub, r.min, r.rnd,
           Math.min(cfg.sliceSeconds, maxCall), maxCall, cfg.consumptionOrder, instanceId, req.at + PENDING_LEASE_MS + graceMs,
-          JSON.stringify(rate), digits,
+          prep?.json ?? 'null', digits,
         );
       } catch (e) {
         return storeDown(req, e, rate);
@@ -191,7 +203,13 @@ export function createChargingEngine(deps: ChargingEngineDeps): Engine {
   function newCall(callId: string, tenantId: string, rate: AppliedRate, reserved: boolean, granted: number): LiveCall {
     return {
       callId, tenantId, rate, reserved, granted, final: false, answerAt: null, onExhausted: null, exhausted: false,
-      cancelExtend: null, cancelCut: null, extending: false, log: deps.logger.child({ callId, tenant: tenantId }),
+      cancelExtend: null, cancelCut: null, extending: false,
+      // the per-call child logger is made on first use: most calls never log
+      get log() {
+        const l = deps.logger.child({ callId, tenant: tenantId });
+        Object.defineProperty(this, 'log', { value: l });
+        return l;
+      },
     };
   }
 
