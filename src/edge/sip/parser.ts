@@ -85,7 +85,12 @@ export function parseDatagram(buf: Buffer): SipMessage {
   const head = buf.toString('utf8', off, end);
   const rest = buf.subarray(end + 4);
   const cl = contentLength('\r\n' + head);
-  if (cl !== undefined && cl > rest.length) throw new SipParseError('body shorter than Content-Length');
+  if (cl !== undefined && cl > rest.length) {
+    // RFC 3261 §18.3: a datagram shorter than its Content-Length is answered 400 when it is an addressable request
+    let partial: SipMessage | undefined;
+    try { partial = parseParts(head, ''); } catch { partial = undefined; }
+    throw new SipParseError('body shorter than Content-Length', partial);
+  }
   const body = rest.subarray(0, cl ?? rest.length);
   if (body.length > LIMITS.maxBodyBytes) throw new SipParseError('body too large');
   return parseParts(head, body.toString('utf8'));

@@ -1,0 +1,177 @@
+/**
+ * The edge at byte level: drachtio framing and control verbs over a raw TCP socket, and SIP error paths
+ * (400, 481, 483, 503, retransmission absorption) over a raw UDP socket. No srf here, so we see exact bytes.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect, type Socket } from 'node:net';
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { FrameDecoder, FrameError, encodeFrame } from '../../src/edge/wire/framing.js';
+import { parseDatagram } from '../../src/edge/sip/parser.js';
+import { header, type SipResponse } from '../../src/edge/sip/message.js';
+import { SECRET, startTestEdge, type TestEdge } from './support.js';
+
+describe('frame codec', () => {
+  it('counts bytes, not characters, and handles split and merged frames', () => {
+    const payload = 'id1|sip|x\r\nFrom: "张三" <sip:a@b>';
+    const frame = encodeFrame(payload);
+    expect(frame.toString('latin1').startsWith(`${Buffer.byteLength(payload)}#`)).toBe(true);
+    const d = new FrameDecoder();
+    const got: string[] = [];
+    const merged = Buffer.concat([frame, encodeFrame('b|ping'), frame]);
+    for (let i = 0; i < merged.length; i += 3) got.push(...d.push(merged.subarray(i, i + 3)));
+    expect(got).toEqual([payload, 'b|ping', payload]);
+  });
+
+  it.each(['abc#x', '0#', '99999999#x', '12'.repeat(5)])('rejects a corrupt length prefix %j', (bad) => {
+    expect(() => new FrameDecoder().push(Buffer.from(bad))).toThrow(FrameError);
+  });
+});
+
+/** A raw control connection that collects decoded frames. */
+class RawApp {
+  readonly frames: string[] = [];
+  closed = false;
+  private waiters: (() => void)[] = [];
+  private readonly dec = new FrameDecoder();
+  constructor(readonly sock: Socket) {
+    sock.on('data', (c) => { this.frames.push(...this.dec.push(c)); this.wake(); });
+    sock.on('close', () => { this.closed = true; this.wake(); });
+  }
+  static async open(port: number): Promise<RawApp> {
+    const s = connect({ host: '127.0.0.1', port });
+    await new Promise((r) => s.once('connect', r));
+    return new RawApp(s);
+  }
+  private wake(): void { for (const w of this.waiters.splice(0)) w(); }
+  async next(pred: (f: string) => boolean = () => true): Promise<string> {
+    for (;;) {
+      const i = this.frames.findIndex(pred);
+      if (i >= 0) return this.frames.splice(i, 1)[0]!;
+      if (this.closed) throw new Error('connection closed');
+      await new Promise<void>((r) => this.waiters.push(r));
+    }
+  }
+  async closedPromise(): Promise<void> {
+    while (!this.closed) await new Promise<void>((r) => this.waiters.push(r));
+  }
+}
+
+describe('control port (raw)', () => {
+  let edge: TestEdge;
+  beforeAll(async () => { edge = await startTestEdge(); });
+  afterAll(async () => { await edge.close(); });
+
+  it('authenticate: OK with hostports and version; route, remove_route and ping answered', async () => {
+    const app = await RawApp.open(edge.controlPort);
+    // frames written one byte at a time, then several in a single write
+    const auth = encodeFrame(`m1|authenticate|${SECRET}|tagA`);
+    for (const b of auth) app.sock.write(Buffer.from([b]));
+    const r = (await app.next()).split('|');
+    expect(r[0]).toMatch(/^[0-9a-f-]{36}$/);
+    expect(r.slice(1)).toEqual(['response', 'm1', 'OK', `udp/127.0.0.1:${edge.sipPort},tcp/127.0.0.1:${edge.sipPort}`, 'v0.9.3', `udp/127.0.0.1:${edge.sipPort},tcp/127.0.0.1:${edge.sipPort}`]);
+    app.sock.write(Buffer.concat([encodeFrame('m2|route|invite'), encodeFrame('m3|ping'), encodeFrame('m4|remove_route|invite')]));
+    expect((await app.next((f) => f.includes('|m2|'))).split('|').slice(3)).toEqual(['OK']);
+    expect((await app.next((f) => f.includes('|m3|'))).split('|').slice(3)).toEqual(['OK', 'pong']);
+    expect((await app.next((f) => f.includes('|m4|'))).split('|').slice(3)).toEqual(['OK']);
+    app.sock.destroy();
+  });
+
+  it('wrong secret: NO, then the connection is closed', async () => {
+    const app = await RawApp.open(edge.controlPort);
+    app.sock.write(encodeFrame('m1|authenticate|wrong|'));
+    expect((await app.next()).split('|').slice(2)).toEqual(['m1', 'NO', 'incorrect secret']);
+    await app.closedPromise();
+  });
+
+  it('anything before authenticate, or a corrupt frame, closes the connection', async () => {
+    const a = await RawApp.open(edge.controlPort);
+    a.sock.write(encodeFrame('m1|route|invite'));
+    await a.closedPromise();
+    const b = await RawApp.open(edge.controlPort);
+    b.sock.write(Buffer.from('12x#hello'));
+    await b.closedPromise();
+  });
+
+  it('sip frames with a bad message or unknown transaction get NOK, the connection stays up', async () => {
+    const app = await RawApp.open(edge.controlPort);
+    app.sock.write(encodeFrame(`m1|authenticate|${SECRET}|`));
+    await app.next();
+    app.sock.write(encodeFrame('m2|sip|no-such-txn|\r\nSIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n'));
+    expect((await app.next((f) => f.includes('|m2|'))).split('|').slice(3)).toEqual(['NOK', 'Response not sent due to unknown transaction']);
+    app.sock.write(encodeFrame('m3|sip||no-such-dialog\r\nBYE sip:placeholder SIP/2.0\r\n\r\n'));
+    expect(await app.next((f) => f.includes('|m3|'))).toMatch(/NOK\|Server error: unable to find dialog/);
+    app.sock.write(encodeFrame('m4|sip||\r\nINVITE nonsense SIP/2.0\r\n\r\n'));
+    expect(await app.next((f) => f.includes('|m4|'))).toMatch(/NOK\|invalid request-uri/);
+    app.sock.write(encodeFrame(`m5|sip||\r\nOPTIONS sip:x@127.0.0.1:${edge.sipPort} SIP/2.0\r\n\r\n`));
+    expect(await app.next((f) => f.includes('|m5|'))).toMatch(/NOK\|can not send request to myself/);
+    app.sock.write(encodeFrame('m6|sip||\r\nMESSAGE sip:x@127.0.0.2:5 SIP/2.0\r\nContent-Length: 2\r\n\r\nhi'));
+    expect(await app.next((f) => f.includes('|m6|'))).toMatch(/NOK\|missing content-type/);
+    app.sock.write(encodeFrame('m7|ping'));
+    expect(await app.next((f) => f.includes('|m7|'))).toMatch(/OK\|pong/);
+    app.sock.destroy();
+  });
+});
+
+describe('SIP error paths (raw UDP)', () => {
+  let edge: TestEdge;
+  let udp: UdpSocket;
+  const inbox: SipResponse[] = [];
+  let wake: (() => void) | undefined;
+
+  beforeAll(async () => {
+    edge = await startTestEdge({ transports: ['udp'] });
+    udp = createSocket('udp4');
+    udp.on('message', (b) => { const m = parseDatagram(b); if (m.kind === 'response') inbox.push(m); wake?.(); });
+    await new Promise<void>((r) => udp.bind(0, '127.0.0.1', () => r()));
+  });
+  afterAll(async () => { udp.close(); await edge.close(); });
+
+  const port = (): number => udp.address().port;
+  const send = (text: string): void => { udp.send(Buffer.from(text), edge.sipPort, '127.0.0.1'); };
+  async function response(pred: (r: SipResponse) => boolean): Promise<SipResponse> {
+    for (;;) {
+      const i = inbox.findIndex(pred);
+      if (i >= 0) return inbox.splice(i, 1)[0]!;
+      await new Promise<void>((r) => { wake = r; });
+    }
+  }
+  const req = (method: string, id: string, extra = '', cseqMethod = method): string => [
+    `${method} sip:2000@127.0.0.1:${edge.sipPort} SIP/2.0`,
+    `Via: SIP/2.0/UDP 127.0.0.1:${port()};branch=z9hG4bK-${id};rport`,
+    `From: <sip:a@127.0.0.1>;tag=f-${id}`, `To: <sip:2000@127.0.0.1>${extra}`, `Call-ID: ${id}`, `CSeq: 1 ${cseqMethod}`,
+    'Max-Forwards: 70', 'Content-Length: 0', '', '',
+  ].join('\r\n');
+
+  it('INVITE with no app routed: 100 Trying, then 503; a retransmission gets the same 503; ACK absorbs it', async () => {
+    send(req('INVITE', 'c1'));
+    const trying = await response((r) => header(r, 'call-id') === 'c1' && r.status === 100);
+    expect(header(trying, 'via')).toContain(`rport=${port()}`);
+    const first = await response((r) => header(r, 'call-id') === 'c1' && r.status === 503);
+    send(req('INVITE', 'c1'));
+    const again = await response((r) => header(r, 'call-id') === 'c1' && r.status === 503);
+    expect(header(again, 'to')).toBe(header(first, 'to'));
+    send(req('ACK', 'c1', `;tag=${/tag=([^;]+)/.exec(header(first, 'to')!)![1]}`, 'ACK'));
+  });
+
+  it('BYE and CANCEL outside any dialog/transaction: 481', async () => {
+    send(req('BYE', 'c2', ';tag=nope'));
+    expect((await response((r) => header(r, 'call-id') === 'c2')).status).toBe(481);
+    send(req('CANCEL', 'c3'));
+    expect((await response((r) => header(r, 'call-id') === 'c3')).status).toBe(481);
+  });
+
+  it('Max-Forwards 0: 483', async () => {
+    send(req('OPTIONS', 'c4').replace('Max-Forwards: 70', 'Max-Forwards: 0'));
+    expect((await response((r) => header(r, 'call-id') === 'c4')).status).toBe(483);
+  });
+
+  it('malformed requests: 400 when answerable, silently dropped otherwise; the edge keeps serving', async () => {
+    send(req('OPTIONS', 'c5').replace('Content-Length: 0', 'Content-Length: 99'));
+    const bad = await response((r) => header(r, 'call-id') === 'c5');
+    expect(bad.status).toBe(400);
+    send('\x00\x01garbage\r\n\r\n');
+    send('SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 1.2.3.4;branch=z9hG4bKstray\r\nContent-Length: 0\r\n\r\n');
+    send(req('OPTIONS', 'c6'));
+    expect((await response((r) => header(r, 'call-id') === 'c6')).status).toBe(503);
+  });
+});
