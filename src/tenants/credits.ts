@@ -4,7 +4,6 @@
  * again returns the first credit (duplicate: true) and creates nothing; the same key with another tenant, kind or
  * amount is refused.
  */
-import pg from 'pg';
 import { bucketAccount, postTransfers, systemAccount, type Queryable } from '../ledger/ledger.js';
 import { RuleError } from './rules.js';
 import { inTransaction } from './tx.js';
@@ -63,7 +62,12 @@ export async function creditTenant(db: Queryable, req: CreditRequest): Promise<C
   });
 }
 
-async function existingCredit(c: pg.PoolClient, key: string): Promise<Credit | null> {
+/** The credit made under an idempotency key, or null. */
+export async function findCredit(db: Queryable, key: string): Promise<Credit | null> {
+  return existingCredit(db, key);
+}
+
+async function existingCredit(c: Queryable, key: string): Promise<Credit | null> {
   const r = await c.query<{ id: bigint; tenant_id: bigint; bucket_id: bigint; kind: 'paid' | 'gift'; amount_fen: bigint; valid_from: Date; expires_at: Date | null }>(
     `select tr.id, b.tenant_id, b.id as bucket_id, b.kind, tr.amount_fen, b.valid_from, b.expires_at
        from ledger_transfers tr join ledger_accounts a on a.id = tr.credit_account_id join balance_buckets b on b.id = a.bucket_id

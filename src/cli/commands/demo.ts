@@ -1,0 +1,24 @@
+import { migrate } from '../../db/migrate.js';
+import { DEMO, seedDemo } from '../../demo/seed.js';
+import type { CommandSpec } from '../framework.js';
+import { redisLine } from './shared.js';
+
+export const demoCommands: CommandSpec[] = [
+  {
+    path: ['demo', 'seed'],
+    summary:
+      'Migrate, then create the contract\'s sample order (idempotent): tenant "demo", 11,000.00 CNY package valid 12\n' +
+      `months, approved number ${DEMO.number} at 420.00 CNY/month, rate plan ${DEMO.ratePlan}, trunk ccc-local 127.0.0.1,\n` +
+      'gateway carrier-local 127.0.0.1:5070 udp.',
+    async run(ctx) {
+      await migrate(ctx.pool());
+      const { redis, error } = await ctx.redis();
+      const r = await seedDemo(ctx.pool(), redis, { timeZone: ctx.config.service.timezone });
+      const state = redis ? r.redis.state : (`failed: Redis unreachable (${error})` as const);
+      return {
+        json: { ...r, redis: redis ? r.redis : { state, credit: state } },
+        text: `${r.created ? 'seeded' : 'already seeded:'} tenant ${DEMO.tenantCode} (id ${r.tenantId})\n${redisLine(state)}${redis ? `; credit ${r.redis.credit}` : ''}`,
+      };
+    },
+  },
+];

@@ -1,0 +1,30 @@
+/**
+ * THE command registry. To add commands: write src/cli/commands/<group>.ts exporting a CommandSpec[] and add ONE
+ * line below (imports are kept next to their line so parallel edits do not collide).
+ */
+import type { CommandSpec } from '../framework.js';
+import { migrateCommands } from './migrate.js';
+import { tenantCommands } from './tenant.js';
+import { orderCommands } from './order.js';
+import { numberCommands } from './number.js';
+import { topUpCommands } from './topup.js';
+import { balanceCommands } from './balance.js';
+import { ratesCommands } from './rates.js';
+import { cdrCommands } from './cdr.js';
+import { billingCommands } from './billing.js';
+import { demoCommands } from './demo.js';
+import { apiTokenCommands } from './api-token.js';
+
+export const COMMANDS: CommandSpec[] = [
+  ...migrateCommands,
+  ...tenantCommands,
+  ...orderCommands,
+  ...numberCommands,
+  ...topUpCommands,
+  ...balanceCommands,
+  ...ratesCommands,
+  ...cdrCommands,
+  ...billingCommands,
+  ...demoCommands,
+  ...apiTokenCommands,
+];

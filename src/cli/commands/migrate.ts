@@ -1,0 +1,13 @@
+import { migrate } from '../../db/migrate.js';
+import type { CommandSpec } from '../framework.js';
+
+export const migrateCommands: CommandSpec[] = [
+  {
+    path: ['migrate'],
+    summary: 'Apply pending database migrations (src/db/migrations), in order; already applied ones are skipped.',
+    async run(ctx) {
+      const r = await migrate(ctx.pool());
+      return { json: r, text: r.applied.length ? `applied: ${r.applied.join(', ')}` : `up to date (${r.alreadyApplied.length} migrations)` };
+    },
+  },
+];

@@ -1,0 +1,156 @@
+/**
+ * Rate deck CSV import/export for rate_deck_entries. Import reads the whole file first, validating EVERY row;
+ * if any row is bad it returns all bad rows (with file line numbers) and writes nothing. Otherwise all rows are
+ * written in one transaction (an existing entry with the same prefix and effective_from is replaced; --replace
+ * first removes the plan's whole deck). Export writes the same CSV format, so export → import round-trips.
+ */
+import { open } from 'node:fs/promises';
+import { parse, CsvError } from 'csv-parse';
+import type { Pool } from '../db/pool.js';
+import { withTransaction } from '../db/pool.js';
+import { checkHeader, parseRateRow, rowKey, RATE_COLUMNS, type RateColumn, type RateRow, type RowError } from './validate.js';
+
+export const PROGRESS_EVERY = 10_000;
+const INSERT_BATCH = 1_000;
+const MAX_REPORTED_ERRORS = 1_000;
+
+export interface ImportResult {
+  ok: boolean;
+  plan: string;
+  rows: number;
+  imported: number;
+  errors: RowError[]; // at most MAX_REPORTED_ERRORS
+  errorCount: number;
+  created: boolean; // the plan was created by this import
+  replaced: number; // entries removed by --replace
+}
+
+type Progress = (message: string) => void;
+
+/** Parse and validate a CSV file: all valid rows, or every bad row. */
+export async function readRateCsv(file: string, progress: Progress = () => undefined): Promise<{ rows: RateRow[]; errors: RowError[]; errorCount: number; total: number }> {
+  const fh = await open(file, 'r').catch((e: NodeJS.ErrnoException) => {
+    throw new RangeError(`cannot read ${file}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
+  });
+  const input = fh.createReadStream();
+  const parser = input.pipe(parse({ bom: true, info: true, relax_column_count: true, skip_empty_lines: true }));
+  input.on('error', (e) => parser.destroy(e));
+  const rows: RateRow[] = [];
+  const errors: RowError[] = [];
+  let errorCount = 0;
+  let cols: RateColumn[] | null = null;
+  const seen = new Map<string, number>();
+  let total = 0;
+  const addError = (e: RowError) => {
+    errorCount++;
+    if (errors.length < MAX_REPORTED_ERRORS) errors.push(e);
+  };
+  try {
+    for await (const rec of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
+      if (!cols) {
+        try {
+          cols = checkHeader(rec.record);
+        } catch (e) {
+          addError({ line: rec.info.lines, message: (e as Error).message.replace(/^line 1: /, '') });
+          break;
+        }
+        continue;
+      }
+      total++;
+      const r = parseRateRow(cols, rec.record, rec.info.lines);
+      if ('error' in r) addError(r.error);
+      else {
+        const k = rowKey(r.row);
+        const first = seen.get(k);
+        if (first !== undefined) addError({ line: rec.info.lines, message: `prefix ${r.row.prefix} with effective_from ${r.row.effectiveFrom.toISOString()} repeats line ${first}` });
+        else {
+          seen.set(k, rec.info.lines);
+          rows.push(r.row);
+        }
+      }
+      if (total % PROGRESS_EVERY === 0) progress(`validated ${total} rows (${errorCount} bad)`);
+    }
+  } catch (e) {
+    if (!(e instanceof CsvError)) throw e;
+    addError({ line: (e as CsvError & { lines?: number }).lines ?? 0, message: `malformed CSV: ${e.message}` });
+  }
+  if (!cols && errorCount === 0) addError({ line: 1, message: `empty file: expected a header row with ${RATE_COLUMNS.join(', ')}` });
+  return { rows, errors, errorCount, total };
+}
+
+export async function importRates(
+  pool: Pool,
+  file: string,
+  opts: { plan: string; createPlan: boolean; replace: boolean; progress?: Progress },
+): Promise<ImportResult> {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$/.test(opts.plan)) throw new RangeError(`rate plan name ${JSON.stringify(opts.plan)}: use 1-64 of A-Z a-z 0-9 _ . -`);
+  const progress = opts.progress ?? (() => undefined);
+  const parsed = await readRateCsv(file, progress);
+  const base = { plan: opts.plan, rows: parsed.total, errors: parsed.errors, errorCount: parsed.errorCount };
+  if (parsed.errorCount > 0) return { ...base, ok: false, imported: 0, created: false, replaced: 0 };
+  return withTransaction(pool, async (c) => {
+    let plan = (await c.query<{ id: bigint }>('select id from rate_plans where name = $1 for update', [opts.plan])).rows[0];
+    let created = false;
+    if (!plan) {
+      if (!opts.createPlan) throw new RangeError(`no rate plan ${JSON.stringify(opts.plan)} (use --create-plan to create it)`);
+      plan = (await c.query<{ id: bigint }>('insert into rate_plans (name) values ($1) returning id', [opts.plan])).rows[0]!;
+      created = true;
+    }
+    const replaced = opts.replace ? ((await c.query('delete from rate_deck_entries where rate_plan_id = $1', [plan.id.toString()])).rowCount ?? 0) : 0;
+    let imported = 0;
+    for (let i = 0; i < parsed.rows.length; i += INSERT_BATCH) {
+      const batch = parsed.rows.slice(i, i + INSERT_BATCH);
+      await c.query(
+        `insert into rate_deck_entries (rate_plan_id, prefix, destination, price_per_minute, initial_increment, subsequent_increment,
+                                        connect_fee, minimum_seconds, effective_from, effective_to)
+         select $1, * from unnest($2::text[], $3::text[], $4::numeric[], $5::int[], $6::int[], $7::numeric[], $8::int[], $9::timestamptz[], $10::timestamptz[])
+         on conflict (rate_plan_id, prefix, effective_from) do update set destination = excluded.destination,
+           price_per_minute = excluded.price_per_minute, initial_increment = excluded.initial_increment,
+           subsequent_increment = excluded.subsequent_increment, connect_fee = excluded.connect_fee,
+           minimum_seconds = excluded.minimum_seconds, effective_to = excluded.effective_to`,
+        [plan.id.toString(), batch.map((r) => r.prefix), batch.map((r) => r.destination), batch.map((r) => r.pricePerMinute),
+         batch.map((r) => r.initialIncrement), batch.map((r) => r.subsequentIncrement), batch.map((r) => r.connectFee),
+         batch.map((r) => r.minimumSeconds), batch.map((r) => r.effectiveFrom), batch.map((r) => r.effectiveTo)],
+      );
+      imported += batch.length;
+      if (parsed.rows.length > PROGRESS_EVERY && (imported % PROGRESS_EVERY === 0 || imported === parsed.rows.length)) progress(`imported ${imported}/${parsed.rows.length} rows`);
+    }
+    return { ...base, ok: true, imported, created, replaced };
+  });
+}
+
+function csvField(v: string): string {
+  return /[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
+}
+
+export function csvLine(values: string[]): string {
+  return values.map(csvField).join(',') + '\n';
+}
+
+/** Write a plan's deck as CSV (header + rows ordered by prefix, effective_from) through `write`. */
+export async function exportRates(pool: Pool, plan: string, write: (chunk: string) => Promise<void>): Promise<number> {
+  const p = (await pool.query<{ id: bigint }>('select id from rate_plans where name = $1', [plan])).rows[0];
+  if (!p) throw new RangeError(`no rate plan ${JSON.stringify(plan)}`);
+  await write(csvLine([...RATE_COLUMNS]));
+  let n = 0;
+  let after: [string, Date | string] = ['', '-infinity'];
+  for (;;) {
+    const { rows } = await pool.query<{ prefix: string; destination: string; price_per_minute: string; initial_increment: number; subsequent_increment: number;
+      connect_fee: string; minimum_seconds: number; effective_from: Date; effective_to: Date | null }>(
+      `select prefix, destination, price_per_minute, initial_increment, subsequent_increment, connect_fee, minimum_seconds, effective_from, effective_to
+         from rate_deck_entries where rate_plan_id = $1 and (prefix, effective_from) > ($2, $3)
+        order by prefix, effective_from limit 5000`,
+      [p.id.toString(), after[0], after[1]],
+    );
+    if (rows.length === 0) return n;
+    let chunk = '';
+    for (const r of rows) {
+      chunk += csvLine([r.prefix, r.destination, r.price_per_minute, String(r.initial_increment), String(r.subsequent_increment), r.connect_fee,
+        String(r.minimum_seconds), r.effective_from.toISOString(), r.effective_to ? r.effective_to.toISOString() : '']);
+    }
+    await write(chunk);
+    n += rows.length;
+    const last = rows[rows.length - 1]!;
+    after = [last.prefix, last.effective_from];
+  }
+}
