@@ -1,0 +1,100 @@
+-- snapshot.lua: one consistent, read-only picture of the Redis side of some tenants, for reconciliation.
+-- KEYS[1] leases (zset callId -> lease end ms)  KEYS[2] outbox (stream)  KEYS[3] outbox:acked (zset id -> ack ms)
+-- ARGV[1] key prefix of the connection (the per-tenant and per-call keys below are built from it)
+-- ARGV[2] consumer group  ARGV[3] acked-since (epoch ms): acked entries acknowledged at or after it are included
+-- ARGV[4..] tenant ids
+-- Reads keys not passed in KEYS (tenant:<t>*, call:<id>): the charging keyspace lives on one Redis, not a cluster.
+-- Money is integer fen throughout. Returns {tenants, holds, outbox}:
+--   tenants: per tenant { tenantId, loaded 0|1, {bucketId, availFen, ...}, {bucketId, meta, ...}, {credit transfer ids} }
+--   holds:   { tenantId, bucketId, heldFen, liveCalls } per bucket with a live reservation (liveCalls = calls of the
+--            tenant, repeated on each row)
+--   outbox:  per entry that may not be in PostgreSQL yet (undelivered, pending, or acked since ARGV[3]) and that
+--            takes money from one of the tenants: { streamId, eventId, tenantId, bucketId, fen, bucketId, fen, ... }
+local prefix = ARGV[1]
+local wanted = {}
+local out_tenants = {}
+for i = 4, #ARGV do
+  local t = ARGV[i]
+  wanted[t] = true
+  local tk = prefix .. 'tenant:' .. t
+  table.insert(out_tenants, {
+    t,
+    redis.call('HEXISTS', tk, 'loaded'),
+    redis.call('HGETALL', tk .. ':buckets'),
+    redis.call('HGETALL', tk .. ':bmeta'),
+    redis.call('SMEMBERS', tk .. ':credits'),
+  })
+end
+
+-- live reservations: held fen per (tenant, bucket) over the calls in the lease set
+local held, calls, order = {}, {}, {}
+for _, callId in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local raw = redis.call('HGETALL', prefix .. 'call:' .. callId)
+  local h, tenant = {}, nil
+  for j = 1, #raw, 2 do
+    if raw[j] == 'tenant' then tenant = raw[j + 1] end
+    local b = string.match(raw[j], '^h:(%d+)$')
+    if b then h[b] = tonumber(raw[j + 1]) end
+  end
+  if tenant and wanted[tenant] then
+    calls[tenant] = (calls[tenant] or 0) + 1
+    for b, fen in pairs(h) do
+      local k = tenant .. '|' .. b
+      if not held[k] then held[k] = 0; table.insert(order, { tenant, b }) end
+      held[k] = held[k] + fen
+    end
+  end
+end
+local out_holds = {}
+for _, tb in ipairs(order) do
+  table.insert(out_holds, { tb[1], tb[2], string.format('%d', held[tb[1] .. '|' .. tb[2]]), calls[tb[1]] })
+end
+
+-- outbox entries whose ledger rows may be missing: undelivered, pending, recently acked
+local ids, seen = {}, {}
+local function want(id) if not seen[id] then seen[id] = true; table.insert(ids, id) end end
+local entries = {}
+local groups = {}
+if redis.call('EXISTS', KEYS[2]) == 1 then groups = redis.call('XINFO', 'GROUPS', KEYS[2]) end
+local last = nil
+for _, g in ipairs(groups) do
+  local name, ld
+  for j = 1, #g, 2 do
+    if g[j] == 'name' then name = g[j + 1] end
+    if g[j] == 'last-delivered-id' then ld = g[j + 1] end
+  end
+  if name == ARGV[2] then last = ld end
+end
+if last == nil then
+  entries = redis.call('XRANGE', KEYS[2], '-', '+') -- no consumer yet: everything is undelivered
+else
+  for _, e in ipairs(redis.call('XRANGE', KEYS[2], '(' .. last, '+')) do table.insert(entries, e); seen[e[1]] = true end
+  for _, p in ipairs(redis.call('XPENDING', KEYS[2], ARGV[2], '-', '+', 1000000)) do want(p[1]) end
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], ARGV[3], '+inf')) do want(id) end
+  for _, id in ipairs(ids) do
+    local e = redis.call('XRANGE', KEYS[2], id, id)
+    if e[1] then table.insert(entries, e[1]) end
+  end
+end
+local out_outbox = {}
+for _, e in ipairs(entries) do
+  local f = e[2]
+  local raw = nil
+  for j = 1, #f, 2 do if f[j] == 'event' then raw = f[j + 1] end end
+  local ok, ev = false, nil
+  if raw then ok, ev = pcall(cjson.decode, raw) end
+  if ok and type(ev) == 'table' then
+    local row = nil
+    if ev.type == 'bucket.expired' and wanted[tostring(ev.tenantId)] then
+      row = { e[1], tostring(ev.eventId), tostring(ev.tenantId), tostring(ev.bucketId), tostring(ev.amountFen) }
+    elseif type(ev.cdr) == 'table' and type(ev.debits) == 'table' and #ev.debits > 0 and wanted[tostring(ev.cdr.tenantId)] then
+      row = { e[1], tostring(ev.eventId), tostring(ev.cdr.tenantId) }
+      for _, d in ipairs(ev.debits) do
+        table.insert(row, tostring(d.bucketId))
+        table.insert(row, tostring(d.amountFen))
+      end
+    end
+    if row then table.insert(out_outbox, row) end
+  end
+end
+return { out_tenants, out_holds, out_outbox }

@@ -1,0 +1,138 @@
+/**
+ * `softswitch reconcile`: compare, per tenant and bucket, the PostgreSQL ledger with the Redis balance plus what is
+ * still in flight (live reservations, outbox events not yet written), report every difference, and with repair
+ * set Redis to the ledger truth — atomically, never taking back money a live call holds (that tenant is deferred).
+ * Publishes the drift as metrics reconcileDrift / reconcileDriftTenants.
+ */
+import type { Redis } from 'ioredis';
+import type { Pool } from '../db/pool.js';
+import { keys } from '../charging/keys.js';
+import { inconsistentAccounts } from '../ledger/ledger.js';
+import { metrics } from '../observability/metrics.js';
+import { outboxStats } from '../outbox/stream.js';
+import type { Logger } from '../util/logger.js';
+import { absDrift, compareTenant, type TenantComparison } from './compare.js';
+import { repairTenant, takeSnapshot, withReconcileCommands, ACKED_MARGIN_MS, type TenantSnapshot } from './snapshot.js';
+
+export type RepairResult = 'repaired' | 'deferred' | 'gave_up' | 'not_needed';
+
+export interface TenantReport extends TenantComparison {
+  driftFen: bigint; // sum of |drift| over the buckets
+  repair?: RepairResult;
+  detail?: string;
+}
+
+export interface Report {
+  at: Date;
+  repair: boolean;
+  tenants: TenantReport[];
+  checked: number;
+  driftTenants: number; // tenants whose Redis differed from the ledger (before any repair)
+  driftFen: bigint;
+  repaired: number;
+  deferred: number;
+  unstable: number;
+  notLoaded: number;
+  outbox: { backlog: number; deadLetters: number; unreadable: string[] };
+  /** ledger accounts whose posted totals differ from the sum of their transfers (must be none) */
+  ledgerInconsistent: { accountId: bigint; code: string; postedFen: bigint; transfersFen: bigint }[];
+}
+
+const CHUNK = 50; // tenants per Redis snapshot: bounds how long one script runs
+const ATTEMPTS = 3; // a tenant whose top-up is in flight is measured again
+
+export async function reconcile(deps: { pool: Pool; redis: Redis; tenantId?: string; repair: boolean; logger?: Logger }): Promise<Report> {
+  const { pool, repair } = deps;
+  const redis = withReconcileCommands(deps.redis);
+  const log = deps.logger?.child({ component: 'reconcile' });
+  let tenantIds: string[];
+  if (deps.tenantId !== undefined) {
+    if (!/^[1-9][0-9]{0,18}$/.test(deps.tenantId)) throw new RangeError(`tenant must be a decimal tenant id, got ${JSON.stringify(deps.tenantId)}`);
+    const r = await pool.query('select 1 from tenants where id = $1', [deps.tenantId]);
+    if (r.rowCount === 0) throw new RangeError(`tenant ${deps.tenantId} does not exist`);
+    tenantIds = [deps.tenantId];
+  } else {
+    tenantIds = (await pool.query<{ id: bigint }>('select id from tenants order by id')).rows.map((r) => r.id.toString());
+  }
+
+  const reports = new Map<string, TenantReport>();
+  const unreadable = new Set<string>();
+  for (let i = 0; i < tenantIds.length; i += CHUNK) {
+    let todo = tenantIds.slice(i, i + CHUNK);
+    for (let attempt = 1; todo.length > 0 && attempt <= ATTEMPTS; attempt++) {
+      const snap = await takeSnapshot(pool, redis, todo);
+      snap.unreadableOutboxEntries.forEach((id) => unreadable.add(id));
+      const again: string[] = [];
+      for (const ts of snap.tenants) {
+        const cmp = compareTenant(ts);
+        const report: TenantReport = { ...cmp, driftFen: absDrift(cmp) };
+        reports.set(ts.tenantId, report); // a tenant measured again replaces its earlier report
+        const last = attempt === ATTEMPTS;
+        if (snap.tookMs > ACKED_MARGIN_MS / 2) {
+          report.state = 'unstable';
+          report.detail = `snapshot took ${snap.tookMs} ms: outbox entries may have been trimmed meanwhile`;
+        }
+        if (report.state === 'unstable') {
+          report.detail ??= `credits applied in Redis but not in this ledger snapshot (top-up in flight?): ${report.creditsAhead.join(', ')}`;
+          if (!last) again.push(ts.tenantId);
+          else if (repair) report.repair = 'gave_up';
+          continue;
+        }
+        if (!repair || report.state !== 'drift') continue;
+        const outcome = await repairOne(redis, ts, report);
+        if (outcome === 'again' && !last) again.push(ts.tenantId);
+        else if (outcome === 'again') report.repair = 'gave_up';
+      }
+      todo = again;
+    }
+  }
+
+  const tenants = tenantIds.map((t) => reports.get(t)!).filter(Boolean);
+  const stats = await outboxStats(redis);
+  const report: Report = {
+    at: new Date(),
+    repair,
+    tenants,
+    checked: tenants.length,
+    driftTenants: tenants.filter((t) => t.state === 'drift' || t.repair !== undefined).length,
+    driftFen: tenants.reduce((a, t) => a + t.driftFen, 0n),
+    repaired: tenants.filter((t) => t.repair === 'repaired').length,
+    deferred: tenants.filter((t) => t.repair === 'deferred').length,
+    unstable: tenants.filter((t) => t.state === 'unstable').length,
+    notLoaded: tenants.filter((t) => t.state === 'not_loaded').length,
+    outbox: { backlog: stats.backlog, deadLetters: stats.deadLetters, unreadable: [...unreadable] },
+    ledgerInconsistent: await inconsistentAccounts(pool),
+  };
+  metrics.reconcileDrift.set(Number(report.driftFen));
+  metrics.reconcileDriftTenants.set(report.driftTenants);
+  log?.info({ checked: report.checked, driftTenants: report.driftTenants, driftFen: report.driftFen.toString(), repaired: report.repaired, deferred: report.deferred }, 'reconciliation done');
+  return report;
+}
+
+/** Repair one drifted tenant; 'again' = measure it again (a missing credit arrived meanwhile). */
+async function repairOne(redis: ReturnType<typeof withReconcileCommands>, ts: TenantSnapshot, report: TenantReport): Promise<'done' | 'again'> {
+  const byId = new Map(ts.ledger.map((b) => [b.bucketId, b]));
+  const corrections = report.buckets
+    .filter((b) => b.driftFen !== 0n)
+    .map((b) => ({ bucketId: b.bucketId, deltaFen: -b.driftFen, ledger: byId.get(b.bucketId) }));
+  const out = await repairTenant(redis, ts.tenantId, corrections, report.missingCredits);
+  switch (out.result) {
+    case 'repaired':
+      report.repair = 'repaired';
+      // live calls at their final grant may go on now that the balance grew
+      if (corrections.some((c) => c.deltaFen > 0n)) {
+        await redis.publish(keys.control(redis.options.keyPrefix ?? ''), JSON.stringify({ tenantId: ts.tenantId, action: 'credit' }));
+      }
+      return 'done';
+    case 'held':
+      report.repair = 'deferred';
+      report.detail = `bucket ${out.bucketId}: taking back ${-out.deltaFen} fen would exceed the ${out.availableFen} fen not reserved by live calls; run again when they end`;
+      return 'done';
+    case 'not_loaded':
+      report.state = 'not_loaded';
+      return 'done';
+    case 'moved':
+      report.detail = `credit transfer ${out.transferId} was applied while measuring`;
+      return 'again';
+  }
+}

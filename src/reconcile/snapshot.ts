@@ -1,0 +1,165 @@
+/**
+ * Takes the two pictures reconciliation compares, so that they line up: a PostgreSQL REPEATABLE READ snapshot
+ * (ledger balances, credit transfers) opened FIRST, then one atomic Redis snapshot (balances, live holds, outbox
+ * entries that may not be in PostgreSQL), then — still inside the same PostgreSQL snapshot — which of those outbox
+ * events it already contains. An event written after the PostgreSQL snapshot is therefore still counted as "in
+ * the outbox", and it cannot have vanished from the stream in between because acked entries are kept for the
+ * consumer's ackRetentionMs (and acked-since covers them with a wide margin).
+ */
+import { readFileSync } from 'node:fs';
+import type { Redis } from 'ioredis';
+import type { Pool } from '../db/pool.js';
+import { keys, bucketMeta } from '../charging/keys.js';
+import { ACKED, GROUP, OUTBOX } from '../outbox/stream.js';
+import { projectPath } from '../util/paths.js';
+import type { LedgerBucket, RedisTenant } from './compare.js';
+
+/** Acked entries younger than this are re-checked against PostgreSQL (covers snapshot time and clock skew). */
+export const ACKED_MARGIN_MS = 60_000;
+
+interface ReconcileCommands {
+  reconcileSnapshot(leases: string, outbox: string, acked: string, ...argv: (string | number)[]): Promise<unknown>;
+  reconcileRepair(tenant: string, buckets: string, meta: string, credits: string, ...argv: (string | number)[]): Promise<string[]>;
+}
+export type ReconcileRedis = Redis & ReconcileCommands;
+
+export function withReconcileCommands(redis: Redis): ReconcileRedis {
+  const r = redis as ReconcileRedis;
+  if (typeof r.reconcileSnapshot === 'function') return r;
+  redis.defineCommand('reconcileSnapshot', { numberOfKeys: 3, lua: readFileSync(projectPath('src', 'reconcile', 'lua', 'snapshot.lua'), 'utf8') });
+  redis.defineCommand('reconcileRepair', { numberOfKeys: 4, lua: readFileSync(projectPath('src', 'reconcile', 'lua', 'repair.lua'), 'utf8') });
+  return r;
+}
+
+export interface TenantSnapshot {
+  tenantId: string;
+  ledger: LedgerBucket[];
+  ledgerCredits: string[];
+  redis: RedisTenant;
+  held: Map<string, bigint>;
+  liveCalls: number;
+  outbox: Map<string, bigint>; // bucketId -> fen charged in Redis, not yet in this ledger snapshot
+}
+
+export interface Snapshot {
+  tenants: TenantSnapshot[];
+  unreadableOutboxEntries: string[]; // stream ids whose amounts could not be read (poison; see outbox:dead)
+  tookMs: number;
+}
+
+function pairs(flat: string[]): Map<string, string> {
+  const m = new Map<string, string>();
+  for (let i = 0; i + 1 < flat.length; i += 2) m.set(flat[i]!, flat[i + 1]!);
+  return m;
+}
+
+function fen(s: string): bigint | null {
+  return /^-?[0-9]{1,18}$/.test(s) ? BigInt(s) : null;
+}
+
+export async function takeSnapshot(pool: Pool, redis: ReconcileRedis, tenantIds: string[]): Promise<Snapshot> {
+  const started = Date.now();
+  const prefix = redis.options.keyPrefix ?? '';
+  const c = await pool.connect();
+  try {
+    await c.query('begin isolation level repeatable read read only');
+    const ackedSince = Date.now() - ACKED_MARGIN_MS;
+    // first statement = the snapshot instant
+    const buckets = await c.query<{ tenant_id: bigint; id: bigint; kind: 'paid' | 'gift'; valid_from: Date; expires_at: Date | null; balance: bigint }>(
+      `select b.tenant_id, b.id, b.kind, b.valid_from, b.expires_at, coalesce(a.credits_posted - a.debits_posted, 0)::int8 as balance
+         from balance_buckets b left join ledger_accounts a on a.bucket_id = b.id
+        where b.tenant_id = any($1::int8[]) order by b.id`,
+      [tenantIds],
+    );
+    const credits = await c.query<{ tenant_id: bigint; id: bigint }>(
+      `select b.tenant_id, tr.id from ledger_transfers tr
+         join ledger_accounts a on a.id = tr.credit_account_id
+         join balance_buckets b on b.id = a.bucket_id
+        where b.tenant_id = any($1::int8[]) and tr.kind in ('top_up', 'gift')`,
+      [tenantIds],
+    );
+    const [rTenants, rHolds, rOutbox] = (await redis.reconcileSnapshot(keys.leases, OUTBOX, ACKED, prefix, GROUP, ackedSince, ...tenantIds)) as [
+      [string, number, string[], string[], string[]][],
+      [string, string, string, number][],
+      string[][],
+    ];
+    const eventIds = [...new Set(rOutbox.map((r) => r[1]!))];
+    const done = new Set(
+      eventIds.length === 0 ? [] : (await c.query<{ event_id: string }>('select event_id from processed_events where event_id = any($1::text[])', [eventIds])).rows.map((r) => r.event_id),
+    );
+    await c.query('commit');
+
+    const snaps = new Map<string, TenantSnapshot>();
+    for (const [t, loaded, avail, , creditIds] of rTenants) {
+      const available = new Map<string, bigint>();
+      for (const [b, v] of pairs(avail)) available.set(b, fen(v) ?? 0n);
+      snaps.set(t, {
+        tenantId: t, ledger: [], ledgerCredits: [], held: new Map(), liveCalls: 0, outbox: new Map(),
+        redis: { loaded: loaded === 1, available, credits: new Set(creditIds) },
+      });
+    }
+    for (const r of buckets.rows) {
+      snaps.get(r.tenant_id.toString())?.ledger.push({ bucketId: r.id.toString(), kind: r.kind, validFrom: r.valid_from, expiresAt: r.expires_at, balanceFen: r.balance });
+    }
+    for (const r of credits.rows) snaps.get(r.tenant_id.toString())?.ledgerCredits.push(r.id.toString());
+    for (const [t, b, held, calls] of rHolds) {
+      const s = snaps.get(t);
+      if (!s) continue;
+      s.held.set(b, (s.held.get(b) ?? 0n) + (fen(held) ?? 0n));
+      s.liveCalls = calls;
+    }
+    const unreadable: string[] = [];
+    const counted = new Set<string>(); // an event id counts once even if the producer wrote it twice
+    for (const [streamId, eventId, t, ...debits] of rOutbox as [string, string, string, ...string[]][]) {
+      if (done.has(eventId) || counted.has(eventId)) continue;
+      const s = snaps.get(t);
+      const amounts = pairs(debits);
+      const parsed = [...amounts].map(([b, v]) => [b, fen(v)] as const);
+      if (!s || parsed.some(([b, v]) => v === null || v <= 0n || !/^[0-9]+$/.test(b))) {
+        unreadable.push(streamId);
+        continue;
+      }
+      counted.add(eventId);
+      for (const [b, v] of parsed) s.outbox.set(b, (s.outbox.get(b) ?? 0n) + v!);
+    }
+    return { tenants: tenantIds.map((t) => snaps.get(t)!).filter(Boolean), unreadableOutboxEntries: unreadable, tookMs: Date.now() - started };
+  } catch (e) {
+    await c.query('rollback').catch(() => undefined);
+    throw e;
+  } finally {
+    c.release();
+  }
+}
+
+export type RepairOutcome =
+  | { result: 'repaired' }
+  | { result: 'not_loaded' }
+  | { result: 'moved'; transferId: string }
+  | { result: 'held'; bucketId: string; availableFen: bigint; deltaFen: bigint };
+
+/** Apply -drift to each bucket and record the missing credit ids, atomically (repair.lua). */
+export async function repairTenant(
+  redis: ReconcileRedis,
+  tenantId: string,
+  corrections: { bucketId: string; deltaFen: bigint; ledger: LedgerBucket | undefined }[],
+  missingCredits: string[],
+): Promise<RepairOutcome> {
+  const argv: (string | number)[] = [corrections.length];
+  for (const x of corrections) {
+    argv.push(x.bucketId, x.deltaFen.toString(), x.ledger ? bucketMeta(x.ledger.kind, x.ledger.validFrom, x.ledger.expiresAt) : '');
+  }
+  argv.push(missingCredits.length, ...missingCredits);
+  const r = await redis.reconcileRepair(keys.tenant(tenantId), keys.buckets(tenantId), keys.bucketMeta(tenantId), keys.credits(tenantId), ...argv);
+  switch (r[0]) {
+    case 'ok':
+      return { result: 'repaired' };
+    case 'not_loaded':
+      return { result: 'not_loaded' };
+    case 'moved':
+      return { result: 'moved', transferId: String(r[1]) };
+    case 'held':
+      return { result: 'held', bucketId: String(r[1]), availableFen: BigInt(r[2]!), deltaFen: BigInt(r[3]!) };
+    default:
+      throw new Error(`repair.lua: unexpected reply ${JSON.stringify(r)}`);
+  }
+}

@@ -1,0 +1,249 @@
+/**
+ * Reconciliation on real Redis and PostgreSQL, with the real charging engine producing holds and outbox events
+ * and the real outbox consumer draining them.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDb, type TestDb } from '../helpers/pg.js';
+import { TEST_REDIS_URL, deleteKeys, testPrefix } from '../helpers/redis.js';
+import { applyCredit, loadTenant } from '../../src/charging/tenant-sync.js';
+import { keys } from '../../src/charging/keys.js';
+import { bucketAccount, postTransfers, systemAccount } from '../../src/ledger/ledger.js';
+import { createOutboxConsumer, type OutboxConsumer } from '../../src/outbox/consumer.js';
+import { reconcile, type Report, type TenantReport } from '../../src/reconcile/reconcile.js';
+import { metrics } from '../../src/observability/metrics.js';
+import { takeSnapshot, withReconcileCommands } from '../../src/reconcile/snapshot.js';
+import { compareTenant } from '../../src/reconcile/compare.js';
+import { createBucket, createPlan, createTenant } from '../charging/fixtures.js';
+import { ManualClock } from '../charging/manual-clock.js';
+import { available, facts, silent, startInstance, stopInstance, type Instance } from '../charging/setup.js';
+
+let db: TestDb;
+const prefix = testPrefix();
+const T0 = Date.UTC(2026, 10, 24, 8, 0, 0);
+const clock = new ManualClock(T0);
+let A: Instance;
+let consumer: OutboxConsumer;
+let plan: string;
+let n = 0;
+
+const settle = () => A.engine.idle();
+const req = (callId: string, tenantId: string) => ({ callId, tenantId, calledNumber: '8613800138000', at: clock.now(), failurePolicy: 'terminate' as const });
+
+/** A tenant on the 1 fen/s plan with a paid bucket, loaded into Redis. */
+async function tenant(fen: bigint): Promise<{ id: string; bucket: string; transfer: string }> {
+  const id = await createTenant(db.pool, `rc${++n}`, plan);
+  const b = await createBucket(db.pool, id, 'paid', fen);
+  await loadTenant(db.pool, A.redis, id);
+  return { id, bucket: b.bucketId, transfer: b.transferId };
+}
+
+async function drain(): Promise<void> {
+  while ((await consumer.drainOnce()) > 0);
+}
+
+async function one(tenantId: string, repair = false): Promise<{ report: Report; t: TenantReport }> {
+  const report = await reconcile({ pool: db.pool, redis: A.redis, tenantId, repair, logger: silent });
+  return { report, t: report.tenants[0]! };
+}
+
+/** A call answered now that runs `seconds` (≤ the 10 s slice) and is then finished. */
+async function call(callId: string, tenantId: string, seconds: number): Promise<void> {
+  const a = await A.engine.authorize(req(callId, tenantId));
+  if (!a.ok) throw new Error(`${callId}: ${a.reason}`);
+  const at = clock.now();
+  await A.engine.answered(callId, at, () => undefined);
+  await A.engine.finish(facts(callId, tenantId, at, at, at + seconds * 1000));
+}
+
+beforeAll(async () => {
+  db = await createTestDb();
+  plan = await createPlan(db.pool, 'reconcile-plan', [{ prefix: '86', price: '0.6' }]); // 1 fen per second
+  A = await startInstance(TEST_REDIS_URL, prefix, db.pool, clock, 'A');
+  consumer = createOutboxConsumer({ redis: A.redis, pool: db.pool, logger: silent, instanceId: 'rc-consumer', options: { blockMs: 20, housekeepingMs: 0 } });
+});
+afterAll(async () => {
+  await consumer?.stop();
+  if (A) await stopInstance(A);
+  await deleteKeys(TEST_REDIS_URL, prefix);
+  await db?.drop();
+});
+
+describe('reconcile', () => {
+  it('agrees while money is in flight (live holds, undrained outbox) and after the outbox drains', async () => {
+    const t = await tenant(10_000n);
+    await call('ok1', t.id, 7);
+    await call('ok2', t.id, 3);
+    const live = await A.engine.authorize(req('ok-live', t.id)); // holds its first slice (10 fen)
+    expect(live.ok).toBe(true);
+    let r = await one(t.id);
+    expect(r.t).toMatchObject({ state: 'ok', liveCalls: 1, driftFen: 0n });
+    expect(r.t.buckets).toEqual([{ bucketId: t.bucket, kind: 'paid', ledgerFen: 10_000n, redisFen: 9_980n, heldFen: 10n, outboxFen: 10n, expectedRedisFen: 9_980n, driftFen: 0n }]);
+
+    await drain();
+    r = await one(t.id);
+    expect(r.t.state).toBe('ok');
+    expect(r.t.buckets[0]).toMatchObject({ ledgerFen: 9_990n, outboxFen: 0n, heldFen: 10n, redisFen: 9_980n });
+    expect(r.report.outbox.backlog).toBe(0);
+    expect(r.report.ledgerInconsistent).toEqual([]);
+    await A.engine.finish(facts('ok-live', t.id, clock.now(), null, clock.now()));
+    await drain();
+    r = await one(t.id);
+    expect(r.t.buckets[0]).toMatchObject({ ledgerFen: 9_990n, outboxFen: 0n, heldFen: 0n, redisFen: 9_990n, driftFen: 0n });
+  });
+
+  it('an event written and acked between the ledger snapshot and the Redis snapshot still counts as in flight', async () => {
+    const t = await tenant(1_000n);
+    await call('late1', t.id, 5);
+    // the consumer commits and acks the event exactly between the two snapshots: a real Redis connection whose
+    // snapshot command first lets the consumer drain
+    const base = withReconcileCommands(A.redis);
+    const racing = new Proxy(base, {
+      get(target, prop, receiver) {
+        if (prop === 'reconcileSnapshot') {
+          return async (...args: (string | number)[]) => {
+            await drain();
+            return target.reconcileSnapshot(args[0] as string, args[1] as string, args[2] as string, ...args.slice(3));
+          };
+        }
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    const snap = await takeSnapshot(db.pool, racing, [t.id]);
+    const cmp = compareTenant(snap.tenants[0]!);
+    expect((await db.pool.query(`select 1 from processed_events where event_id = 'call:late1'`)).rowCount).toBe(1);
+    // the ledger snapshot predates the write, so the 5 fen are counted as still in the outbox
+    expect(cmp.buckets[0]).toMatchObject({ ledgerFen: 1_000n, outboxFen: 5n, redisFen: 995n, driftFen: 0n });
+    expect(cmp.state).toBe('ok');
+  });
+
+  it('reports drift and repairs Redis to the ledger truth; the metrics show it', async () => {
+    const t = await tenant(5_000n);
+    await A.redis.hincrby(keys.buckets(t.id), t.bucket, 321); // Redis believes in money the ledger never had
+    let r = await one(t.id);
+    expect(r.t).toMatchObject({ state: 'drift', driftFen: 321n });
+    expect(r.t.buckets[0]).toMatchObject({ redisFen: 5_321n, expectedRedisFen: 5_000n, driftFen: 321n });
+    expect(r.t.repair).toBeUndefined();
+    expect(await available(A.redis, t.id)).toBe(5_321n); // report only: nothing changed
+    expect((await metrics.reconcileDrift.get()).values[0]!.value).toBe(321);
+    expect((await metrics.reconcileDriftTenants.get()).values[0]!.value).toBe(1);
+
+    r = await one(t.id, true);
+    expect(r.t).toMatchObject({ state: 'drift', repair: 'repaired' });
+    expect(r.report.repaired).toBe(1);
+    expect(await available(A.redis, t.id)).toBe(5_000n);
+    r = await one(t.id);
+    expect(r.t).toMatchObject({ state: 'ok', driftFen: 0n });
+    expect((await metrics.reconcileDrift.get()).values[0]!.value).toBe(0);
+  });
+
+  it('a top-up committed to the ledger while Redis was down is added by repair, and the late credit is then a no-op', async () => {
+    const t = await tenant(1_000n);
+    // what the CLI does when Redis is unreachable: the ledger transfer commits, applyCredit never runs
+    const { posted } = await postTransfers(db.pool, [{
+      idempotencyKey: `topup:${t.id}:1`, debitAccountId: await systemAccount(db.pool, 'cash'),
+      creditAccountId: await bucketAccount(db.pool, BigInt(t.bucket)), amountFen: 2_000n, kind: 'top_up', tenantId: BigInt(t.id),
+    }]);
+    const transferId = posted[0]!.toString();
+    let r = await one(t.id);
+    expect(r.t).toMatchObject({ state: 'drift', driftFen: 2_000n, missingCredits: [transferId] });
+    r = await one(t.id, true);
+    expect(r.t.repair).toBe('repaired');
+    expect(await available(A.redis, t.id)).toBe(3_000n);
+    const late = await applyCredit(A.redis, { tenantId: t.id, bucketId: t.bucket, kind: 'paid', amountFen: 2_000n, validFrom: new Date(0), expiresAt: null, transferId });
+    expect(late).toBe(false);
+    expect(await available(A.redis, t.id)).toBe(3_000n);
+    expect((await one(t.id)).t.state).toBe('ok');
+  });
+
+  it('never takes back money a live call holds: the repair is deferred and nothing changes', async () => {
+    const t = await tenant(30n);
+    await A.redis.hincrby(keys.buckets(t.id), t.bucket, 20); // Redis: 50 fen, ledger: 30
+    const live = await A.engine.authorize(req('held1', t.id)); // reserves 10 fen
+    const live2 = await A.engine.authorize(req('held2', t.id));
+    const live3 = await A.engine.authorize(req('held3', t.id));
+    expect([live.ok, live2.ok, live3.ok]).toEqual([true, true, true]);
+    expect(await available(A.redis, t.id)).toBe(20n); // 30 fen held by 3 calls
+    // the ledger loses 25 fen (an operator adjustment): Redis must give back 45 but only 20 are not held
+    await postTransfers(db.pool, [{
+      idempotencyKey: `adjust:${t.id}`, debitAccountId: await bucketAccount(db.pool, BigInt(t.bucket)),
+      creditAccountId: await systemAccount(db.pool, 'cash'), amountFen: 25n, kind: 'adjustment', tenantId: BigInt(t.id),
+    }]);
+    const r = await one(t.id, true);
+    expect(r.t).toMatchObject({ state: 'drift', repair: 'deferred', driftFen: 45n });
+    expect(r.t.detail).toContain('reserved by live calls');
+    expect(r.report.deferred).toBe(1);
+    expect(await available(A.redis, t.id)).toBe(20n);
+    for (const id of ['held1', 'held2', 'held3']) await A.engine.finish(facts(id, t.id, clock.now(), null, clock.now()));
+    const again = await one(t.id, true);
+    expect(again.t.repair).toBe('repaired');
+    expect(await available(A.redis, t.id)).toBe(5n);
+  });
+
+  it('a credit applied in Redis but not yet visible in the ledger is "unstable", never repaired away', async () => {
+    const t = await tenant(100n);
+    await applyCredit(A.redis, { tenantId: t.id, bucketId: t.bucket, kind: 'paid', amountFen: 50n, validFrom: new Date(0), expiresAt: null, transferId: '999999999' });
+    const r = await one(t.id, true);
+    expect(r.t).toMatchObject({ state: 'unstable', repair: 'gave_up', creditsAhead: ['999999999'] });
+    expect(await available(A.redis, t.id)).toBe(150n);
+    expect(r.report.unstable).toBe(1);
+  });
+
+  it('a tenant never loaded into Redis is reported as such, and a bad or unknown tenant id is refused', async () => {
+    const id = await createTenant(db.pool, `rc-unloaded`, plan);
+    await createBucket(db.pool, id, 'paid', 10n);
+    const r = await one(id, true);
+    expect(r.t).toMatchObject({ state: 'not_loaded', buckets: [] });
+    await expect(reconcile({ pool: db.pool, redis: A.redis, tenantId: 'x1', repair: false })).rejects.toThrow(/decimal tenant id/);
+    await expect(reconcile({ pool: db.pool, redis: A.redis, tenantId: '987654321', repair: false })).rejects.toThrow(/does not exist/);
+  });
+
+  it('calls, top-ups, the consumer and repeated reconcile --repair all at once: no false drift, and Redis == ledger at the end', async () => {
+    const t = await tenant(50_000n);
+    const t2 = await tenant(50_000n);
+    consumer.start();
+    let stop = false;
+    const reports: Report[] = [];
+    const reconciler = (async () => {
+      while (!stop) reports.push(await reconcile({ pool: db.pool, redis: A.redis, repair: true }));
+    })();
+    const work = Array.from({ length: 4 }, async (_, w) => {
+      for (let i = 0; i < 15; i++) {
+        const tenantId = (i + w) % 2 ? t.id : t2.id;
+        await call(`mix${w}-${i}`, tenantId, 1 + ((i * 7 + w) % 9));
+        if (i % 5 === 4) {
+          // the CLI's top-up: ledger first, then Redis
+          const bucket = tenantId === t.id ? t.bucket : t2.bucket;
+          const { posted } = await postTransfers(db.pool, [{
+            idempotencyKey: `mix-topup:${w}:${i}`, debitAccountId: await systemAccount(db.pool, 'cash'),
+            creditAccountId: await bucketAccount(db.pool, BigInt(bucket)), amountFen: 100n, kind: 'top_up', tenantId: BigInt(tenantId),
+          }]);
+          await applyCredit(A.redis, { tenantId, bucketId: bucket, kind: 'paid', amountFen: 100n, validFrom: new Date(0), expiresAt: null, transferId: posted[0]!.toString() });
+        }
+      }
+    });
+    await Promise.all(work);
+    await settle();
+    for (let i = 0; i < 200 && (await consumer.stats()).backlog > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    stop = true;
+    await reconciler;
+    await consumer.stop();
+    consumer = createOutboxConsumer({ redis: A.redis, pool: db.pool, logger: silent, instanceId: 'rc-consumer', options: { blockMs: 20, housekeepingMs: 0 } });
+
+    expect(reports.length).toBeGreaterThan(0);
+    // the reconciler really ran while money was in flight (held by live calls or waiting in the outbox)
+    const inFlight = reports.flatMap((rep) => rep.tenants).flatMap((x) => x.buckets).filter((b) => b.heldFen > 0n || b.outboxFen > 0n);
+    expect(inFlight.length).toBeGreaterThan(0);
+    for (const rep of reports) {
+      for (const x of rep.tenants.filter((y) => y.tenantId === t.id || y.tenantId === t2.id)) {
+        expect(x.state === 'ok' || (x.state === 'unstable' && x.repair === undefined)).toBe(true);
+        expect(x.repair).toBeUndefined();
+      }
+    }
+    for (const x of [t, t2]) {
+      const end = await one(x.id);
+      expect(end.t).toMatchObject({ state: 'ok', driftFen: 0n, liveCalls: 0 });
+      expect(end.t.buckets[0]!.redisFen).toBe(end.t.buckets[0]!.ledgerFen);
+    }
+  });
+});
