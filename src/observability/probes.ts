@@ -1,7 +1,9 @@
 /**
- * Ready-made readiness probes for the stores. drachtio and the outbox consumer register their own probes
- * (their owners know their state): readiness.add('drachtio', () => srfConnected), readiness.add('outbox', () => consumer.alive()).
+ * Ready-made readiness probes: the stores, and drachtio from the connection gauge the SIP layer keeps
+ * (src/sip/connect.ts). The outbox consumer registers its own: readiness.add('outbox', () => consumer.alive()).
  */
+import { metrics } from './metrics.js';
+
 export interface Pingable {
   ping(): Promise<string>;
 }
@@ -20,4 +22,9 @@ export function postgresProbe(db: Queryable): () => Promise<boolean> {
     await db.query('select 1');
     return true;
   };
+}
+
+/** drachtio is up while softswitch_drachtio_connected is 1 (set on connect, cleared on close/reconnecting). */
+export function drachtioProbe(): () => Promise<boolean> {
+  return async () => (await metrics.drachtioConnected.get()).values[0]?.value === 1;
 }
