@@ -249,14 +249,13 @@ export function createChargingEngine(deps: ChargingEngineDeps): Engine {
 
   /** Timers of a live call: ask for the next slice a little before the grant ends; cut exactly at grant end. */
   function schedule(c: LiveCall): void {
-    if (c.answerAt === null || c.exhausted || closed) return;
+    if (c.answerAt === null || c.exhausted || closed || !live.has(c.callId)) return; // finished while answering
     stopTimers(c);
     const end = c.answerAt + c.granted * 1000;
     c.cancelCut = clock.at(end, () => {
       if (c.exhausted || !live.has(c.callId)) return;
       c.exhausted = true;
       stopTimers(c);
-      metrics.cutoffsTotal.inc();
       c.log.info({ grantedSeconds: c.granted }, 'credit for this call exhausted: cut');
       c.onExhausted?.(end);
     });
@@ -403,7 +402,7 @@ export function createChargingEngine(deps: ChargingEngineDeps): Engine {
     const due = await redis.zrangebyscore(keys.leases, '-inf', now, 'LIMIT', 0, 200);
     let n = 0;
     for (const callId of due) {
-      if (live.has(callId)) continue; // ours and alive: our own timers handle it
+      if (live.has(callId) || retries.has(callId)) continue; // ours: our timers or our deferred settlement handle it
       const h = await redis.hgetall(keys.call(callId));
       if (!h.tenant) {
         await redis.zrem(keys.leases, callId);
