@@ -14,6 +14,7 @@ import { cdrCommands } from './cdr.js';
 import { billingCommands } from './billing.js';
 import { demoCommands } from './demo.js';
 import { apiTokenCommands } from './api-token.js';
+import { reconcileCommands } from './reconcile.js';
 
 export const COMMANDS: CommandSpec[] = [
   ...migrateCommands,
@@ -27,4 +28,5 @@ export const COMMANDS: CommandSpec[] = [
   ...billingCommands,
   ...demoCommands,
   ...apiTokenCommands,
+  ...reconcileCommands,
 ];
