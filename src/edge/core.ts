@@ -693,6 +693,10 @@ export class EdgeCore implements AppMessageHandler {
     this.sentReply(app, msgId, to, text, tx.id, null);
   }
 
+  stats(): { dialogs: number; serverTransactions: number; clientTransactions: number } {
+    return { dialogs: this.dialogs.size, serverTransactions: this.serverById.size, clientTransactions: this.clientById.size };
+  }
+
   close(): void {
     for (const t of this.serverById.values()) t.terminate();
     for (const t of this.clientById.values()) t.terminate();

@@ -20,7 +20,15 @@ export interface EdgeOptions {
   timers?: SipTimers;
 }
 
-export interface Edge { close(): Promise<void>; sipPort: number; controlPort: number }
+export interface EdgeStats { dialogs: number; serverTransactions: number; clientTransactions: number }
+
+export interface Edge {
+  close(): Promise<void>;
+  sipPort: number;
+  controlPort: number;
+  /** Live state sizes, for health checks and leak tests. */
+  stats(): EdgeStats;
+}
 
 export async function startEdge(opts: EdgeOptions): Promise<Edge> {
   if (opts.transports.length === 0) throw new Error('edge: at least one SIP transport (udp or tcp) is required');
@@ -44,6 +52,7 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
   return {
     sipPort: transports.port,
     controlPort: wire.port,
+    stats: () => core!.stats(),
     async close() {
       core!.close();
       await wire.close();

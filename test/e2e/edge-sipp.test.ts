@@ -88,6 +88,7 @@ for (const transport of ['udp', 'tcp'] as const) {
       expect(uac).toMatchObject({ successful: 120, failed: 0, code: 0 });
       expect(uas).toMatchObject({ successful: 120, failed: 0, code: 0 });
       expect(stats.failures).toBe(0);
+      expect(edge.stats().dialogs).toBe(0); // every dialog of every call was released
     }, 60_000);
   });
 }

@@ -151,5 +151,9 @@ for (const proto of ['udp', 'tcp'] as const) {
       await uac.destroy(); // travels caller → A → B (Route) → C
       await thirdEnded;
     });
+
+    it('leaves no dialog behind on any edge', () => {
+      expect([a.stats().dialogs, b.stats().dialogs, c.stats().dialogs]).toEqual([0, 0, 0]);
+    });
   });
 }
