@@ -18,7 +18,7 @@ function sameSecret(a: string, b: string): boolean {
   return timingSafeEqual(sha(a), sha(b));
 }
 
-export function bearerToken(req: IncomingMessage): string | null {
+function bearerToken(req: IncomingMessage): string | null {
   const h = req.headers.authorization;
   if (!h) return null;
   const m = /^Bearer ([\x21-\x7e]{1,512})$/.exec(h.trim());

@@ -13,4 +13,3 @@ export class HttpError extends Error {
 export const badRequest = (message: string): HttpError => new HttpError(400, 'bad_request', message);
 export const notFound = (message = 'not found'): HttpError => new HttpError(404, 'not_found', message);
 export const unauthorized = (message = 'missing or invalid bearer token'): HttpError => new HttpError(401, 'unauthorized', message);
-export const forbidden = (message: string): HttpError => new HttpError(403, 'forbidden', message);

@@ -27,7 +27,7 @@ export interface HttpServer {
 }
 
 /** JSON with bigint as decimal strings (money is bigint fen; never a float on the wire). */
-export function toJson(body: unknown): string {
+function toJson(body: unknown): string {
   return JSON.stringify(body, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
 }
 

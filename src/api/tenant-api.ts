@@ -21,10 +21,10 @@ import { listCdrs } from './reads/cdrs.js';
 import { findTenant, listTenants, type TenantSummary } from './reads/tenants.js';
 import type { Route, RouteContext } from './router.js';
 
-export const CDR_PAGE_DEFAULT = 100;
-export const CDR_PAGE_MAX = 1000;
-export const CDR_RANGE_DEFAULT_DAYS = 31;
-export const CDR_RANGE_MAX_DAYS = 366;
+const CDR_PAGE_DEFAULT = 100;
+const CDR_PAGE_MAX = 1000;
+const CDR_RANGE_DEFAULT_DAYS = 31;
+const CDR_RANGE_MAX_DAYS = 366;
 const DAY_MS = 86_400_000;
 
 export interface TenantApiDeps {

@@ -9,11 +9,11 @@ export type Db = Pool | PoolClient;
 
 const TOKEN = /^sst_[A-Za-z0-9_-]{43}$/;
 
-export function hashToken(token: string): string {
+function hashToken(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex');
 }
 
-export function looksLikeTenantToken(token: string): boolean {
+function looksLikeTenantToken(token: string): boolean {
   return TOKEN.test(token);
 }
 

@@ -33,8 +33,8 @@ const invitesTotal = new Counter({
 });
 
 /** Windows of the instance-local ASR and CPS gauges (Prometheus-side: recording rules in deploy/prometheus). */
-export const ASR_WINDOW_SECONDS = 300;
-export const CPS_WINDOW_SECONDS = 60;
+const ASR_WINDOW_SECONDS = 300;
+const CPS_WINDOW_SECONDS = 60;
 const asrWindow = new SlidingDelta(ASR_WINDOW_SECONDS * 1000, Date.now(), [0, 0]);
 const cpsWindow = new SlidingDelta(CPS_WINDOW_SECONDS * 1000, Date.now(), [0]);
 

@@ -34,10 +34,6 @@ export class Readiness {
     metrics.draining.set(on ? 1 : 0);
   }
 
-  isDraining(): boolean {
-    return this.draining;
-  }
-
   async check(): Promise<ReadinessReport> {
     const names = [...this.probes.keys()];
     const results = await Promise.all(names.map((n) => this.run(this.probes.get(n)!)));
