@@ -8,7 +8,7 @@
  *   A call's charge is computed exactly from the rate and rounded once, per call, to the fen
  *   (config `charging.rounding`, default up).
  */
-import Decimal from 'decimal.js';
+import { Decimal } from 'decimal.js';
 
 export const CURRENCY = 'CNY';
 export const FEN_PER_CNY = 100;

@@ -1,0 +1,131 @@
+/**
+ * Composition root: builds every part from the one config object, in dependency order, and tears them down in
+ * reverse. main.ts runs it for `npm start`; end-to-end tests run it with overrides (ports 0, test DB, key prefix).
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Config } from './config/config.js';
+import { createPool } from './db/pool.js';
+import { migrate } from './db/migrate.js';
+import { createChargingRedis, waitReady } from './charging/redis.js';
+import { createChargingEngine } from './charging/engine.js';
+import { subscribeTenantControl } from './charging/tenant-sync.js';
+import { createOutboxConsumer } from './outbox/consumer.js';
+import { startEdge, type Edge } from './edge/index.js';
+import { connectSrf } from './sip/connect.js';
+import { createSipApp } from './sip/app.js';
+import { createHttpServer } from './api/http-server.js';
+import { createTenantApiRoutes } from './api/tenant-api.js';
+import { Readiness } from './observability/readiness.js';
+import { postgresProbe, redisProbe } from './observability/probes.js';
+import { metrics } from './observability/metrics.js';
+import { seedDemo } from './demo/seed.js';
+import type { Logger } from './util/logger.js';
+
+export interface RunningApp {
+  instanceId: string;
+  httpPort: number;
+  sipPort: number | null; // embedded edge's SIP port; null with an external drachtio-server
+  controlPort: number | null;
+  /** Stop taking calls, let live ones run up to drainSeconds, cut the rest, close everything. Idempotent. */
+  shutdown(reason: string): Promise<void>;
+}
+
+export async function startApp(config: Config, logger: Logger): Promise<RunningApp> {
+  const instanceId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const log = logger.child({ instanceId });
+  const readiness = new Readiness();
+  const closers: { name: string; close: () => Promise<unknown> }[] = [];
+  const onFailure = async (): Promise<void> => {
+    for (const c of closers.reverse()) await c.close().catch(() => undefined);
+  };
+
+  try {
+    const pool = createPool(config.postgres.url, config.postgres.poolSize);
+    closers.push({ name: 'postgres', close: () => pool.end() });
+    const m = await migrate(pool);
+    if (m.applied.length) log.info({ applied: m.applied }, 'migrations applied');
+    await pool.query('select ensure_cdr_partitions(now(), 3)');
+
+    const redis = createChargingRedis(config.redis.url, config.redis.keyPrefix);
+    closers.push({ name: 'redis', close: () => redis.quit() });
+    await waitReady(redis);
+
+    if (config.demo.autoSeed) {
+      const { rows } = await pool.query<{ n: string }>('select count(*)::text as n from tenants');
+      if (rows[0]?.n === '0') {
+        await seedDemo(pool, redis);
+        log.info('database had no tenant: demo tenant seeded (contract sample order)');
+      }
+    }
+
+    const charging = createChargingEngine({ redis, pool, config, logger: log, instanceId });
+    closers.push({ name: 'charging', close: () => charging.close() });
+    const outbox = createOutboxConsumer({ redis, pool, logger: log, instanceId });
+    outbox.start();
+    closers.push({ name: 'outbox', close: () => outbox.stop() });
+
+    let edge: Edge | null = null;
+    let drachtio = { host: config.drachtio.host, port: config.drachtio.port, secret: config.drachtio.secret };
+    if (!config.drachtio.host) {
+      edge = await startEdge({
+        sipHost: config.edge.sipHost,
+        sipPort: config.edge.sipPort,
+        transports: config.edge.transports,
+        controlHost: '127.0.0.1',
+        controlPort: config.drachtio.port,
+        secret: config.drachtio.secret,
+        logger: log,
+      });
+      const e = edge;
+      closers.push({ name: 'edge', close: () => e.close() });
+      drachtio = { host: '127.0.0.1', port: edge.controlPort, secret: config.drachtio.secret };
+      log.info({ sipPort: edge.sipPort, controlPort: edge.controlPort }, 'embedded SIP edge started');
+    }
+    const srf = await connectSrf(drachtio, log);
+    closers.push({ name: 'srf', close: async () => srf.disconnect() });
+    let srfUp = true;
+    srf.on('connect', () => (srfUp = true));
+    srf.on('close', () => (srfUp = false));
+    srf.on('reconnecting', () => (srfUp = false));
+
+    const sip = createSipApp({
+      srf, config, logger: log, pool, redis, charging, instanceId,
+      subscribeControl: (handler) => subscribeTenantControl(redis, handler),
+    });
+    closers.push({ name: 'sip', close: () => sip.close() });
+
+    readiness.add('drachtio', () => srfUp);
+    readiness.add('redis', redisProbe(redis));
+    readiness.add('postgres', postgresProbe(pool));
+    readiness.add('outbox', () => outbox.alive());
+
+    const http = createHttpServer({ config, logger: log, readiness, routes: createTenantApiRoutes({ pool, config }) });
+    const bound = await http.listen();
+    closers.push({ name: 'http', close: () => http.close() });
+    log.info({ http: `${bound.host}:${bound.port}` }, 'HTTP API, /metrics, /healthz, /readyz listening');
+
+    let stopping: Promise<void> | null = null;
+    const shutdown = (reason: string): Promise<void> => {
+      stopping ??= (async () => {
+        const deadline = Date.now() + config.shutdown.drainSeconds * 1000;
+        log.info({ reason, activeCalls: sip.activeCalls(), drainSeconds: config.shutdown.drainSeconds }, 'draining');
+        readiness.setDraining(true);
+        metrics.draining.set(1);
+        await sip.drain(deadline);
+        // settle what the calls left, then let the outbox write it before the stores close
+        await charging.idle();
+        for (const c of [...closers].reverse()) {
+          await c.close().catch((err: unknown) => log.warn({ err, part: c.name }, 'error while closing'));
+        }
+        log.info('stopped');
+      })();
+      return stopping;
+    };
+
+    return { instanceId, httpPort: bound.port, sipPort: edge?.sipPort ?? null, controlPort: edge?.controlPort ?? null, shutdown };
+  } catch (e) {
+    await onFailure();
+    throw e;
+  }
+}

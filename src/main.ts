@@ -1,0 +1,46 @@
+/** `npm start`: build the config, start every part, drain on SIGTERM/SIGINT, exit 0. */
+import { ConfigError, loadConfig } from './config/config.js';
+import { startApp } from './app.js';
+import { createLogger } from './util/logger.js';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`softswitch: ${e.message}\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
+  const logger = createLogger(config.log.level);
+  let app;
+  try {
+    app = await startApp(config, logger);
+  } catch (err) {
+    logger.fatal({ err }, 'start-up failed');
+    await new Promise((r) => setTimeout(r, 100)); // let pino flush
+    process.exit(1);
+  }
+  logger.info({ sipPort: app.sipPort, httpPort: app.httpPort }, 'softswitch ready');
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    signals += 1;
+    if (signals > 1) {
+      logger.warn({ sig }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    void app.shutdown(sig).then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
+
+void main();
