@@ -1,0 +1,133 @@
+/**
+ * RFC 3261 timers with T1 shrunk to 20 ms (so 64*T1 is 1.28 s): retransmission (A, E, G, 2xx) and give-up (B, F, H,
+ * 2xx without ACK). Black holes and silent peers are real UDP sockets; the app is real drachtio-srf.
+ * Assertions count messages, never measure time.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
+import { connect } from 'node:net';
+import { parseDatagram } from '../../src/edge/sip/parser.js';
+import { header, type SipMessage } from '../../src/edge/sip/message.js';
+import { encodeFrame, FrameDecoder } from '../../src/edge/wire/framing.js';
+import { SECRET, connectSrf, disconnectSrf, startTestEdge, type AnySrf, type TestEdge } from './support.js';
+
+const TIMERS = { T1: 20, T2: 160, T4: 200 };
+
+/** A UDP peer that records everything it receives and answers only when told to. */
+class Peer {
+  readonly got: { msg: SipMessage; from: RemoteInfo }[] = [];
+  private waiters: (() => void)[] = [];
+  constructor(readonly sock: UdpSocket) {
+    sock.on('message', (b, from) => { this.got.push({ msg: parseDatagram(b), from }); for (const w of this.waiters.splice(0)) w(); });
+  }
+  static async open(): Promise<Peer> {
+    const s = createSocket('udp4');
+    await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+    return new Peer(s);
+  }
+  get port(): number { return this.sock.address().port; }
+  count(pred: (m: SipMessage) => boolean): number { return this.got.filter((g) => pred(g.msg)).length; }
+  async waitFor(pred: (m: SipMessage) => boolean, n = 1): Promise<void> {
+    while (this.count(pred) < n) await new Promise<void>((r) => this.waiters.push(r));
+  }
+  send(text: string, port: number): void { this.sock.send(Buffer.from(text), port, '127.0.0.1'); }
+  close(): void { this.sock.close(); }
+}
+
+const isReq = (method: string) => (m: SipMessage): boolean => m.kind === 'request' && m.method === method;
+const isRes = (status: number) => (m: SipMessage): boolean => m.kind === 'response' && m.status === status;
+
+describe('transaction timers (T1 = 20 ms)', () => {
+  let edge: TestEdge;
+  let srf: AnySrf;
+  const destroyed: string[] = []; // reasons of app dialogs ended by the stack
+  beforeAll(async () => {
+    edge = await startTestEdge({ transports: ['udp'], timers: TIMERS });
+    srf = await connectSrf(edge.controlPort);
+    srf.invite(async (req: AnySrf, res: AnySrf) => {
+      const d = await srf.createUAS(req, res, { localSdp: 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 1 RTP/AVP 8\r\n' });
+      d.on('destroy', (_r: unknown, reason: string) => destroyed.push(reason));
+    });
+  });
+  afterAll(async () => { disconnectSrf(srf); await edge.close(); });
+
+  it('INVITE client to a black hole: timer A retransmits with backoff, timer B gives the app a 408', async () => {
+    const hole = await Peer.open();
+    const p = srf.createUAC(`sip:x@127.0.0.1:${hole.port}`, { localSdp: 'v=0\r\n' });
+    await expect(p).rejects.toMatchObject({ status: 408 });
+    // 64*T1 window with doubling intervals T1, 2T1, 4T1...: original + about 6 retransmissions, never unbounded
+    const n = hole.count(isReq('INVITE'));
+    expect(n).toBeGreaterThanOrEqual(5);
+    expect(n).toBeLessThanOrEqual(8);
+    hole.close();
+  });
+
+  it('non-INVITE client: timer E retransmits capped at T2, timer F gives 408', async () => {
+    const hole = await Peer.open();
+    const req = await srf.request(`sip:x@127.0.0.1:${hole.port}`, { method: 'OPTIONS' });
+    const res = await new Promise<AnySrf>((resolve) => req.on('response', resolve));
+    expect(res.status).toBe(408);
+    // capped at T2 = 8*T1: 20,40,80,160,160,... within 1280 ms → more than the uncapped INVITE case
+    expect(hole.count(isReq('OPTIONS'))).toBeGreaterThanOrEqual(8);
+    hole.close();
+  });
+
+  it('INVITE server, non-2xx: timer G retransmits the final until the ACK, then it stops', async () => {
+    const peer = await Peer.open();
+    const invite = (id: string): string => [
+      `INVITE sip:none@127.0.0.1:${edge.sipPort} SIP/2.0`, `Via: SIP/2.0/UDP 127.0.0.1:${peer.port};branch=z9hG4bK-${id}`,
+      `From: <sip:a@127.0.0.1>;tag=${id}`, 'To: <sip:none@127.0.0.1>', `Call-ID: ${id}`, 'CSeq: 1 INVITE', 'Max-Forwards: 0', 'Content-Length: 0', '', '',
+    ].join('\r\n');
+    peer.send(invite('g1'), edge.sipPort); // Max-Forwards 0 → 483, an INVITE server non-2xx final
+    await peer.waitFor(isRes(483), 3);
+    const final = peer.got.find((g) => isRes(483)(g.msg))!.msg;
+    peer.send([`ACK sip:none@127.0.0.1:${edge.sipPort} SIP/2.0`, `Via: SIP/2.0/UDP 127.0.0.1:${peer.port};branch=z9hG4bK-g1`,
+      'From: <sip:a@127.0.0.1>;tag=g1', `To: ${header(final, 'to')}`, 'Call-ID: g1', 'CSeq: 1 ACK', 'Content-Length: 0', '', ''].join('\r\n'), edge.sipPort);
+    await new Promise((r) => setTimeout(r, 50));
+    const afterAck = peer.count(isRes(483));
+    await new Promise((r) => setTimeout(r, 400)); // several T2 periods: no more retransmissions may come
+    expect(peer.count(isRes(483))).toBe(afterAck);
+    peer.close();
+  });
+
+  it('2xx never ACKed: the edge retransmits it, then BYEs the caller and tells the app (unsolicited BYE)', async () => {
+    const peer = await Peer.open();
+    const before = destroyed.length;
+    peer.send([
+      `INVITE sip:app@127.0.0.1:${edge.sipPort} SIP/2.0`, `Via: SIP/2.0/UDP 127.0.0.1:${peer.port};branch=z9hG4bK-noack;rport`,
+      'From: <sip:a@127.0.0.1>;tag=noack', 'To: <sip:app@127.0.0.1>', 'Call-ID: noack', 'CSeq: 1 INVITE',
+      `Contact: <sip:a@127.0.0.1:${peer.port}>`, 'Max-Forwards: 70', 'Content-Type: application/sdp', 'Content-Length: 4', '', 'v=0\n',
+    ].join('\r\n'), edge.sipPort);
+    await peer.waitFor(isReq('BYE'));
+    expect(peer.count(isRes(200))).toBeGreaterThanOrEqual(3);
+    await expect.poll(() => destroyed.length).toBe(before + 1);
+    expect(destroyed[before]).toBe('ACK timeout');
+    expect(edge.stats().dialogs).toBe(0);
+    peer.close();
+  });
+});
+
+describe('app goes away', () => {
+  let edge: TestEdge;
+  beforeAll(async () => { edge = await startTestEdge({ transports: ['udp'], timers: TIMERS }); });
+  afterAll(async () => { await edge.close(); });
+
+  it('an INVITE waiting on an app that disconnects is answered 503', async () => {
+    const app = connect({ host: '127.0.0.1', port: edge.controlPort });
+    const dec = new FrameDecoder();
+    const frames: string[] = [];
+    app.on('data', (c) => frames.push(...dec.push(c)));
+    await new Promise((r) => app.once('connect', r));
+    app.write(Buffer.concat([encodeFrame(`a|authenticate|${SECRET}|`), encodeFrame('b|route|invite')]));
+    await expect.poll(() => frames.length).toBe(2);
+    const peer = await Peer.open();
+    peer.send([
+      `INVITE sip:x@127.0.0.1:${edge.sipPort} SIP/2.0`, `Via: SIP/2.0/UDP 127.0.0.1:${peer.port};branch=z9hG4bK-gone`,
+      'From: <sip:a@127.0.0.1>;tag=gone', 'To: <sip:x@127.0.0.1>', 'Call-ID: gone', 'CSeq: 1 INVITE', 'Content-Length: 0', '', '',
+    ].join('\r\n'), edge.sipPort);
+    await expect.poll(() => frames.some((f) => f.split('|')[1] === 'sip')).toBe(true);
+    app.destroy();
+    await peer.waitFor(isRes(503));
+    peer.close();
+  });
+});
