@@ -4,6 +4,7 @@ export const keys = {
   buckets: (t: string) => `tenant:${t}:buckets`,
   bucketMeta: (t: string) => `tenant:${t}:bmeta`,
   credits: (t: string) => `tenant:${t}:credits`,
+  creditAmounts: (t: string) => `tenant:${t}:creditamt`,
   expirySeq: (t: string) => `tenant:${t}:expseq`,
   call: (callId: string) => `call:${callId}`,
   done: (callId: string) => `done:${callId}`,

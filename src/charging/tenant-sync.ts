@@ -33,7 +33,7 @@ export async function applyCredit(
   if (c.amountFen <= 0n) throw new RangeError(`credit amount must be > 0 fen, got ${c.amountFen}`);
   if (!c.transferId) throw new RangeError('transferId is required (idempotency)');
   const t = c.tenantId;
-  const applied = await redis.chargeCredit(keys.buckets(t), keys.bucketMeta(t), keys.credits(t),
+  const applied = await redis.chargeCredit(keys.buckets(t), keys.bucketMeta(t), keys.credits(t), keys.creditAmounts(t),
     c.bucketId, c.amountFen.toString(), bucketMeta(c.kind, c.validFrom, c.expiresAt), c.transferId);
   if (applied === 1) await publish(redis, { tenantId: t, action: 'credit' });
   return applied === 1;
@@ -58,6 +58,7 @@ export async function setTenantState(
 }
 
 interface TenantRow { status: string; service_start: Date | null; service_end: Date | null; rate_plan_id: bigint | null }
+interface CreditRow { id: bigint; bucket_id: bigint; amount_fen: bigint }
 interface BucketRow { id: bigint; kind: 'paid' | 'gift'; valid_from: Date; expires_at: Date | null; balance: bigint }
 
 /**
@@ -67,32 +68,46 @@ interface BucketRow { id: bigint; kind: 'paid' | 'gift'; valid_from: Date; expir
  */
 export async function loadTenant(pool: Pool, redis: ChargingRedis, tenantId: string): Promise<void> {
   checkId('tenantId', tenantId);
-  const t = await pool.query<TenantRow>('select status, service_start, service_end, rate_plan_id from tenants where id = $1', [tenantId]);
-  const row = t.rows[0];
-  if (!row) throw new RangeError(`tenant ${tenantId} does not exist`);
-  const b = await pool.query<BucketRow>(
-    `select b.id, b.kind, b.valid_from, b.expires_at, coalesce(a.credits_posted - a.debits_posted, 0)::int8 as balance
-       from balance_buckets b left join ledger_accounts a on a.bucket_id = b.id
-      where b.tenant_id = $1 order by b.id`,
-    [tenantId],
-  );
-  const tr = await pool.query<{ id: bigint }>(
-    `select tr.id from ledger_transfers tr
-       join ledger_accounts a on a.id = tr.credit_account_id
-       join balance_buckets b on b.id = a.bucket_id
-      where b.tenant_id = $1 and tr.kind in ('top_up', 'gift')`,
-    [tenantId],
-  );
+  // one snapshot for the tenant, its balances and the credits those balances include
+  const db = await pool.connect();
+  let t: TenantRow | undefined;
+  let buckets: BucketRow[];
+  let credits: CreditRow[];
+  try {
+    await db.query('begin isolation level repeatable read read only');
+    t = (await db.query<TenantRow>('select status, service_start, service_end, rate_plan_id from tenants where id = $1', [tenantId])).rows[0];
+    buckets = (await db.query<BucketRow>(
+      `select b.id, b.kind, b.valid_from, b.expires_at, coalesce(a.credits_posted - a.debits_posted, 0)::int8 as balance
+         from balance_buckets b left join ledger_accounts a on a.bucket_id = b.id
+        where b.tenant_id = $1 order by b.id`,
+      [tenantId],
+    )).rows;
+    credits = (await db.query<CreditRow>(
+      `select tr.id, b.id as bucket_id, tr.amount_fen from ledger_transfers tr
+         join ledger_accounts a on a.id = tr.credit_account_id
+         join balance_buckets b on b.id = a.bucket_id
+        where b.tenant_id = $1 and tr.kind in ('top_up', 'gift')`,
+      [tenantId],
+    )).rows;
+    await db.query('commit');
+  } catch (e) {
+    await db.query('rollback').catch(() => undefined);
+    throw e;
+  } finally {
+    db.release();
+  }
+  if (!t) throw new RangeError(`tenant ${tenantId} does not exist`);
   const argv: (string | number)[] = [
-    row.status,
-    row.service_start ? String(row.service_start.getTime()) : '',
-    row.service_end ? String(row.service_end.getTime()) : '',
-    row.rate_plan_id === null ? '' : row.rate_plan_id.toString(),
-    b.rows.length,
+    t.status,
+    t.service_start ? String(t.service_start.getTime()) : '',
+    t.service_end ? String(t.service_end.getTime()) : '',
+    t.rate_plan_id === null ? '' : t.rate_plan_id.toString(),
+    buckets.length,
   ];
-  for (const r of b.rows) argv.push(r.id.toString(), r.balance.toString(), bucketMeta(r.kind, r.valid_from, r.expires_at));
-  argv.push(tr.rows.length, ...tr.rows.map((r) => r.id.toString()));
-  await redis.chargeLoad(keys.tenant(tenantId), keys.buckets(tenantId), keys.bucketMeta(tenantId), keys.credits(tenantId), ...argv);
+  for (const r of buckets) argv.push(r.id.toString(), r.balance.toString(), bucketMeta(r.kind, r.valid_from, r.expires_at));
+  argv.push(credits.length);
+  for (const r of credits) argv.push(r.id.toString(), r.bucket_id.toString(), r.amount_fen.toString());
+  await redis.chargeLoad(keys.tenant(tenantId), keys.buckets(tenantId), keys.bucketMeta(tenantId), keys.credits(tenantId), keys.creditAmounts(tenantId), ...argv);
 }
 
 /** Subscribe to tenant control messages; returns an unsubscribe function (closes the subscriber connection). */

@@ -77,6 +77,19 @@ describe('tenant-sync', () => {
     expect(await redis.hget(keys.tenant(tenant), 'status')).toBe('suspended');
   });
 
+  it('a cold load racing top-ups keeps credits the ledger snapshot lacks and does not count the others twice', async () => {
+    const plan = await createPlan(db.pool, 'p-race', [{ prefix: '86', price: '0.1' }]);
+    const tenant = await createTenant(db.pool, 'race1', plan);
+    const paid = await createBucket(db.pool, tenant, 'paid', 10_000n);
+    const base = { tenantId: tenant, bucketId: paid.bucketId, kind: 'paid' as const, validFrom: new Date(0), expiresAt: null };
+    // applied to Redis before the load: one already in the ledger snapshot, one committed after it
+    expect(await applyCredit(redis, { ...base, amountFen: 10_000n, transferId: paid.transferId })).toBe(true);
+    expect(await applyCredit(redis, { ...base, amountFen: 50n, transferId: 'after-snapshot' })).toBe(true);
+    await loadTenant(db.pool, redis, tenant);
+    expect(await redis.hget(keys.buckets(tenant), paid.bucketId)).toBe('10050');
+    expect((await redis.smembers(keys.credits(tenant))).sort()).toEqual(['after-snapshot', paid.transferId].sort());
+  });
+
   it('loadTenant of an unknown tenant throws', async () => {
     await expect(loadTenant(db.pool, redis, '999999')).rejects.toThrow(/does not exist/);
   });
