@@ -22,6 +22,7 @@ interface OutboxCommands {
   outboxAck(outbox: string, acked: string, ...argv: (string | number)[]): Promise<number>;
   outboxDead(outbox: string, dead: string, acked: string, ...argv: (string | number)[]): Promise<number>;
   outboxTrim(outbox: string, acked: string, ...argv: (string | number)[]): Promise<number>;
+  outboxReplay(dead: string, outbox: string, deadId: string): Promise<string | null>;
 }
 export type OutboxRedis = Redis & OutboxCommands;
 
@@ -29,6 +30,7 @@ const SCRIPTS: readonly [string, keyof OutboxCommands, number][] = [
   ['ack.lua', 'outboxAck', 2],
   ['dead.lua', 'outboxDead', 3],
   ['trim.lua', 'outboxTrim', 2],
+  ['replay.lua', 'outboxReplay', 2],
 ];
 
 /** Define the outbox scripts on a connection (idempotent per connection). */
@@ -145,4 +147,28 @@ export async function outboxStats(redis: Redis): Promise<OutboxStats> {
   }
   candidates.sort((a, b) => idTime(a) - idTime(b));
   return { pending, undelivered, backlog: pending + undelivered, oldestId: candidates[0] ?? null, deadLetters: await redis.xlen(DEAD) };
+}
+
+export interface DeadLetter {
+  id: string; // id in outbox:dead
+  streamId: string; // id it had in outbox
+  reason: string;
+  consumer: string;
+  at: number; // epoch ms it was dead-lettered
+  event: string; // raw event text
+}
+
+/** Dead letters, oldest first. */
+export async function listDead(redis: Redis, count = 100): Promise<DeadLetter[]> {
+  const rows = await redis.xrange(DEAD, '-', '+', 'COUNT', count);
+  return rows.map(([id, f]) => {
+    const m = new Map<string, string>();
+    for (let i = 0; i + 1 < f.length; i += 2) m.set(f[i]!, f[i + 1]!);
+    return { id, streamId: m.get('streamId') ?? '', reason: m.get('reason') ?? '', consumer: m.get('consumer') ?? '', at: Number(m.get('at') ?? 0), event: m.get('event') ?? '' };
+  });
+}
+
+/** Move a dead letter back into the outbox; returns its new outbox id, or null when there is no such dead letter. */
+export async function replayDead(redis: OutboxRedis, deadId: string): Promise<string | null> {
+  return redis.outboxReplay(DEAD, OUTBOX, deadId);
 }

@@ -10,7 +10,8 @@ import { TEST_REDIS_URL, deleteKeys, testPrefix } from '../helpers/redis.js';
 import { createOutboxConsumer, type OutboxConsumer } from '../../src/outbox/consumer.js';
 import { parseOutboxEvent } from '../../src/outbox/event.js';
 import { writeEvent } from '../../src/outbox/cdr-writer.js';
-import { ensureGroup, GROUP, OUTBOX, readNew } from '../../src/outbox/stream.js';
+import { ensureGroup, GROUP, listDead, OUTBOX, readNew, replayDead, withOutboxCommands } from '../../src/outbox/stream.js';
+import { bucketAccount, postTransfers, systemAccount } from '../../src/ledger/ledger.js';
 import { bucketBalance, counts, expired, rejected, seedTenant, settled, xadd } from './fixtures/events.js';
 
 const logger = pino({ level: 'silent' });
@@ -122,6 +123,24 @@ describe('outbox consumer', () => {
     expect(await bucketBalance(db.pool, t.bucketId)).toBe(997n);
     expect((await redis.xpending(OUTBOX, GROUP))[0]).toBe(0);
     expect((await consumerOf('x2').stats()).deadLetters).toBe(4);
+  });
+
+  it('a dead letter replayed after its cause is fixed is written once; a replay of an unknown id does nothing', async () => {
+    const t = await seedTenant(db.pool, 'oc-replay', 100n);
+    await xadd(redis, settled('rp1', t.tenantId, [[t.bucketId, 150n]])); // more than the ledger holds
+    const c = consumerOf('rp');
+    await drain(c);
+    const [dead] = await listDead(redis);
+    expect(dead).toMatchObject({ consumer: 'rp', reason: expect.stringContaining('overdraw') });
+    // the operator books the payment that was missing, then replays
+    await postTransfers(db.pool, [{ idempotencyKey: 'rp-fix', debitAccountId: await systemAccount(db.pool, 'cash'), creditAccountId: await bucketAccount(db.pool, BigInt(t.bucketId)), amountFen: 100n, kind: 'top_up', tenantId: BigInt(t.tenantId) }]);
+    const r = withOutboxCommands(redis);
+    expect(await replayDead(r, dead!.id)).toMatch(/^\d+-\d+$/);
+    expect(await replayDead(r, dead!.id)).toBeNull();
+    expect(await listDead(redis)).toEqual([]);
+    expect(await drain(c)).toBe(1);
+    expect(await bucketBalance(db.pool, t.bucketId)).toBe(50n);
+    expect((await db.pool.query(`select count(*)::int as n from cdrs where call_id = 'rp1'`)).rows[0].n).toBe(1);
   });
 
   it('a consumer that died after COMMIT and before XACK: its entries are claimed and acked, nothing is written twice', async () => {

@@ -1,0 +1,15 @@
+-- replay.lua: put a dead-lettered event back into the outbox (after the cause was fixed), in one step.
+-- KEYS[1] outbox:dead (stream)  KEYS[2] outbox (stream)
+-- ARGV[1] id of the entry in outbox:dead
+-- Returns the new outbox stream id, or false when there is no such dead entry (or it has no event text).
+-- Invariant: the event is in exactly one of the two streams at any time; if it is still poison, the consumer
+-- dead-letters it again with a fresh reason.
+local e = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])
+if #e == 0 then return false end
+local f = e[1][2]
+local ev = nil
+for i = 1, #f, 2 do if f[i] == 'event' then ev = f[i + 1] end end
+if ev == nil or ev == '' then return false end
+local id = redis.call('XADD', KEYS[2], '*', 'event', ev)
+redis.call('XDEL', KEYS[1], ARGV[1])
+return id
