@@ -15,6 +15,7 @@ import { billingCommands } from './billing.js';
 import { demoCommands } from './demo.js';
 import { apiTokenCommands } from './api-token.js';
 import { reconcileCommands } from './reconcile.js';
+import { outboxCommands } from './outbox.js';
 
 export const COMMANDS: CommandSpec[] = [
   ...migrateCommands,
@@ -29,4 +30,5 @@ export const COMMANDS: CommandSpec[] = [
   ...demoCommands,
   ...apiTokenCommands,
   ...reconcileCommands,
+  ...outboxCommands,
 ];
