@@ -117,6 +117,31 @@ describe('reconcile', () => {
     expect(cmp.state).toBe('ok');
   });
 
+  it('every event the real engine writes (settled over two buckets, rejected, bucket expired) is accepted and reconciles', async () => {
+    const id = await createTenant(db.pool, `rc${++n}`, plan);
+    const paid = await createBucket(db.pool, id, 'paid', 100n);
+    const gift = await createBucket(db.pool, id, 'gift', 3n, new Date(0), new Date(T0 + 86_400_000));
+    const old = await createBucket(db.pool, id, 'gift', 40n, new Date(0), new Date(T0 - 1)); // already expired
+    await loadTenant(db.pool, A.redis, id);
+    await call('conf1', id, 8); // 3 fen from the gift bucket, 5 from paid; the expired bucket is cleared
+    await A.engine.recordRejected({ ...facts('conf2', id, clock.now(), null, clock.now()), result: 'rejected', sipStatus: 403, rejectReason: 'caller_id' });
+    await settle();
+    let r = await one(id);
+    expect(r.t.state).toBe('ok');
+    expect(r.t.buckets.map((b) => [b.bucketId, b.outboxFen, b.redisFen])).toEqual([[paid.bucketId, 5n, 95n], [gift.bucketId, 3n, 0n], [old.bucketId, 40n, 0n]]);
+
+    await drain();
+    const dead = await A.redis.xlen('outbox:dead');
+    expect(dead).toBe(0);
+    const cdrs = (await db.pool.query(`select call_id, result, charge_fen from cdrs where call_id in ('conf1', 'conf2') order by call_id`)).rows;
+    expect(cdrs).toEqual([{ call_id: 'conf1', result: 'answered', charge_fen: 8n }, { call_id: 'conf2', result: 'rejected', charge_fen: 0n }]);
+    const tr = (await db.pool.query(`select kind, amount_fen from ledger_transfers where tenant_id = $1 and kind in ('call_charge', 'expiry_clear') order by kind, amount_fen`, [id])).rows;
+    expect(tr).toEqual([{ kind: 'call_charge', amount_fen: 3n }, { kind: 'call_charge', amount_fen: 5n }, { kind: 'expiry_clear', amount_fen: 40n }]);
+    r = await one(id);
+    expect(r.t.state).toBe('ok');
+    expect(r.t.buckets.map((b) => [b.ledgerFen, b.redisFen, b.outboxFen])).toEqual([[95n, 95n, 0n], [0n, 0n, 0n], [0n, 0n, 0n]]);
+  });
+
   it('reports drift and repairs Redis to the ledger truth; the metrics show it', async () => {
     const t = await tenant(5_000n);
     await A.redis.hincrby(keys.buckets(t.id), t.bucket, 321); // Redis believes in money the ledger never had
@@ -231,6 +256,7 @@ describe('reconcile', () => {
     consumer = createOutboxConsumer({ redis: A.redis, pool: db.pool, logger: silent, instanceId: 'rc-consumer', options: { blockMs: 20, housekeepingMs: 0 } });
 
     expect(reports.length).toBeGreaterThan(0);
+    expect(reports.at(-1)!.outbox.deadLetters).toBe(0); // the engine's events all passed validation
     // the reconciler really ran while money was in flight (held by live calls or waiting in the outbox)
     const inFlight = reports.flatMap((rep) => rep.tenants).flatMap((x) => x.buckets).filter((b) => b.heldFen > 0n || b.outboxFen > 0n);
     expect(inFlight.length).toBeGreaterThan(0);
