@@ -147,29 +147,52 @@ export function createSipApp(deps: SipAppDeps): SipApp {
 
   // ---- routing ----------------------------------------------------------------------------------------------
 
+  /**
+   * One B-leg attempt. A gateway that sends nothing at all (not even 100 Trying) within sip.gatewayTimeoutSeconds
+   * is abandoned at once (408) so the next one can be tried; its INVITE is cancelled, and should it still answer
+   * later, the A-leg answer is refused (localSdpA throws) so srf tears that late B leg down.
+   */
   async function tryGateway(ctx: Ctx, gw: Gateway): Promise<Outcome> {
     const s = ctx.session!;
     let responded = false;
-    let timedOut = false;
+    let abandoned = false;
     let uacReq: SrfRequest | null = null;
     let answerAt = 0;
+    let onTimeout: (o: Outcome) => void = () => undefined;
+    const timeout = new Promise<Outcome>((resolve) => (onTimeout = resolve));
     const timer = setTimeout(() => {
       if (responded) return;
-      timedOut = true;
-      uacReq?.cancel();
+      abandoned = true;
+      try {
+        uacReq?.cancel();
+      } catch (err) {
+        ctx.log.debug({ err }, 'cancel of silent gateway failed');
+      }
+      onTimeout({ ok: false, status: 408, reason: 'gateway timeout' });
     }, config.sip.gatewayTimeoutSeconds * 1000);
     s.facts.gateway = gw.name;
-    try {
-      const { uas, uac } = await srf.createB2BUA(
+    ctx.log.debug({ gateway: gw.name, uri: gatewayUri(ctx.calleeE164!, gw) }, 'trying gateway');
+    const attempt = srf
+      .createB2BUA(
         ctx.req, ctx.res, gatewayUri(ctx.calleeE164!, gw),
-        { headers: bLegHeaders(ctx.req.headers, ctx.callerE164!, ctx.calleeE164!, gw, agent), passFailure: false },
+        {
+          headers: bLegHeaders(ctx.req.headers, ctx.callerE164!, ctx.calleeE164!, gw, agent),
+          passFailure: false,
+          localSdpA: (sdpB: string) => {
+            if (abandoned) throw new Error(`gateway ${gw.name} answered after it was abandoned`);
+            return sdpB;
+          },
+        },
         {
           cbRequest: (err, r) => {
-            if (err) return;
+            if (err) {
+              ctx.log.warn({ err, gateway: gw.name }, 'B-leg INVITE not sent');
+              return;
+            }
             uacReq = r;
             s.trying(r);
             s.facts.bCallId = r.get('Call-ID') ?? null;
-            if (timedOut) r.cancel();
+            if (abandoned) r.cancel();
           },
           cbProvisional: (p) => {
             responded = true;
@@ -185,13 +208,18 @@ export function createSipApp(deps: SipAppDeps): SipApp {
             if (s.facts.ringAt === null) metrics.postDialDelay.observe((answerAt - s.facts.inviteAt) / 1000);
           },
         },
+      )
+      .then(
+        ({ uas, uac }): Outcome => ({ ok: true, uas, uac, answerAt: answerAt || Date.now() }),
+        (e: unknown): Outcome => {
+          const err = e as SipError;
+          return { ok: false, status: typeof err.status === 'number' ? err.status : 500, ...(err.reason ? { reason: err.reason } : {}) };
+        },
       );
-      return { ok: true, uas, uac, answerAt: answerAt || Date.now() };
-    } catch (e) {
-      const err = e as SipError;
-      const status = timedOut ? 408 : typeof err.status === 'number' ? err.status : 500;
-      ctx.log.info({ gateway: gw.name, status, timedOut }, 'gateway attempt failed');
-      return { ok: false, status, ...(err.reason ? { reason: err.reason } : {}) };
+    try {
+      const out = await Promise.race([attempt, timeout]);
+      if (!out.ok) ctx.log.info({ gateway: gw.name, status: out.status, abandoned }, 'gateway attempt failed');
+      return out;
     } finally {
       clearTimeout(timer);
       s.trying(null);
@@ -260,6 +288,7 @@ export function createSipApp(deps: SipAppDeps): SipApp {
 
     for (const stage of [identifyCaller, checkDestinationAndTime, checkLimits, authorize]) {
       const r = await stage(ctx);
+      ctx.log.debug({ stage: stage.name, ok: r === null }, 'stage done');
       if (r) return rejectCall(ctx, r);
       if (ctx.canceled) return session.endUnanswered({ result: 'canceled', sipStatus: 487, disconnectReason: 'caller CANCEL' });
     }

@@ -57,6 +57,8 @@ export interface B2buaOptions {
   proxyResponseHeaders?: string[];
   passFailure?: boolean;
   passProvisionalResponses?: boolean;
+  /** SDP for the A-leg answer from B's SDP; throwing refuses the A answer and srf tears the B leg down. */
+  localSdpA?: (sdpB: string, res: SipMessage) => string | Promise<string>;
 }
 
 export interface B2buaCallbacks {

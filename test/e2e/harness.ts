@@ -1,0 +1,253 @@
+/**
+ * End-to-end harness of the SIP app: a fresh test database, a Redis key prefix, the embedded edge, the charging
+ * engine, the outbox consumer, drachtio-srf connected to the edge and createSipApp on top, all real. Call cases
+ * seed a tenant (ledger top-up → Redis cold load), point a gateway at a sipp UAS (the "carrier"), place a call
+ * with a sipp UAC (the "call center") and read the CDR and ledger rows once the outbox has drained.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { pino } from 'pino';
+import { loadConfig, type Config } from '../../src/config/config.js';
+import { startEdge, type Edge } from '../../src/edge/index.js';
+import { createChargingRedis, waitReady, type ChargingRedis } from '../../src/charging/redis.js';
+import { createChargingEngine, type Engine } from '../../src/charging/engine.js';
+import { loadTenant, setTenantState, subscribeTenantControl } from '../../src/charging/tenant-sync.js';
+import { createOutboxConsumer, type OutboxConsumer } from '../../src/outbox/consumer.js';
+import { bucketAccount, postTransfers, systemAccount } from '../../src/ledger/ledger.js';
+import { connectSrf } from '../../src/sip/connect.js';
+import { createSipApp, type SipApp } from '../../src/sip/app.js';
+import { createDirectory } from '../../src/sip/directory.js';
+import type { TypedSrf } from '../../src/sip/srf-types.js';
+import { projectPath } from '../../src/util/paths.js';
+import { createTestDb, type TestDb } from '../helpers/pg.js';
+import { deleteKeys, TEST_REDIS_URL, testPrefix } from '../helpers/redis.js';
+import { freePort } from '../helpers/ports.js';
+const SECRET = 'sip-e2e-secret';
+export const logger = pino({ level: process.env.SIP_TEST_LOG ?? 'silent' });
+
+export interface CdrRow {
+  call_id: string;
+  tenant_id: bigint | null;
+  a_call_id: string;
+  b_call_id: string | null;
+  caller: string;
+  callee: string;
+  ingress_trunk: string | null;
+  gateway: string | null;
+  invite_at: Date;
+  ring_at: Date | null;
+  answer_at: Date | null;
+  end_at: Date;
+  billable_seconds: number;
+  duration_ms: bigint;
+  charge_fen: bigint;
+  sip_status: number;
+  result: string;
+  reject_reason: string | null;
+  disconnect_side: string | null;
+  disconnect_reason: string | null;
+  price_per_minute: string | null;
+}
+
+export interface Harness {
+  db: TestDb;
+  redis: ChargingRedis;
+  config: Config;
+  app: SipApp;
+  charging: Engine;
+  edge: Edge;
+  /** A tenant holding `number` (approved), a rate plan with `pricePerMinute` for prefix 86, and a paid top-up. */
+  tenant(o: { code: string; number: string; balanceFen: bigint; pricePerMinute?: string; maxConcurrent?: number }): Promise<string>;
+  /** Replace the carrier gateways; each points at a local port where a sipp UAS listens. */
+  gateways(list: { name: string; port: number; priority?: number; weight?: number }[]): Promise<void>;
+  /** Start a carrier UAS (scenario under test/scenarios, -key status for reject scenarios). */
+  carrier(scenario: string, port: number, keys?: Record<string, string>, calls?: number): Promise<{ done: Promise<SippResult> }>;
+  /** Place calls from the call center (caller = number as the trunk sends it). */
+  call(scenario: string, o: { caller: string; callee: string; calls?: number; holdMs?: number; keys?: Record<string, string> }): Promise<SippResult>;
+  /** CDRs of a tenant (or with tenant null) once `count` are written; waits for the outbox. */
+  cdrs(where: { tenantId?: string | null; caller?: string }, count: number): Promise<CdrRow[]>;
+  ledgerBalance(tenantId: string): Promise<bigint>;
+  callCharges(tenantId: string): Promise<bigint>;
+  suspend(tenantId: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A copy of a scenario template with placeholders replaced (sipp takes no keywords in attributes such as response=). */
+export function scenarioFor(template: string, values: Record<string, string | number>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'sip-scn-'));
+  let text = readFileSync(projectPath('test/scenarios', template), 'utf8');
+  for (const [k, v] of Object.entries(values)) text = text.replaceAll(k, String(v));
+  const file = join(dir, template);
+  writeFileSync(file, text);
+  return file;
+}
+
+export interface SippResult { code: number | null; successful: number; failed: number; errors: string }
+
+const running = new Set<ChildProcess>();
+
+/** Kill every sipp this test file started. */
+export function killSipps(): void {
+  for (const p of running) p.kill('SIGKILL');
+  running.clear();
+}
+
+/** Run sipp to completion (bounded by -timeout) and read its final statistics. */
+export function runSipp(scenario: string, args: string[]): Promise<SippResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'sip-e2e-'));
+  const stat = join(dir, 'stat.csv');
+  const err = join(dir, 'err.log');
+  const file = isAbsolute(scenario) ? scenario : projectPath('test/scenarios', scenario);
+  const proc = spawn('sipp', [
+    ...args, '-sf', file, '-i', '127.0.0.1', '-t', 'u1', '-timeout', '30s', '-timeout_error',
+    '-trace_stat', '-stf', stat, '-fd', '1', '-trace_err', '-error_file', err, '-nostdin',
+    ...(process.env.SIP_TEST_TRACE ? ['-trace_msg'] : []), // keeps the message trace in the printed directory
+  ], { cwd: dir, stdio: 'ignore' });
+  if (process.env.SIP_TEST_TRACE) console.log(`sipp ${scenario}: ${dir}`);
+  running.add(proc);
+  return new Promise((resolve) => {
+    proc.on('exit', (code) => {
+      running.delete(proc);
+      let successful = 0;
+      let failed = 0;
+      if (existsSync(stat)) {
+        const lines = readFileSync(stat, 'utf8').trim().split('\n');
+        const head = lines[0]!.split(';');
+        const last = lines[lines.length - 1]!.split(';');
+        successful = Number(last[head.indexOf('SuccessfulCall(C)')] ?? 0);
+        failed = Number(last[head.indexOf('FailedCall(C)')] ?? 0);
+      }
+      const errors = existsSync(err) ? readFileSync(err, 'utf8') : '';
+      if (!process.env.SIP_TEST_TRACE) rmSync(dir, { recursive: true, force: true });
+      resolve({ code, successful, failed, errors });
+    });
+  });
+}
+
+async function until<T>(what: string, fn: () => Promise<T | null>, timeoutMs = 15_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== null) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export async function startHarness(overrides: Record<string, unknown> = {}): Promise<Harness> {
+  const db = await createTestDb();
+  const prefix = testPrefix();
+  const sipPort = await freePort();
+  const controlPort = await freePort();
+  const config = loadConfig({}, {
+    'postgres.url': db.url, 'redis.url': TEST_REDIS_URL, 'redis.keyPrefix': prefix, 'drachtio.host': '127.0.0.1',
+    'drachtio.port': controlPort, 'drachtio.secret': SECRET, 'edge.sipPort': sipPort, 'edge.transports': ['udp'],
+    'sip.optionsPingSeconds': 0, 'sip.gatewayTimeoutSeconds': 3, 'log.level': 'silent', ...overrides,
+  });
+  const edge = await startEdge({
+    sipHost: '127.0.0.1', sipPort, transports: ['udp'], controlHost: '127.0.0.1', controlPort, secret: SECRET, logger,
+  });
+  const redis = createChargingRedis(TEST_REDIS_URL, prefix);
+  await waitReady(redis);
+  const charging = createChargingEngine({ redis, pool: db.pool, config, logger, instanceId: 'e2e', sweepIntervalMs: 0 });
+  const outbox: OutboxConsumer = createOutboxConsumer({ redis, pool: db.pool, logger, instanceId: 'e2e-outbox', options: { blockMs: 100 } });
+  outbox.start();
+  const srf: TypedSrf = await connectSrf({ host: '127.0.0.1', port: controlPort, secret: SECRET }, logger);
+  const app = createSipApp({
+    srf, config, logger, pool: db.pool, redis, charging, instanceId: 'e2e',
+    directory: createDirectory(db.pool, { ttlMs: 0 }), // tests change rows between calls
+    subscribeControl: (h) => subscribeTenantControl(redis, h),
+  });
+  await db.pool.query(`insert into ingress_trunks (name, address) values ('ccc-test', '127.0.0.1')`);
+
+  const h: Harness = {
+    db, redis, config, app, charging, edge,
+
+    async tenant(o) {
+      const plan = await db.pool.query<{ id: bigint }>('insert into rate_plans (name) values ($1) returning id', [`plan-${o.code}`]);
+      const planId = plan.rows[0]!.id;
+      await db.pool.query(`insert into rate_deck_entries (rate_plan_id, prefix, price_per_minute) values ($1, '86', $2)`, [planId, o.pricePerMinute ?? '6']);
+      const t = await db.pool.query<{ id: bigint }>(
+        `insert into tenants (code, legal_name, rate_plan_id, max_concurrent) values ($1, $2, $3, $4) returning id`,
+        [o.code, `Tenant ${o.code}`, planId, o.maxConcurrent ?? 30],
+      );
+      const tenantId = t.rows[0]!.id;
+      await db.pool.query(`insert into numbers (e164, tenant_id, state) values ($1, $2, 'approved')`, [o.number, tenantId]);
+      if (o.balanceFen > 0n) {
+        const b = await db.pool.query<{ id: bigint }>(`insert into balance_buckets (tenant_id, kind, valid_from) values ($1, 'paid', 'epoch') returning id`, [tenantId]);
+        await postTransfers(db.pool, [{
+          idempotencyKey: `e2e-topup:${b.rows[0]!.id}`, debitAccountId: await systemAccount(db.pool, 'cash'),
+          creditAccountId: await bucketAccount(db.pool, b.rows[0]!.id), amountFen: o.balanceFen, kind: 'top_up', tenantId,
+        }]);
+      }
+      await loadTenant(db.pool, redis, tenantId.toString());
+      return tenantId.toString();
+    },
+
+    async gateways(list) {
+      await db.pool.query('delete from carrier_gateways');
+      for (const g of list) {
+        await db.pool.query(`insert into carrier_gateways (name, host, port, priority, weight) values ($1, '127.0.0.1', $2, $3, $4)`,
+          [g.name, g.port, g.priority ?? 10, g.weight ?? 100]);
+      }
+    },
+
+    async carrier(scenario, port, keys = {}, calls = 1) {
+      const done = runSipp(scenario, ['-p', String(port), '-m', String(calls), ...Object.entries(keys).flatMap(([k, v]) => ['-key', k, v])]);
+      await new Promise((r) => setTimeout(r, 300)); // sipp binds its port shortly after start
+      return { done };
+    },
+
+    async call(scenario, o) {
+      return runSipp(scenario, [
+        `127.0.0.1:${edge.sipPort}`, '-p', String(await freePort()), '-m', String(o.calls ?? 1), '-r', '10', '-s', o.callee,
+        '-key', 'caller', o.caller, '-d', String(o.holdMs ?? 1000), ...Object.entries(o.keys ?? {}).flatMap(([k, v]) => ['-key', k, v]),
+      ]);
+    },
+
+    async cdrs(where, count) {
+      const cond: string[] = [];
+      const args: unknown[] = [];
+      if (where.tenantId === null) cond.push('tenant_id is null');
+      else if (where.tenantId !== undefined) cond.push(`tenant_id = $${args.push(where.tenantId)}`);
+      if (where.caller !== undefined) cond.push(`caller = $${args.push(where.caller)}`);
+      const sql = `select * from cdrs ${cond.length ? 'where ' + cond.join(' and ') : ''} order by invite_at, call_id`;
+      return until(`${count} CDR(s)`, async () => {
+        const r = await db.pool.query<CdrRow>(sql, args);
+        return r.rows.length >= count ? r.rows : null;
+      });
+    },
+
+    async ledgerBalance(tenantId) {
+      const r = await db.pool.query<{ s: bigint }>(
+        `select coalesce(sum(credits_posted - debits_posted), 0)::int8 as s from ledger_accounts where tenant_id = $1 and kind = 'tenant_bucket'`, [tenantId]);
+      return r.rows[0]!.s;
+    },
+
+    async callCharges(tenantId) {
+      const r = await db.pool.query<{ s: bigint }>(`select coalesce(sum(amount_fen), 0)::int8 as s from ledger_transfers where tenant_id = $1 and kind = 'call_charge'`, [tenantId]);
+      return r.rows[0]!.s;
+    },
+
+    async suspend(tenantId) {
+      // as the operator CLI does it: PostgreSQL first, then Redis state + control message
+      const r = await db.pool.query<{ rate_plan_id: bigint }>(`update tenants set status = 'suspended' where id = $1 returning rate_plan_id`, [tenantId]);
+      await setTenantState(redis, { tenantId, status: 'suspended', serviceStart: null, serviceEnd: null, ratePlanId: r.rows[0]!.rate_plan_id.toString() });
+    },
+
+    async close() {
+      killSipps();
+      await app.close();
+      srf.disconnect();
+      await charging.close();
+      await outbox.stop();
+      await edge.close();
+      await redis.quit().catch(() => undefined);
+      await deleteKeys(TEST_REDIS_URL, prefix);
+      await db.drop();
+    },
+  };
+  return h;
+}
