@@ -24,13 +24,17 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   logger.info({ sipPort: app.sipPort, httpPort: app.httpPort }, 'softswitch ready');
-  let signals = 0;
+  // npm and tsx forward the terminal's signal to us as well, so one Ctrl-C can arrive two or three times at once:
+  // repeats within a second are the same request; a later one means "stop waiting for the drain".
+  let firstSignalAt = 0;
   const onSignal = (sig: NodeJS.Signals): void => {
-    signals += 1;
-    if (signals > 1) {
-      logger.warn({ sig }, 'second signal: exiting now');
+    const now = Date.now();
+    if (firstSignalAt !== 0) {
+      if (now - firstSignalAt < 1000) return;
+      logger.warn({ sig }, 'signal during drain: exiting now');
       process.exit(1);
     }
+    firstSignalAt = now;
     void app.shutdown(sig).then(
       () => process.exit(0),
       (err: unknown) => {
