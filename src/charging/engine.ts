@@ -17,7 +17,7 @@ import { realClock, type Clock } from './clock.js';
 import { keys } from './keys.js';
 import { RateCache } from './rate-cache.js';
 import type { ChargingRedis } from './redis.js';
-import { loadTenant, subscribeTenantControl } from './tenant-sync.js';
+import { expireBuckets, loadTenant, subscribeTenantControl } from './tenant-sync.js';
 
 /** A call that never gets answered keeps its first slice this long before the sweeper may reclaim it. */
 const PENDING_LEASE_MS = 300_000;
@@ -57,7 +57,8 @@ export interface ChargingEngineDeps {
 
 export type Engine = ChargingEngine & {
   close(): Promise<void>;
-  /** Reclaim calls whose lease expired (dead instance): settle them with their best known duration. */
+  /** Expire due buckets of idle tenants, then reclaim calls whose lease expired (dead instance) and settle them
+   * with their best known duration. Returns the number of calls reclaimed. */
   sweep(): Promise<number>;
   /** Settlements/records waiting for Redis to come back. */
   pendingSettlements(): number;
@@ -399,6 +400,7 @@ export function createChargingEngine(deps: ChargingEngineDeps): Engine {
 
   async function sweep(): Promise<number> {
     const now = clock.now();
+    for (const t of await redis.zrangebyscore(keys.expiries, '-inf', now, 'LIMIT', 0, 200)) await expireBuckets(redis, t, now);
     const due = await redis.zrangebyscore(keys.leases, '-inf', now, 'LIMIT', 0, 200);
     let n = 0;
     for (const callId of due) {

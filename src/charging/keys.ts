@@ -9,6 +9,7 @@ export const keys = {
   call: (callId: string) => `call:${callId}`,
   done: (callId: string) => `done:${callId}`,
   leases: 'leases',
+  expiries: 'expiries',
   outbox: 'outbox',
   /** pub/sub channel (not a key: ioredis does not prefix channels, so the prefix is added by hand) */
   control: (prefix: string) => `${prefix}control`,

@@ -11,8 +11,9 @@ type Arg = string | number;
 type Reply = (string | number)[];
 
 export interface ChargingCommands {
-  chargeCredit(k1: string, k2: string, k3: string, k4: string, ...argv: Arg[]): Promise<number>;
-  chargeLoad(k1: string, k2: string, k3: string, k4: string, k5: string, ...argv: Arg[]): Promise<number>;
+  chargeCredit(k1: string, k2: string, k3: string, k4: string, k5: string, ...argv: Arg[]): Promise<number>;
+  chargeLoad(k1: string, k2: string, k3: string, k4: string, k5: string, k6: string, ...argv: Arg[]): Promise<number>;
+  chargeExpire(k1: string, k2: string, k3: string, k4: string, k5: string, ...argv: Arg[]): Promise<number>;
   chargeAuthorize(...keysAndArgs: Arg[]): Promise<Reply>;
   chargeExtend(...keysAndArgs: Arg[]): Promise<Reply>;
   chargeAnswer(k1: string, k2: string, ...argv: Arg[]): Promise<number>;
@@ -24,13 +25,14 @@ export type ChargingRedis = Redis & ChargingCommands & { readonly keyPrefix: str
 
 /** script file → [command name, number of KEYS] */
 const SCRIPTS: readonly [string, keyof ChargingCommands, number][] = [
-  ['credit.lua', 'chargeCredit', 4],
-  ['load.lua', 'chargeLoad', 5],
+  ['credit.lua', 'chargeCredit', 5],
+  ['load.lua', 'chargeLoad', 6],
   ['authorize.lua', 'chargeAuthorize', 8],
   ['extend.lua', 'chargeExtend', 7],
   ['answer.lua', 'chargeAnswer', 2],
   ['settle.lua', 'chargeSettle', 6],
   ['record.lua', 'chargeRecord', 5],
+  ['expire.lua', 'chargeExpire', 5],
 ];
 
 let sources: Map<string, string> | undefined;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, type TestDb } from '../helpers/pg.js';
 import { TEST_REDIS_URL, deleteKeys, testPrefix } from '../helpers/redis.js';
-import { applyCredit, setTenantState } from '../../src/charging/tenant-sync.js';
+import { applyCredit, loadTenant, setTenantState } from '../../src/charging/tenant-sync.js';
 import { rerate } from '../../src/rating/charge.js';
 import { createBucket, createPlan, createTenant } from './fixtures.js';
 import { ManualClock } from './manual-clock.js';
@@ -200,6 +200,21 @@ describe('charging engine', () => {
     await A.engine.finish(facts('o1', id, ans, ans, ans + 9000));
     const ev = (await outbox(A.redis)).find((e) => e.eventId === 'call:o1')!;
     expect(ev.debits).toEqual([{ bucketId: gift.bucketId, amountFen: '7' }, { bucketId: paid.bucketId, amountFen: '2' }]);
+  });
+
+  it('buckets of an idle tenant expire on time through the sweeper (no call needed)', async () => {
+    const id = await createTenant(db.pool, `t${++n}`, plan);
+    const gift = await createBucket(db.pool, id, 'gift', 40n, new Date(0), new Date(clock.now() + 1000));
+    const later = await createBucket(db.pool, id, 'gift', 30n, new Date(0), new Date(clock.now() + 86_400_000));
+    await loadTenant(db.pool, A.redis, id);
+    expect(await A.redis.zscore(keys.expiries, id)).toBe(String(clock.now() + 1000));
+    await clock.advance(2000, settle);
+    await B.engine.sweep();
+    const ev = (await outbox(A.redis)).filter((e) => e.type === 'bucket.expired' && e.tenantId === id);
+    expect(ev).toEqual([expect.objectContaining({ eventId: `expire:${gift.bucketId}:1`, bucketId: gift.bucketId, amountFen: '40' })]);
+    expect(await A.redis.hget(keys.buckets(id), gift.bucketId)).toBe('0');
+    expect(await A.redis.hget(keys.buckets(id), later.bucketId)).toBe('30');
+    expect(await A.redis.zscore(keys.expiries, id)).toBe(String(clock.now() - 2000 + 86_400_000));
   });
 
   it('an expired bucket is cleared into the outbox and cannot pay', async () => {

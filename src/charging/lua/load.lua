@@ -4,9 +4,10 @@
 -- KEYS[3] tenant:<t>:bmeta    hash bucketId -> "kind|validFromMs|expiresAtMs"
 -- KEYS[4] tenant:<t>:credits  set of applied credit transfer ids
 -- KEYS[5] tenant:<t>:creditamt hash transferId -> "bucketId|amountFen" written by credit.lua
+-- KEYS[6] expiries           zset tenantId -> earliest bucket expiry (ms)
 -- ARGV[1] status, ARGV[2] start, ARGV[3] end, ARGV[4] plan, ARGV[5] n buckets,
 --   then n x (bucketId, ledger balance fen, meta), then m, then m x (transferId, bucketId, amountFen) of the credit
---   transfers the ledger balances above include.
+--   transfers the ledger balances above include, then (last) the tenantId.
 -- State fields are always written (PostgreSQL is the record). Balances are written only when the tenant was
 -- never loaded: once loaded, Redis is the live balance (holds and settled-but-not-yet-drained charges are only
 -- there) and only `softswitch reconcile` may correct it.
@@ -21,6 +22,8 @@ local bal = {}
 for _ = 1, n do
   bal[ARGV[i]] = tonumber(ARGV[i + 1])
   redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 2])
+  local ex = string.match(ARGV[i + 2], '|(%d+)$')
+  if ex then redis.call('ZADD', KEYS[6], 'LT', ex, ARGV[#ARGV]) end
   i = i + 3
 end
 local m = tonumber(ARGV[i])
