@@ -136,7 +136,7 @@ export class EdgeCore implements AppMessageHandler {
     // A request we can still address gets 400; anything else (responses, no Via) is dropped (RFC 3261 §16.3/§18).
     if (p?.kind === 'request' && p.method !== 'ACK' && header(p, 'via') !== undefined) {
       const r = this.responseTo(p, 400, `Bad Request (${err.message.replace(/[\r\n]/g, ' ').slice(0, 80)})`);
-      this.send(from, serialize(r));
+      this.send(this.responseTarget(p, from), serialize(r));
     }
   }
 
@@ -177,6 +177,7 @@ export class EdgeCore implements AppMessageHandler {
     const tx = this.newServerTxn(key, req, from);
     if (mf !== undefined && mf.trim() === '0') return this.respondStateless(tx, 483);
 
+    if (req.method === 'INVITE') this.respondRaw(tx, this.responseTo(req, 100));
     const toTag = tagOf(header(req, 'to'));
     if (toTag !== undefined) {
       const d = this.dialogs.findLocal(callId, toTag);
@@ -191,7 +192,6 @@ export class EdgeCore implements AppMessageHandler {
       (d.owner as AppConn).send(this.frameFromNetwork(req, from, tx.id, d.id, false));
       return;
     }
-    if (req.method === 'INVITE') this.respondRaw(tx, this.responseTo(req, 100));
     if (req.method === 'BYE' || req.method === 'UPDATE' || req.method === 'PRACK') return this.respondStateless(tx, 481);
     const app = this.wire.pick(req.method.toLowerCase());
     if (!app) return this.respondStateless(tx, 503, 'No providers available');
@@ -228,7 +228,19 @@ export class EdgeCore implements AppMessageHandler {
     session.start();
   }
 
-  private newServerTxn(key: string, req: SipRequest, from: Target): ServerTxn {
+  /**
+   * Where responses go (RFC 3261 §18.2.2, RFC 3581): the connection on TCP; on UDP the source address, and the
+   * source port when the client asked for rport, else the port in its Via.
+   */
+  private responseTarget(req: SipRequest, from: Target): Target {
+    if (from.proto !== 'udp') return from;
+    const top = parseVia(listValues(req, 'via')[0] ?? '');
+    if (!top || top.params.rport !== undefined) return from;
+    return { proto: 'udp', address: from.address, port: top.port ?? 5060 };
+  }
+
+  private newServerTxn(key: string, req: SipRequest, source: Target): ServerTxn {
+    const from = this.responseTarget(req, source);
     const tx = new ServerTxn(key, req, from, this.timers, (text) => this.send(from, text), (t) => {
       this.serverTxns.delete(t.key);
       this.serverById.delete(t.id);
@@ -267,9 +279,10 @@ export class EdgeCore implements AppMessageHandler {
 
   private onCancel(cancel: SipRequest, from: Target): void {
     const inv = this.serverTxns.get(this.serverKey(cancel, 'INVITE'));
-    if (!inv) { this.send(from, serialize(this.responseTo(cancel, 481))); return; }
+    const to = this.responseTarget(cancel, from);
+    if (!inv) { this.send(to, serialize(this.responseTo(cancel, 481))); return; }
     // 200 to the CANCEL, 487 to the INVITE if it is still open, then tell the app (reference §1.6 "Inbound CANCEL").
-    this.send(from, serialize(this.responseTo(cancel, 200, undefined, inv.localTag)));
+    this.send(to, serialize(this.responseTo(cancel, 200, undefined, inv.localTag)));
     if (inv.finalStatus !== 0 || inv.canceled) return;
     inv.canceled = true;
     if (inv.proxy) {

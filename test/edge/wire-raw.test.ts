@@ -160,6 +160,15 @@ describe('SIP error paths (raw UDP)', () => {
     expect((await response((r) => header(r, 'call-id') === 'c3')).status).toBe(481);
   });
 
+  it('without rport, UDP responses go to the port in the Via, not the source port (RFC 3261 §18.2.2)', async () => {
+    const listener = createSocket('udp4');
+    await new Promise<void>((r) => listener.bind(0, '127.0.0.1', () => r()));
+    const got = new Promise<SipResponse>((resolve) => listener.once('message', (b) => resolve(parseDatagram(b) as SipResponse)));
+    send(req('OPTIONS', 'c7').replace(`127.0.0.1:${port()};branch=z9hG4bK-c7;rport`, `127.0.0.1:${listener.address().port};branch=z9hG4bK-c7`));
+    expect((await got).status).toBe(503);
+    listener.close();
+  });
+
   it('Max-Forwards 0: 483', async () => {
     send(req('OPTIONS', 'c4').replace('Max-Forwards: 70', 'Max-Forwards: 0'));
     expect((await response((r) => header(r, 'call-id') === 'c4')).status).toBe(483);
