@@ -126,6 +126,17 @@ describe('charging engine', () => {
     expect(await available(A.redis, t.id)).toBe(990n);
   });
 
+  it('a live call is cut when the service period ends', async () => {
+    const t = await tenant(1000n, { start: new Date(0), end: new Date(clock.now() + 25_000) });
+    await A.engine.authorize(req('p1', t.id));
+    const ans = clock.now();
+    const cuts: number[] = [];
+    await A.engine.answered('p1', ans, (at) => cuts.push(at));
+    await clock.advance(60_000, settle);
+    expect(cuts).toEqual([ans + 25_000]);
+    expect((await A.engine.finish(facts('p1', t.id, ans, ans, ans + 25_100))).chargeFen).toBe(25n);
+  });
+
   it('a top-up during a call at its final grant extends it within a second (pub/sub)', async () => {
     const t = await tenant(15n);
     await A.engine.authorize(req('u1', t.id));
