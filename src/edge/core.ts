@@ -419,7 +419,7 @@ export class EdgeCore implements AppMessageHandler {
       if (txnId !== '' && msg.method === 'CANCEL') return this.appCancel(app, msgId, txnId, msg, fail);
       const callId = header(msg, 'call-id');
       if (callId !== undefined) {
-        const d = this.dialogs.all().find((x) => x.callId === callId && x.owner === app);
+        const d = this.dialogs.withCallId(callId).find((x) => x.owner === app);
         if (d) return this.appInDialog(app, msgId, d.id, msg, fail);
       }
       return this.appNewRequest(app, msgId, msg, routeUrl, fail);
