@@ -37,6 +37,8 @@ export interface SipAppDeps {
 
 export interface SipApp {
   activeCalls(): number;
+  /** Calls with both legs up. */
+  answeredCalls(): number;
   /** Refuse new calls, let live ones go on until deadlineMs (epoch ms), then cut what is left. */
   drain(deadlineMs: number): Promise<void>;
   /** Cut every call now, stop timers and subscriptions. */
@@ -387,6 +389,7 @@ export function createSipApp(deps: SipAppDeps): SipApp {
 
   return {
     activeCalls: () => sessions.size,
+    answeredCalls: () => [...sessions.values()].filter((x) => x.answered && !x.ended).length,
     cutTenant,
     async drain(deadlineMs) {
       draining = true;

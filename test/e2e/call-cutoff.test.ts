@@ -1,0 +1,90 @@
+/**
+ * SIP app end to end, calls cut by the system: balance exhaustion (one call, and two concurrent calls sharing
+ * one balance) and operator suspension. Real sipp, embedded edge, charging engine, Redis, outbox, PostgreSQL.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../helpers/ports.js';
+import { killSipps, scenarioFor, startHarness, type Harness } from './harness.js';
+
+let h: Harness;
+beforeAll(async () => {
+  // small reservation slices so that concurrent calls of one tenant each get part of the balance
+  h = await startHarness({ 'charging.sliceSeconds': 2 });
+});
+afterEach(() => killSipps());
+afterAll(async () => {
+  await h?.close();
+});
+
+const CALLEE = '13800138000';
+
+async function until(what: string, ok: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('calls cut by the system', () => {
+  it('cut-off at exhaustion: BYE on both legs with Reason, within 1 s of the exact second; charge == balance', async () => {
+    const tenantId = await h.tenant({ code: 'cutoff', number: '+8657100000011', balanceFen: 30n, pricePerMinute: '6' }); // 3 s
+    const port = await freePort();
+    await h.gateways([{ name: 'gw-a', port }]);
+    const carrier = await h.carrier('call-uas-answer.xml', port); // gets our BYE
+    const caller = await h.call(scenarioFor('call-uac-cut.xml', { REASON_TEXT: 'balance exhausted' }), { caller: '+8657100000011', callee: CALLEE });
+    expect(caller).toMatchObject({ successful: 1, failed: 0 }); // BYE came, with Reason text="balance exhausted"
+    expect(await carrier.done).toMatchObject({ successful: 1, failed: 0 });
+
+    const [cdr] = await h.cdrs({ tenantId }, 1);
+    expect(cdr).toMatchObject({
+      result: 'answered', disconnect_side: 'system', disconnect_reason: 'balance exhausted', billable_seconds: 3, charge_fen: 30n,
+    });
+    const talkMs = cdr!.end_at.getTime() - cdr!.answer_at!.getTime();
+    expect(talkMs).toBeGreaterThanOrEqual(3000 - 50); // answer time is stamped when B's 200 arrives, before the A ACK
+    expect(talkMs).toBeLessThan(4000);
+    expect(await h.callCharges(tenantId)).toBe(30n);
+    expect(await h.ledgerBalance(tenantId)).toBe(0n);
+  });
+
+  it('two concurrent calls of one tenant share the balance: both cut, total charge == balance, never more', async () => {
+    const tenantId = await h.tenant({ code: 'shared', number: '+8657100000012', balanceFen: 60n, pricePerMinute: '6' });
+    const port = await freePort();
+    await h.gateways([{ name: 'gw-a', port }]);
+    const carrier = await h.carrier('call-uas-answer.xml', port, {}, 2);
+    const caller = await h.call(scenarioFor('call-uac-cut.xml', { REASON_TEXT: 'balance exhausted' }), { caller: '+8657100000012', callee: CALLEE, calls: 2 });
+    expect(caller).toMatchObject({ successful: 2, failed: 0 });
+    expect(await carrier.done).toMatchObject({ successful: 2, failed: 0 });
+
+    const cdrs = await h.cdrs({ tenantId }, 2);
+    expect(cdrs.map((c) => c.disconnect_reason)).toEqual(['balance exhausted', 'balance exhausted']);
+    for (const c of cdrs) expect(c.charge_fen).toBe(BigInt(c.billable_seconds) * 10n);
+    expect(cdrs.reduce((s, c) => s + c.charge_fen, 0n)).toBe(60n);
+    expect(await h.callCharges(tenantId)).toBe(60n);
+    expect(await h.ledgerBalance(tenantId)).toBe(0n);
+  });
+
+  it('operator suspension cuts every live call of the tenant at once and refuses new ones', async () => {
+    const tenantId = await h.tenant({ code: 'suspended', number: '+8657100000013', balanceFen: 100_000n, pricePerMinute: '6' });
+    const port = await freePort();
+    await h.gateways([{ name: 'gw-a', port }]);
+    const carrier = await h.carrier('call-uas-answer.xml', port, {}, 2);
+    const caller = h.call(scenarioFor('call-uac-cut.xml', { REASON_TEXT: 'operator suspension' }), { caller: '+8657100000013', callee: CALLEE, calls: 2 });
+    await until('two answered calls', () => h.app.answeredCalls() === 2);
+    await h.suspend(tenantId);
+    expect(await caller).toMatchObject({ successful: 2, failed: 0 });
+    expect(await carrier.done).toMatchObject({ successful: 2, failed: 0 });
+
+    const cdrs = await h.cdrs({ tenantId }, 2);
+    for (const c of cdrs) {
+      expect(c).toMatchObject({ result: 'answered', disconnect_side: 'system', disconnect_reason: 'operator suspension' });
+      expect(c.charge_fen).toBe(BigInt(c.billable_seconds) * 10n);
+    }
+    expect(await h.callCharges(tenantId)).toBe(cdrs.reduce((s, c) => s + c.charge_fen, 0n));
+
+    const again = await h.call(scenarioFor('call-uac-reject.xml', { STATUS: 403, CHECK_REASON: 'true' }), { caller: '+8657100000013', callee: CALLEE });
+    expect(again).toMatchObject({ successful: 1, failed: 0 });
+    const all = await h.cdrs({ tenantId }, 3);
+    expect(all[2]).toMatchObject({ result: 'rejected', sip_status: 403, reject_reason: 'tenant', disconnect_reason: 'tenant suspended' });
+  });
+});
