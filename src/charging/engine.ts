@@ -39,6 +39,7 @@ interface LiveCall {
   cancelExtend: (() => void) | null;
   cancelCut: (() => void) | null;
   extending: boolean;
+  creditDuringExtend: boolean; // a credit arrived while a slice request was in flight: ask again after it
   readonly log: Logger;
 }
 
@@ -91,7 +92,11 @@ export function createChargingEngine(deps: ChargingEngineDeps): Engine {
   const ready = subscribeTenantControl(redis, (m) => {
     plans.delete(m.tenantId);
     if (m.action !== 'credit') return;
-    for (const c of live.values()) if (c.tenantId === m.tenantId && c.final && c.answerAt !== null && !c.exhausted) track(extend(c));
+    for (const c of live.values()) {
+      if (c.tenantId !== m.tenantId || c.answerAt === null || c.exhausted) continue;
+      if (c.extending) c.creditDuringExtend = true;
+      else if (c.final) track(extend(c));
+    }
   }).then((u) => {
     unsubscribe = u;
   }, (e: unknown) => log.warn({ err: e }, 'control channel subscription failed; credits reach live calls at their next slice only'));
@@ -204,7 +209,7 @@ export function createChargingEngine(deps: ChargingEngineDeps): Engine {
   function newCall(callId: string, tenantId: string, rate: AppliedRate, reserved: boolean, granted: number): LiveCall {
     return {
       callId, tenantId, rate, reserved, granted, final: false, answerAt: null, onExhausted: null, exhausted: false,
-      cancelExtend: null, cancelCut: null, extending: false,
+      cancelExtend: null, cancelCut: null, extending: false, creditDuringExtend: false,
       // the per-call child logger is made on first use: most calls never log
       get log() {
         const l = deps.logger.child({ callId, tenant: tenantId });
@@ -269,6 +274,7 @@ export function createChargingEngine(deps: ChargingEngineDeps): Engine {
   async function extend(c: LiveCall): Promise<void> {
     if (c.extending || c.exhausted || !c.reserved || c.answerAt === null || closed) return;
     c.extending = true;
+    c.creditDuringExtend = false;
     const cap = maxExactSeconds(c.rate, cfg.maxCallSeconds);
     const target = Math.min(c.granted + cfg.sliceSeconds, cap);
     try {
@@ -285,6 +291,7 @@ export function createChargingEngine(deps: ChargingEngineDeps): Engine {
       }
       c.extending = false;
       schedule(c);
+      if (c.final && c.creditDuringExtend) track(extend(c));
     } catch (e) {
       c.extending = false;
       c.log.warn({ err: (e as Error).message }, 'slice request failed; retrying until the grant ends');
