@@ -183,7 +183,7 @@ describe('outbox consumer', () => {
 
   it('two consumers racing over the same entries (one claiming everything at once) write each event exactly once', async () => {
     const t = await seedTenant(db.pool, 'oc-race', 1_000_000n);
-    const N = 300;
+    const N = 120;
     const events = Array.from({ length: N }, (_, i) => settled(`race${i}`, t.tenantId, [[t.bucketId, BigInt(1 + (i % 7))]]));
     const expectedFen = Array.from({ length: N }, (_, i) => BigInt(1 + (i % 7))).reduce((a, b) => a + b, 0n);
     const before = await counts(db.pool);
