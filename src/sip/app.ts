@@ -19,6 +19,7 @@ import { createDirectory, type Directory, type Gateway, type IngressTrunk, type 
 import { GatewayHealth, orderGateways } from './gateways.js';
 import { bLegHeaders, gatewayUri, rejectionHeaders } from './headers.js';
 import { createLimits, type Limits } from './limits.js';
+import { subscribeCuts } from './control.js';
 import { ratingDigits, toE164, userPart } from './normalize.js';
 import type { Dialog, SipError, SrfRequest, SrfResponse, TypedSrf } from './srf-types.js';
 
@@ -370,6 +371,11 @@ export function createSipApp(deps: SipAppDeps): SipApp {
     return n;
   }
 
+  let unsubscribeCuts: (() => Promise<void>) | null = null;
+  subscribeCuts(deps.redis, (m) => void cutTenant(m.tenantId, m.reason))
+    .then((u) => (unsubscribeCuts = u))
+    .catch((err: unknown) => log.error({ err }, 'cannot subscribe to the SIP control channel'));
+
   if (deps.subscribeControl) {
     deps
       .subscribeControl((msg) => {
@@ -413,6 +419,7 @@ export function createSipApp(deps: SipAppDeps): SipApp {
       await cutWhere(() => true, { side: 'system', reason: 'shutdown', byeText: 'service shutdown' }, 'drain');
       await settled(5000);
       if (unsubscribe) await unsubscribe();
+      if (unsubscribeCuts) await unsubscribeCuts();
     },
   };
 }

@@ -4,6 +4,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/ports.js';
+import { runCli } from '../../src/cli/run.js';
 import { killSipps, scenarioFor, startHarness, type Harness } from './harness.js';
 
 let h: Harness;
@@ -86,5 +87,36 @@ describe('calls cut by the system', () => {
     expect(again).toMatchObject({ successful: 1, failed: 0 });
     const all = await h.cdrs({ tenantId }, 3);
     expect(all[2]).toMatchObject({ result: 'rejected', sip_status: 403, reject_reason: 'tenant', disconnect_reason: 'tenant suspended' });
+  });
+
+  it('`softswitch calls cut --tenant` cuts the live calls on every instance; the tenant stays active', async () => {
+    const tenantId = await h.tenant({ code: 'cutcli', number: '+8657100000014', balanceFen: 100_000n, pricePerMinute: '6' });
+    const port = await freePort();
+    await h.gateways([{ name: 'gw-a', port }]);
+    const carrier = await h.carrier('call-uas-answer.xml', port);
+    const caller = h.call(scenarioFor('call-uac-cut.xml', { REASON_TEXT: 'fraud review' }), { caller: '+8657100000014', callee: CALLEE });
+    await until('an answered call', () => h.app.answeredCalls() === 1);
+    const env = { DATABASE_URL: h.db.url, REDIS_URL: h.config.redis.url, REDIS_KEY_PREFIX: h.config.redis.keyPrefix, LOG_LEVEL: 'silent' };
+    const cli = async (args: string[]) => {
+      let stdout = '';
+      let stderr = '';
+      const code = await runCli(args, {
+        stdout: { write: (c: string) => ((stdout += c), true), once: () => undefined },
+        stderr: { write: (c: string) => ((stderr += c), true) },
+        env,
+      });
+      return { code, stdout, stderr };
+    };
+    const active = await cli(['calls', 'active', '--tenant', 'cutcli', '--json']);
+    expect(active.code).toBe(0);
+    expect(JSON.parse(active.stdout)).toEqual([{ tenantId, calls: 1 }]);
+    const cut = await cli(['calls', 'cut', '--tenant', 'cutcli', '--reason', 'fraud review', '--json']);
+    expect(cut.code).toBe(0);
+    expect(JSON.parse(cut.stdout)).toMatchObject({ tenantId, liveCallsBefore: 1, instancesReached: 1 });
+    expect(await caller).toMatchObject({ successful: 1, failed: 0 });
+    expect(await carrier.done).toMatchObject({ successful: 1, failed: 0 });
+    const [cdr] = await h.cdrs({ tenantId }, 1);
+    expect(cdr).toMatchObject({ result: 'answered', disconnect_side: 'system', disconnect_reason: 'fraud review' });
+    expect((await cli(['calls', 'cut', '--json'])).code).toBe(2); // --tenant is required
   });
 });

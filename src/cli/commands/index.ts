@@ -16,6 +16,7 @@ import { demoCommands } from './demo.js';
 import { apiTokenCommands } from './api-token.js';
 import { reconcileCommands } from './reconcile.js';
 import { outboxCommands } from './outbox.js';
+import { callsCommands } from './calls.js';
 
 export const COMMANDS: CommandSpec[] = [
   ...migrateCommands,
@@ -31,4 +32,5 @@ export const COMMANDS: CommandSpec[] = [
   ...apiTokenCommands,
   ...reconcileCommands,
   ...outboxCommands,
+  ...callsCommands,
 ];
