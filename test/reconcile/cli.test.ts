@@ -44,12 +44,21 @@ afterAll(async () => {
   await db?.drop();
 });
 
-it('reports drift (text and --json), repairs it with --repair, then reports none', async () => {
-  const report = await cli(['reconcile', '--tenant', 'cli-acme']);
+it('reports drift (text and --json) and repairs it with --repair; bad input exits 2, Redis unreachable exits 1', async () => {
+  // independent runs in parallel: the process start dominates (--help and unknown options are the framework's)
+  const [report, unknown, down] = await Promise.all([
+    cli(['reconcile', '--tenant', 'cli-acme']),
+    cli(['reconcile', '--tenant', 'nobody']),
+    freePort().then((p) => cli(['reconcile', '--repair'], { REDIS_URL: `redis://127.0.0.1:${p}/15` })),
+  ]);
   expect(report.code).toBe(0);
   expect(report.stdout).toContain('1 with drift (2.50 CNY in total)');
   expect(report.stdout).toMatch(new RegExp(`${tenantId}\\s+drift\\s+0\\s+${bucketId}\\s+100\\.00\\s+97\\.50\\s+0\\.00\\s+0\\.00\\s+-2\\.50\\s+-`));
-  expect(await redis.hget(keys.buckets(tenantId), bucketId)).toBe('9750');
+  expect(unknown.code).toBe(2);
+  expect(unknown.stderr).toMatch(/nobody/);
+  expect(down.code).toBe(1);
+  expect(down.stderr).toContain('Redis is unreachable');
+  expect(await redis.hget(keys.buckets(tenantId), bucketId)).toBe('9750'); // nothing changed so far
 
   const repaired = await cli(['reconcile', '--repair', '--json']);
   expect(repaired.code).toBe(0);
@@ -57,16 +66,4 @@ it('reports drift (text and --json), repairs it with --repair, then reports none
   expect(json).toMatchObject({ repaired: 1, driftFen: '250' });
   expect(json.tenants.find((t) => t.tenantId === tenantId)?.repair).toBe('repaired');
   expect(await redis.hget(keys.buckets(tenantId), bucketId)).toBe('10000');
-});
-
-it('an unknown tenant exits 2 with a clear message; Redis unreachable exits 1 and changes nothing', async () => {
-  // (--help and unknown options are the CLI framework's, tested with it)
-  const [unknown, down] = await Promise.all([
-    cli(['reconcile', '--tenant', 'nobody']),
-    freePort().then((p) => cli(['reconcile', '--repair'], { REDIS_URL: `redis://127.0.0.1:${p}/15` })),
-  ]);
-  expect(unknown.code).toBe(2);
-  expect(unknown.stderr).toMatch(/nobody/);
-  expect(down.code).toBe(1);
-  expect(down.stderr).toContain('Redis is unreachable');
 });
