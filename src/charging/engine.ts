@@ -466,6 +466,9 @@ export function createChargingEngine(deps: ChargingEngineDeps): Engine {
       for (const c of live.values()) stopTimers(c);
       cancelRetry?.();
       cancelSweep?.();
+      await flushRetries().catch(() => undefined);
+      // still unsettled: reserved calls are reclaimed by another instance's sweeper after their lease; log the ids
+      if (retries.size) log.error({ callIds: [...retries.keys()] }, 'closing with settlements Redis never took');
       await ready;
       await unsubscribe?.();
     },
