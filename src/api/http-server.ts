@@ -45,8 +45,12 @@ function builtinRoutes(readiness: Readiness): Route[] {
     {
       method: 'GET',
       path: '/metrics',
-      // Served as text, not through the JSON path below.
-      handler: async () => ({ body: await registry.metrics(), headers: { 'content-type': registry.contentType } }),
+      // Runs the readiness probes first so softswitch_component_up is fresh at every scrape, not only when
+      // something polls /readyz. Served as text, not through the JSON path.
+      handler: async () => {
+        await readiness.check();
+        return { body: await registry.metrics(), headers: { 'content-type': registry.contentType } };
+      },
     },
     { method: 'GET', path: '/healthz', handler: () => ({ body: { status: 'ok', uptimeSeconds: Math.round(process.uptime()) } }) },
     {

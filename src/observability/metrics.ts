@@ -124,7 +124,7 @@ export const metrics = {
   drachtioConnected: new Gauge({ name: 'softswitch_drachtio_connected', help: '1 when connected to the drachtio server', registers: [registry] }),
   draining: new Gauge({ name: 'softswitch_draining', help: '1 while the instance drains on shutdown', registers: [registry] }),
   componentUp: new Gauge({
-    name: 'softswitch_component_up', help: '1 when the readiness probe of a component (drachtio, redis, postgres, outbox) passed at the last check',
+    name: 'softswitch_component_up', help: '1 when the readiness probe of a component (drachtio, redis, postgres, outbox) passed (run at each scrape and /readyz)',
     labelNames: ['component'] as const, registers: [registry],
   }),
   httpRequests: new Counter({

@@ -126,8 +126,10 @@ describe('/readyz', () => {
     const r = await readyz();
     expect(r.body.down).toEqual(['redis']);
     expect(r.body.components.redis).not.toBe(true);
-    const metrics = parseExposition(await registry.metrics());
-    expect(sampleValue(metrics, 'softswitch_component_up', { component: 'redis' })).toBe(0);
+    // the scrape itself runs the probes: the gauge is fresh without anyone polling /readyz
+    const down = await scrapeMetrics(base);
+    expect(sampleValue(down, 'softswitch_component_up', { component: 'redis' })).toBe(0);
+    expect(sampleValue(down, 'softswitch_component_up', { component: 'postgres' })).toBe(1);
     await startRedis();
     await eventually(async () => (await readyz()).status === 200, 'readyz 200 after Redis restarted');
   });
