@@ -182,6 +182,9 @@ export class EdgeCore implements AppMessageHandler {
     if (toTag !== undefined) {
       const d = this.dialogs.findLocal(callId, toTag);
       if (!d || (d.owner as AppConn).closed) return this.respondStateless(tx, 481);
+      const seq = cseqOf(req)!.seq;
+      if (d.remoteCseq !== undefined && seq < d.remoteCseq) return this.respondStateless(tx, 500, 'CSeq out of order');
+      d.remoteCseq = seq;
       tx.dialogId = d.id;
       tx.localTag = d.localTag;
       tx.appOwner = d.owner;
@@ -498,7 +501,7 @@ export class EdgeCore implements AppMessageHandler {
         id, role: 'uas', state: 'early', callId: header(req, 'call-id')!, localTag: tx.localTag!,
         remoteTag: tagOf(header(req, 'from')), localUri: header(res, 'to')!, remoteUri: header(req, 'from')!,
         remoteTarget: uriOf(header(req, 'contact') ?? `<${req.uri}>`), routeSet: listValues(req, 'record-route'),
-        localCseq: 1, inviteCseq: 0, inviteCseqRemote: cseqOf(req)!.seq, proto: tx.from.proto,
+        localCseq: 1, inviteCseq: 0, inviteCseqRemote: cseqOf(req)!.seq, remoteCseq: cseqOf(req)!.seq, proto: tx.from.proto,
         fallback: tx.from, owner: app,
       };
       this.dialogs.add(d);
@@ -594,7 +597,14 @@ export class EdgeCore implements AppMessageHandler {
   }
 
   private startClientTxn(app: AppConn | undefined, req: SipRequest, text: string, to: Target, branch: string, dialog?: Dialog, proxy?: ProxyResponseHandler): ClientTxn {
-    const tx = new ClientTxn(branch, req, text, to, this.timers, (t) => this.send(to, t), (t) => this.clientTimeout(t), (t) => {
+    // a TCP peer that cannot be reached fails the request at once with 503, as sofia does
+    const send = (t: string): void => {
+      this.transports.send(to, t).catch((err: unknown) => {
+        this.log.warn({ err, to }, 'sip send failed');
+        if (to.proto !== 'udp') tx.fail(503);
+      });
+    };
+    const tx: ClientTxn = new ClientTxn(branch, req, text, to, this.timers, send, (t, status) => this.clientFailed(t, status), (t) => {
       this.clientTxns.delete(`${t.branch}|${t.request.method}`);
       this.clientById.delete(t.id);
       this.clientMeta.delete(t.id);
@@ -606,14 +616,14 @@ export class EdgeCore implements AppMessageHandler {
     return tx;
   }
 
-  /** Timer B/F fired: the app gets a 408 as if the far end had sent it (as sofia does). */
-  private clientTimeout(tx: ClientTxn): void {
+  /** Timer B/F (408) or transport failure (503): the app gets that response as if the far end had sent it (as sofia does). */
+  private clientFailed(tx: ClientTxn, status: number): void {
     const meta = this.clientMeta.get(tx.id);
     if (!meta) return;
-    if (meta.proxy) { meta.proxy.onTimeout(); return; }
+    if (meta.proxy) { meta.proxy.onFailure(status); return; }
     const d = meta.dialog;
     const res: SipResponse = {
-      kind: 'response', status: 408, reason: 'Request Timeout', body: '',
+      kind: 'response', status, reason: REASONS[status] ?? 'Request Failed', body: '',
       headers: ['via', 'from', 'to', 'call-id', 'cseq'].map((n) => ({ name: n === 'call-id' ? 'Call-ID' : n[0]!.toUpperCase() + n.slice(1), value: header(tx.request, n) ?? '' })),
     };
     if (d && (tx.isInvite ? d.state === 'early' || d.remoteTag === undefined : tx.request.method === 'BYE')) this.dialogs.remove(d, true);

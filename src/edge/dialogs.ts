@@ -24,6 +24,8 @@ export interface Dialog {
   inviteCseq: number;
   /** CSeq of the INVITE that created a UAS dialog (a failure to *that* INVITE ends the early dialog). */
   inviteCseqRemote: number;
+  /** Highest CSeq seen on requests from the peer; a lower one is out of order (RFC 3261 §12.2.2 → 500). */
+  remoteCseq?: number;
   proto: Proto;
   /** Where requests go when the target URI names no transport/port. */
   fallback: Target;

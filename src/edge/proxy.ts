@@ -23,7 +23,8 @@ export interface ProxyHost {
 
 export interface ProxyResponseHandler {
   onResponse(res: SipResponse, from: Target, retransmission: boolean): void;
-  onTimeout(): void;
+  /** The branch got no final response (408) or could not be sent (503). */
+  onFailure(status: number): void;
 }
 
 export interface ProxyReporter { report(rest: string): void }
@@ -92,8 +93,8 @@ export class ProxySession implements ProxyResponseHandler {
     void this.tryNext();
   }
 
-  onTimeout(): void {
-    const res = this.synth(408, 'Request Timeout');
+  onFailure(status: number): void {
+    const res = this.synth(status, status === 408 ? 'Request Timeout' : 'Service Unavailable');
     if (!this.best) this.best = res;
     if (this.idx >= this.dests.length || this.canceled) this.finish(this.best);
     else void this.tryNext();

@@ -113,7 +113,8 @@ export class ClientTxn {
     readonly to: Target,
     private readonly t: SipTimers,
     private readonly send: (text: string) => void,
-    private readonly onTimeout: (tx: ClientTxn) => void,
+    /** Timer B/F fired (408), or the transport could not deliver the request (503). */
+    private readonly onFailure: (tx: ClientTxn, status: number) => void,
     private readonly onTerminated: (tx: ClientTxn) => void,
     id?: string,
   ) {
@@ -125,14 +126,16 @@ export class ClientTxn {
   start(): void {
     this.send(this.text);
     if (this.to.proto === 'udp') this.retransmit(this.t.T1); // timer A / E
-    this.after(64 * this.t.T1, () => { // timer B / F
-      if (this.state === 'calling' || this.state === 'proceeding') {
-        this.state = 'terminated';
-        this.clear();
-        this.onTimeout(this);
-        this.onTerminated(this);
-      }
-    });
+    this.after(64 * this.t.T1, () => this.fail(408)); // timer B / F
+  }
+
+  /** Give up on a request that got no final response; the app is told `status`. */
+  fail(status: number): void {
+    if (this.state !== 'calling' && this.state !== 'proceeding') return;
+    this.state = 'terminated';
+    this.clear();
+    this.onFailure(this, status);
+    this.onTerminated(this);
   }
 
   /** Returns false for a retransmitted response the app must not see again. */

@@ -169,6 +169,22 @@ describe('SIP error paths (raw UDP)', () => {
     listener.close();
   });
 
+  it('in-dialog request with a CSeq lower than the last one: 500 (RFC 3261 §12.2.2)', async () => {
+    // a dialog to talk in: an INVITE answered by a raw app
+    const app = await RawApp.open(edge.controlPort);
+    app.sock.write(Buffer.concat([encodeFrame(`a|authenticate|${SECRET}|`), encodeFrame('b|route|invite')]));
+    await app.next((f) => f.includes('|b|'));
+    send(req('INVITE', 'c8').replace('CSeq: 1 INVITE', 'CSeq: 10 INVITE'));
+    const inv = (await app.next((f) => f.split('|')[1] === 'sip')).split('|');
+    app.sock.write(encodeFrame(`r|sip|${inv[8]}|\r\nSIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n`));
+    const ok = await response((r) => header(r, 'call-id') === 'c8' && r.status === 200);
+    const tag = `;tag=${/tag=([^;]+)/.exec(header(ok, 'to')!)![1]}`;
+    send(req('ACK', 'c8', tag, 'ACK').replace('CSeq: 1 ACK', 'CSeq: 10 ACK'));
+    send(req('INFO', 'c8a', tag).replace('Call-ID: c8a', 'Call-ID: c8').replace('CSeq: 1 INFO', 'CSeq: 5 INFO'));
+    expect((await response((r) => header(r, 'call-id') === 'c8' && header(r, 'cseq') === '5 INFO')).status).toBe(500);
+    app.sock.destroy();
+  });
+
   it('Max-Forwards 0: 483', async () => {
     send(req('OPTIONS', 'c4').replace('Max-Forwards: 70', 'Max-Forwards: 0'));
     expect((await response((r) => header(r, 'call-id') === 'c4')).status).toBe(483);

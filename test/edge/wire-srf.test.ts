@@ -4,6 +4,7 @@
  * second callee for the proxy case. The same suite is what a real drachtio-server would have to pass.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../helpers/ports.js';
 import { connectSrf, disconnectSrf, startTestEdge, type AnySrf, type TestEdge } from './support.js';
 
 const SDP_A = 'v=0\r\no=a 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 10000 RTP/AVP 8\r\n';
@@ -151,6 +152,13 @@ for (const proto of ['udp', 'tcp'] as const) {
       await uac.destroy(); // travels caller → A → B (Route) → C
       await thirdEnded;
     });
+
+    if (proto === 'tcp') {
+      it('TCP peer that refuses the connection: the app gets 503 at once', async () => {
+        const dead = await freePort();
+        await expect(caller.createUAC(`sip:x@127.0.0.1:${dead};transport=tcp`, { localSdp: SDP_A })).rejects.toMatchObject({ status: 503 });
+      });
+    }
 
     it('leaves no dialog behind on any edge', () => {
       expect([a.stats().dialogs, b.stats().dialogs, c.stats().dialogs]).toEqual([0, 0, 0]);
