@@ -68,6 +68,24 @@ describe('charging engine', () => {
     expect(rerate(ev[0]!.cdr!).chargeFen).toBe(100n);
   });
 
+  it('20 concurrent calls on 2 instances share one balance: never more than it, leftover < one increment per call', async () => {
+    const plan2 = await createPlan(db.pool, 'engine-plan-6', [{ prefix: '86', price: '1.23', init: 6, sub: 6 }]);
+    const id = await createTenant(db.pool, `t${++n}`, plan2);
+    await createBucket(db.pool, id, 'paid', 5000n);
+    const ans = clock.now();
+    const cut = new Map<string, number>();
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? A : B).engine.authorize(req(`m${i}`, id))));
+    expect(results.every((r) => r.ok)).toBe(true);
+    await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? A : B).engine.answered(`m${i}`, ans, (at) => cut.set(`m${i}`, at))));
+    await clock.advance(3_600_000, settle);
+    expect(cut.size).toBe(20);
+    let charged = 0n;
+    for (let i = 0; i < 20; i++) charged += (await (i % 2 ? A : B).engine.finish(facts(`m${i}`, id, ans, ans, cut.get(`m${i}`)! + 500))).chargeFen;
+    const left = await available(A.redis, id);
+    expect(charged + left).toBe(5000n);
+    expect(left < 20n * 13n).toBe(true); // one 6 s step costs 12.3 fen: at most 13 fen unusable per live call
+  });
+
   it('finishing twice charges once and reports the duplicate', async () => {
     const t = await tenant(1000n);
     await A.engine.authorize(req('c2', t.id));
