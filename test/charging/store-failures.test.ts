@@ -1,7 +1,7 @@
 /**
  * Failure policy with stores down. Redis: this file starts its OWN redis-server (AOF, fsync always) on a free port
- * and kills it with SIGKILL mid-call, then restarts it on the same data. PostgreSQL: the engine's own pool is
- * closed after warm-up (a stand-in for PostgreSQL being unreachable; the shared server is never stopped).
+ * and kills it with SIGKILL mid-call, then restarts it on the same data. PostgreSQL: a private server (initdb +
+ * pg_ctl, test/outbox/fixtures/own-pg.ts) is stopped mid-run; the shared server is never touched.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -11,6 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, type TestDb } from '../helpers/pg.js';
 import { freePort } from '../helpers/ports.js';
 import { createPool } from '../../src/db/pool.js';
+import { migrate } from '../../src/db/migrate.js';
+import { startOwnPostgres } from '../outbox/fixtures/own-pg.js';
 import { createChargingEngine } from '../../src/charging/engine.js';
 import { createChargingRedis, waitReady } from '../../src/charging/redis.js';
 import { rerate } from '../../src/rating/charge.js';
@@ -109,28 +111,40 @@ describe('Redis stopped mid-run (own redis-server, SIGKILL)', () => {
   });
 });
 
-describe('PostgreSQL unreachable after warm-up', () => {
-  it('calls go on with the cached rate deck and the Redis balance', async () => {
+describe('PostgreSQL stopped mid-run (own server, pg_ctl stop)', () => {
+  it('calls go on with the cached rate deck and the Redis balance; a never-loaded tenant gets store_down', async () => {
+    const own = await startOwnPostgres();
     const prefix = testPrefix();
-    const clock = new ManualClock(Date.UTC(2026, 5, 1));
-    const tenant = await createTenant(db.pool, 'pg1', plan);
-    await createBucket(db.pool, tenant, 'paid', 100n);
-    const pool = createPool(db.url, 2);
-    const redis = createChargingRedis(TEST_REDIS_URL, prefix);
-    await waitReady(redis);
-    const e = createChargingEngine({ redis, pool, config: testConfig(), logger: silent, instanceId: 'pg-A', clock, sweepIntervalMs: 0 });
-    expect(await e.authorize({ callId: 'w', tenantId: tenant, calledNumber: '8613800138000', at: clock.now(), failurePolicy: 'terminate' })).toMatchObject({ ok: true });
-    await e.finish(facts('w', tenant, clock.now(), null, clock.now()));
-    await pool.end(); // every query now fails
-    await clock.advance(600_000); // past the deck's refresh age: the reload fails, the stale deck serves
-    const a = await e.authorize({ callId: 'x', tenantId: tenant, calledNumber: '8613800138000', at: clock.now(), failurePolicy: 'terminate' });
-    expect(a).toMatchObject({ ok: true });
-    const ans = clock.now();
-    await e.answered('x', ans, () => undefined);
-    await clock.advance(30_000, () => e.idle());
-    expect(await e.finish(facts('x', tenant, ans, ans, ans + 30_000))).toMatchObject({ chargeFen: 30n });
-    await e.close();
-    redis.disconnect();
-    await deleteKeys(TEST_REDIS_URL, prefix);
+    const pool = createPool(own.url, 2);
+    try {
+      await migrate(pool);
+      const clock = new ManualClock(Date.UTC(2026, 5, 1));
+      const p = await createPlan(pool, 'pg-plan', [{ prefix: '86', price: '0.6' }]);
+      const tenant = await createTenant(pool, 'pg1', p);
+      const other = await createTenant(pool, 'pg2', p);
+      await createBucket(pool, tenant, 'paid', 100n);
+      await createBucket(pool, other, 'paid', 100n);
+      const redis = createChargingRedis(TEST_REDIS_URL, prefix);
+      await waitReady(redis);
+      const e = createChargingEngine({ redis, pool, config: testConfig(), logger: silent, instanceId: 'pg-A', clock, sweepIntervalMs: 0 });
+      const req = (callId: string, t: string) => ({ callId, tenantId: t, calledNumber: '8613800138000', at: clock.now(), failurePolicy: 'terminate' as const });
+      expect(await e.authorize(req('w', tenant))).toMatchObject({ ok: true });
+      await e.finish(facts('w', tenant, clock.now(), null, clock.now()));
+      own.stop();
+      await clock.advance(600_000); // past the deck's refresh age: the reload fails, the stale deck serves
+      expect(await e.authorize(req('x', tenant))).toMatchObject({ ok: true });
+      const ans = clock.now();
+      await e.answered('x', ans, () => undefined);
+      await clock.advance(30_000, () => e.idle());
+      expect(await e.finish(facts('x', tenant, ans, ans, ans + 30_000))).toMatchObject({ chargeFen: 30n });
+      expect(await e.authorize(req('y', other))).toMatchObject({ ok: false, reason: 'store_down' });
+      expect((await outbox(redis)).map((x) => x.eventId)).toEqual(['call:w', 'call:x']); // waiting for the consumer
+      await e.close();
+      redis.disconnect();
+      await deleteKeys(TEST_REDIS_URL, prefix);
+    } finally {
+      await pool.end().catch(() => undefined);
+      own.destroy();
+    }
   });
 });
