@@ -14,7 +14,6 @@ export type WriteOutcome = 'written' | 'duplicate';
 
 /** Thrown for an event whose content contradicts the database (permanent: the consumer dead-letters it). */
 export class EventRejected extends Error {
-  readonly code = '23000'; // integrity class, so classifyFailure() treats it as permanent
   constructor(message: string) {
     super(message);
     this.name = 'EventRejected';

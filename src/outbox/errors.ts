@@ -11,7 +11,8 @@ const PERMANENT_CODES = new Set(['P0001']); // raise exception (e.g. an immutabl
 
 export function classifyFailure(e: unknown): FailureKind {
   const err = e as { name?: string; code?: unknown };
-  if (err?.name === 'LedgerError') return 'permanent'; // overdraw, unknown bucket, idempotency conflict: content errors
+  // LedgerError: overdraw, unknown bucket, idempotency conflict; EventRejected: e.g. a bucket of another tenant
+  if (err?.name === 'LedgerError' || err?.name === 'EventRejected') return 'permanent';
   if (typeof err?.code === 'string' && /^[0-9A-Z]{5}$/.test(err.code)) {
     if (PERMANENT_CODES.has(err.code) || PERMANENT_CLASSES.has(err.code.slice(0, 2))) return 'permanent';
   }
