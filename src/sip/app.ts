@@ -271,7 +271,12 @@ export function createSipApp(deps: SipAppDeps): SipApp {
     });
     if (sessions.has(callId)) return; // a retransmission the server let through: the first one is being handled
 
-    ctx.trunk = await directory.trunkForAddress(req.source_address);
+    try {
+      ctx.trunk = await directory.trunkForAddress(req.source_address);
+    } catch (err) {
+      ctx.log.error({ err }, 'trunk directory unavailable');
+      return rejectCall(ctx, decide.storeDown('directory unavailable'));
+    }
     const bad = decide.checkIngress(ctx.trunk, req.source_address);
     if (bad) {
       // unauthenticated traffic (scanners) is counted, not recorded as a tenant's call attempt
@@ -290,7 +295,14 @@ export function createSipApp(deps: SipAppDeps): SipApp {
     if (draining) return rejectCall(ctx, decide.draining());
 
     for (const stage of [identifyCaller, checkDestinationAndTime, checkLimits, authorize]) {
-      const r = await stage(ctx);
+      let r: Rejection | null;
+      try {
+        r = await stage(ctx);
+      } catch (err) {
+        // PostgreSQL (directory) or the charging engine failed: the caller may retry elsewhere
+        ctx.log.error({ err, stage: stage.name }, 'stage failed');
+        r = decide.storeDown(`${stage.name} unavailable`);
+      }
       ctx.log.debug({ stage: stage.name, ok: r === null }, 'stage done');
       if (r) return rejectCall(ctx, r);
       if (ctx.canceled) return session.endUnanswered({ result: 'canceled', sipStatus: 487, disconnectReason: 'caller CANCEL' });

@@ -149,7 +149,7 @@ export async function startHarness(overrides: Record<string, unknown> = {}): Pro
   const edge = await startEdge({
     sipHost: '127.0.0.1', sipPort, transports: ['udp'], controlHost: '127.0.0.1', controlPort, secret: SECRET, logger,
   });
-  const redis = createChargingRedis(TEST_REDIS_URL, prefix);
+  const redis = createChargingRedis(config.redis.url, prefix);
   await waitReady(redis);
   const charging = createChargingEngine({ redis, pool: db.pool, config, logger, instanceId: 'e2e', sweepIntervalMs: 0 });
   const outbox: OutboxConsumer = createOutboxConsumer({ redis, pool: db.pool, logger, instanceId: 'e2e-outbox', options: { blockMs: 100 } });
@@ -245,7 +245,7 @@ export async function startHarness(overrides: Record<string, unknown> = {}): Pro
       await outbox.stop();
       await edge.close();
       await redis.quit().catch(() => undefined);
-      await deleteKeys(TEST_REDIS_URL, prefix);
+      await deleteKeys(config.redis.url, prefix).catch(() => undefined); // the test may have stopped its own Redis
       await db.drop();
     },
   };
