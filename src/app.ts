@@ -20,6 +20,7 @@ import { Readiness } from './observability/readiness.js';
 import { postgresProbe, redisProbe } from './observability/probes.js';
 import { metrics } from './observability/metrics.js';
 import { seedDemo } from './demo/seed.js';
+import { startMaintenance } from './jobs/maintenance.js';
 import type { Logger } from './util/logger.js';
 
 export interface RunningApp {
@@ -34,7 +35,7 @@ export interface RunningApp {
 export async function startApp(config: Config, logger: Logger): Promise<RunningApp> {
   const instanceId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const log = logger.child({ instanceId });
-  const readiness = new Readiness();
+  const readiness = new Readiness(config.health.probeTimeoutMs);
   const closers: { name: string; close: () => Promise<unknown> }[] = [];
   const onFailure = async (): Promise<void> => {
     for (const c of closers.reverse()) await c.close().catch(() => undefined);
@@ -104,6 +105,9 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     const bound = await http.listen();
     closers.push({ name: 'http', close: () => http.close() });
     log.info({ http: `${bound.host}:${bound.port}` }, 'HTTP API, /metrics, /healthz, /readyz listening');
+
+    const maintenance = startMaintenance({ pool, redis, config, logger: log, intervalMs: config.jobs.intervalSeconds * 1000 });
+    closers.push({ name: 'maintenance', close: async () => maintenance.stop() });
 
     let stopping: Promise<void> | null = null;
     const shutdown = (reason: string): Promise<void> => {

@@ -66,6 +66,7 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'shutdown.drainSeconds', env: 'DRAIN_SECONDS', kind: { type: 'int', min: 0, max: 86400 }, doc: 'on SIGTERM/SIGINT, how long live calls may go on before they are cut' },
   { path: 'api.operatorToken', env: 'API_OPERATOR_TOKEN', kind: { type: 'string', pattern: /^([A-Za-z0-9._~+\/=-]{24,256})?$/, allowed: 'empty (operator API off) or 24-256 token characters' }, doc: 'bearer token of NOC operators on the HTTP API (sees every tenant)' },
   { path: 'health.probeTimeoutMs', env: 'READINESS_PROBE_TIMEOUT_MS', kind: { type: 'int', min: 50, max: 30000 }, doc: '/readyz: a component probe slower than this counts as down' },
+  { path: 'jobs.intervalSeconds', env: 'MAINTENANCE_INTERVAL_SECONDS', kind: { type: 'int', min: 5, max: 86400 }, doc: 'how often an instance reconciles read-only (drift gauges), checks low balances and makes CDR partitions' },
   { path: 'demo.autoSeed', env: 'DEMO_AUTO_SEED', kind: { type: 'bool' }, doc: 'seed the contract\'s demo tenant at start when the database has no tenant' },
 ];
 
@@ -88,6 +89,7 @@ export interface Config {
   };
   service: { timezone: string };
   shutdown: { drainSeconds: number };
+  jobs: { intervalSeconds: number };
   demo: { autoSeed: boolean };
   api: { operatorToken: string };
   health: { probeTimeoutMs: number };

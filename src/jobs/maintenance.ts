@@ -1,0 +1,52 @@
+/**
+ * Periodic work of a running instance, so what the NOC watches is live without anyone running the CLI:
+ * - read-only reconciliation (ledger vs Redis + in-flight) → softswitch_reconcile_drift_* gauges (repair stays an
+ *   operator decision: `softswitch reconcile --repair`);
+ * - the art. 2.2 low-balance check of every active tenant → notification rows (deduplicated) and the
+ *   softswitch_low_balance_tenants gauge;
+ * - CDR partitions for the coming months.
+ * Every instance may run it: each step is idempotent. A failed round is logged and retried next interval.
+ */
+import type { Redis } from 'ioredis';
+import type { Config } from '../config/config.js';
+import type { Pool } from '../db/pool.js';
+import { metrics } from '../observability/metrics.js';
+import { reconcile } from '../reconcile/reconcile.js';
+import { checkLowBalance } from '../tenants/notices.js';
+import type { Logger } from '../util/logger.js';
+
+export interface Maintenance {
+  runOnce(): Promise<void>;
+  stop(): void;
+}
+
+export function startMaintenance(deps: { pool: Pool; redis: Redis; config: Config; logger: Logger; intervalMs: number }): Maintenance {
+  const { pool, redis, config } = deps;
+  const log = deps.logger.child({ component: 'maintenance' });
+  let running: Promise<void> | null = null;
+
+  async function round(): Promise<void> {
+    await pool.query('select ensure_cdr_partitions(now(), 3)');
+    const report = await reconcile({ pool, redis, repair: false, logger: log });
+    if (report.driftTenants > 0) log.warn({ driftTenants: report.driftTenants, driftFen: report.driftFen.toString() }, 'ledger/Redis drift detected');
+    const tenants = (await pool.query<{ id: bigint }>("select id from tenants where status = 'active'")).rows;
+    let low = 0;
+    for (const t of tenants) {
+      const r = await checkLowBalance(pool, t.id, { percent: config.charging.lowBalancePercent, at: new Date(), timeZone: config.service.timezone });
+      if (r.reasons.length > 0) low += 1;
+      if (r.notified.length > 0) log.info({ tenant: t.id.toString(), reasons: r.reasons, channels: r.notified }, 'low-balance notice written');
+    }
+    metrics.lowBalanceTenants.set(low);
+  }
+
+  const runOnce = (): Promise<void> => {
+    running ??= round()
+      .catch((err: unknown) => log.warn({ err }, 'maintenance round failed; retrying next interval'))
+      .finally(() => (running = null));
+    return running;
+  };
+  const timer = setInterval(() => void runOnce(), deps.intervalMs);
+  timer.unref();
+  void runOnce();
+  return { runOnce, stop: () => clearInterval(timer) };
+}
