@@ -2,10 +2,10 @@
  * Periodic charges and period end, posted to the ledger with idempotency keys so each runs safely again:
  * - monthly number rental: receivable → revenue:rental, key rental:<numberId>:<YYYY-MM>
  * - late fees on unpaid orders (art. 3.2): receivable → revenue:late_fee, key late:<orderId>:<days>
- * - period-end clearing (art. 7.2): each bucket's remaining balance → expired (kind expiry_clear, the ledger
- *   entry is the record), numbers reclaimed, tenant terminated. Arrears (receivable) stay collectable.
+ * - period end (art. 7.2): numbers reclaimed, tenant terminated; the remaining balance is cleared by the charging
+ *   engine's bucket expiry (bucket → expired, kind expiry_clear, via the outbox). Arrears (receivable) stay collectable.
  */
-import { postTransfers, systemAccount, bucketAccount, tenantBuckets, type PostResult, type Queryable } from '../ledger/ledger.js';
+import { postTransfers, systemAccount, tenantBuckets, type PostResult, type Queryable } from '../ledger/ledger.js';
 import { addWorkingDays, daysOverdue, lateFeeFen, monthLabel } from './rules.js';
 import { inTransaction } from './tx.js';
 
@@ -67,33 +67,33 @@ export async function accrueLateFees(db: Queryable, tenantId: bigint, at: Date, 
 }
 
 export interface ClearingResult {
-  cleared: { bucketId: bigint; amountFen: bigint; transferId: bigint }[];
+  terminated: boolean; // false: the period has not ended (nothing done)
   numbersReclaimed: number;
-  terminated: boolean;
+  /**
+   * Buckets still holding money in the ledger. Their money leaves through ONE path only: the charging engine
+   * expires each bucket in Redis at its expires_at (= the service end for order and top-up credit) and the outbox
+   * consumer posts the bucket → expired ledger entry (kind expiry_clear). Posting it here as well would clear twice.
+   */
+  remaining: { bucketId: bigint; balanceFen: bigint; expiresAt: Date | null; expiresByPeriodEnd: boolean }[];
 }
 
 /**
- * Period end (art. 7.2) for a tenant whose service_end <= at: clear every bucket balance to the expired account,
- * reclaim numbers, terminate. Does nothing (terminated: false) when the period has not ended. Idempotent.
+ * Period end (art. 7.2) for a tenant whose service_end <= at: reclaim its numbers and terminate it (arrears stay in
+ * receivable). Does nothing (terminated: false) before the end. Idempotent. The caller then tells Redis (tenant
+ * state + expireBuckets) so live calls stop and the remaining balance is cleared to the ledger now.
  */
 export async function periodEndClearing(db: Queryable, tenantId: bigint, at: Date): Promise<ClearingResult> {
   return inTransaction(db, async (c) => {
     const t = (await c.query<{ service_end: Date | null }>('select service_end from tenants where id = $1 for update', [tenantId.toString()])).rows[0];
-    if (!t?.service_end || t.service_end.getTime() > at.getTime()) return { cleared: [], numbersReclaimed: 0, terminated: false };
-    const expired = await systemAccount(c, 'expired');
-    const cleared: ClearingResult['cleared'] = [];
-    for (const b of await tenantBuckets(c, tenantId)) {
-      if (b.balanceFen <= 0n) continue;
-      const r = await postTransfers(c, [{
-        idempotencyKey: `period-end:${b.bucketId}`, debitAccountId: await bucketAccount(c, b.bucketId), creditAccountId: expired,
-        amountFen: b.balanceFen, kind: 'expiry_clear', tenantId, memo: 'service period ended (art. 7.2)',
-      }]);
-      cleared.push({ bucketId: b.bucketId, amountFen: b.balanceFen, transferId: r.results[0]!.id });
-    }
+    if (!t?.service_end || t.service_end.getTime() > at.getTime()) return { terminated: false, numbersReclaimed: 0, remaining: [] };
+    const end = t.service_end.getTime();
+    const remaining = (await tenantBuckets(c, tenantId))
+      .filter((b) => b.balanceFen > 0n)
+      .map((b) => ({ bucketId: b.bucketId, balanceFen: b.balanceFen, expiresAt: b.expiresAt, expiresByPeriodEnd: b.expiresAt !== null && b.expiresAt.getTime() <= end }));
     const n = await c.query(`update numbers set state = 'reclaimed', state_reason = 'service period ended', updated_at = now()
                                where tenant_id = $1 and state <> 'reclaimed'`, [tenantId.toString()]);
     await c.query(`update tenants set status = 'terminated', status_reason = 'service period ended', updated_at = now() where id = $1`, [tenantId.toString()]);
-    return { cleared, numbersReclaimed: n.rowCount ?? 0, terminated: true };
+    return { terminated: true, numbersReclaimed: n.rowCount ?? 0, remaining };
   });
 }
 

@@ -153,25 +153,25 @@ describe('rental, late fees, period end', () => {
     expect(total.rows[0]!.s).toBe(lateFeeFen(1_142_000n, 5));
   });
 
-  it('period-end clearing moves the remaining balance to expired (entry kept), reclaims numbers, terminates; idempotent', async () => {
+  it('period end reclaims numbers and terminates (idempotent), and leaves the balance to the one expiry path', async () => {
     const t = await tenant('ending');
     const r = await createOrder(db.pool, {
       tenantId: t.id, orderNo: 'END-1', packageAmountFen: 10_000n, packageCount: 1, validityMonths: 1, numberCount: 1,
       monthlyRentFen: 100n, paid: true, numbers: ['+8657100003333'], activatedAt: new Date('2026-01-01T00:00:00Z'),
     }, TZ);
-    // spend some
     await postTransfers(db.pool, [{ idempotencyKey: 'call:end-1:x', debitAccountId: await bucketAccount(db.pool, r.credit!.bucketId),
       creditAccountId: await systemAccount(db.pool, 'revenue:calls'), amountFen: 2_500n, kind: 'call_charge', tenantId: t.id, callId: 'end-1' }]);
-    expect((await periodEndClearing(db.pool, t.id, new Date('2026-01-15T00:00:00Z'))).terminated).toBe(false);
+    expect(await periodEndClearing(db.pool, t.id, new Date('2026-01-15T00:00:00Z'))).toEqual({ terminated: false, numbersReclaimed: 0, remaining: [] });
     const res = await periodEndClearing(db.pool, t.id, r.serviceEnd!);
-    expect(res).toMatchObject({ terminated: true, numbersReclaimed: 1 });
-    expect(res.cleared.map((c) => c.amountFen)).toEqual([7_500n]);
-    expect((await tenantBuckets(db.pool, t.id)).map((b) => b.balanceFen)).toEqual([0n]);
+    expect(res).toEqual({
+      terminated: true, numbersReclaimed: 1,
+      remaining: [{ bucketId: r.credit!.bucketId, balanceFen: 7_500n, expiresAt: r.serviceEnd, expiresByPeriodEnd: true }],
+    });
     expect((await getTenant(db.pool, 'ending')).status).toBe('terminated');
-    const again = await periodEndClearing(db.pool, t.id, r.serviceEnd!);
-    expect(again.cleared).toEqual([]);
-    const entry = await db.pool.query<{ kind: string; amount_fen: bigint }>(`select kind, amount_fen from ledger_transfers where idempotency_key = $1`, [`period-end:${r.credit!.bucketId}`]);
-    expect(entry.rows).toEqual([{ kind: 'expiry_clear', amount_fen: 7_500n }]);
+    expect((await periodEndClearing(db.pool, t.id, r.serviceEnd!)).numbersReclaimed).toBe(0);
+    // no ledger entry is posted here: the charging engine's expiry (via the outbox) posts the single expiry_clear
+    const n = await db.pool.query<{ n: bigint }>(`select count(*)::int8 as n from ledger_transfers where kind = 'expiry_clear' and tenant_id = $1`, [t.id.toString()]);
+    expect(n.rows[0]!.n).toBe(0n);
     expect(await inconsistentAccounts(db.pool)).toEqual([]);
   });
 });

@@ -2,7 +2,9 @@ import { accrueLateFees, chargeRental, periodEndClearing } from '../../tenants/b
 import { checkLowBalance } from '../../tenants/notices.js';
 import { getTenant, listTenants, type Tenant } from '../../tenants/tenants.js';
 import { date, str, type CliContext, type CommandSpec, type ParsedArgs } from '../framework.js';
-import { cny, followTenantState, redisLine, tenantArg } from './shared.js';
+import { cny, followTenantState, iso, redisLine, tenantArg } from './shared.js';
+import { expireBuckets } from '../../charging/tenant-sync.js';
+import type { SyncOutcome } from '../../tenants/sync.js';
 
 const OPTIONS = [
   { name: 'tenant', type: 'string' as const, doc: 'one tenant (code or id); default every active or suspended tenant' },
@@ -57,7 +59,9 @@ export const billingCommands: CommandSpec[] = [
   },
   {
     path: ['billing', 'period-end'],
-    summary: 'For tenants whose service period has ended: clear balances to zero (ledger entry kept), reclaim numbers, terminate (art. 7.2).',
+    summary:
+      'For tenants whose service period has ended (art. 7.2): reclaim numbers, terminate, and have the charging engine\n' +
+      'clear the remaining balance now (bucket expiry → outbox → ledger expiry_clear entry, kept).',
     options: OPTIONS,
     async run(ctx, args) {
       const at = date(args, 'at') ?? new Date();
@@ -65,10 +69,25 @@ export const billingCommands: CommandSpec[] = [
       for (const t of await targets(ctx, args)) {
         const r = await periodEndClearing(ctx.pool(), t.id, at);
         if (!r.terminated) continue;
-        const redis = await followTenantState(ctx, await getTenant(ctx.pool(), t.id.toString()));
-        out.push({ tenant: t.code, ...r, redis });
+        const state = await followTenantState(ctx, await getTenant(ctx.pool(), t.id.toString()));
+        const { redis, error } = await ctx.redis();
+        let expiry: SyncOutcome = `failed: Redis unreachable (${error})`;
+        if (redis) {
+          try {
+            await expireBuckets(redis, t.id.toString(), at.getTime());
+            expiry = 'applied';
+          } catch (e) {
+            expiry = `failed: ${(e as Error).message}`;
+          }
+        }
+        out.push({ tenant: t.code, ...r, redis: { state, expiry } });
       }
-      const lines = out.map((o) => `${o.tenant}: cleared ${cny(o.cleared.reduce((s, c) => s + c.amountFen, 0n))} CNY, ${o.numbersReclaimed} number(s) reclaimed, terminated; ${redisLine(o.redis)}`);
+      const lines = out.flatMap((o) => [
+        `${o.tenant}: ${o.numbersReclaimed} number(s) reclaimed, terminated; ${redisLine(o.redis.state)}`,
+        ...o.remaining.map((b) => b.expiresByPeriodEnd
+          ? `  bucket ${b.bucketId}: ${cny(b.balanceFen)} CNY expired at ${iso(b.expiresAt)}; cleared through the outbox (${redisLine(o.redis.expiry)})`
+          : `  WARNING bucket ${b.bucketId}: ${cny(b.balanceFen)} CNY expires ${iso(b.expiresAt)}, after the period end: not cleared`),
+      ]);
       return { json: out, text: lines.join('\n') || 'no service period has ended' };
     },
   },

@@ -25,9 +25,14 @@ export const topUpCommands: CommandSpec[] = [
       if (!/^[\x21-\x7e]{1,150}$/.test(key)) throw new UsageError('--idempotency-key must be 1-150 printable characters without spaces');
       if (t.status === 'terminated') throw new UsageError(`tenant ${t.code} is terminated`);
       const validFrom = date(args, 'valid-from') ?? new Date();
+      const expiresAt = date(args, 'expires-at') ?? t.serviceEnd;
+      // Credit may not outlive the service period: at its end the balance is cleared (art. 7.2) by bucket expiry.
+      if (t.serviceEnd && (!expiresAt || expiresAt.getTime() > t.serviceEnd.getTime())) {
+        throw new UsageError(`--expires-at must not be after the service end ${t.serviceEnd.toISOString()}`);
+      }
       const c = await creditTenant(ctx.pool(), {
         tenantId: t.id, kind: (str(args, 'kind') ?? 'paid') as 'paid' | 'gift', amountFen: cnyOption(args, 'amount'),
-        validFrom, expiresAt: date(args, 'expires-at') ?? t.serviceEnd, idempotencyKey: `topup:${key}`, memo: str(args, 'memo') ?? null,
+        validFrom, expiresAt, idempotencyKey: `topup:${key}`, memo: str(args, 'memo') ?? null,
       });
       const { redis, error } = await ctx.redis();
       const outcome = redis ? await syncCredit(redis, c) : (`failed: Redis unreachable (${error})` as const);

@@ -1,0 +1,43 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createChargingRedis, waitReady, type ChargingRedis } from '../../src/charging/redis.js';
+import { DEMO, seedDemo } from '../../src/demo/seed.js';
+import { tenantBuckets } from '../../src/ledger/ledger.js';
+import { createTestDb, type TestDb } from '../helpers/pg.js';
+import { deleteKeys, testPrefix, TEST_REDIS_URL } from '../helpers/redis.js';
+
+let db: TestDb;
+let redis: ChargingRedis;
+const prefix = testPrefix();
+
+beforeAll(async () => {
+  db = await createTestDb();
+  redis = createChargingRedis(TEST_REDIS_URL, prefix);
+  await waitReady(redis);
+});
+afterAll(async () => {
+  redis.disconnect();
+  await deleteKeys(TEST_REDIS_URL, prefix);
+  await db.drop();
+});
+
+describe('seedDemo', () => {
+  it('three concurrent start-ups seed the sample order exactly once, in PostgreSQL and Redis', async () => {
+    const results = await Promise.all([seedDemo(db.pool, redis), seedDemo(db.pool, redis), seedDemo(db.pool, redis)]);
+    expect(results.filter((r) => r.created)).toHaveLength(1);
+    const tenantId = results[0]!.tenantId;
+    expect(new Set(results.map((r) => r.tenantId))).toEqual(new Set([tenantId]));
+    const q = async (sql: string) => Number((await db.pool.query<{ n: bigint }>(`select count(*)::int8 as n from (${sql}) x`)).rows[0]!.n);
+    expect(await q(`select 1 from tenants`)).toBe(1);
+    expect(await q(`select 1 from orders where order_no = '${DEMO.orderNo}' and total_fen = 1142000 and validity_months = 12`)).toBe(1);
+    expect(await q(`select 1 from numbers where e164 = '${DEMO.number}' and state = 'approved' and monthly_rent_fen = 42000`)).toBe(1);
+    const buckets = await tenantBuckets(db.pool, tenantId);
+    expect(buckets.map((b) => [b.kind, b.balanceFen])).toEqual([['paid', 1_100_000n]]);
+    expect(await redis.hget(`tenant:${tenantId}:buckets`, buckets[0]!.bucketId.toString())).toBe('1100000');
+    expect(results.map((r) => r.redis.credit).sort()).toEqual(['already-applied', 'already-applied', 'applied']);
+  });
+
+  it('without Redis it still seeds PostgreSQL (Redis skipped)', async () => {
+    const r = await seedDemo(db.pool);
+    expect(r).toMatchObject({ created: false, redis: { state: 'skipped', credit: 'skipped' } });
+  });
+});
