@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { startEdge, type Edge } from '../../src/edge/index.js';
 import type { SipTimers } from '../../src/edge/timers.js';
 import { freePort } from '../helpers/ports.js';
@@ -24,12 +24,12 @@ export const testLogger = pino({ level: process.env.EDGE_TEST_LOG ?? 'silent' })
 
 export interface TestEdge extends Edge { host: string }
 
-export async function startTestEdge(opts: { transports?: ('udp' | 'tcp')[]; timers?: SipTimers } = {}): Promise<TestEdge> {
+export async function startTestEdge(opts: { transports?: ('udp' | 'tcp')[]; timers?: SipTimers; logger?: Logger } = {}): Promise<TestEdge> {
   const sipPort = await freePort();
   const controlPort = await freePort();
   const edge = await startEdge({
     sipHost: '127.0.0.1', sipPort, transports: opts.transports ?? ['udp', 'tcp'],
-    controlHost: '127.0.0.1', controlPort, secret: SECRET, logger: testLogger,
+    controlHost: '127.0.0.1', controlPort, secret: SECRET, logger: opts.logger ?? testLogger,
     ...(opts.timers ? { timers: opts.timers } : {}),
   });
   return Object.assign(edge, { host: '127.0.0.1' });

@@ -3,12 +3,14 @@
  * (400, 481, 483, 503, retransmission absorption) over a raw UDP socket. No srf here, so we see exact bytes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { pino } from 'pino';
 import { connect, type Socket } from 'node:net';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { FrameDecoder, FrameError, encodeFrame } from '../../src/edge/wire/framing.js';
 import { parseDatagram } from '../../src/edge/sip/parser.js';
 import { header, type SipResponse } from '../../src/edge/sip/message.js';
-import { SECRET, startTestEdge, type TestEdge } from './support.js';
+import { SECRET, connectSrf, disconnectSrf, startTestEdge, type AnySrf, type TestEdge } from './support.js';
 
 describe('frame codec', () => {
   it('counts bytes, not characters, and handles split and merged frames', () => {
@@ -199,4 +201,41 @@ describe('SIP error paths (raw UDP)', () => {
     send(req('OPTIONS', 'c6'));
     expect((await response((r) => header(r, 'call-id') === 'c6')).status).toBe(503);
   });
+});
+
+describe('fuzzing a live edge', () => {
+  it('thousands of mutated INVITE/ACK/CANCEL/BYE datagrams: no internal error logged, the edge keeps answering', async () => {
+    const records: { level: number; msg: string }[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => { records.push(JSON.parse(line) as { level: number; msg: string }); } });
+    const edge = await startTestEdge({ transports: ['udp'], logger });
+    // an app behind it, so fuzzed requests also reach dispatch, CANCEL matching and app responses
+    const srf = await connectSrf(edge.controlPort);
+    srf.invite((req: AnySrf, res: AnySrf) => { if (req.get('Call-ID').endsWith('0')) res.send(180); else res.send(486); });
+    srf.options((_req: AnySrf, res: AnySrf) => res.send(200));
+    const udp = createSocket('udp4');
+    await new Promise<void>((r) => udp.bind(0, '127.0.0.1', () => r()));
+    const port = udp.address().port;
+    const answers: SipResponse[] = [];
+    udp.on('message', (b) => { try { const m = parseDatagram(b); if (m.kind === 'response') answers.push(m); } catch { /* edge output is checked elsewhere */ } });
+    const base = (method: string, i: number): string => [
+      `${method} sip:2000@127.0.0.1:${edge.sipPort} SIP/2.0`, `Via: SIP/2.0/UDP 127.0.0.1:${port};branch=z9hG4bK-f${i % 50};rport`,
+      `From: <sip:a@127.0.0.1>;tag=f${i % 7}`, `To: <sip:2000@127.0.0.1>${i % 3 === 0 ? `;tag=t${i % 5}` : ''}`, `Call-ID: fz${i % 40}`,
+      `CSeq: ${i % 9} ${method}`, 'Max-Forwards: 70', `Route: <sip:127.0.0.1:${edge.sipPort};lr>`.repeat(i % 4 === 0 ? 1 : 0),
+      'Content-Type: application/sdp', 'Content-Length: 4', '', 'v=0\n',
+    ].filter((l, idx) => idx !== 7 || l !== '').join('\r\n');
+    const rnd = fc.sample(fc.tuple(fc.constantFrom('INVITE', 'ACK', 'CANCEL', 'BYE', 'OPTIONS', 'PRACK'), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 4 })), { numRuns: 3000, seed: 42 });
+    rnd.forEach(([method, muts], i) => {
+      const bytes = Buffer.from(base(method, i));
+      for (const [at, b] of muts) bytes[at % bytes.length] = b;
+      udp.send(bytes, edge.sipPort, '127.0.0.1');
+    });
+    // a valid request still gets its answer afterwards
+    udp.send(Buffer.from(base('OPTIONS', 99_998).replace('Call-ID: fz38', 'Call-ID: after-fuzz').replace('branch=z9hG4bK-f48', 'branch=z9hG4bK-after')), edge.sipPort, '127.0.0.1');
+    await expect.poll(() => answers.some((a) => header(a, 'call-id') === 'after-fuzz'), { timeout: 15_000 }).toBe(true);
+    expect(answers.find((a) => header(a, 'call-id') === 'after-fuzz')!.status).toBe(200);
+    expect(records.filter((r) => r.level >= 50)).toEqual([]);
+    udp.close();
+    disconnectSrf(srf);
+    await edge.close();
+  }, 30_000);
 });

@@ -148,7 +148,7 @@ export function parseVia(value: string): Via | undefined {
 
 export function cseqOf(msg: SipMessage): { seq: number; method: string } | undefined {
   const v = header(msg, 'cseq');
-  const m = v === undefined ? null : /^\s*(\d{1,10})\s+([A-Za-z!%*_+`'~.-]+)\s*$/.exec(v);
+  const m = v === undefined ? null : /^\s*(\d{1,10})\s+([A-Za-z0-9.!%*_+`'~-]+)\s*$/.exec(v);
   return m ? { seq: Number(m[1]), method: m[2]!.toUpperCase() } : undefined;
 }
 

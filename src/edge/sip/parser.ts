@@ -58,7 +58,7 @@ function parseParts(head: string, body: string, strict = true): SipMessage {
   const missing = ['via', 'from', 'to', 'call-id', 'cseq'].filter((n) => !headers.some((h) => canonicalName(h.name) === n));
   if (missing.length > 0) throw new SipParseError(`missing mandatory header(s): ${missing.join(', ')}`, missing.includes('via') ? undefined : msg);
   const cseq = headers.find((h) => canonicalName(h.name) === 'cseq')!.value;
-  const cm = /^\s*(\d{1,10})\s+(\S+)\s*$/.exec(cseq);
+  const cm = /^\s*(\d{1,10})\s+([A-Za-z0-9.!%*_+`'~-]+)\s*$/.exec(cseq);
   if (!cm || Number(cm[1]) > 2 ** 31 - 1) throw new SipParseError(`bad CSeq: ${cseq.slice(0, 40)}`, msg);
   if (msg.kind === 'request' && cm[2]!.toUpperCase() !== msg.method && msg.method !== 'ACK' && msg.method !== 'CANCEL') {
     throw new SipParseError('CSeq method does not match the request method', msg);
