@@ -1,7 +1,7 @@
 /**
- * Rate decks in memory, loaded from PostgreSQL per rate plan on first use and reloaded when older than
- * `maxAgeMs`. If PostgreSQL is unreachable the last loaded deck keeps serving (calls go on without the system of
- * record); a plan never loaded then is an error the engine turns into store_down.
+ * Rate decks in memory, loaded from PostgreSQL per rate plan on first use and reloaded in the background when
+ * older than `maxAgeMs`. If PostgreSQL is unreachable the last loaded deck keeps serving (calls go on without the
+ * system of record); a plan never loaded then is an error the engine turns into store_down.
  */
 import type { Pool } from '../db/pool.js';
 import { RateDeck, type RateEntry } from '../rating/deck.js';
@@ -17,15 +17,13 @@ export class RateCache {
 
   constructor(private readonly pool: Pool, private readonly now: () => number, private readonly maxAgeMs = 60_000) {}
 
+  /** The plan's deck. Only a first load waits for PostgreSQL; a stale deck is served at once while it reloads in
+   * the background, so a slow or unreachable PostgreSQL never delays authorization. */
   async get(ratePlanId: string): Promise<RateDeck> {
     const hit = this.decks.get(ratePlanId);
-    if (hit && this.now() - hit.loadedAt < this.maxAgeMs) return hit.deck;
-    try {
-      return await this.load(ratePlanId);
-    } catch (e) {
-      if (hit) return hit.deck; // stale beats nothing while PostgreSQL is away
-      throw e;
-    }
+    if (!hit) return this.load(ratePlanId);
+    if (this.now() - hit.loadedAt >= this.maxAgeMs) this.load(ratePlanId).catch(() => undefined);
+    return hit.deck;
   }
 
   invalidate(ratePlanId?: string): void {

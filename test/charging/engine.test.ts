@@ -86,6 +86,28 @@ describe('charging engine', () => {
     expect(left < 20n * 13n).toBe(true); // one 6 s step costs 12.3 fen: at most 13 fen unusable per live call
   });
 
+  it('a rate deck change reaches authorization after the cache age (stale deck served while it reloads)', async () => {
+    const p = await createPlan(db.pool, 'engine-plan-change', [{ prefix: '86', price: '0.6' }]);
+    const id = await createTenant(db.pool, `t${++n}`, p);
+    await createBucket(db.pool, id, 'paid', 10_000n);
+    const price = async (callId: string) => {
+      const a = await A.engine.authorize(req(callId, id));
+      await A.engine.finish(facts(callId, id, clock.now(), null, clock.now()));
+      return a.ok ? a.rate.pricePerMinute : a.reason;
+    };
+    expect(await price('d1')).toBe('0.6');
+    await db.pool.query('update rate_deck_entries set price_per_minute = 0.3 where rate_plan_id = $1', [p]);
+    expect(await price('d2')).toBe('0.6');
+    await clock.advance(61_000, settle);
+    expect(await price('d3')).toBe('0.6'); // served stale at once; the reload runs in the background
+    let seen = '0.6';
+    for (let i = 0; i < 100 && seen === '0.6'; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      seen = await price(`d4-${i}`);
+    }
+    expect(seen).toBe('0.3');
+  });
+
   it('finishing twice charges once and reports the duplicate', async () => {
     const t = await tenant(1000n);
     await A.engine.authorize(req('c2', t.id));
