@@ -337,8 +337,10 @@ export function createSipApp(deps: SipAppDeps): SipApp {
 
   async function pingGateway(gw: Gateway): Promise<void> {
     const started = process.hrtime.bigint();
+    // a ping round never outlasts the ping interval (a silent UDP peer would otherwise take Timer F, 32 s)
+    const timeoutMs = Math.min(5000, config.sip.optionsPingSeconds * 1000);
     const status = await new Promise<number>((resolve) => {
-      const t = setTimeout(() => resolve(408), 5000);
+      const t = setTimeout(() => resolve(408), timeoutMs);
       srf
         .request(`sip:${gw.host}:${gw.port};transport=${gw.transport}`, { method: 'OPTIONS', headers: { From: '<sip:ping@localhost>', 'User-Agent': agent } })
         .then((r) => r.on('response', (res: { status: number }) => {
