@@ -1,7 +1,7 @@
 /**
  * The SIP call-control app: a B2BUA between the call-center trunk (A leg) and the carrier gateways (B leg).
  * Per INVITE, a chain of stages runs in order; each either passes or rejects with a Rejection (decisions.ts):
- *   ingress → caller ID / tenant → destination → calling hours → daily spend cap → limits → authorize → route.
+ *   ingress → caller ID / tenant → draining → destination → calling hours → daily spend cap → limits → authorize → route.
  * Every call that got past ingress is a CallSession whose one end path writes the CDR through the charging engine.
  */
 import { createHash } from 'node:crypto';
@@ -292,9 +292,10 @@ export function createSipApp(deps: SipAppDeps): SipApp {
     );
     ctx.session = session;
     sessions.set(callId, session);
-    if (draining) return rejectCall(ctx, decide.draining());
 
-    for (const stage of [identifyCaller, checkDestinationAndTime, checkLimits, authorize]) {
+    // draining is checked once the tenant is known, so the refusal's CDR names it
+    const checkDraining = async (): Promise<Rejection | null> => (draining ? decide.draining() : null);
+    for (const stage of [identifyCaller, checkDraining, checkDestinationAndTime, checkLimits, authorize]) {
       let r: Rejection | null;
       try {
         r = await stage(ctx);

@@ -119,4 +119,26 @@ describe('calls cut by the system', () => {
     expect(cdr).toMatchObject({ result: 'answered', disconnect_side: 'system', disconnect_reason: 'fraud review' });
     expect((await cli(['calls', 'cut', '--json'])).code).toBe(2); // --tenant is required
   });
+
+  // last in this file: the app stays draining afterwards
+  it('drain: new calls get 503, live calls run until the deadline and are then cut ("service shutdown")', async () => {
+    const tenantId = await h.tenant({ code: 'drain', number: '+8657100000015', balanceFen: 100_000n, pricePerMinute: '6' });
+    const port = await freePort();
+    await h.gateways([{ name: 'gw-a', port }]);
+    const carrier = await h.carrier('call-uas-answer.xml', port);
+    const caller = h.call(scenarioFor('call-uac-cut.xml', { REASON_TEXT: 'service shutdown' }), { caller: '+8657100000015', callee: CALLEE });
+    await until('an answered call', () => h.app.answeredCalls() === 1);
+    const drained = h.app.drain(Date.now() + 1500);
+    const refused = await h.call(scenarioFor('call-uac-reject.xml', { STATUS: 503, CHECK_REASON: 'true' }), { caller: '+8657100000015', callee: CALLEE });
+    expect(refused).toMatchObject({ successful: 1, failed: 0 });
+    expect(h.app.answeredCalls()).toBe(1); // the live call goes on while draining
+    await drained;
+    expect(await caller).toMatchObject({ successful: 1, failed: 0 });
+    expect(await carrier.done).toMatchObject({ successful: 1, failed: 0 });
+    const cdrs = await h.cdrs({ tenantId }, 2);
+    const byResult = Object.fromEntries(cdrs.map((c) => [c.result, c]));
+    expect(byResult['answered']).toMatchObject({ disconnect_side: 'system', disconnect_reason: 'drain' });
+    expect(byResult['rejected']).toMatchObject({ sip_status: 503, reject_reason: 'draining' });
+    expect(h.app.activeCalls()).toBe(0);
+  });
 });
