@@ -14,8 +14,16 @@ import { ACKED, GROUP, OUTBOX } from '../outbox/stream.js';
 import { projectPath } from '../util/paths.js';
 import type { LedgerBucket, RedisTenant } from './compare.js';
 
-/** Acked entries younger than this are re-checked against PostgreSQL (covers snapshot time and clock skew). */
-export const ACKED_MARGIN_MS = 60_000;
+/**
+ * An event committed after the PostgreSQL snapshot was acked after it too, so acked entries since (snapshot -
+ * this margin) are re-checked; the margin covers clock skew between the consumer's and this host.
+ */
+export const ACKED_MARGIN_MS = 10_000;
+/**
+ * Longest the Redis snapshot may come after the PostgreSQL one: acked entries are kept ackRetentionMs (10 min by
+ * default) and must still be in the stream when Redis is read. A slower reading is reported as unstable.
+ */
+export const MAX_SNAPSHOT_SPAN_MS = 60_000;
 
 interface ReconcileCommands {
   reconcileSnapshot(leases: string, outbox: string, acked: string, ...argv: (string | number)[]): Promise<unknown>;
@@ -44,7 +52,7 @@ export interface TenantSnapshot {
 export interface Snapshot {
   tenants: TenantSnapshot[];
   unreadableOutboxEntries: string[]; // stream ids whose amounts could not be read (poison; see outbox:dead)
-  tookMs: number;
+  spanMs: number; // from the PostgreSQL snapshot to the Redis one
 }
 
 function pairs(flat: string[]): Map<string, string> {
@@ -58,12 +66,12 @@ function fen(s: string): bigint | null {
 }
 
 export async function takeSnapshot(pool: Pool, redis: ReconcileRedis, tenantIds: string[]): Promise<Snapshot> {
-  const started = Date.now();
   const prefix = redis.options.keyPrefix ?? '';
   const c = await pool.connect();
   try {
     await c.query('begin isolation level repeatable read read only');
-    const ackedSince = Date.now() - ACKED_MARGIN_MS;
+    const t0 = Date.now();
+    const ackedSince = t0 - ACKED_MARGIN_MS;
     // first statement = the snapshot instant
     const buckets = await c.query<{ tenant_id: bigint; id: bigint; kind: 'paid' | 'gift'; valid_from: Date; expires_at: Date | null; balance: bigint }>(
       `select b.tenant_id, b.id, b.kind, b.valid_from, b.expires_at, coalesce(a.credits_posted - a.debits_posted, 0)::int8 as balance
@@ -83,6 +91,7 @@ export async function takeSnapshot(pool: Pool, redis: ReconcileRedis, tenantIds:
       [string, string, string, number][],
       string[][],
     ];
+    const spanMs = Date.now() - t0;
     const eventIds = [...new Set(rOutbox.map((r) => r[1]!))];
     const done = new Set(
       eventIds.length === 0 ? [] : (await c.query<{ event_id: string }>('select event_id from processed_events where event_id = any($1::text[])', [eventIds])).rows.map((r) => r.event_id),
@@ -122,7 +131,7 @@ export async function takeSnapshot(pool: Pool, redis: ReconcileRedis, tenantIds:
       counted.add(eventId);
       for (const [b, v] of parsed) s.outbox.set(b, (s.outbox.get(b) ?? 0n) + v!);
     }
-    return { tenants: tenantIds.map((t) => snaps.get(t)!).filter(Boolean), unreadableOutboxEntries: unreadable, tookMs: Date.now() - started };
+    return { tenants: tenantIds.map((t) => snaps.get(t)!).filter(Boolean), unreadableOutboxEntries: unreadable, spanMs };
   } catch (e) {
     await c.query('rollback').catch(() => undefined);
     throw e;

@@ -82,7 +82,10 @@ for _, e in ipairs(entries) do
   local raw = nil
   for j = 1, #f, 2 do if f[j] == 'event' then raw = f[j + 1] end end
   local ok, ev = false, nil
-  if raw then ok, ev = pcall(cjson.decode, raw) end
+  -- cheap filter first: only events naming one of the wanted tenants are decoded (an event without a tenant
+  -- cannot debit a bucket)
+  local tid = raw and string.match(raw, '"tenantId"%s*:%s*"(%d+)"')
+  if tid and wanted[tid] then ok, ev = pcall(cjson.decode, raw) end
   if ok and type(ev) == 'table' then
     local row = nil
     if ev.type == 'bucket.expired' and wanted[tostring(ev.tenantId)] then
