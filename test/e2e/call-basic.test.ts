@@ -4,6 +4,7 @@
  * its header checks) and on the CDR and ledger rows written through the outbox.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { registry } from '../../src/observability/metrics.js';
 import { freePort } from '../helpers/ports.js';
 import { killSipps, scenarioFor, startHarness, type Harness } from './harness.js';
 
@@ -107,5 +108,38 @@ describe('SIP calls through the app (real sipp, edge, Redis, PostgreSQL)', () =>
     expect(cdr).toMatchObject({ result: 'answered', gateway: 'gw-ok', sip_status: 200 });
     expect(cdr!.charge_fen).toBe(BigInt(cdr!.billable_seconds) * 10n);
     expect(await h.callCharges(tenantId)).toBe(cdr!.charge_fen);
+  });
+
+  it('403 for an INVITE from an address that is not a call-center trunk, counted in softswitch_calls_total', async () => {
+    const ingressRejections = async () =>
+      (await registry.getSingleMetric('softswitch_calls_total')!.get()).values
+        .filter((v) => v.labels['result'] === 'rejected' && v.labels['reason'] === 'ingress').reduce((s, v) => s + v.value, 0);
+    const before = await ingressRejections();
+    await h.tenant({ code: 'spoofed', number: '+8657100000006', balanceFen: 1000n });
+    const r = await h.call(scenarioFor('call-uac-reject.xml', { STATUS: 403, CHECK_REASON: 'true' }), { caller: '+8657100000006', callee: CALLEE, from: '127.0.0.2' });
+    expect(r).toMatchObject({ successful: 1, failed: 0 });
+    expect(await ingressRejections()).toBe(before + 1);
+  });
+
+  it('concurrency limit: with max 1 live call, a second call of the tenant gets 503 while the first is up', async () => {
+    const tenantId = await h.tenant({ code: 'limited', number: '+8657100000007', balanceFen: 100_000n, maxConcurrent: 1 });
+    const port = await freePort();
+    await h.gateways([{ name: 'gw-a', port }]);
+    const carrier = await h.carrier('call-uas-answer.xml', port);
+    const first = h.call(scenarioFor('call-uac-cut.xml', { REASON_TEXT: 'operator cut' }), { caller: '+8657100000007', callee: CALLEE });
+    const end = Date.now() + 10_000;
+    while (h.app.answeredCalls() < 1) {
+      if (Date.now() > end) throw new Error('first call not answered');
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    const second = await h.call(scenarioFor('call-uac-reject.xml', { STATUS: 503, CHECK_REASON: 'true' }), { caller: '+8657100000007', callee: CALLEE });
+    expect(second).toMatchObject({ successful: 1, failed: 0 });
+    expect(await h.app.cutTenant(tenantId, 'operator cut')).toBe(1);
+    expect(await first).toMatchObject({ successful: 1, failed: 0 });
+    expect(await carrier.done).toMatchObject({ successful: 1, failed: 0 });
+    const cdrs = await h.cdrs({ tenantId }, 2);
+    expect(cdrs.map((c) => [c.result, c.sip_status, c.reject_reason])).toEqual(
+      expect.arrayContaining([['answered', 200, null], ['rejected', 503, 'limit']]),
+    );
   });
 });

@@ -64,8 +64,8 @@ export interface Harness {
   gateways(list: { name: string; port: number; priority?: number; weight?: number }[]): Promise<void>;
   /** Start a carrier UAS (scenario under test/scenarios, -key status for reject scenarios). */
   carrier(scenario: string, port: number, keys?: Record<string, string>, calls?: number): Promise<{ done: Promise<SippResult> }>;
-  /** Place calls from the call center (caller = number as the trunk sends it). */
-  call(scenario: string, o: { caller: string; callee: string; calls?: number; holdMs?: number; keys?: Record<string, string> }): Promise<SippResult>;
+  /** Place calls from the call center (caller = number as the trunk sends it; from = source IP, default the trunk 127.0.0.1). */
+  call(scenario: string, o: { caller: string; callee: string; calls?: number; holdMs?: number; keys?: Record<string, string>; from?: string }): Promise<SippResult>;
   /** CDRs of a tenant (or with tenant null) once `count` are written; waits for the outbox. */
   cdrs(where: { tenantId?: string | null; caller?: string }, count: number): Promise<CdrRow[]>;
   ledgerBalance(tenantId: string): Promise<bigint>;
@@ -95,13 +95,13 @@ export function killSipps(): void {
 }
 
 /** Run sipp to completion (bounded by -timeout) and read its final statistics. */
-export function runSipp(scenario: string, args: string[]): Promise<SippResult> {
+export function runSipp(scenario: string, args: string[], localIp = '127.0.0.1'): Promise<SippResult> {
   const dir = mkdtempSync(join(tmpdir(), 'sip-e2e-'));
   const stat = join(dir, 'stat.csv');
   const err = join(dir, 'err.log');
   const file = isAbsolute(scenario) ? scenario : projectPath('test/scenarios', scenario);
   const proc = spawn('sipp', [
-    ...args, '-sf', file, '-i', '127.0.0.1', '-t', 'u1', '-timeout', '30s', '-timeout_error',
+    ...args, '-sf', file, '-i', localIp, '-t', 'u1', '-timeout', '30s', '-timeout_error',
     '-trace_stat', '-stf', stat, '-fd', '1', '-trace_err', '-error_file', err, '-nostdin',
     ...(process.env.SIP_TEST_TRACE ? ['-trace_msg'] : []), // keeps the message trace in the printed directory
   ], { cwd: dir, stdio: 'ignore' });
@@ -204,7 +204,7 @@ export async function startHarness(overrides: Record<string, unknown> = {}): Pro
       return runSipp(scenario, [
         `127.0.0.1:${edge.sipPort}`, '-p', String(await freePort()), '-m', String(o.calls ?? 1), '-r', '10', '-s', o.callee,
         '-key', 'caller', o.caller, '-d', String(o.holdMs ?? 1000), ...Object.entries(o.keys ?? {}).flatMap(([k, v]) => ['-key', k, v]),
-      ]);
+      ], o.from);
     },
 
     async cdrs(where, count) {
