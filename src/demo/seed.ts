@@ -5,10 +5,10 @@
  * +8657188880000 (Hangzhou fixed line) approved; rate plan "china-std" (per-second 1/1); ingress trunk
  * "ccc-local" 127.0.0.1; carrier gateway "carrier-local" 127.0.0.1:5070 udp. Redis follows when given.
  */
-import type { Pool } from '../db/pool.js';
+import { withTransaction, type Pool } from '../db/pool.js';
 import type { ChargingRedis } from '../charging/redis.js';
 import { createOrder } from '../tenants/orders.js';
-import { changeNumberState, listNumbers } from '../tenants/numbers.js';
+import { changeNumberState } from '../tenants/numbers.js';
 import { findCredit } from '../tenants/credits.js';
 import { createTenant, getTenant, setTenantRatePlan } from '../tenants/tenants.js';
 import { syncCredit, syncTenantState, type SyncOutcome } from '../tenants/sync.js';
@@ -80,8 +80,10 @@ export async function seedDemo(pool: Pool, redis?: ChargingRedis | null, opts: {
     tenantId: tenant.id, orderNo: DEMO.orderNo, packageAmountFen: DEMO.packageAmountFen, packageCount: 1, validityMonths: DEMO.validityMonths,
     numberCount: 1, monthlyRentFen: DEMO.monthlyRentFen, paid: true, numbers: [DEMO.number],
   }, timeZone);
-  const num = (await listNumbers(pool, tenant.id)).find((n) => n.e164 === DEMO.number);
-  if (num?.state === 'pending_review') await changeNumberState(pool, DEMO.number, 'approve', 'demo: qualification documents on file');
+  await withTransaction(pool, async (c) => {
+    const n = await c.query<{ state: string }>(`select state from numbers where e164 = $1 for update`, [DEMO.number]);
+    if (n.rows[0]?.state === 'pending_review') await changeNumberState(c, DEMO.number, 'approve', 'demo: qualification documents on file');
+  });
   tenant = await getTenant(pool, DEMO.tenantCode);
   const credit = order.credit ?? (await findCredit(pool, `order:${DEMO.orderNo}:prepaid`));
   const r = redis ?? null;

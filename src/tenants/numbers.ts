@@ -1,6 +1,7 @@
 /** Real-name numbers in PostgreSQL: assignment to a tenant and review-state changes (rules in rules.ts). */
 import type { Queryable } from '../ledger/ledger.js';
 import { nextNumberState, normalizeE164, RuleError, type NumberAction, type NumberState } from './rules.js';
+import { inTransaction } from './tx.js';
 
 export interface PhoneNumber {
   id: bigint;
@@ -34,6 +35,12 @@ const toNumber = (r: Row): PhoneNumber => ({
 export async function addNumber(db: Queryable, n: { tenantId: bigint; e164: string; monthlyRentFen: bigint }): Promise<PhoneNumber> {
   const e164 = normalizeE164(n.e164);
   if (n.monthlyRentFen < 0n) throw new RuleError('monthly rent must be >= 0');
+  return inTransaction(db, (c) => addLocked(c, e164, n));
+}
+
+async function addLocked(db: Queryable, e164: string, n: { tenantId: bigint; monthlyRentFen: bigint }): Promise<PhoneNumber> {
+  // a concurrent first insert of the same number waits here and then sees the row (unique e164)
+  await db.query('select pg_advisory_xact_lock(hashtextextended($1, 1))', [e164]);
   const cur = (await db.query<Row>(`select ${COLUMNS} from numbers where e164 = $1 for update`, [e164])).rows[0];
   if (!cur) {
     const r = await db.query<Row>(`insert into numbers (e164, tenant_id, monthly_rent_fen) values ($1, $2, $3) returning ${COLUMNS}`, [
@@ -57,6 +64,10 @@ export async function addNumber(db: Queryable, n: { tenantId: bigint; e164: stri
 /** approve / suspend / reclaim a number; an impossible transition is a RuleError naming both states. */
 export async function changeNumberState(db: Queryable, e164Input: string, action: NumberAction, reason: string | null): Promise<PhoneNumber> {
   const e164 = normalizeE164(e164Input);
+  return inTransaction(db, (c) => changeLocked(c, e164, action, reason));
+}
+
+async function changeLocked(db: Queryable, e164: string, action: NumberAction, reason: string | null): Promise<PhoneNumber> {
   const cur = (await db.query<Row>(`select ${COLUMNS} from numbers where e164 = $1 for update`, [e164])).rows[0];
   if (!cur) throw new RuleError(`no number ${e164}`);
   if (action !== 'reclaim' && cur.tenant_id === null) throw new RuleError(`number ${e164} has no holder`);

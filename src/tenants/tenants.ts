@@ -94,7 +94,7 @@ export async function createTenant(db: Queryable, t: NewTenant): Promise<Tenant>
 /** A tenant by code or numeric id; RuleError when there is none. */
 export async function getTenant(db: Queryable, ref: string): Promise<Tenant> {
   const byId = /^[0-9]{1,18}$/.test(ref);
-  const r = await db.query<Row>(`select ${COLUMNS} from tenants where ${byId ? 'id = $1::text::int8 or code = $1::text' : 'code = $1'}`, [ref]);
+  const r = await db.query<Row>(`select ${COLUMNS} from tenants where ${byId ? 'id = $1::text::int8 or code = $1::text' : 'code = $1'} order by (code = $1::text) desc limit 1`, [ref]);
   if (!r.rows[0]) throw new RuleError(`no tenant ${JSON.stringify(ref)}`);
   return toTenant(r.rows[0]);
 }
