@@ -142,4 +142,17 @@ describe('SIP calls through the app (real sipp, edge, Redis, PostgreSQL)', () =>
       expect.arrayContaining([['answered', 200, null], ['rejected', 503, 'limit']]),
     );
   });
+
+  it('a re-INVITE from the caller mid-call is relayed to the carrier and answered end to end', async () => {
+    const tenantId = await h.tenant({ code: 'reinvite', number: '+8657100000008', balanceFen: 1000n });
+    const port = await freePort();
+    await h.gateways([{ name: 'gw-a', port }]);
+    const carrier = await h.carrier('call-uas-reinvite.xml', port);
+    const caller = await h.call('call-uac-reinvite.xml', { caller: '+8657100000008', callee: CALLEE });
+    expect(caller).toMatchObject({ successful: 1, failed: 0 });
+    expect(await carrier.done).toMatchObject({ successful: 1, failed: 0 });
+    const [cdr] = await h.cdrs({ tenantId }, 1);
+    expect(cdr).toMatchObject({ result: 'answered', disconnect_side: 'caller' });
+    expect(await h.callCharges(tenantId)).toBe(cdr!.charge_fen);
+  });
 });
