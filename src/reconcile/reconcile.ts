@@ -38,6 +38,20 @@ export interface Report {
   ledgerInconsistent: { accountId: bigint; code: string; postedFen: bigint; transfersFen: bigint }[];
 }
 
+/**
+ * Beyond this many events waiting in the outbox (PostgreSQL was down and the consumers are catching up), a
+ * reconciliation is postponed: every snapshot would scan the whole backlog inside Redis and hold up calls, and the
+ * answer would only be "in flight" anyway.
+ */
+export const MAX_BACKLOG = 10_000;
+
+export class ReconcilePostponed extends Error {
+  constructor(readonly backlog: number) {
+    super(`reconciliation postponed: ${backlog} events wait in the outbox (limit ${MAX_BACKLOG}); run it again once the consumers have drained it`);
+    this.name = 'ReconcilePostponed';
+  }
+}
+
 const CHUNK = 200; // tenants per Redis snapshot: bounds how long one script runs
 const ATTEMPTS = 3; // a tenant whose top-up is in flight is measured again
 
@@ -54,6 +68,9 @@ export async function reconcile(deps: { pool: Pool; redis: Redis; tenantId?: str
   } else {
     tenantIds = (await pool.query<{ id: bigint }>('select id from tenants order by id')).rows.map((r) => r.id.toString());
   }
+
+  const before = await outboxStats(redis);
+  if (before.backlog > MAX_BACKLOG) throw new ReconcilePostponed(before.backlog);
 
   const reports = new Map<string, TenantReport>();
   const unreadable = new Set<string>();

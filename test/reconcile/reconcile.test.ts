@@ -9,7 +9,8 @@ import { applyCredit, loadTenant } from '../../src/charging/tenant-sync.js';
 import { keys } from '../../src/charging/keys.js';
 import { bucketAccount, postTransfers, systemAccount } from '../../src/ledger/ledger.js';
 import { createOutboxConsumer, type OutboxConsumer } from '../../src/outbox/consumer.js';
-import { reconcile, type Report, type TenantReport } from '../../src/reconcile/reconcile.js';
+import { MAX_BACKLOG, ReconcilePostponed, reconcile, type Report, type TenantReport } from '../../src/reconcile/reconcile.js';
+import { createChargingRedis, waitReady } from '../../src/charging/redis.js';
 import { metrics } from '../../src/observability/metrics.js';
 import { takeSnapshot, withReconcileCommands } from '../../src/reconcile/snapshot.js';
 import { compareTenant } from '../../src/reconcile/compare.js';
@@ -221,6 +222,23 @@ describe('reconcile', () => {
     expect(r.t).toMatchObject({ state: 'not_loaded', buckets: [] });
     await expect(reconcile({ pool: db.pool, redis: A.redis, tenantId: 'x1', repair: false })).rejects.toThrow(/decimal tenant id/);
     await expect(reconcile({ pool: db.pool, redis: A.redis, tenantId: '987654321', repair: false })).rejects.toThrow(/does not exist/);
+  });
+
+  it('is postponed while a large backlog waits in the outbox (it would scan it inside Redis)', async () => {
+    const other = testPrefix();
+    const r = createChargingRedis(TEST_REDIS_URL, other);
+    await waitReady(r);
+    try {
+      for (let i = 0; i <= MAX_BACKLOG; i += 2000) {
+        const p = r.pipeline();
+        for (let k = 0; k < 2000; k++) p.xadd(keys.outbox, '*', 'event', '{}');
+        await p.exec();
+      }
+      await expect(reconcile({ pool: db.pool, redis: r, repair: true })).rejects.toThrow(ReconcilePostponed);
+    } finally {
+      r.disconnect();
+      await deleteKeys(TEST_REDIS_URL, other);
+    }
   });
 
   it('calls, top-ups, the consumer and repeated reconcile --repair all at once: no false drift, and Redis == ledger at the end', async () => {
