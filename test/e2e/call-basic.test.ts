@@ -155,4 +155,17 @@ describe('SIP calls through the app (real sipp, edge, Redis, PostgreSQL)', () =>
     expect(cdr).toMatchObject({ result: 'answered', disconnect_side: 'caller' });
     expect(await h.callCharges(tenantId)).toBe(cdr!.charge_fen);
   });
+
+  it('the callee hangs up: BYE relayed to the caller with a Reason, CDR disconnect side callee', async () => {
+    const tenantId = await h.tenant({ code: 'calleebye', number: '+8657100000009', balanceFen: 1000n });
+    const port = await freePort();
+    await h.gateways([{ name: 'gw-a', port }]);
+    const carrier = await h.carrier('call-uas-hangup.xml', port);
+    const caller = await h.call(scenarioFor('call-uac-cut.xml', { REASON_TEXT: 'callee hung up' }), { caller: '+8657100000009', callee: CALLEE });
+    expect(caller).toMatchObject({ successful: 1, failed: 0 });
+    expect(await carrier.done).toMatchObject({ successful: 1, failed: 0 });
+    const [cdr] = await h.cdrs({ tenantId }, 1);
+    expect(cdr).toMatchObject({ result: 'answered', disconnect_side: 'callee', disconnect_reason: 'callee BYE' });
+    expect(cdr!.charge_fen).toBe(BigInt(cdr!.billable_seconds) * 10n);
+  });
 });
