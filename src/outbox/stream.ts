@@ -126,6 +126,8 @@ function field(info: unknown[], name: string): unknown {
   return undefined;
 }
 
+const STATS_SCAN_LIMIT = 100_000;
+
 export async function outboxStats(redis: Redis): Promise<OutboxStats> {
   await ensureGroup(redis);
   const groups = (await redis.xinfo('GROUPS', OUTBOX)) as unknown[][];
@@ -135,7 +137,8 @@ export async function outboxStats(redis: Redis): Promise<OutboxStats> {
   const lag = field(g, 'lag');
   let undelivered: number;
   if (typeof lag === 'number') undelivered = lag;
-  else undelivered = (await redis.xrange(OUTBOX, `(${lastDelivered}`, '+')).length; // lag unknown after deletions
+  // Redis cannot tell the lag after some deletions: count, but never more than STATS_SCAN_LIMIT entries
+  else undelivered = (await redis.xrange(OUTBOX, `(${lastDelivered}`, '+', 'COUNT', STATS_SCAN_LIMIT)).length;
   const candidates: string[] = [];
   if (pending > 0) {
     const summary = (await redis.xpending(OUTBOX, GROUP)) as [number, string | null, string | null, unknown];
