@@ -17,25 +17,12 @@ import { DialogStore, inDialogRouting, type Dialog } from './dialogs.js';
 import { Transports, type Inbound, type Proto, type Target } from './transport.js';
 import type { AppConn, AppMessageHandler, WireServer } from './wire/server.js';
 import type { SipTimers } from './timers.js';
+import { cancelRequest, localFailure, newBranch, newTag, nonSuccessAck, REASONS, responseTo, stackTime } from './builders.js';
 import { ProxySession, type ProxyHost, type ProxyResponseHandler } from './proxy.js';
 
 const CRLF = '\r\n';
 /** Headers an app may not set: the stack owns them (drachtio `makeTags`). */
 const IMMUTABLE = new Set(['via', 'route', 'rseq', 'record-route', 'content-length']);
-
-const REASONS: Record<number, string> = {
-  100: 'Trying', 180: 'Ringing', 181: 'Call Is Being Forwarded', 183: 'Session Progress', 200: 'OK', 202: 'Accepted',
-  400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 408: 'Request Timeout', 481: 'Call/Transaction Does Not Exist',
-  483: 'Too Many Hops', 486: 'Busy Here', 487: 'Request Terminated', 500: 'Server Internal Error', 503: 'Service Unavailable',
-};
-
-export function stackTime(d = new Date()): string {
-  const p = (n: number, w = 2): string => String(n).padStart(w, '0');
-  return `${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())}.${p(d.getUTCMilliseconds() * 1000, 6)}`;
-}
-
-const newTag = (): string => randomUUID().replace(/-/g, '').slice(0, 12);
-const newBranch = (): string => `z9hG4bK${randomUUID().replace(/-/g, '')}`;
 
 export class EdgeCore implements AppMessageHandler {
   readonly dialogs = new DialogStore();
@@ -60,7 +47,6 @@ export class EdgeCore implements AppMessageHandler {
       if (tx.state === 'calling') tx.cancelPending = msg;
       else this.sendCancelNow(tx, msg);
     },
-    stackTime: () => stackTime(),
   };
 
   constructor(
@@ -106,16 +92,6 @@ export class EdgeCore implements AppMessageHandler {
     return (t.address === this.host || (this.host === '0.0.0.0' && t.address === '127.0.0.1')) && t.port === this.sipPort;
   }
 
-  /** Build a response to a network request (Via, From, To, Call-ID, CSeq copied; RFC 3261 §8.2.6.2). */
-  private responseTo(req: SipRequest, status: number, reason?: string, toTag?: string): SipResponse {
-    const headers = req.headers.filter((h) => ['via', 'from', 'call-id', 'cseq'].includes(canonicalName(h.name)))
-      .map((h) => ({ name: canonicalName(h.name) === 'call-id' ? 'Call-ID' : h.name, value: h.value }));
-    let to = header(req, 'to') ?? '';
-    if (status > 100 && tagOf(to) === undefined) to += `;tag=${toTag ?? newTag()}`;
-    headers.splice(headers.findIndex((h) => canonicalName(h.name) === 'call-id'), 0, { name: 'To', value: to });
-    return { kind: 'response', status, reason: reason ?? REASONS[status] ?? 'Unknown', headers, body: '' };
-  }
-
   private frameFromNetwork(msg: SipMessage, from: Target, txnId: string, dialogId: string, isNew: boolean): string {
     const raw = serialize(msg);
     const leader = ['', 'sip', 'network', String(Buffer.byteLength(raw)), from.proto, from.address, String(from.port), stackTime(), txnId, dialogId];
@@ -135,7 +111,7 @@ export class EdgeCore implements AppMessageHandler {
     const p = err.partial;
     // A request we can still address gets 400; anything else (responses, no Via) is dropped (RFC 3261 §16.3/§18).
     if (p?.kind === 'request' && p.method !== 'ACK' && header(p, 'via') !== undefined) {
-      const r = this.responseTo(p, 400, `Bad Request (${err.message.replace(/[\r\n]/g, ' ').slice(0, 80)})`);
+      const r = responseTo(p, 400, `Bad Request (${err.message.replace(/[\r\n]/g, ' ').slice(0, 80)})`);
       this.send(this.responseTarget(p, from), serialize(r));
     }
   }
@@ -177,7 +153,7 @@ export class EdgeCore implements AppMessageHandler {
     const tx = this.newServerTxn(key, req, from);
     if (mf !== undefined && mf.trim() === '0') return this.respondStateless(tx, 483);
 
-    if (req.method === 'INVITE') this.respondRaw(tx, this.responseTo(req, 100));
+    if (req.method === 'INVITE') this.respondRaw(tx, responseTo(req, 100));
     const toTag = tagOf(header(req, 'to'));
     if (toTag !== undefined) {
       const d = this.dialogs.findLocal(callId, toTag);
@@ -261,7 +237,7 @@ export class EdgeCore implements AppMessageHandler {
   }
 
   private respondStateless(tx: ServerTxn, status: number, reason?: string): void {
-    this.respondRaw(tx, this.responseTo(tx.request, status, reason, tx.localTag));
+    this.respondRaw(tx, responseTo(tx.request, status, reason, tx.localTag));
   }
 
   private onAck(ack: SipRequest, from: Target, callId: string): void {
@@ -283,9 +259,9 @@ export class EdgeCore implements AppMessageHandler {
   private onCancel(cancel: SipRequest, from: Target): void {
     const inv = this.serverTxns.get(this.serverKey(cancel, 'INVITE'));
     const to = this.responseTarget(cancel, from);
-    if (!inv) { this.send(to, serialize(this.responseTo(cancel, 481))); return; }
+    if (!inv) { this.send(to, serialize(responseTo(cancel, 481))); return; }
     // 200 to the CANCEL, 487 to the INVITE if it is still open, then tell the app (reference §1.6 "Inbound CANCEL").
-    this.send(to, serialize(this.responseTo(cancel, 200, undefined, inv.localTag)));
+    this.send(to, serialize(responseTo(cancel, 200, undefined, inv.localTag)));
     if (inv.finalStatus !== 0 || inv.canceled) return;
     inv.canceled = true;
     if (inv.proxy) {
@@ -293,7 +269,7 @@ export class EdgeCore implements AppMessageHandler {
       return;
     }
     if (!inv.localTag) inv.localTag = newTag();
-    this.respondRaw(inv, this.responseTo(inv.request, 487, undefined, inv.localTag));
+    this.respondRaw(inv, responseTo(inv.request, 487, undefined, inv.localTag));
     const d = inv.dialogId ? this.dialogs.get(inv.dialogId) : undefined;
     if (d) this.dialogs.remove(d, true);
     const app = inv.appOwner as AppConn | undefined;
@@ -310,7 +286,7 @@ export class EdgeCore implements AppMessageHandler {
     if (meta?.proxy) {
       const retransmitted2xx = tx.isInvite && res.status >= 200 && res.status < 300 && tx.state === 'accepted';
       const fresh = retransmitted2xx || tx.onResponse(res.status);
-      if (tx.isInvite && res.status >= 300 && tx.state === 'completed') this.send(tx.to, serialize(this.ackFor(tx, res)));
+      if (tx.isInvite && res.status >= 300 && tx.state === 'completed') this.send(tx.to, serialize(nonSuccessAck(tx.request, res)));
       if (tx.isInvite && res.status < 200 && tx.cancelPending) {
         const c = tx.cancelPending;
         tx.cancelPending = undefined;
@@ -326,7 +302,7 @@ export class EdgeCore implements AppMessageHandler {
       return;
     }
     const fresh = tx.onResponse(res.status);
-    if (tx.isInvite && res.status >= 300 && tx.state === 'completed') this.send(tx.to, serialize(this.ackFor(tx, res)));
+    if (tx.isInvite && res.status >= 300 && tx.state === 'completed') this.send(tx.to, serialize(nonSuccessAck(tx.request, res)));
     if (!fresh || !meta) return;
     if (res.status === 100) return; // the stack absorbs 100 Trying, as sofia does
     const d = meta.dialog;
@@ -356,21 +332,6 @@ export class EdgeCore implements AppMessageHandler {
     }
     const c = header(res, 'contact');
     if (c) d.remoteTarget = uriOf(c);
-  }
-
-  /** ACK for a non-2xx final: hop-by-hop, same branch, part of the INVITE transaction (RFC 3261 §17.1.1.3). */
-  private ackFor(tx: ClientTxn, res: SipResponse): SipRequest {
-    const inv = tx.request;
-    const headers = [
-      { name: 'Via', value: headerValues(inv, 'via')[0]! },
-      ...inv.headers.filter((h) => canonicalName(h.name) === 'route'),
-      { name: 'Max-Forwards', value: '70' },
-      { name: 'From', value: header(inv, 'from')! },
-      { name: 'To', value: header(res, 'to')! },
-      { name: 'Call-ID', value: header(inv, 'call-id')! },
-      { name: 'CSeq', value: `${cseqOf(inv)!.seq} ACK` },
-    ];
-    return { kind: 'request', method: 'ACK', uri: inv.uri, headers, body: '' };
   }
 
   // ---------------------------------------------------------------- app → edge
@@ -460,7 +421,7 @@ export class EdgeCore implements AppMessageHandler {
     const appTo = header(msg, 'to');
     const appTag = tagOf(appTo);
     if (status > 100 && !tx.localTag) tx.localTag = appTag ?? newTag();
-    const base = this.responseTo(req, status, msg.reason || REASONS[status], tx.localTag);
+    const base = responseTo(req, status, msg.reason || REASONS[status], tx.localTag);
     const skip = new Set(['via', 'from', 'to', 'call-id', 'cseq']);
     const extra = this.appHeaders(msg).filter((h) => !skip.has(canonicalName(h.name)));
     const res: SipResponse = { ...base, headers: [...base.headers, ...extra], body: msg.body };
@@ -622,10 +583,7 @@ export class EdgeCore implements AppMessageHandler {
     if (!meta) return;
     if (meta.proxy) { meta.proxy.onFailure(status); return; }
     const d = meta.dialog;
-    const res: SipResponse = {
-      kind: 'response', status, reason: REASONS[status] ?? 'Request Failed', body: '',
-      headers: ['via', 'from', 'to', 'call-id', 'cseq'].map((n) => ({ name: n === 'call-id' ? 'Call-ID' : n[0]!.toUpperCase() + n.slice(1), value: header(tx.request, n) ?? '' })),
-    };
+    const res = localFailure(tx.request, status);
     if (d && (tx.isInvite ? d.state === 'early' || d.remoteTag === undefined : tx.request.method === 'BYE')) this.dialogs.remove(d, true);
     if (meta.app && !meta.app.closed) meta.app.send(this.frameFromNetwork(res, tx.to, tx.id, d?.id ?? '', false));
   }
@@ -635,33 +593,15 @@ export class EdgeCore implements AppMessageHandler {
     if (!tx || !tx.isInvite || tx.state === 'terminated') return fail('Server error: unknown transaction for CANCEL');
     if (tx.finalStatus !== 0 || tx.canceled) return fail('Server error: INVITE already completed');
     tx.canceled = true;
-    const cancel = this.cancelFor(tx, msg);
+    const cancel = cancelRequest(tx.request, msg);
     const text = serialize(cancel);
     if (tx.state === 'calling') tx.cancelPending = msg; // RFC 3261 §9.1: not before a provisional
     else this.sendCancelNow(tx, msg);
     this.sentReply(app, msgId, tx.to, text, randomUUID(), null);
   }
 
-  private cancelFor(tx: ClientTxn, appMsg: SipRequest): SipRequest {
-    const inv = tx.request;
-    const copy = appMsg.headers.filter((h) => ['reason', 'x-reason'].includes(canonicalName(h.name)));
-    return {
-      kind: 'request', method: 'CANCEL', uri: inv.uri, body: '',
-      headers: [
-        { name: 'Via', value: headerValues(inv, 'via')[0]! },
-        ...inv.headers.filter((h) => canonicalName(h.name) === 'route'),
-        { name: 'Max-Forwards', value: '70' },
-        { name: 'From', value: header(inv, 'from')! },
-        { name: 'To', value: header(inv, 'to')! },
-        { name: 'Call-ID', value: header(inv, 'call-id')! },
-        { name: 'CSeq', value: `${cseqOf(inv)!.seq} CANCEL` },
-        ...copy,
-      ],
-    };
-  }
-
   private sendCancelNow(tx: ClientTxn, appMsg: SipRequest): void {
-    const cancel = this.cancelFor(tx, appMsg);
+    const cancel = cancelRequest(tx.request, appMsg);
     // The CANCEL's own transaction: its 200 is never passed up (sofia does not either).
     const ctx = new ClientTxn(tx.branch, cancel, serialize(cancel), tx.to, this.timers, (t) => this.send(tx.to, t), () => undefined, (t) => {
       this.clientTxns.delete(`${t.branch}|CANCEL`);

@@ -3,11 +3,11 @@
  * destinations, plus loose-routing of in-dialog requests that carry our Record-Route (RFC 3261 §16).
  * Each final response is reported to the app as `OK|network|…|continue`, then `OK|done`.
  */
-import { randomUUID } from 'node:crypto';
 import {
   canonicalName, header, headerValues, listValues, serialize, type SipRequest, type SipResponse,
 } from './sip/message.js';
 import type { ClientTxn, ServerTxn } from './transactions.js';
+import { newBranch, newTag, stackTime } from './builders.js';
 import type { Proto, Target } from './transport.js';
 
 export interface ProxyHost {
@@ -18,7 +18,6 @@ export interface ProxyHost {
   isSelf(t: Target): boolean;
   startProxyTxn(req: SipRequest, text: string, to: Target, branch: string, handler: ProxyResponseHandler): ClientTxn;
   cancel(tx: ClientTxn, headers: { name: string; value: string }[]): void;
-  stackTime(): string;
 }
 
 export interface ProxyResponseHandler {
@@ -28,8 +27,6 @@ export interface ProxyResponseHandler {
 }
 
 export interface ProxyReporter { report(rest: string): void }
-
-const newBranch = (): string => `z9hG4bK${randomUUID().replace(/-/g, '')}`;
 
 export class ProxySession implements ProxyResponseHandler {
   private idx = 0;
@@ -102,7 +99,7 @@ export class ProxySession implements ProxyResponseHandler {
 
   private responseReport(res: SipResponse, from: Target): string {
     const text = serialize(res);
-    return `OK|network|${Buffer.byteLength(text)}|${from.proto}|${from.address}|${from.port}|${this.host.stackTime()}|||continue\r\n${text}`;
+    return `OK|network|${Buffer.byteLength(text)}|${from.proto}|${from.address}|${from.port}|${stackTime()}|||continue\r\n${text}`;
   }
 
   private finish(res: SipResponse): void {
@@ -133,7 +130,7 @@ export class ProxySession implements ProxyResponseHandler {
     // our own Via on top, so upstream() strips exactly one
     headers.unshift({ name: 'Via', value: this.host.via(this.stx.from.proto, newBranch()) });
     const to = headers.find((h) => h.name === 'To');
-    if (to && !/;\s*tag=/i.test(to.value.slice(to.value.lastIndexOf('>') + 1))) to.value += `;tag=${randomUUID().slice(0, 8)}`;
+    if (to && !/;\s*tag=/i.test(to.value.slice(to.value.lastIndexOf('>') + 1))) to.value += `;tag=${newTag()}`;
     return { kind: 'response', status, reason, headers, body: '' };
   }
 }
