@@ -4,7 +4,7 @@
  * ledger when the order is paid; the tenant's service period becomes the order's (counted from activation).
  */
 import type { Queryable } from '../ledger/ledger.js';
-import { creditTenant, type Credit } from './credits.js';
+import { creditTenant, findCredit, type Credit } from './credits.js';
 import { addNumber, type PhoneNumber } from './numbers.js';
 import { addMonths, orderTotalFen, prepaidFen, RuleError, validateOrderTerms, type OrderTerms } from './rules.js';
 import { inTransaction } from './tx.js';
@@ -102,6 +102,30 @@ export async function createOrder(db: Queryable, req: OrderRequest, timeZone: st
     const numbers: PhoneNumber[] = [];
     for (const e164 of req.numbers) numbers.push(await addNumber(c, { tenantId: req.tenantId, e164, monthlyRentFen: req.monthlyRentFen }));
     return { order, duplicate: false, superseded: prev?.id ?? null, credit, numbers, serviceStart, serviceEnd };
+  });
+}
+
+/**
+ * Record payment of an unpaid order: paid_at is set and its prepaid packages are credited (the same bucket and
+ * ledger key a paid order gets at creation). Paying a paid order again is a no-op (duplicate: true).
+ */
+export async function payOrder(db: Queryable, orderNo: string, paidAt: Date, timeZone: string): Promise<{ order: Order; duplicate: boolean; credit: Credit | null }> {
+  return inTransaction(db, async (c) => {
+    const r = (await c.query<Row>(`select ${COLUMNS} from orders where order_no = $1 for update`, [orderNo])).rows[0];
+    if (!r) throw new RuleError(`no order ${JSON.stringify(orderNo)}`);
+    const key = `order:${orderNo}:prepaid`;
+    if (r.paid_at) return { order: toOrder(r), duplicate: true, credit: await findCredit(c, key) };
+    if (r.status === 'cancelled') throw new RuleError(`order ${orderNo} is cancelled`);
+    const order = toOrder((await c.query<Row>(`update orders set paid_at = $2 where id = $1 returning ${COLUMNS}`, [r.id.toString(), paidAt])).rows[0]!);
+    const prepaid = prepaidFen(order);
+    const activatedAt = order.activatedAt ?? order.signedAt;
+    const credit = prepaid > 0n
+      ? await creditTenant(c, {
+          tenantId: order.tenantId, kind: 'paid', amountFen: prepaid, validFrom: activatedAt, expiresAt: addMonths(activatedAt, order.validityMonths, timeZone),
+          idempotencyKey: key, sourceOrderId: order.id, memo: `order ${orderNo} prepaid packages (paid ${paidAt.toISOString()})`,
+        })
+      : null;
+    return { order, duplicate: false, credit };
   });
 }
 

@@ -212,6 +212,14 @@ describe('tenant lifecycle through the CLI', () => {
     const show = JSON.parse((await run(['tenant', 'show', 'acme', '--json'])).stdout) as { tenant: { status: string }; activeOrder: { orderNo: string } };
     expect([show.tenant.status, show.activeOrder.orderNo]).toEqual(['suspended', 'ACME-2']);
     expect(JSON.parse((await run(['tenant', 'resume', 'acme', '--json'])).stdout)).toMatchObject({ tenant: { status: 'active' } });
+
+    const unpaid = await run(['order', 'create', '--tenant', 'acme', '--package-amount', '300.00', '--validity-months', '12', '--order-no', 'ACME-3', '--unpaid', '--json']);
+    expect(JSON.parse(unpaid.stdout)).toMatchObject({ order: { paidAt: null }, credit: null });
+    const pay = await run(['order', 'pay', 'ACME-3', '--json']);
+    expect(pay.code, pay.stderr).toBe(0);
+    expect(JSON.parse(pay.stdout)).toMatchObject({ duplicate: false, credit: { amountFen: '30000' }, redis: { credit: 'applied' } });
+    expect(JSON.parse((await run(['order', 'pay', 'ACME-3', '--json'])).stdout)).toMatchObject({ duplicate: true });
+    expect(JSON.parse((await run(['balance', 'show', '--tenant', 'acme', '--json'])).stdout)).toMatchObject({ paidFen: '335000' });
   });
 
   it('with Redis unreachable a top-up still commits PostgreSQL and says reconcile will repair Redis', async () => {

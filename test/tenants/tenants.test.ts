@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, type TestDb } from '../helpers/pg.js';
 import { createTenant, getTenant, listTenants, setTenantStatus } from '../../src/tenants/tenants.js';
-import { createOrder, listOrders } from '../../src/tenants/orders.js';
+import { createOrder, listOrders, payOrder } from '../../src/tenants/orders.js';
 import { addNumber, changeNumberState } from '../../src/tenants/numbers.js';
 import { creditTenant } from '../../src/tenants/credits.js';
 import { accrueLateFees, chargeRental, periodEndClearing } from '../../src/tenants/billing.js';
@@ -151,6 +151,13 @@ describe('rental, late fees, period end', () => {
     expect(d5.map((c) => c.amountFen)).toEqual([lateFeeFen(1_142_000n, 5) - lateFeeFen(1_142_000n, 2)]);
     const total = await db.pool.query<{ s: bigint }>(`select sum(amount_fen)::int8 as s from ledger_transfers where kind = 'late_fee' and tenant_id = $1`, [t.id.toString()]);
     expect(total.rows[0]!.s).toBe(lateFeeFen(1_142_000n, 5));
+    // payment credits the packages once and stops the accrual
+    const paid = await payOrder(db.pool, 'LATE-1', new Date('2026-11-10T03:00:00Z'), TZ);
+    expect(paid).toMatchObject({ duplicate: false, credit: { kind: 'paid', amountFen: 1_100_000n } });
+    expect((await payOrder(db.pool, 'LATE-1', new Date(), TZ)).duplicate).toBe(true);
+    expect((await tenantBuckets(db.pool, t.id)).map((b) => b.balanceFen)).toEqual([1_100_000n]);
+    expect(await accrueLateFees(db.pool, t.id, new Date('2026-11-20T02:00:00Z'), TZ)).toEqual([]);
+    await expect(payOrder(db.pool, 'NO-SUCH', new Date(), TZ)).rejects.toThrow(/no order/);
   });
 
   it('period end reclaims numbers and terminates (idempotent), and leaves the balance to the one expiry path', async () => {

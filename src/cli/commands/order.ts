@@ -1,4 +1,4 @@
-import { createOrder, listOrders } from '../../tenants/orders.js';
+import { createOrder, listOrders, payOrder } from '../../tenants/orders.js';
 import { getTenant } from '../../tenants/tenants.js';
 import { syncCredit } from '../../tenants/sync.js';
 import { date, flag, int, str, type CommandSpec } from '../framework.js';
@@ -53,6 +53,20 @@ export const orderCommands: CommandSpec[] = [
         ...(r.credit ? [redisLine(credit)] : []),
       ].join('\n');
       return { json: { ...r, redis: { state, credit } }, text };
+    },
+  },
+  {
+    path: ['order', 'pay'],
+    summary: 'Record payment of an unpaid order: its prepaid packages are credited now; late fees stop accruing. Idempotent.',
+    positionals: [{ name: 'order-no', doc: 'the order number', required: true }],
+    options: [{ name: 'paid-at', type: 'string', doc: 'payment time, ISO (default now)' }],
+    async run(ctx, args) {
+      const r = await payOrder(ctx.pool(), args.positionals[0]!, date(args, 'paid-at') ?? new Date(), ctx.config.service.timezone);
+      const { redis, error } = await ctx.redis();
+      const credit = r.credit ? (redis ? await syncCredit(redis, r.credit) : (`failed: Redis unreachable (${error})` as const)) : 'skipped';
+      const head = r.duplicate ? `order ${r.order.orderNo} was already paid (${iso(r.order.paidAt)})` : `order ${r.order.orderNo} paid ${iso(r.order.paidAt)}`;
+      const credited = r.credit && !r.duplicate ? [`credited ${cny(r.credit.amountFen)} CNY to paid bucket ${r.credit.bucketId}`] : [];
+      return { json: { ...r, redis: { credit } }, text: [head, ...credited, ...(r.credit ? [redisLine(credit)] : [])].join('\n') };
     },
   },
   {
