@@ -120,6 +120,19 @@ export function createOutboxConsumer(deps: {
   }
 
   async function round(blockMs: number): Promise<number> {
+    try {
+      return await roundOnce(blockMs);
+    } catch (e) {
+      // Redis restarted without its data: the group is gone; make it again on the next round
+      if (/NOGROUP/.test(String((e as Error)?.message))) {
+        groupReady = false;
+        claimCursor = '0-0';
+      }
+      throw e;
+    }
+  }
+
+  async function roundOnce(blockMs: number): Promise<number> {
     if (!groupReady) {
       await ensureGroup(conn);
       groupReady = true;

@@ -209,6 +209,19 @@ describe('outbox consumer', () => {
     expect(await deadLetters()).toEqual([]);
   });
 
+  it('the consumer group lost (Redis restarted without its data) is made again on the next round', async () => {
+    const t = await seedTenant(db.pool, 'oc-nogroup', 1000n);
+    const c = consumerOf('ng');
+    await xadd(redis, settled('ng1', t.tenantId, [[t.bucketId, 1n]]));
+    expect(await drain(c)).toBe(1);
+    await redis.xgroup('DESTROY', OUTBOX, GROUP);
+    await xadd(redis, settled('ng2', t.tenantId, [[t.bucketId, 1n]]));
+    await expect(c.drainOnce()).rejects.toThrow(/NOGROUP/);
+    // the new group starts from the beginning of the stream: ng1 comes again and is recognized as written
+    expect(await drain(c)).toBe(2);
+    expect(await bucketBalance(db.pool, t.bucketId)).toBe(998n);
+  });
+
   it('acked entries are trimmed after the retention time; unacked entries never are', async () => {
     const t = await seedTenant(db.pool, 'oc-trim', 1000n);
     await xadd(redis, settled('t1', t.tenantId, [[t.bucketId, 1n]]), settled('t2', t.tenantId, [[t.bucketId, 1n]]));
