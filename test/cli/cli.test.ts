@@ -232,6 +232,34 @@ describe('tenant lifecycle through the CLI', () => {
   });
 });
 
+describe('billing period-end through the CLI', () => {
+  it('terminates, reclaims numbers and has Redis expire the remaining balance into the outbox (one clearing path)', async () => {
+    expect((await run(['tenant', 'create', '--code', 'old', '--legal-name', 'Old Co.'])).code).toBe(0);
+    const o = await run(['order', 'create', '--tenant', 'old', '--package-amount', '100.00', '--validity-months', '1', '--numbers', '+8657188889999',
+      '--order-no', 'OLD-1', '--activated-at', '2026-01-01T00:00:00+08:00', '--json']);
+    expect(o.code, o.stderr).toBe(0);
+    const bucketId = (JSON.parse(o.stdout) as { credit: { bucketId: string } }).credit.bucketId;
+    const notYet = await run(['billing', 'period-end', '--tenant', 'old', '--at', '2026-01-15', '--json']);
+    expect(JSON.parse(notYet.stdout)).toEqual([]);
+    const r = await run(['billing', 'period-end', '--tenant', 'old', '--at', '2026-02-01T00:00:00+08:00', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject([{
+      tenant: 'old', terminated: true, numbersReclaimed: 1,
+      remaining: [{ bucketId, balanceFen: '10000', expiresByPeriodEnd: true }], redis: { state: 'applied', expiry: 'applied' },
+    }]);
+    const redis = new Redis(TEST_REDIS_URL, { keyPrefix: prefix });
+    try {
+      const events = (await redis.xrange('outbox', '-', '+')).map(([, fields]) => JSON.parse(fields[1]!) as { type: string; bucketId?: string; amountFen?: string });
+      expect(events.filter((e) => e.type === 'bucket.expired' && e.bucketId === bucketId)).toEqual([
+        expect.objectContaining({ amountFen: '10000' }),
+      ]);
+      expect(await redis.hget(`tenant:${(JSON.parse(o.stdout) as { order: { tenantId: string } }).order.tenantId}`, 'status')).toBe('terminated');
+    } finally {
+      redis.disconnect();
+    }
+  });
+});
+
 describe('cdr list / export', () => {
   it('filters by tenant and time and exports CSV and JSON lines', async () => {
     const demo = (await db.pool.query<{ id: bigint }>(`select id from tenants where code = 'demo'`)).rows[0]!.id;
