@@ -8,6 +8,7 @@
  *   npm run bench:sip -- --step 5 --cps 50,100  # quick run
  * (SIP_BENCH_STEP_S / SIP_BENCH_CPS work too.)
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { freePort } from '../test/helpers/ports.js';
 import { bareB2bua, connectSrf, disconnectSrf, killSipps, sipp, startTestEdge, waitMs } from '../test/edge/support.js';
 
@@ -29,7 +30,7 @@ const srf = await connectSrf(edge.controlPort);
 let uasPort = 0;
 bareB2bua(srf, (req) => `sip:${req.calledNumber}@127.0.0.1:${uasPort};transport=${transport}`);
 
-interface Row { cps: number; achievedCps: number; seconds: number; calls: number; successful: number; failed: number; failedPct: number; edgeAppCpuPct: number; passed: boolean }
+interface Row { cps: number; achievedCps: number; seconds: number; calls: number; successful: number; failed: number; failedPct: number; edgeAppCpuPct: number; loopDelayP99Ms: number; passed: boolean }
 const rows: Row[] = [];
 let best: Row | undefined;
 
@@ -38,6 +39,8 @@ for (const cps of steps) {
   uasPort = await freePort();
   const uas = sipp({ scenario: 'edge-uas-basic.xml', port: uasPort, transport, calls, timeoutS: stepS + 60, extra: ['-max_socket', '2000'] });
   await waitMs(300);
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
   const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   const uac = sipp({
@@ -48,12 +51,14 @@ for (const cps of steps) {
   const a = await uac.done;
   const wallUs = Number(process.hrtime.bigint() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
+  loop.disable();
   await uas.done;
   const failed = a.failed + Math.max(0, calls - a.successful - a.failed);
   const row: Row = {
     cps, achievedCps: Number((calls / (wallUs / 1e6)).toFixed(1)), seconds: stepS, calls, successful: a.successful, failed,
     failedPct: Number(((100 * failed) / calls).toFixed(3)),
     edgeAppCpuPct: Number(((100 * (cpu.user + cpu.system)) / wallUs).toFixed(1)),
+    loopDelayP99Ms: Number((loop.percentile(99) / 1e6).toFixed(1)),
     passed: failed / calls < 0.001,
   };
   rows.push(row);
@@ -67,9 +72,9 @@ killSipps();
 disconnectSrf(srf);
 await edge.close();
 
-console.log('\n  CPS | achieved | calls  | ok     | failed | failed % | edge+app CPU % (of one core) | pass');
+console.log('\n  CPS | achieved | calls  | ok     | failed | failed % | edge+app CPU % (of one core) | loop p99 ms | pass');
 for (const r of rows) {
-  console.log(`${String(r.cps).padStart(5)} | ${String(r.achievedCps).padEnd(8)} | ${String(r.calls).padEnd(6)} | ${String(r.successful).padEnd(6)} | ${String(r.failed).padEnd(6)} | ${String(r.failedPct).padEnd(8)} | ${String(r.edgeAppCpuPct).padEnd(28)} | ${r.passed ? 'yes' : 'NO'}`);
+  console.log(`${String(r.cps).padStart(5)} | ${String(r.achievedCps).padEnd(8)} | ${String(r.calls).padEnd(6)} | ${String(r.successful).padEnd(6)} | ${String(r.failed).padEnd(6)} | ${String(r.failedPct).padEnd(8)} | ${String(r.edgeAppCpuPct).padEnd(28)} | ${String(r.loopDelayP99Ms).padEnd(11)} | ${r.passed ? 'yes' : 'NO'}`);
 }
 const summary = { bench: 'sip', transport, stepSeconds: stepS, highestPassingCps: best?.cps ?? 0, cpuPctAtHighest: best?.edgeAppCpuPct ?? null };
 console.log(`\n${JSON.stringify(summary)}`);
