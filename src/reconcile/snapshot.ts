@@ -27,7 +27,7 @@ export const MAX_SNAPSHOT_SPAN_MS = 60_000;
 
 interface ReconcileCommands {
   reconcileSnapshot(leases: string, outbox: string, acked: string, ...argv: (string | number)[]): Promise<unknown>;
-  reconcileRepair(tenant: string, buckets: string, meta: string, credits: string, ...argv: (string | number)[]): Promise<string[]>;
+  reconcileRepair(tenant: string, buckets: string, meta: string, credits: string, expiries: string, ...argv: (string | number)[]): Promise<string[]>;
 }
 export type ReconcileRedis = Redis & ReconcileCommands;
 
@@ -35,7 +35,7 @@ export function withReconcileCommands(redis: Redis): ReconcileRedis {
   const r = redis as ReconcileRedis;
   if (typeof r.reconcileSnapshot === 'function') return r;
   redis.defineCommand('reconcileSnapshot', { numberOfKeys: 3, lua: readFileSync(projectPath('src', 'reconcile', 'lua', 'snapshot.lua'), 'utf8') });
-  redis.defineCommand('reconcileRepair', { numberOfKeys: 4, lua: readFileSync(projectPath('src', 'reconcile', 'lua', 'repair.lua'), 'utf8') });
+  redis.defineCommand('reconcileRepair', { numberOfKeys: 5, lua: readFileSync(projectPath('src', 'reconcile', 'lua', 'repair.lua'), 'utf8') });
   return r;
 }
 
@@ -157,8 +157,8 @@ export async function repairTenant(
   for (const x of corrections) {
     argv.push(x.bucketId, x.deltaFen.toString(), x.ledger ? bucketMeta(x.ledger.kind, x.ledger.validFrom, x.ledger.expiresAt) : '');
   }
-  argv.push(missingCredits.length, ...missingCredits);
-  const r = await redis.reconcileRepair(keys.tenant(tenantId), keys.buckets(tenantId), keys.bucketMeta(tenantId), keys.credits(tenantId), ...argv);
+  argv.push(missingCredits.length, ...missingCredits, tenantId);
+  const r = await redis.reconcileRepair(keys.tenant(tenantId), keys.buckets(tenantId), keys.bucketMeta(tenantId), keys.credits(tenantId), keys.expiries, ...argv);
   switch (r[0]) {
     case 'ok':
       return { result: 'repaired' };

@@ -182,6 +182,19 @@ describe('reconcile', () => {
     expect((await one(t.id)).t.state).toBe('ok');
   });
 
+  it('money repaired into an expiring bucket is scheduled for expiry like a credit', async () => {
+    const id = await createTenant(db.pool, `rc${++n}`, plan);
+    await createBucket(db.pool, id, 'paid', 10n);
+    await loadTenant(db.pool, A.redis, id);
+    const expiresAt = new Date(T0 + 7 * 86_400_000);
+    const gift = await createBucket(db.pool, id, 'gift', 300n, new Date(0), expiresAt); // never credited in Redis
+    await A.redis.zrem(keys.expiries, id);
+    const r = await one(id, true);
+    expect(r.t).toMatchObject({ state: 'drift', repair: 'repaired', missingCredits: [gift.transferId] });
+    expect(await A.redis.hget(keys.buckets(id), gift.bucketId)).toBe('300');
+    expect(await A.redis.zscore(keys.expiries, id)).toBe(String(expiresAt.getTime()));
+  });
+
   it('never takes back money a live call holds: the repair is deferred and nothing changes', async () => {
     const t = await tenant(30n);
     await A.redis.hincrby(keys.buckets(t.id), t.bucket, 20); // Redis: 50 fen, ledger: 30

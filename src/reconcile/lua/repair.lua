@@ -2,9 +2,11 @@
 -- money already reserved by a live call would be taken back.
 -- KEYS[1] tenant:<t>  KEYS[2] tenant:<t>:buckets (bucketId -> available fen)  KEYS[3] tenant:<t>:bmeta
 -- KEYS[4] tenant:<t>:credits (ledger credit transfer ids already applied)
+-- KEYS[5] expiries (zset tenantId -> earliest bucket expiry ms the charging sweeper looks at)
 -- ARGV[1] n, then n x (bucketId, delta fen (integer, may be negative), meta "kind|validFromMs|expiresAtMs" or ''
 --   for a bucket the ledger does not know),
---   then m, then m credit transfer ids that were in the ledger but not in KEYS[4] when the drift was measured.
+--   then m, then m credit transfer ids that were in the ledger but not in KEYS[4] when the drift was measured,
+--   then the tenant id.
 -- Returns {'ok'} | {'not_loaded'} | {'moved', transferId} (a missing credit arrived since: measure again)
 --       | {'held', bucketId, availFen, deltaFen} (the correction would take back more than is available: the rest
 --         is reserved by live calls; nothing was changed).
@@ -27,7 +29,13 @@ end
 for i = 0, n - 1 do
   local b, delta = ARGV[2 + 3 * i], tonumber(ARGV[3 + 3 * i])
   redis.call('HINCRBY', KEYS[2], b, delta)
-  if ARGV[4 + 3 * i] ~= '' then redis.call('HSET', KEYS[3], b, ARGV[4 + 3 * i]) end
+  local meta = ARGV[4 + 3 * i]
+  if meta ~= '' then
+    redis.call('HSET', KEYS[3], b, meta)
+    -- money put back into an expiring bucket must be expired on time, as credit.lua arranges for a credit
+    local ex = string.match(meta, '|(%d+)$')
+    if ex and delta > 0 then redis.call('ZADD', KEYS[5], 'LT', ex, ARGV[3 + 3 * n + m]) end
+  end
 end
 for j = 1, m do redis.call('SADD', KEYS[4], ARGV[2 + 3 * n + j]) end
 return { 'ok' }
