@@ -130,3 +130,62 @@ export async function setTenantRatePlan(db: Queryable, tenantId: bigint, ratePla
   if (!r.rows[0]) throw new RuleError(`no tenant ${tenantId}`);
   return toTenant(r.rows[0]);
 }
+
+export interface TenantLimits {
+  maxConcurrent: number;
+  maxCps: number;
+  blockedPrefixes: string[];
+  allowInternational: boolean;
+  callingHours: { from: string; to: string } | null; // 'HH:MM' in the service zone; null = any time
+  dailySpendCapFen: bigint | null; // null = no cap
+}
+
+/** 'HH:MM-HH:MM' (from < to or wrapping past midnight) or 'any' → calling hours. */
+export function parseCallingHours(text: string): TenantLimits['callingHours'] {
+  if (text === 'any') return null;
+  const m = /^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$/.exec(text);
+  if (!m) throw new RuleError(`calling hours must be HH:MM-HH:MM (e.g. 08:00-21:00) or any, got ${JSON.stringify(text)}`);
+  const from = `${m[1]}:${m[2]}`;
+  const to = `${m[3]}:${m[4]}`;
+  if (from === to) throw new RuleError('calling hours: start and end must differ');
+  return { from, to };
+}
+
+/** Update some of a tenant's call limits (SIP instances pick them up within their directory cache TTL). */
+export async function setTenantLimits(db: Queryable, tenantId: bigint, patch: Partial<TenantLimits>): Promise<TenantLimits> {
+  const bad = (msg: string): never => {
+    throw new RuleError(msg);
+  };
+  if (patch.maxConcurrent !== undefined && (!Number.isInteger(patch.maxConcurrent) || patch.maxConcurrent < 0 || patch.maxConcurrent > 100_000)) bad('max concurrent calls must be 0-100000');
+  if (patch.maxCps !== undefined && (!Number.isInteger(patch.maxCps) || patch.maxCps < 0 || patch.maxCps > 10_000)) bad('max calls per second must be 0-10000');
+  if (patch.blockedPrefixes?.some((p) => !/^[0-9]{1,20}$/.test(p))) bad('blocked prefixes must be 1-20 digits each');
+  if (patch.dailySpendCapFen != null && patch.dailySpendCapFen < 0n) bad('daily spend cap must be >= 0');
+  const sets: string[] = [];
+  const params: unknown[] = [tenantId.toString()];
+  const set = (col: string, v: unknown) => {
+    params.push(v);
+    sets.push(`${col} = $${params.length}`);
+  };
+  if (patch.maxConcurrent !== undefined) set('max_concurrent', patch.maxConcurrent);
+  if (patch.maxCps !== undefined) set('max_cps', patch.maxCps);
+  if (patch.blockedPrefixes !== undefined) set('blocked_prefixes', patch.blockedPrefixes);
+  if (patch.allowInternational !== undefined) set('allow_international', patch.allowInternational);
+  if (patch.callingHours !== undefined) {
+    set('calling_hours_from', patch.callingHours?.from ?? null);
+    set('calling_hours_to', patch.callingHours?.to ?? null);
+  }
+  if (patch.dailySpendCapFen !== undefined) set('daily_spend_cap_fen', patch.dailySpendCapFen?.toString() ?? null);
+  const r = await db.query<{ max_concurrent: number; max_cps: number; blocked_prefixes: string[]; allow_international: boolean;
+    calling_hours_from: string | null; calling_hours_to: string | null; daily_spend_cap_fen: bigint | null }>(
+    `update tenants set ${[...sets, 'updated_at = now()'].join(', ')} where id = $1
+     returning max_concurrent, max_cps, blocked_prefixes, allow_international, calling_hours_from, calling_hours_to, daily_spend_cap_fen`,
+    params,
+  );
+  const row = r.rows[0];
+  if (!row) throw new RuleError(`no tenant ${tenantId}`);
+  return {
+    maxConcurrent: row.max_concurrent, maxCps: row.max_cps, blockedPrefixes: row.blocked_prefixes, allowInternational: row.allow_international,
+    callingHours: row.calling_hours_from && row.calling_hours_to ? { from: row.calling_hours_from.slice(0, 5), to: row.calling_hours_to.slice(0, 5) } : null,
+    dailySpendCapFen: row.daily_spend_cap_fen,
+  };
+}

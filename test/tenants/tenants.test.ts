@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, type TestDb } from '../helpers/pg.js';
-import { createTenant, getTenant, listTenants, setTenantStatus } from '../../src/tenants/tenants.js';
+import { createTenant, getTenant, listTenants, parseCallingHours, setTenantLimits, setTenantStatus } from '../../src/tenants/tenants.js';
 import { createOrder, listOrders, payOrder } from '../../src/tenants/orders.js';
 import { addNumber, changeNumberState } from '../../src/tenants/numbers.js';
 import { creditTenant } from '../../src/tenants/credits.js';
@@ -38,6 +38,20 @@ describe('tenants', () => {
     expect((await setTenantStatus(db.pool, t.id, 'active', null)).status).toBe('active');
     await setTenantStatus(db.pool, t.id, 'terminated', 'contract ended');
     await expect(setTenantStatus(db.pool, t.id, 'active', null)).rejects.toThrow(/terminated/);
+  });
+});
+
+describe('limits', () => {
+  it('set only what is given; calling hours parsed; bad values refused', async () => {
+    const t = await tenant('lim');
+    const l = await setTenantLimits(db.pool, t.id, { maxConcurrent: 60, callingHours: parseCallingHours('08:00-21:00'), dailySpendCapFen: 50_000n });
+    expect(l).toEqual({ maxConcurrent: 60, maxCps: 10, blockedPrefixes: [], allowInternational: false, callingHours: { from: '08:00', to: '21:00' }, dailySpendCapFen: 50_000n });
+    const l2 = await setTenantLimits(db.pool, t.id, { callingHours: parseCallingHours('any'), blockedPrefixes: ['86900'] });
+    expect(l2).toMatchObject({ maxConcurrent: 60, callingHours: null, blockedPrefixes: ['86900'], dailySpendCapFen: 50_000n });
+    expect(() => parseCallingHours('8-21')).toThrow(/HH:MM-HH:MM/);
+    expect(() => parseCallingHours('09:00-09:00')).toThrow(/differ/);
+    await expect(setTenantLimits(db.pool, t.id, { blockedPrefixes: ['86x'] })).rejects.toThrow(/digits/);
+    await expect(setTenantLimits(db.pool, t.id, { maxConcurrent: -1 })).rejects.toThrow(/0-100000/);
   });
 });
 

@@ -1,9 +1,9 @@
-import { createTenant, listTenants, setTenantRatePlan, setTenantStatus, type Tenant, type TenantStatus } from '../../tenants/tenants.js';
+import { createTenant, listTenants, parseCallingHours, setTenantLimits, setTenantRatePlan, setTenantStatus, type Tenant, type TenantLimits, type TenantStatus } from '../../tenants/tenants.js';
 import { activeOrder } from '../../tenants/orders.js';
 import { tenantBuckets } from '../../ledger/ledger.js';
 import { listNumbers } from '../../tenants/numbers.js';
-import { str, type CliContext, type CommandSpec, type ParsedArgs } from '../framework.js';
-import { cny, followTenantState, iso, redisLine, table, tenantArg } from './shared.js';
+import { str, UsageError, type CliContext, type CommandSpec, type ParsedArgs } from '../framework.js';
+import { cny, cnyOption, followTenantState, iso, redisLine, table, tenantArg } from './shared.js';
 
 const TENANT_POS = [{ name: 'tenant', doc: 'tenant code or id', required: true }];
 
@@ -76,6 +76,41 @@ export const tenantCommands: CommandSpec[] = [
         `balance: ${cny(buckets.reduce((s, b) => s + b.balanceFen, 0n))} CNY in ${buckets.length} buckets`,
       ].join('\n');
       return { json: { tenant: t, activeOrder: order, numbers, buckets }, text };
+    },
+  },
+  {
+    path: ['tenant', 'limits'],
+    summary: 'Set call limits of a tenant (only the options given change); SIP instances apply them within seconds.',
+    positionals: TENANT_POS,
+    options: [
+      { name: 'max-concurrent', type: 'int', doc: 'concurrent calls, 0-100000' },
+      { name: 'max-cps', type: 'int', doc: 'new calls per second, 0-10000' },
+      { name: 'blocked-prefixes', type: 'string', doc: 'comma list of digit prefixes never to call ("" = none)' },
+      { name: 'allow-international', type: 'string', values: ['yes', 'no'], doc: 'may call outside China' },
+      { name: 'calling-hours', type: 'string', doc: 'HH:MM-HH:MM in the service zone, or any' },
+      { name: 'daily-cap', type: 'string', doc: 'CNY spend per day, or none' },
+    ],
+    examples: ['softswitch tenant limits acme --max-concurrent 60 --calling-hours 08:00-21:00 --daily-cap 500.00'],
+    async run(ctx, args) {
+      const t = await tenantArg(ctx, args.positionals[0]);
+      const patch: Partial<TenantLimits> = {};
+      if (args.opts['max-concurrent'] !== undefined) patch.maxConcurrent = args.opts['max-concurrent'] as number;
+      if (args.opts['max-cps'] !== undefined) patch.maxCps = args.opts['max-cps'] as number;
+      const bp = str(args, 'blocked-prefixes');
+      if (bp !== undefined) patch.blockedPrefixes = bp.split(',').map((x) => x.trim()).filter(Boolean);
+      const intl = str(args, 'allow-international');
+      if (intl !== undefined) patch.allowInternational = intl === 'yes';
+      const hours = str(args, 'calling-hours');
+      if (hours !== undefined) patch.callingHours = parseCallingHours(hours);
+      const cap = str(args, 'daily-cap');
+      if (cap !== undefined) patch.dailySpendCapFen = cap === 'none' ? null : cnyOption(args, 'daily-cap');
+      if (Object.keys(patch).length === 0) throw new UsageError('give at least one limit option (see --help)');
+      const limits = await setTenantLimits(ctx.pool(), t.id, patch);
+      const text = [
+        `tenant ${t.code} limits: ${limits.maxConcurrent} concurrent, ${limits.maxCps} cps, international ${limits.allowInternational ? 'yes' : 'no'}`,
+        `calling hours ${limits.callingHours ? `${limits.callingHours.from}-${limits.callingHours.to}` : 'any'}; daily cap ${limits.dailySpendCapFen === null ? 'none' : `${cny(limits.dailySpendCapFen)} CNY`}; blocked ${limits.blockedPrefixes.join(',') || '-'}`,
+      ].join('\n');
+      return { json: { tenant: t.code, limits }, text };
     },
   },
   statusCommand('suspend', 'suspended', 'Suspend a tenant at once: new calls refused, live calls cut (art. 5.4).'),
