@@ -28,7 +28,7 @@ export interface Report {
   tenants: TenantReport[];
   checked: number;
   driftTenants: number; // tenants whose Redis differed from the ledger (before any repair)
-  driftFen: bigint;
+  driftFen: bigint; // Σ|drift| of those tenants
   repaired: number;
   deferred: number;
   unstable: number;
@@ -112,7 +112,8 @@ export async function reconcile(deps: { pool: Pool; redis: Redis; tenantId?: str
     tenants,
     checked: tenants.length,
     driftTenants: tenants.filter((t) => t.state === 'drift').length,
-    driftFen: tenants.reduce((a, t) => a + t.driftFen, 0n),
+    // an unstable reading (top-up in flight) is not drift: it must not trip the drift alert
+    driftFen: tenants.filter((t) => t.state === 'drift').reduce((a, t) => a + t.driftFen, 0n),
     repaired: tenants.filter((t) => t.repair === 'repaired').length,
     deferred: tenants.filter((t) => t.repair === 'deferred').length,
     unstable: tenants.filter((t) => t.state === 'unstable').length,

@@ -226,6 +226,9 @@ describe('reconcile', () => {
     expect(r.t).toMatchObject({ state: 'unstable', repair: 'gave_up', creditsAhead: ['999999999'] });
     expect(await available(A.redis, t.id)).toBe(150n);
     expect(r.report.unstable).toBe(1);
+    // an in-flight top-up is not drift: the drift alert must not fire on it
+    expect(r.report).toMatchObject({ driftTenants: 0, driftFen: 0n });
+    expect((await metrics.reconcileDrift.get()).values[0]!.value).toBe(0);
   });
 
   it('a tenant never loaded into Redis is reported as such, and a bad or unknown tenant id is refused', async () => {
