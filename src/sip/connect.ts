@@ -35,17 +35,36 @@ export async function connectSrf(target: DrachtioTarget, logger: Logger, timeout
   srf.on('error', (err: Error) => logger.warn({ err: err.message, drachtio: where }, 'drachtio connection error'));
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
-      srf.disconnect();
+      giveUp(srf);
       reject(new SrfConnectError(where, `no authenticated connection within ${timeoutMs} ms`));
     }, timeoutMs);
     srf.once('connect', (err: Error | null) => {
       clearTimeout(timer);
       if (err) {
-        srf.disconnect();
+        giveUp(srf);
         reject(new SrfConnectError(where, err.message));
       } else resolve();
     });
     (srf as unknown as { connect(o: object): unknown }).connect({ host: target.host, port: target.port, secret: target.secret });
   });
   return srf;
+}
+
+/**
+ * Stop a connection attempt for good. srf.disconnect() throws when no socket was ever connected, and srf's
+ * wire protocol keeps retrying a refused connection forever, so its retry loop is stopped directly
+ * (drachtio-srf 5.0.29 lib/wire-protocol.js: `closing` ends _onConnectionGone's retries).
+ */
+function giveUp(srf: TypedSrf): void {
+  try {
+    srf.disconnect();
+  } catch {
+    // never connected
+  }
+  const wp = (srf as unknown as { app?: { wp?: { closing: boolean; reconnectVars?: { retryTimer: NodeJS.Timeout | null }; socket?: { destroy(): void } } } }).app?.wp;
+  if (!wp) return;
+  wp.closing = true;
+  if (wp.reconnectVars?.retryTimer) clearTimeout(wp.reconnectVars.retryTimer);
+  if (wp.reconnectVars) wp.reconnectVars.retryTimer = null;
+  wp.socket?.destroy();
 }
