@@ -260,6 +260,23 @@ describe('billing period-end through the CLI', () => {
   });
 });
 
+describe('trunks and gateways', () => {
+  it('add, list, disable; bad addresses and duplicates refused with exit 2', async () => {
+    expect((await run(['trunk', 'add', '--name', 'ccc-b', '--address', '10.0.0.300'])).stderr).toMatch(/invalid input syntax for type inet/);
+    expect((await run(['trunk', 'add', '--name', 'ccc-b', '--address', '10.0.0.3', '--failure-policy', 'continue'])).code).toBe(0);
+    const dup = await run(['trunk', 'add', '--name', 'ccc-b', '--address', '10.0.0.4']);
+    expect([dup.code, dup.stderr]).toEqual([2, expect.stringMatching(/already exists/)]);
+    const trunks = JSON.parse((await run(['trunk', 'list', '--json'])).stdout) as { name: string; address: string; failure_policy: string }[];
+    expect(trunks.find((t) => t.name === 'ccc-b')).toMatchObject({ address: '10.0.0.3', failure_policy: 'continue' });
+    expect((await run(['gateway', 'add', '--name', 'gw-b', '--host', '10.1.1.1', '--priority', '5', '--number-format', 'e164'])).code).toBe(0);
+    expect((await run(['gateway', 'disable', 'gw-b'])).code).toBe(0);
+    const gws = JSON.parse((await run(['gateway', 'list', '--json'])).stdout) as { name: string; enabled: boolean }[];
+    expect(gws.map((g) => [g.name, g.enabled])).toEqual([['gw-b', false], ['carrier-local', true]]);
+    const bad = await run(['gateway', 'add', '--name', 'gw-c', '--host', 'x y']);
+    expect([bad.code, bad.stderr]).toEqual([2, expect.stringMatching(/not a host name or IP/)]);
+  });
+});
+
 describe('cdr list / export', () => {
   it('filters by tenant and time and exports CSV and JSON lines', async () => {
     const demo = (await db.pool.query<{ id: bigint }>(`select id from tenants where code = 'demo'`)).rows[0]!.id;

@@ -13,6 +13,7 @@ import { ratesCommands } from './rates.js';
 import { cdrCommands } from './cdr.js';
 import { billingCommands } from './billing.js';
 import { demoCommands } from './demo.js';
+import { networkCommands } from './network.js';
 import { apiTokenCommands } from './api-token.js';
 import { reconcileCommands } from './reconcile.js';
 import { outboxCommands } from './outbox.js';
@@ -29,6 +30,7 @@ export const COMMANDS: CommandSpec[] = [
   ...cdrCommands,
   ...billingCommands,
   ...demoCommands,
+  ...networkCommands,
   ...apiTokenCommands,
   ...reconcileCommands,
   ...outboxCommands,
