@@ -10,7 +10,7 @@
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { freePort } from '../test/helpers/ports.js';
-import { bareB2bua, connectSrf, disconnectSrf, killSipps, sipp, startTestEdge, waitMs } from '../test/edge/support.js';
+import { bareB2bua, connectSrf, disconnectSrf, killSipps, sipp, startTestEdge, waitForListener, waitMs } from '../test/edge/support.js';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -38,7 +38,7 @@ for (const cps of steps) {
   const calls = cps * stepS;
   uasPort = await freePort();
   const uas = sipp({ scenario: 'edge-uas-basic.xml', port: uasPort, transport, calls, timeoutS: stepS + 60, extra: ['-max_socket', '2000'] });
-  await waitMs(300);
+  await waitForListener(uasPort, transport);
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
   const cpu0 = process.cpuUsage();

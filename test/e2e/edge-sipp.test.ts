@@ -4,7 +4,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/ports.js';
 import {
-  bareB2bua, connectSrf, disconnectSrf, killSipps, sipp, startTestEdge, waitMs, type AnySrf, type TestEdge,
+  bareB2bua, connectSrf, disconnectSrf, killSipps, sipp, startTestEdge, waitForListener, type AnySrf, type TestEdge,
 } from '../edge/support.js';
 
 for (const transport of ['udp', 'tcp'] as const) {
@@ -28,7 +28,7 @@ for (const transport of ['udp', 'tcp'] as const) {
     async function call(uacScenario: string, uasScenario: string, opts: { calls?: number; rate?: number; service?: string; uacExtra?: string[]; uasExtra?: string[] } = {}) {
       uasPort = await freePort();
       const uas = sipp({ scenario: uasScenario, port: uasPort, transport, calls: opts.calls ?? 1, timeoutS: 30, extra: opts.uasExtra });
-      await waitMs(300);
+      await waitForListener(uasPort, transport);
       const uac = sipp({
         scenario: uacScenario, remote: `127.0.0.1:${edge.sipPort}`, port: await freePort(), transport,
         calls: opts.calls ?? 1, rate: opts.rate ?? 10, service: opts.service ?? '2000', timeoutS: 30, extra: opts.uacExtra,

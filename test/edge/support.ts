@@ -3,6 +3,8 @@
  * sipp as a bounded child process whose statistics we read back.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { connect as netConnect } from 'node:net';
 import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -143,7 +145,29 @@ function readStats(file: string): { successful: number; failed: number } {
   return { successful: col('SuccessfulCall(C)'), failed: col('FailedCall(C)') };
 }
 
-/** Resolves once a sipp UAS is bound (it prints nothing useful, so poll until its port answers a probe). */
 export async function waitMs(ms: number): Promise<void> {
   await new Promise((r) => setTimeout(r, ms));
+}
+
+/**
+ * Resolves once a sipp UAS has bound its port (sipp prints nothing useful): UDP — our own bind fails with
+ * EADDRINUSE; TCP — a connection is accepted. Gives up after `timeoutMs` (then the test fails on its own).
+ */
+export async function waitForListener(port: number, transport: 'udp' | 'tcp', timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const bound = await new Promise<boolean>((resolve) => {
+      if (transport === 'tcp') {
+        const c = netConnect({ host: '127.0.0.1', port });
+        c.once('connect', () => { c.destroy(); resolve(true); });
+        c.once('error', () => resolve(false));
+      } else {
+        const u = createSocket('udp4');
+        u.once('error', () => { u.close(); resolve(true); });
+        u.bind(port, '127.0.0.1', () => u.close(() => resolve(false)));
+      }
+    });
+    if (bound) return;
+    await waitMs(50);
+  }
 }
