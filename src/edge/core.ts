@@ -54,6 +54,8 @@ export class EdgeCore implements AppMessageHandler {
     readonly transports: Transports,
     private readonly timers: SipTimers,
     private readonly log: Logger,
+    /** Overload guard: beyond this many live server transactions new requests get 503 without any state. */
+    private readonly maxServerTransactions = 50_000,
   ) {}
 
   // ---------------------------------------------------------------- helpers
@@ -149,6 +151,12 @@ export class EdgeCore implements AppMessageHandler {
     const existing = this.serverTxns.get(key);
     if (existing) { existing.onRetransmit(); return; }
 
+    if (this.serverTxns.size >= this.maxServerTransactions) {
+      const busy = responseTo(req, 503, 'Overloaded');
+      busy.headers.push({ name: 'Retry-After', value: '5' });
+      this.send(this.responseTarget(req, from), serialize(busy));
+      return;
+    }
     const mf = header(req, 'max-forwards');
     const tx = this.newServerTxn(key, req, from);
     if (mf !== undefined && mf.trim() === '0') return this.respondStateless(tx, 483);

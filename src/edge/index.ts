@@ -18,6 +18,8 @@ export interface EdgeOptions {
   logger: Logger;
   /** RFC 3261 T1/T2/T4; only tests change them. */
   timers?: SipTimers;
+  /** Live server transactions beyond which new requests get a stateless 503 (default 50 000). */
+  maxServerTransactions?: number;
 }
 
 export interface EdgeStats { dialogs: number; serverTransactions: number; clientTransactions: number }
@@ -38,7 +40,7 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
     onMessage: (m) => core!.onMessage(m),
     onParseError: (err, from) => core!.onParseError(err, from),
   });
-  core = new EdgeCore(opts.sipHost, transports, opts.timers ?? DEFAULT_TIMERS, log);
+  core = new EdgeCore(opts.sipHost, transports, opts.timers ?? DEFAULT_TIMERS, log, opts.maxServerTransactions);
   const wire = new WireServer(opts.secret, log, core);
   core.wire = wire;
   await transports.listen(opts.sipPort, opts.transports);

@@ -26,13 +26,14 @@ export const testLogger = pino({ level: process.env.EDGE_TEST_LOG ?? 'silent' })
 
 export interface TestEdge extends Edge { host: string }
 
-export async function startTestEdge(opts: { transports?: ('udp' | 'tcp')[]; timers?: SipTimers; logger?: Logger } = {}): Promise<TestEdge> {
+export async function startTestEdge(opts: { transports?: ('udp' | 'tcp')[]; timers?: SipTimers; logger?: Logger; maxServerTransactions?: number } = {}): Promise<TestEdge> {
   const sipPort = await freePort();
   const controlPort = await freePort();
   const edge = await startEdge({
     sipHost: '127.0.0.1', sipPort, transports: opts.transports ?? ['udp', 'tcp'],
     controlHost: '127.0.0.1', controlPort, secret: SECRET, logger: opts.logger ?? testLogger,
     ...(opts.timers ? { timers: opts.timers } : {}),
+    ...(opts.maxServerTransactions !== undefined ? { maxServerTransactions: opts.maxServerTransactions } : {}),
   });
   return Object.assign(edge, { host: '127.0.0.1' });
 }

@@ -203,6 +203,27 @@ describe('SIP error paths (raw UDP)', () => {
   });
 });
 
+describe('overload guard', () => {
+  it('beyond maxServerTransactions, new requests get a stateless 503 with Retry-After', async () => {
+    const edge = await startTestEdge({ transports: ['udp'], maxServerTransactions: 3 });
+    const udp = createSocket('udp4');
+    await new Promise<void>((r) => udp.bind(0, '127.0.0.1', () => r()));
+    const got: SipResponse[] = [];
+    udp.on('message', (b) => got.push(parseDatagram(b) as SipResponse));
+    for (let i = 0; i < 5; i++) {
+      udp.send(Buffer.from([`OPTIONS sip:x@127.0.0.1:${edge.sipPort} SIP/2.0`, `Via: SIP/2.0/UDP 127.0.0.1:${udp.address().port};branch=z9hG4bK-o${i};rport`,
+        `From: <sip:a@127.0.0.1>;tag=o${i}`, 'To: <sip:x@127.0.0.1>', `Call-ID: o${i}`, 'CSeq: 1 OPTIONS', 'Content-Length: 0', '', ''].join('\r\n')), edge.sipPort, '127.0.0.1');
+    }
+    await expect.poll(() => got.length).toBe(5);
+    const overloaded = got.filter((r) => r.reason === 'Overloaded');
+    expect(overloaded).toHaveLength(2);
+    expect(header(overloaded[0]!, 'retry-after')).toBe('5');
+    expect(edge.stats().serverTransactions).toBe(3);
+    udp.close();
+    await edge.close();
+  });
+});
+
 describe('fuzzing a live edge', () => {
   it('thousands of mutated INVITE/ACK/CANCEL/BYE datagrams: no internal error logged, the edge keeps answering', async () => {
     const records: { level: number; msg: string }[] = [];
