@@ -73,6 +73,8 @@ export async function readRateCsv(file: string, progress: Progress = () => undef
   } catch (e) {
     if (!(e instanceof CsvError)) throw e;
     addError({ line: (e as CsvError & { lines?: number }).lines ?? 0, message: `malformed CSV: ${e.message}` });
+  } finally {
+    input.destroy(); // also after an early stop on a bad header
   }
   if (!cols && errorCount === 0) addError({ line: 1, message: `empty file: expected a header row with ${RATE_COLUMNS.join(', ')}` });
   return { rows, errors, errorCount, total };

@@ -7,7 +7,7 @@
  */
 import type { Queryable } from '../ledger/ledger.js';
 import { activeOrder } from './orders.js';
-import { addWorkingDays, amountDueFen, lowBalanceReasons, monthlyFeeFen, remainingMonthsCeil, type LowBalanceReason } from './rules.js';
+import { addWorkingDays, amountDueFen, lowBalanceReasons, monthlyFeeFen, remainingMonthsCeil, RuleError, type LowBalanceReason } from './rules.js';
 
 export const TOP_UP_TERM_WORKING_DAYS = 3;
 
@@ -26,7 +26,7 @@ export async function checkLowBalance(db: Queryable, tenantId: bigint, opts: { p
   const t = (await db.query<{ service_end: Date | null; notify_email: string | null; notify_sms: string | null; notify_webhook: string | null }>(
     'select service_end, notify_email, notify_sms, notify_webhook from tenants where id = $1', [tenantId.toString()],
   )).rows[0];
-  if (!t) throw new Error(`no tenant ${tenantId}`);
+  if (!t) throw new RuleError(`no tenant ${tenantId}`);
   const sums = (await db.query<{ balance: bigint; prepaid: bigint; last_credit: bigint | null }>(
     `select coalesce(sum(a.credits_posted - a.debits_posted), 0)::int8 as balance,
             coalesce(sum((select sum(tr.amount_fen) from ledger_transfers tr where tr.credit_account_id = a.id and tr.kind in ('top_up', 'gift'))), 0)::int8 as prepaid,

@@ -121,7 +121,7 @@ describe('rates import', () => {
     const r = await cli(['rates', 'import', file, '--plan', 'bad-plan', '--create-plan']);
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toMatch(/nothing imported: 5 bad row\(s\) of 7/);
+    expect(r.stderr).toMatch(/nothing imported: 5 problem\(s\) in 7 data row\(s\)/);
     for (const line of [3, 4, 6, 7, 8]) expect(r.stderr).toMatch(new RegExp(`line ${line}: `));
     expect(r.stderr).not.toMatch(/line (2|9): /);
     expect(r.stderr).toMatch(/line 7: prefix 8613 .* repeats line 2/);

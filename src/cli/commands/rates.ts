@@ -27,7 +27,7 @@ export const ratesCommands: CommandSpec[] = [
       if (!r.ok) {
         const lines = r.errors.map((e) => (e.line > 0 ? `line ${e.line}: ${e.message}` : e.message));
         const more = r.errorCount > r.errors.length ? [`... and ${r.errorCount - r.errors.length} more`] : [];
-        throw new BadRowsError(`rates import refused, nothing imported: ${r.errorCount} bad row(s) of ${r.rows}\n${[...lines, ...more].join('\n')}`, {
+        throw new BadRowsError(`rates import refused, nothing imported: ${r.errorCount} problem(s) in ${r.rows} data row(s)\n${[...lines, ...more].join('\n')}`, {
           imported: 0, rows: r.rows, errorCount: r.errorCount, errors: r.errors,
         });
       }
