@@ -31,7 +31,17 @@ export class Transports {
 
   constructor(private readonly host: string, private readonly log: Logger, private readonly h: TransportHandlers) {}
 
+  /** Binds every transport on one port; on failure nothing stays bound and the error names the address. */
   async listen(port: number, protos: Proto[]): Promise<void> {
+    try {
+      await this.bind(port, protos);
+    } catch (err) {
+      await this.close();
+      throw new Error(`edge: cannot listen for SIP on ${this.host}:${port} (${protos.join(',')}): ${(err as Error).message}`);
+    }
+  }
+
+  private async bind(port: number, protos: Proto[]): Promise<void> {
     if (protos.includes('udp')) {
       const udp = createSocket({ type: 'udp4', recvBufferSize: 4 * 1024 * 1024 } as Parameters<typeof createSocket>[0]);
       udp.on('message', (buf, rinfo) => this.onDatagram(buf, { proto: 'udp', address: rinfo.address, port: rinfo.port }));
@@ -113,9 +123,12 @@ export class Transports {
   async close(): Promise<void> {
     for (const s of this.conns.values()) s.destroy();
     this.conns.clear();
+    const { udp, tcp } = this;
+    this.udp = undefined;
+    this.tcp = undefined;
     await Promise.all([
-      this.udp ? new Promise<void>((r) => this.udp!.close(() => r())) : undefined,
-      this.tcp ? new Promise<void>((r) => this.tcp!.close(() => r())) : undefined,
+      udp ? new Promise<void>((r) => udp.close(() => r())) : undefined,
+      tcp ? new Promise<void>((r) => tcp.close(() => r())) : undefined,
     ]);
   }
 }

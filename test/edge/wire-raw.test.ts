@@ -5,12 +5,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { pino } from 'pino';
-import { connect, type Socket } from 'node:net';
+import net, { connect, type Socket } from 'node:net';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { FrameDecoder, FrameError, encodeFrame } from '../../src/edge/wire/framing.js';
 import { parseDatagram } from '../../src/edge/sip/parser.js';
 import { header, type SipResponse } from '../../src/edge/sip/message.js';
-import { SECRET, connectSrf, disconnectSrf, startTestEdge, type AnySrf, type TestEdge } from './support.js';
+import { SECRET, connectSrf, disconnectSrf, startTestEdge, testLogger, type AnySrf, type TestEdge } from './support.js';
+import { startEdge } from '../../src/edge/index.js';
+import { freePort } from '../helpers/ports.js';
 
 describe('frame codec', () => {
   it('counts bytes, not characters, and handles split and merged frames', () => {
@@ -200,6 +202,23 @@ describe('SIP error paths (raw UDP)', () => {
     send('SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 1.2.3.4;branch=z9hG4bKstray\r\nContent-Length: 0\r\n\r\n');
     send(req('OPTIONS', 'c6'));
     expect((await response((r) => header(r, 'call-id') === 'c6')).status).toBe(503);
+  });
+});
+
+describe('startEdge on a busy port', () => {
+  it('rejects with an error naming the address, and leaves nothing bound', async () => {
+    const busy = net.createServer();
+    const port = await freePort();
+    await new Promise<void>((r) => busy.listen(port, '127.0.0.1', () => r()));
+    // UDP binds first, then TCP fails: the UDP socket must be released again
+    await expect(startEdge({ sipHost: '127.0.0.1', sipPort: port, transports: ['udp', 'tcp'], controlHost: '127.0.0.1', controlPort: 0, secret: SECRET, logger: testLogger }))
+      .rejects.toThrow(`edge: cannot listen for SIP on 127.0.0.1:${port} (udp,tcp)`);
+    const u = createSocket('udp4');
+    await new Promise<void>((resolve, reject) => { u.once('error', reject); u.bind(port, '127.0.0.1', () => resolve()); });
+    u.close();
+    await expect(startEdge({ sipHost: '127.0.0.1', sipPort: 0, transports: ['udp'], controlHost: '127.0.0.1', controlPort: port, secret: SECRET, logger: testLogger }))
+      .rejects.toThrow(`edge: cannot listen for drachtio apps on 127.0.0.1:${port}`);
+    busy.close();
   });
 });
 

@@ -52,9 +52,10 @@ export class WireServer {
   async listen(host: string, port: number): Promise<void> {
     const server = createServer((s) => this.accept(s));
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => { server.off('error', reject); resolve(); });
+      server.once('error', (err) => reject(new Error(`edge: cannot listen for drachtio apps on ${host}:${port}: ${err.message}`)));
+      server.listen(port, host, () => { server.removeAllListeners('error'); resolve(); });
     });
+    server.on('error', (err) => this.log.error({ err }, 'control port error'));
     this.server = server;
     this.port = (server.address() as { port: number }).port;
   }
