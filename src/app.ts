@@ -55,7 +55,7 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     if (config.demo.autoSeed) {
       const { rows } = await pool.query<{ n: string }>('select count(*)::text as n from tenants');
       if (rows[0]?.n === '0') {
-        await seedDemo(pool, redis);
+        await seedDemo(pool, redis, { timeZone: config.service.timezone });
         log.info('database had no tenant: demo tenant seeded (contract sample order)');
       }
     }
