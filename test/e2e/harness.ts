@@ -5,6 +5,7 @@
  * with a sipp UAC (the "call center") and read the CDR and ledger rows once the outbox has drained.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -126,6 +127,23 @@ export function runSipp(scenario: string, args: string[], localIp = '127.0.0.1')
   });
 }
 
+/** Resolves once something (the sipp UAS) has bound the UDP port: our own bind then fails with EADDRINUSE. */
+async function udpBound(port: number, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    const bound = await new Promise<boolean>((resolve) => {
+      const u = createSocket('udp4');
+      u.once('error', () => {
+        u.close();
+        resolve(true);
+      });
+      u.bind(port, '127.0.0.1', () => u.close(() => resolve(false)));
+    });
+    if (bound) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 async function until<T>(what: string, fn: () => Promise<T | null>, timeoutMs = 15_000): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
@@ -196,7 +214,7 @@ export async function startHarness(overrides: Record<string, unknown> = {}): Pro
 
     async carrier(scenario, port, keys = {}, calls = 1) {
       const done = runSipp(scenario, ['-p', String(port), '-m', String(calls), ...Object.entries(keys).flatMap(([k, v]) => ['-key', k, v])]);
-      await new Promise((r) => setTimeout(r, 300)); // sipp binds its port shortly after start
+      await udpBound(port);
       return { done };
     },
 
