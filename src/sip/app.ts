@@ -87,6 +87,8 @@ export function createSipApp(deps: SipAppDeps): SipApp {
 
   /** Reject: SIP answer, then the CDR through the session's one end path (a session exists past ingress). */
   async function rejectCall(ctx: Ctx, r: Rejection): Promise<void> {
+    // the caller gave up while we were deciding: the server already answered 487, record it as canceled
+    if (ctx.canceled && ctx.session) return ctx.session.endUnanswered({ result: 'canceled', sipStatus: 487, disconnectReason: 'caller CANCEL' });
     reply(ctx, r);
     ctx.log.info({ status: r.status, reason: r.reason, text: r.text }, 'call rejected');
     if (ctx.session) await ctx.session.endUnanswered({ result: 'rejected', sipStatus: r.status, rejectReason: r.reason, disconnectReason: r.text });
