@@ -67,11 +67,8 @@ export interface B2buaCallbacks {
   cbFinalizedUac?: (uac: Dialog) => void;
 }
 
-export type Middleware = (req: SrfRequest, res: SrfResponse, next: (err?: unknown) => void) => void;
-
 /** A connected Srf instance, typed. Obtain one with connectSrf() or asTypedSrf(new Srf()). */
 export interface TypedSrf extends EventEmitter {
-  use(method: string, fn: Middleware | Middleware[]): void;
   invite(fn: (req: SrfRequest, res: SrfResponse) => void): void;
   options(fn: (req: SrfRequest, res: SrfResponse) => void): void;
   createB2BUA(req: SrfRequest, res: SrfResponse, uri: string, opts: B2buaOptions, cbs: B2buaCallbacks): Promise<{ uas: Dialog; uac: Dialog }>;
