@@ -96,6 +96,34 @@ describe('control port (raw)', () => {
     await b.closedPromise();
   });
 
+  it('new request from the app: stack fills in Via/From tag/Call-ID/CSeq/Max-Forwards, drops immutable headers, rewrites @localhost, echoes exactly what it sent', async () => {
+    const peer = createSocket('udp4');
+    await new Promise<void>((r) => peer.bind(0, '127.0.0.1', () => r()));
+    const onWire = new Promise<Buffer>((resolve) => peer.once('message', resolve));
+    const app = await RawApp.open(edge.controlPort);
+    app.sock.write(encodeFrame(`m1|authenticate|${SECRET}|`));
+    await app.next();
+    const uri = `sip:bob@127.0.0.1:${peer.address().port}`;
+    app.sock.write(encodeFrame(`m2|sip||\r\nOPTIONS ${uri} SIP/2.0\r\nFrom: <sip:alice@localhost>\r\nVia: SIP/2.0/UDP 6.6.6.6;branch=z9hG4bKevil\r\nRoute: <sip:evil.example;lr>\r\nX-Keep: yes\r\nContent-Length: 0\r\n\r\n`));
+    const answer = await app.next((f) => f.includes('|m2|'));
+    const [leader, ...rest] = answer.split('\r\n');
+    const t = leader!.split('|');
+    expect(t.slice(3, 9)).toEqual(['OK', 'application', String(Buffer.byteLength(rest.join('\r\n'))), 'udp', '127.0.0.1', String(peer.address().port)]);
+    expect(t[10]).toMatch(/^[0-9a-f-]{36}$/); // server-generated transaction id
+    expect(t[11]).toBe('Msg sent:');
+    const sent = (await onWire).toString();
+    expect(rest.join('\r\n')).toBe(sent); // the echo is the message exactly as it went out
+    const m = parseDatagram(Buffer.from(sent));
+    expect(header(m, 'via')).toMatch(new RegExp(`^SIP/2\\.0/UDP 127\\.0\\.0\\.1:${edge.sipPort};rport;branch=z9hG4bK`));
+    expect(header(m, 'route')).toBeUndefined();
+    expect(header(m, 'from')).toMatch(new RegExp(`^<sip:alice@127\\.0\\.0\\.1:${edge.sipPort}>;tag=`));
+    expect(header(m, 'to')).toBe(`<${uri}>`);
+    expect(header(m, 'call-id')).toBeTruthy();
+    expect([header(m, 'cseq'), header(m, 'max-forwards'), header(m, 'x-keep')]).toEqual(['1 OPTIONS', '70', 'yes']);
+    peer.close();
+    app.sock.destroy();
+  });
+
   it('sip frames with a bad message or unknown transaction get NOK, the connection stays up', async () => {
     const app = await RawApp.open(edge.controlPort);
     app.sock.write(encodeFrame(`m1|authenticate|${SECRET}|`));
