@@ -140,11 +140,11 @@ export function createSipApp(deps: SipAppDeps): SipApp {
   }
 
   async function authorize(ctx: Ctx): Promise<Rejection | null> {
-    const end = metrics.authorizeLatency.startTimer();
     const s = ctx.session!;
-    const a = await charging
-      .authorize({ callId: s.callId, tenantId: ctx.tenant!.id, calledNumber: ratingDigits(ctx.calleeE164!), at: ctx.now, failurePolicy: ctx.trunk!.failurePolicy })
-      .finally(end);
+    // the engine times itself into softswitch_authorize_duration_seconds
+    const a = await charging.authorize({
+      callId: s.callId, tenantId: ctx.tenant!.id, calledNumber: ratingDigits(ctx.calleeE164!), at: ctx.now, failurePolicy: ctx.trunk!.failurePolicy,
+    });
     if (!a.ok) return decide.refusalRejection(a.reason, a.detail);
     s.markGranted();
     return null;
