@@ -126,7 +126,9 @@ export class ClientTxn {
   start(): void {
     this.send(this.text);
     if (this.to.proto === 'udp') this.retransmit(this.t.T1); // timer A / E
-    this.after(64 * this.t.T1, () => this.fail(408)); // timer B / F
+    // timer B only covers Calling: once a provisional arrived an INVITE may ring as long as the callee likes
+    // (RFC 3261 §17.1.1.2); timer F covers the whole non-INVITE transaction
+    this.after(64 * this.t.T1, () => { if (!this.isInvite || this.state === 'calling') this.fail(408); });
   }
 
   /** Give up on a request that got no final response; the app is told `status`. */

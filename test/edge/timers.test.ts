@@ -130,3 +130,20 @@ describe('app goes away', () => {
     peer.close();
   });
 });
+
+describe('long ringing', () => {
+  it('a call ringing longer than 64*T1 still connects (timer B stops at the first provisional)', async () => {
+    const [a, b] = await Promise.all([startTestEdge({ timers: TIMERS }), startTestEdge({ timers: TIMERS })]);
+    const [caller, callee] = await Promise.all([connectSrf(a.controlPort), connectSrf(b.controlPort)]);
+    const sdp = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 1 RTP/AVP 8\r\n';
+    callee.invite((req: AnySrf, res: AnySrf) => {
+      res.send(180);
+      setTimeout(() => { callee.createUAS(req, res, { localSdp: sdp }).catch(() => undefined); }, 3 * 64 * TIMERS.T1);
+    });
+    const uac = await caller.createUAC(`sip:late@127.0.0.1:${b.sipPort}`, { localSdp: sdp });
+    expect(uac.remote.sdp).toBe(sdp);
+    await uac.destroy();
+    for (const s of [caller, callee]) disconnectSrf(s);
+    await Promise.all([a.close(), b.close()]);
+  });
+});

@@ -53,6 +53,15 @@ describe('INVITE client transaction', () => {
     expect(c.failures).toEqual([]);
     expect(c.terminated()).toBe(true); // timer D ran out
   });
+
+  it('once ringing, timer B no longer applies: a long-ringing call is not timed out', () => {
+    const c = client('INVITE', 'udp');
+    vi.advanceTimersByTime(1_000);
+    c.tx.onResponse(180);
+    vi.advanceTimersByTime(120_000);
+    expect([c.failures, c.terminated()]).toEqual([[], false]);
+    expect(c.tx.onResponse(200)).toBe(true);
+  });
 });
 
 describe('non-INVITE client transaction', () => {
