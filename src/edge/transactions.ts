@@ -32,7 +32,11 @@ export class ServerTxn {
     private readonly t: SipTimers,
     private readonly resend: (text: string) => void,
     private readonly onTerminated: (tx: ServerTxn) => void,
-  ) {}
+  ) {
+    // A non-INVITE client gives up after 64*T1 (timer F); an unanswered transaction is forgotten then, so an app
+    // that never answers cannot make state pile up. INVITEs may legitimately wait longer for the app.
+    if (request.method !== 'INVITE') this.after(64 * t.T1, () => { if (this.finalStatus === 0) this.terminate(); });
+  }
 
   get isInvite(): boolean { return this.request.method === 'INVITE'; }
 

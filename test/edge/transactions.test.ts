@@ -129,6 +129,17 @@ describe('INVITE server transaction', () => {
 });
 
 describe('non-INVITE server transaction', () => {
+  it('never answered by the app: forgotten after 64*T1 (the client has given up by then)', () => {
+    const s = server('OPTIONS', 'udp');
+    vi.advanceTimersByTime(31_999);
+    expect(s.terminatedAt()).toBe(-1);
+    vi.advanceTimersByTime(1);
+    expect(s.terminatedAt()).toBe(32_000);
+    const inv = server('INVITE', 'udp');
+    vi.advanceTimersByTime(120_000);
+    expect(inv.terminatedAt()).toBe(-1); // an INVITE waits for its app
+  });
+
   it('timer J keeps it 64*T1 on UDP (absorbing retransmissions), 0 on TCP', () => {
     const u = server('BYE', 'udp');
     u.tx.responded(200, 'ok');
