@@ -11,6 +11,7 @@
  * usable).
  */
 import pg from 'pg';
+import { withTransaction } from '../db/pool.js';
 
 export type Queryable = pg.Pool | pg.PoolClient;
 
@@ -110,20 +111,7 @@ function sameContent(t: TransferInput, s: StoredTransfer): boolean {
 export async function postTransfers(db: Queryable, transfers: TransferInput[]): Promise<PostResult> {
   for (const t of transfers) validateTransfer(t);
   if (transfers.length === 0) return { posted: [], duplicates: [], results: [] };
-  if (db instanceof pg.Pool) {
-    const c = await db.connect();
-    try {
-      await c.query('begin');
-      const out = await postInTransaction(c, transfers);
-      await c.query('commit');
-      return out;
-    } catch (e) {
-      await c.query('rollback').catch(() => undefined);
-      throw e;
-    } finally {
-      c.release();
-    }
-  }
+  if (db instanceof pg.Pool) return withTransaction(db, (c) => postInTransaction(c, transfers));
   try {
     await db.query('savepoint ledger_post');
   } catch (e) {
