@@ -2,15 +2,10 @@
  * A tenant's settled prepaid balance from the ledger (system of record), per bucket and in total.
  * Calls in progress are reserved in Redis and not yet in the ledger, so they are not deducted here.
  */
-import { tenantBuckets } from '../../ledger/ledger.js';
+import { tenantBuckets, type BucketBalance as LedgerBucket } from '../../ledger/ledger.js';
 import type { Db } from '../tokens.js';
 
-export interface BucketBalance {
-  bucketId: bigint;
-  kind: 'paid' | 'gift';
-  validFrom: Date;
-  expiresAt: Date | null;
-  balanceFen: bigint;
+export interface BucketBalance extends LedgerBucket {
   state: 'usable' | 'not_yet_valid' | 'expired';
 }
 
