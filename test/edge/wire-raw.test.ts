@@ -185,6 +185,21 @@ describe('SIP error paths (raw UDP)', () => {
     send(req('ACK', 'c1', `;tag=${/tag=([^;]+)/.exec(header(first, 'to')!)![1]}`, 'ACK'));
   });
 
+  it('remove_route: the app gets no more new requests of that method (503 again)', async () => {
+    const app = await RawApp.open(edge.controlPort);
+    app.sock.write(Buffer.concat([encodeFrame(`a|authenticate|${SECRET}|`), encodeFrame('b|route|options')]));
+    await app.next((f) => f.includes('|b|'));
+    send(req('OPTIONS', 'rr1'));
+    const frame = (await app.next((f) => f.split('|')[1] === 'sip')).split('|');
+    app.sock.write(encodeFrame(`c|sip|${frame[8]}|\r\nSIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n`));
+    expect((await response((r) => header(r, 'call-id') === 'rr1')).status).toBe(200);
+    app.sock.write(encodeFrame('d|remove_route|options'));
+    await app.next((f) => f.includes('|d|'));
+    send(req('OPTIONS', 'rr2'));
+    expect((await response((r) => header(r, 'call-id') === 'rr2')).status).toBe(503);
+    app.sock.destroy();
+  });
+
   it('BYE and CANCEL outside any dialog/transaction: 481', async () => {
     send(req('BYE', 'c2', ';tag=nope'));
     expect((await response((r) => header(r, 'call-id') === 'c2')).status).toBe(481);
