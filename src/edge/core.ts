@@ -75,6 +75,9 @@ export class EdgeCore implements AppMessageHandler {
   }
 
   private send(to: Target, text: string): void {
+    if (this.log.isLevelEnabled('debug')) {
+      this.log.debug({ to: `${to.proto}/${to.address}:${to.port}`, line: text.slice(0, text.indexOf('\r\n')), callId: /\r\n(?:Call-ID|i)\s*:\s*([^\r]*)/i.exec(text)?.[1] }, 'sip out');
+    }
     this.transports.send(to, text).catch((err: unknown) => this.log.warn({ err, to }, 'sip send failed'));
   }
 
@@ -119,6 +122,10 @@ export class EdgeCore implements AppMessageHandler {
   }
 
   onMessage(m: Inbound): void {
+    if (this.log.isLevelEnabled('debug')) {
+      const line = m.msg.kind === 'request' ? `${m.msg.method} ${m.msg.uri}` : `${m.msg.status} ${m.msg.reason}`;
+      this.log.debug({ from: `${m.from.proto}/${m.from.address}:${m.from.port}`, line, callId: header(m.msg, 'call-id') }, 'sip in');
+    }
     if (m.msg.kind === 'request') this.onRequest(m.msg, m.from);
     else this.onResponse(m.msg, m.from);
   }
