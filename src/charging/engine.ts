@@ -23,6 +23,11 @@ import { expireBuckets, loadTenant, subscribeTenantControl } from './tenant-sync
 const PENDING_LEASE_MS = 300_000;
 /** Settled-call markers (idempotency of finish and of the sweeper) are kept this long. */
 const DONE_TTL_SECONDS = 7 * 24 * 3600;
+/** A call whose last grant was less than a full slice (short balance, fair sharing) asks again within this long,
+ * so a call holding more than its share gives the excess back soon (docs/charging.md). */
+const SHORT_REASK_MS = 2000;
+/** No slice request closer than this to the grant end: the call is then cut at grant end unless a credit comes. */
+const MIN_LEAD_MS = 100;
 /** Retry period of a settlement or slice request that failed because Redis was unreachable. */
 const RETRY_MS = 1000;
 
@@ -33,12 +38,17 @@ interface LiveCall {
   reserved: boolean; // false: admitted without Redis under the 'continue' policy
   granted: number; // seconds from answer
   final: boolean; // the last slice request got less than asked: wait for a credit before asking again
+  short: boolean; // the last grant was less than a full slice (fair share of a short balance): ask again soon
   answerAt: number | null;
   onExhausted: ((cutAtMs: number) => void) | null;
   exhausted: boolean;
   cancelExtend: (() => void) | null;
   cancelCut: (() => void) | null;
   extending: boolean;
+  /** resolves when the slice request in flight (if any) has been applied: finish waits for it, as it may shrink the grant */
+  extendDone: Promise<void> | null;
+  /** a slice request failed after it may have reached Redis: the grant there may differ, finish re-reads it */
+  uncertain: boolean;
   creditDuringExtend: boolean; // a credit arrived while a slice request was in flight: ask again after it
   readonly log: Logger;
 }
@@ -158,7 +168,7 @@ export function createChargingEngine(deps: ChargingEngineDeps): Engine {
       try {
         reply = await redis.chargeAuthorize(
           keys.tenant(req.tenantId), keys.buckets(req.tenantId), keys.bucketMeta(req.tenantId), keys.expirySeq(req.tenantId),
-          keys.call(req.callId), keys.done(req.callId), keys.leases, keys.outbox,
+          keys.call(req.callId), keys.done(req.callId), keys.leases, keys.outbox, keys.calls(req.tenantId),
           req.callId, req.tenantId, req.at, planId, r.price, r.cf, r.init, r.sub, r.min, r.rnd,
           Math.min(cfg.sliceSeconds, maxCall), maxCall, cfg.consumptionOrder, instanceId, req.at + PENDING_LEASE_MS + graceMs,
           prep?.json ?? 'null', digits,
@@ -208,8 +218,8 @@ export function createChargingEngine(deps: ChargingEngineDeps): Engine {
 
   function newCall(callId: string, tenantId: string, rate: AppliedRate, reserved: boolean, granted: number): LiveCall {
     return {
-      callId, tenantId, rate, reserved, granted, final: false, answerAt: null, onExhausted: null, exhausted: false,
-      cancelExtend: null, cancelCut: null, extending: false, creditDuringExtend: false,
+      callId, tenantId, rate, reserved, granted, final: false, short: granted < Math.min(cfg.sliceSeconds, cfg.maxCallSeconds), answerAt: null, onExhausted: null, exhausted: false,
+      cancelExtend: null, cancelCut: null, extending: false, extendDone: null, uncertain: false, creditDuringExtend: false,
       // the per-call child logger is made on first use: most calls never log
       get log() {
         const l = deps.logger.child({ callId, tenant: tenantId });
@@ -253,7 +263,11 @@ export function createChargingEngine(deps: ChargingEngineDeps): Engine {
     c.cancelExtend = c.cancelCut = null;
   }
 
-  /** Timers of a live call: ask for the next slice a little before the grant ends; cut exactly at grant end. */
+  /**
+   * Timers of a live call: ask for the next slice a little before the grant ends; cut exactly at grant end.
+   * The lead is at most half of what is left of the grant, so a short grant (fair sharing of a short balance) is
+   * renewed while it still runs, and a renewal never comes right after the previous one.
+   */
   function schedule(c: LiveCall): void {
     if (c.answerAt === null || c.exhausted || closed || !live.has(c.callId)) return; // finished while answering
     stopTimers(c);
@@ -266,8 +280,10 @@ export function createChargingEngine(deps: ChargingEngineDeps): Engine {
       c.onExhausted?.(end);
     });
     if (!c.final) {
-      const lead = Math.min(10, Math.max(1, Math.floor(cfg.sliceSeconds / 4))) * 1000;
-      c.cancelExtend = clock.at(end - lead, () => track(extend(c)));
+      const now = clock.now();
+      const lead = Math.min(Math.min(10, Math.max(1, Math.floor(cfg.sliceSeconds / 4))) * 1000, Math.floor((end - now) / 2));
+      if (lead < MIN_LEAD_MS) c.final = true;
+      else c.cancelExtend = clock.at(c.short ? Math.min(end - lead, now + SHORT_REASK_MS) : end - lead, () => track(extend(c)));
     }
   }
 
@@ -275,18 +291,33 @@ export function createChargingEngine(deps: ChargingEngineDeps): Engine {
     if (c.extending || c.exhausted || !c.reserved || c.answerAt === null || closed) return;
     c.extending = true;
     c.creditDuringExtend = false;
+    let done!: () => void;
+    const p = new Promise<void>((r) => (done = r));
+    c.extendDone = p;
+    try {
+      await extendOnce(c);
+    } finally {
+      if (c.extendDone === p) c.extendDone = null; // a follow-up request may already have replaced it
+      done();
+    }
+  }
+
+  async function extendOnce(c: LiveCall): Promise<void> {
+    if (c.answerAt === null) return;
     const cap = maxExactSeconds(c.rate, cfg.maxCallSeconds);
     const target = Math.min(c.granted + cfg.sliceSeconds, cap);
     try {
       const [g, fin] = (await redis.chargeExtend(
         keys.tenant(c.tenantId), keys.buckets(c.tenantId), keys.bucketMeta(c.tenantId), keys.expirySeq(c.tenantId),
-        keys.call(c.callId), keys.leases, keys.outbox, c.callId, c.tenantId, clock.now(), target, cfg.consumptionOrder, graceMs,
+        keys.call(c.callId), keys.leases, keys.outbox, keys.calls(c.tenantId), c.callId, c.tenantId, clock.now(), target, cfg.consumptionOrder, graceMs,
       )).map(Number) as [number, number];
       if (g < 0) {
         c.log.warn('call no longer known to Redis (reclaimed); no more credit');
         c.final = true;
       } else {
-        c.granted = Math.max(c.granted, g);
+        c.short = g - c.granted < cfg.sliceSeconds;
+        c.granted = g; // may be less than before: a fair-share give-back (docs/charging.md)
+        c.uncertain = false;
         c.final = fin === 1 || c.granted >= cap;
       }
       c.extending = false;
@@ -294,6 +325,7 @@ export function createChargingEngine(deps: ChargingEngineDeps): Engine {
       if (c.final && c.creditDuringExtend) track(extend(c));
     } catch (e) {
       c.extending = false;
+      c.uncertain = true;
       c.log.warn({ err: (e as Error).message }, 'slice request failed; retrying until the grant ends');
       const end = c.answerAt + c.granted * 1000;
       if (clock.now() + RETRY_MS < end) c.cancelExtend = clock.at(clock.now() + RETRY_MS, () => track(extend(c)));
@@ -304,24 +336,32 @@ export function createChargingEngine(deps: ChargingEngineDeps): Engine {
 
   async function finish(facts: CallFacts): Promise<SettleResult> {
     const c = live.get(facts.callId);
-    if (c) stopTimers(c);
+    if (c) {
+      c.exhausted = true; // no more slice requests or cut for this call
+      stopTimers(c);
+      if (c.extendDone) await c.extendDone; // its reply may shrink the grant
+      stopTimers(c);
+    }
     let rate = c?.rate ?? null;
     let granted = c?.granted ?? 0;
     let reserved = c?.reserved ?? true;
-    if (!c) {
-      // not ours (e.g. restarted instance): use what Redis knows of the call
+    if (!c || (c.reserved && c.uncertain)) {
+      // not ours (e.g. restarted instance), or a slice request's reply was lost: use what Redis knows of the call
       let h: (string | null)[];
       try {
         h = await redis.hmget(keys.call(facts.callId), 'rate', 'granted');
       } catch (e) {
         log.error({ callId: facts.callId, err: (e as Error).message }, 'settlement deferred: Redis unreachable');
         queueRetry(facts.callId, async () => void (await finish(facts)));
-        const cdr = billCall(facts, null, 0, instanceId);
+        // provisional answer: what this instance let the call run (the replay bills what Redis really holds)
+        const cdr = billCall(facts, c?.rate ?? null, c?.granted ?? 0, instanceId);
+        if (c) return { chargeFen: BigInt(cdr.chargeFen), billableSeconds: cdr.billableSeconds, cdr, duplicate: false };
         return { chargeFen: 0n, billableSeconds: 0, cdr, duplicate: false };
       }
       if (h[0]) {
         rate = JSON.parse(h[0]) as AppliedRate;
-        granted = Number(h[1]);
+        // never bill past what this instance let the call run, nor past what Redis holds for it
+        granted = c ? Math.min(c.granted, Number(h[1])) : Number(h[1]);
       } else reserved = false;
     }
     const cdr = billCall(facts, rate, granted, instanceId);
@@ -342,7 +382,7 @@ export function createChargingEngine(deps: ChargingEngineDeps): Engine {
 
   async function settleReserved(callId: string, tenantId: string, cdr: CdrRecord, summary: string, reclaim = false): Promise<SettleResult> {
     const reply = await redis.chargeSettle(
-      keys.call(callId), keys.done(callId), keys.buckets(tenantId), keys.bucketMeta(tenantId), keys.leases, keys.outbox,
+      keys.call(callId), keys.done(callId), keys.buckets(tenantId), keys.bucketMeta(tenantId), keys.leases, keys.outbox, keys.calls(tenantId),
       callId, clock.now(), cdr.chargeFen, JSON.stringify(cdr), cfg.consumptionOrder, reclaim ? '1' : '0', DONE_TTL_SECONDS, summary,
     );
     if (reply[0] === 'dup') {

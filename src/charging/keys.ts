@@ -6,6 +6,8 @@ export const keys = {
   credits: (t: string) => `tenant:${t}:credits`,
   creditAmounts: (t: string) => `tenant:${t}:creditamt`,
   expirySeq: (t: string) => `tenant:${t}:expseq`,
+  /** set of the tenant's live (reserved, not yet settled) call ids: the divisor of fair sharing */
+  calls: (t: string) => `tenant:${t}:calls`,
   call: (callId: string) => `call:${callId}`,
   done: (callId: string) => `done:${callId}`,
   leases: 'leases',

@@ -27,10 +27,10 @@ export type ChargingRedis = Redis & ChargingCommands & { readonly keyPrefix: str
 const SCRIPTS: readonly [string, keyof ChargingCommands, number][] = [
   ['credit.lua', 'chargeCredit', 5],
   ['load.lua', 'chargeLoad', 6],
-  ['authorize.lua', 'chargeAuthorize', 8],
-  ['extend.lua', 'chargeExtend', 7],
+  ['authorize.lua', 'chargeAuthorize', 9],
+  ['extend.lua', 'chargeExtend', 8],
   ['answer.lua', 'chargeAnswer', 2],
-  ['settle.lua', 'chargeSettle', 6],
+  ['settle.lua', 'chargeSettle', 7],
   ['record.lua', 'chargeRecord', 5],
   ['expire.lua', 'chargeExpire', 5],
 ];

@@ -4,7 +4,7 @@
  * talk times, hang-ups, BYE latency after a cut, top-ups during calls, and at most one instance killed mid-run
  * (its calls are then reclaimed by the lease sweeper of a survivor and reported late by a restarted instance).
  * Time is a manual clock, so minutes of calls run in well under a second of real time.
- * Invariants: no bucket ever below 0; debits + remaining = credits; exactly one outbox event per call;
+ * Invariants: no bucket ever below 0 (fair-share give-backs included); debits + remaining = credits; exactly one outbox event per call;
  * sum(debits) = CDR charge; re-rating every CDR reproduces its charge; no call billed past its grant.
  * CHARGING_PROPERTY_RUNS sets the number of runs (short default here; `npm run test:charging:long` runs many).
  */
@@ -169,6 +169,7 @@ it(`charges never exceed credit, every call settles once, re-rating matches (${R
       const remaining = BigInt((await inst[0]!.redis.hget(keys.buckets(tenant), bucket)) ?? '0');
       expect(remaining >= 0n).toBe(true);
       expect(debited + remaining).toBe(credits + topped);
+      expect(await inst[0]!.redis.scard(keys.calls(tenant))).toBe(0); // the fair-sharing live set never leaks
       expect(await inst[0]!.redis.zcount(keys.leases, '-inf', '+inf')).toBeGreaterThanOrEqual(0);
       if (process.env.CHARGING_PROPERTY_VERBOSE) console.log(JSON.stringify({ run, calls: sc.calls.length, events: events.length, admitted: admitted.size, debited: debited.toString(), remaining: remaining.toString(), credits: (credits + topped).toString(), killed: dead.size, reasons: reasons.slice(0, 2) }));
       for (const x of inst) await stopInstance(x);

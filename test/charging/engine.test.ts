@@ -183,16 +183,18 @@ describe('charging engine', () => {
     const ans = clock.now();
     const cuts: number[] = [];
     const m = await A.engine.answered('u1', ans, (at) => cuts.push(at));
-    await clock.advance(8000, settle); // asks for the next slice: only 5 s more are affordable → final
+    // a lone call on a short balance gets it in shrinking fair shares; by 14 s it holds all 15 fen and is final
+    await clock.advance(14_000, settle);
     expect(m.grantedUntil).toBe(ans + 15_000);
+    expect(await available(A.redis, t.id)).toBe(0n);
     await applyCredit(A.redis, { tenantId: t.id, bucketId: t.bucket, kind: 'paid', amountFen: 100n, validFrom: new Date(0), expiresAt: null, transferId: 'topup-u1' });
     const deadline = Date.now() + 1000;
     while (m.grantedUntil === ans + 15_000 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     expect(m.grantedUntil).toBe(ans + 25_000);
     await clock.advance(30_000, settle);
-    expect(cuts).toEqual([]); // 115 fen now: the call goes on past 38 s
+    expect(cuts).toEqual([]); // 115 fen now: the call goes on past 44 s
     const r = await A.engine.finish(facts('u1', t.id, ans, ans, clock.now()));
-    expect(r.chargeFen).toBe(38n);
+    expect(r.chargeFen).toBe(44n);
   });
 
   it('30/6 with a connect fee: reservation and charge agree; leftover is less than one increment', async () => {

@@ -9,8 +9,8 @@ import { killSipps, scenarioFor, startHarness, type Harness } from './harness.js
 
 let h: Harness;
 beforeAll(async () => {
-  // small reservation slices so that concurrent calls of one tenant each get part of the balance
-  h = await startHarness({ 'charging.sliceSeconds': 2 });
+  // default slices (60 s): the engine shares a balance smaller than a slice fairly between concurrent calls
+  h = await startHarness();
 });
 afterEach(() => killSipps());
 afterAll(async () => {

@@ -1,7 +1,7 @@
 -- authorize.lua: admit a call and reserve its first slice, in one atomic step.
 -- KEYS[1] tenant:<t> (hash status,start,end,plan,loaded)  KEYS[2] tenant:<t>:buckets  KEYS[3] tenant:<t>:bmeta
 -- KEYS[4] tenant:<t>:expseq  KEYS[5] call:<callId> (hash)  KEYS[6] done:<callId>  KEYS[7] leases (zset callId ->
--- lease end ms)  KEYS[8] outbox (stream)
+-- lease end ms)  KEYS[8] outbox (stream)  KEYS[9] tenant:<t>:calls (set of the tenant's live call ids)
 -- ARGV[1] callId  ARGV[2] tenantId  ARGV[3] now ms  ARGV[4] rate plan id the engine rated with
 -- ARGV[5] price micro-CNY/min  ARGV[6] connect fee micro-CNY  ARGV[7] initial incr s  ARGV[8] subsequent incr s
 -- ARGV[9] minimum s  ARGV[10] rounding  ARGV[11] first slice s  ARGV[12] max call s  ARGV[13] consumption order
@@ -10,6 +10,8 @@
 --       | {'unloaded'} | {'exists', grantedSeconds, heldFen} | {'done'}
 -- Invariants: held fen of the call = charge(grantedSeconds) and was moved out of the buckets' available fen in this
 -- same step, so the sum over live calls of held fen never exceeds the tenant's credit; no bucket goes below 0.
+-- Fair sharing: the first slice takes at most fair_budget() of what is available (lib.lua), so while one billable
+-- increment is available a new call is admitted (docs/charging.md, "Fair sharing of a short balance").
 if redis.call('EXISTS', KEYS[6]) == 1 then return { 'done' } end
 if redis.call('EXISTS', KEYS[5]) == 1 then
   local v = redis.call('HMGET', KEYS[5], 'granted', 'held')
@@ -32,10 +34,12 @@ end
 local slice = tonumber(ARGV[11])
 local maxCall = tonumber(ARGV[12])
 if slice > maxCall then slice = maxCall end
-local granted = affordable(1, slice, total, r)
+local liveCalls = redis.call('SCARD', KEYS[9]) + 1
+local granted = affordable(1, slice, fair_budget(total, 0, liveCalls, charge(1, r)), r)
 local held = charge(granted, r)
 local maxSeconds = affordable(granted, maxCall, total, r)
 take(KEYS[2], KEYS[5], list, held)
+redis.call('SADD', KEYS[9], ARGV[1])
 redis.call('HSET', KEYS[5], 'tenant', ARGV[2], 'inst', ARGV[14], 'state', 'pending', 'granted', granted, 'held', held,
   'at', ARGV[3], 'price', ARGV[5], 'cf', ARGV[6], 'init', ARGV[7], 'sub', ARGV[8], 'min', ARGV[9], 'rnd', ARGV[10],
   'rate', ARGV[16], 'callee', ARGV[17])

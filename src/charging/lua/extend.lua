@@ -1,32 +1,67 @@
--- extend.lua: grow a live call's reservation up to `target` seconds (the next slice), or to what is affordable.
+-- extend.lua: grow a live call's reservation up to `target` seconds (the next slice), or to its fair share of a
+-- short balance, or to what is affordable.
 -- KEYS[1] tenant:<t>  KEYS[2] tenant:<t>:buckets  KEYS[3] tenant:<t>:bmeta  KEYS[4] tenant:<t>:expseq
--- KEYS[5] call:<callId>  KEYS[6] leases  KEYS[7] outbox
+-- KEYS[5] call:<callId>  KEYS[6] leases  KEYS[7] outbox  KEYS[8] tenant:<t>:calls (set of live call ids)
 -- ARGV[1] callId  ARGV[2] tenantId  ARGV[3] now ms  ARGV[4] target granted seconds (absolute, from answer)
 -- ARGV[5] consumption order  ARGV[6] lease grace ms
--- Returns {grantedSeconds, final} with final = 1 when less than target was granted (credit exhausted, tenant
--- not active or period over), or {-1, 1} when the call is unknown (settled or reclaimed).
+-- Returns {grantedSeconds, final}; grantedSeconds may be LESS than before when the call held more than its fair
+-- share of a short balance (give-back, never below 2 s past now). final = 1 when the call can get no more: the
+-- available balance cannot pay its next billable increment and no other call of the tenant is live (credit
+-- exhausted), the tenant is not active, or the period is over. A grant held back by fair sharing (fair_budget in
+-- lib.lua), or starved while other live calls hold credit, is NOT final: the engine asks again before it ends.
+-- {-1, 1} when the call is unknown (settled or reclaimed).
 -- Invariant kept: held = charge(granted); the delta charge(new) - charge(old) is taken from the buckets' available
--- fen in this step and never exceeds it.
+-- fen in this step and never exceeds it. A shrink (give-back) returns charge(old) - charge(new) from the call's holds
+-- to the buckets, latest-consumed first; the owning instance asked for it and applies the new grant end it gets.
 if redis.call('EXISTS', KEYS[5]) == 0 then return { -1, 1 } end
 local now = tonumber(ARGV[3])
 local granted = tonumber(redis.call('HGET', KEYS[5], 'granted'))
 local target = tonumber(ARGV[4])
 if target <= granted then return { granted, 0 } end
 local st = redis.call('HMGET', KEYS[1], 'status', 'end')
-local final = 0
+local limited = false -- target cut short by the service period end
 if st[1] ~= 'active' then return { granted, 1 } end
 local answerAt = tonumber(redis.call('HGET', KEYS[5], 'answer') or '')
 -- the grant never runs past the end of the service period
 if st[2] and st[2] ~= '' and answerAt then
   local limit = math.floor((tonumber(st[2]) - answerAt) / 1000)
-  if limit < target then target = limit; final = 1 end
+  if limit < target then target = limit; limited = true end
   if target <= granted then return { granted, 1 } end
 end
 local r = call_rate(KEYS[5])
 local held = tonumber(redis.call('HGET', KEYS[5], 'held'))
 local list, total = usable_buckets(KEYS[2], KEYS[3], KEYS[7], KEYS[4], ARGV[2], now, ARGV[5])
-local g = affordable(granted, target, held + total, r)
-if g < target then final = 1 end
+local full = affordable(granted, target, held + total, r) -- what the whole available balance would give
+-- fair share (lib.lua fair_budget): the seconds this call has already talked are spent; the rest of its hold is
+-- unconsumed and counts toward its share
+local used = 0
+if answerAt then used = math.max(0, math.min(granted, math.floor((now - answerAt) / 1000))) end
+local spent = charge(used, r)
+local unconsumed = held - spent
+local live = math.max(1, redis.call('SCARD', KEYS[8]))
+local share = math.floor((total + unconsumed) / (live + 1))
+local g = full
+local final = 0
+if answerAt and unconsumed > share and used + 2 < granted then
+  -- it holds more than its share of a short balance: give the excess back, keeping at least 2 s past `now` so
+  -- the shrunk grant still runs when the reply reaches the owning instance
+  g = used + 2
+  if charge(g, r) <= spent + share then g = affordable(g, granted, spent + share, r) end
+elseif full > granted then
+  local budget = fair_budget(total, unconsumed, live, charge(granted + 1, r) - held)
+  g = math.min(full, affordable(granted, target, held + budget, r))
+  if g == full and (full < target or limited) then final = 1 end
+elseif limited or live == 1 then
+  final = 1 -- not even the next increment is affordable (or the period ends)
+end
+-- else: starved while other calls of the tenant still hold credit. Not final: the engine asks again before this
+-- grant ends, and a big holder may have given its excess back by then (otherwise the call is cut at grant end).
+if g < granted then
+  local newHeld = charge(g, r)
+  release(KEYS[2], KEYS[3], KEYS[5], held - newHeld, ARGV[5])
+  redis.call('HSET', KEYS[5], 'granted', g, 'held', newHeld)
+  redis.call('ZADD', KEYS[6], answerAt + g * 1000 + tonumber(ARGV[6]), ARGV[1])
+end
 if g > granted then
   local newHeld = charge(g, r)
   take(KEYS[2], KEYS[5], list, newHeld - held)

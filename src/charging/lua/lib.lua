@@ -41,6 +41,19 @@ local function affordable(lo, hi, budget, r)
   return lo
 end
 
+-- Fair sharing of a short balance: the fen a grant may take now. What is free (`total`) plus what the requesting
+-- call still holds unconsumed is split equally over the tenant's `live` calls (requester included) plus one
+-- newcomer, minus what the requester already holds; so a big holder grows less until the others catch up, and one
+-- share is always left for a call that arrives next. Never less than `step` (the requester's next billable
+-- increment) so every call keeps progressing while credit remains; never more than `total`. With a balance large
+-- against the slices the share exceeds one slice and nothing changes.
+local function fair_budget(total, unconsumed, live, step)
+  local share = math.floor((total + unconsumed) / (live + 1)) - unconsumed
+  if share < step then share = step end
+  if share > total then share = total end
+  return share
+end
+
 -- Bucket metadata "kind|validFromMs|expiresAtMs" (expiresAt '' = never).
 local function parse_meta(s)
   local kind, vf, ex = string.match(s, '^([a-z]+)|(%-?%d+)|(%-?%d*)$')
@@ -105,6 +118,32 @@ local function take(kBuckets, kCall, list, amount)
     end
   end
   return amount
+end
+
+-- Give `amount` fen of a call's holds back to their buckets (a shrinking grant), in reverse consumption order so
+-- the credit the call would have used last returns first. The caller lowers the call's `held` by the same amount.
+local function release(kBuckets, kMeta, kCall, amount, order)
+  local raw = redis.call('HGETALL', kCall)
+  local holds = {}
+  for i = 1, #raw, 2 do
+    local id = string.match(raw[i], '^h:(%d+)$')
+    if id then
+      local kind, vf, ex = 'paid', 0, nil
+      local m = redis.call('HGET', kMeta, id)
+      if m then kind, vf, ex = parse_meta(m) end
+      table.insert(holds, { id = id, amt = tonumber(raw[i + 1]), kind = kind, exp = ex, vf = vf })
+    end
+  end
+  sort_buckets(holds, order)
+  for i = #holds, 1, -1 do
+    if amount <= 0 then break end
+    local t = math.min(amount, holds[i].amt)
+    if t > 0 then
+      redis.call('HINCRBY', kCall, 'h:' .. holds[i].id, -t)
+      redis.call('HINCRBY', kBuckets, holds[i].id, t)
+      amount = amount - t
+    end
+  end
 end
 
 -- Rate of a call from its hash fields.

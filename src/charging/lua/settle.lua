@@ -1,7 +1,7 @@
 -- settle.lua: end a call: charge it from its holds, release the rest, and put the CDR + ledger event in the
 -- outbox, all in one atomic step. Exactly once per call: a second settle (retry, sweeper race) is a no-op.
 -- KEYS[1] call:<callId>  KEYS[2] done:<callId>  KEYS[3] tenant:<t>:buckets  KEYS[4] tenant:<t>:bmeta
--- KEYS[5] leases  KEYS[6] outbox
+-- KEYS[5] leases  KEYS[6] outbox  KEYS[7] tenant:<t>:calls (set of live call ids: the call leaves it)
 -- ARGV[1] callId  ARGV[2] now ms (event time)  ARGV[3] charge fen  ARGV[4] CDR JSON (chargeFen already in it)
 -- ARGV[5] consumption order  ARGV[6] '1' = reclaim by the sweeper: only if the lease is still expired at ARGV[2]
 -- ARGV[7] TTL of the done marker, seconds  ARGV[8] summary stored in the done marker ("chargeFen|billableSeconds")
@@ -10,7 +10,10 @@
 -- held returns to its bucket or is debited; the done marker is written in the same step as the outbox entry.
 local done = redis.call('GET', KEYS[2])
 if done then return { 'dup', done } end
-if redis.call('EXISTS', KEYS[1]) == 0 then return { 'missing' } end
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('SREM', KEYS[7], ARGV[1])
+  return { 'missing' }
+end
 if ARGV[6] == '1' then
   local lease = redis.call('ZSCORE', KEYS[5], ARGV[1])
   if lease and tonumber(lease) > tonumber(ARGV[2]) then return { 'leased' } end
@@ -45,6 +48,7 @@ local ev = '{"eventId":' .. cjson.encode('call:' .. ARGV[1]) .. ',"type":"' .. k
   ',"cdr":' .. ARGV[4] .. ',"debits":[' .. table.concat(debits, ',') .. ']}'
 redis.call('XADD', KEYS[6], '*', 'event', ev)
 redis.call('DEL', KEYS[1])
+redis.call('SREM', KEYS[7], ARGV[1])
 redis.call('ZREM', KEYS[5], ARGV[1])
 redis.call('SET', KEYS[2], ARGV[8], 'EX', tonumber(ARGV[7]))
 return { 'ok' }
