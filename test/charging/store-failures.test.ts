@@ -1,7 +1,7 @@
 /**
  * Failure policy with stores down. Redis: this file starts its OWN redis-server (AOF, fsync always) on a free port
  * and kills it with SIGKILL mid-call, then restarts it on the same data. PostgreSQL: a private server (initdb +
- * pg_ctl, test/outbox/fixtures/own-pg.ts) is stopped mid-run; the shared server is never touched.
+ * pg_ctl, test/helpers/own-pg.ts) is stopped mid-run; the shared server is never touched.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -12,7 +12,7 @@ import { createTestDb, type TestDb } from '../helpers/pg.js';
 import { freePort } from '../helpers/ports.js';
 import { createPool } from '../../src/db/pool.js';
 import { migrate } from '../../src/db/migrate.js';
-import { startOwnPostgres } from '../outbox/fixtures/own-pg.js';
+import { startOwnPostgres } from '../helpers/own-pg.js';
 import { createChargingEngine } from '../../src/charging/engine.js';
 import { createChargingRedis, waitReady } from '../../src/charging/redis.js';
 import { rerate } from '../../src/rating/charge.js';

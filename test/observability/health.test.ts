@@ -3,7 +3,6 @@
  * (started on a free port, then killed and restarted), the shared PostgreSQL, and a PostgreSQL address where
  * nothing listens. drachtio and the outbox consumer are plain flags here (their owners register the real probes).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
@@ -15,42 +14,16 @@ import { registry } from '../../src/observability/metrics.js';
 import { createLogger } from '../../src/util/logger.js';
 import { ADMIN_URL } from '../helpers/pg.js';
 import { freePort } from '../helpers/ports.js';
+import { startOwnRedis, type OwnRedis } from '../helpers/own-redis.js';
 import { missingFamilies, parseExposition, sampleValue, scrapeMetrics } from './helpers/exposition.js';
 
-let redisPort: number;
-let redisProc: ChildProcess | undefined;
+let own: OwnRedis;
 let redis: Redis;
 let pool: Pool;
 let http: HttpServer;
 let base: string;
 let readiness: Readiness;
 const state = { drachtio: true, outbox: true };
-
-async function startRedis(): Promise<void> {
-  redisProc = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  const probe = new Redis({ port: redisPort, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  for (let i = 0; i < 100; i++) {
-    try {
-      await probe.connect();
-      await probe.ping();
-      probe.disconnect();
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  throw new Error('own redis-server did not start');
-}
-
-async function stopRedis(): Promise<void> {
-  const p = redisProc;
-  redisProc = undefined;
-  if (!p || p.exitCode !== null) return;
-  await new Promise<void>((resolve) => {
-    p.once('exit', () => resolve());
-    p.kill('SIGKILL');
-  });
-}
 
 async function readyz(): Promise<{ status: number; body: any }> {
   const res = await fetch(base + '/readyz');
@@ -67,9 +40,8 @@ async function eventually(fn: () => Promise<boolean>, what: string): Promise<voi
 }
 
 beforeAll(async () => {
-  redisPort = await freePort();
-  await startRedis();
-  redis = new Redis({ port: redisPort, host: '127.0.0.1', maxRetriesPerRequest: 1, retryStrategy: () => 100 });
+  own = await startOwnRedis();
+  redis = new Redis({ port: own.port, host: '127.0.0.1', maxRetriesPerRequest: 1, retryStrategy: () => 100 });
   pool = createPool(ADMIN_URL, 2);
   readiness = new Readiness(300);
   readiness.add('drachtio', () => state.drachtio);
@@ -85,7 +57,7 @@ afterAll(async () => {
   await http?.close();
   redis?.disconnect();
   await pool?.end();
-  await stopRedis();
+  await own?.destroy();
 });
 
 describe('/healthz', () => {
@@ -121,7 +93,7 @@ describe('/readyz', () => {
   });
 
   it('goes unready when its Redis server is killed and ready again when Redis is back', async () => {
-    await stopRedis();
+    await own.kill();
     await eventually(async () => (await readyz()).status === 503, 'readyz 503 after Redis was killed');
     const r = await readyz();
     expect(r.body.down).toEqual(['redis']);
@@ -130,7 +102,7 @@ describe('/readyz', () => {
     const down = await scrapeMetrics(base);
     expect(sampleValue(down, 'softswitch_component_up', { component: 'redis' })).toBe(0);
     expect(sampleValue(down, 'softswitch_component_up', { component: 'postgres' })).toBe(1);
-    await startRedis();
+    await own.start();
     await eventually(async () => (await readyz()).status === 200, 'readyz 200 after Redis restarted');
   });
 

@@ -9,7 +9,7 @@ import { createPool, type Pool } from '../../src/db/pool.js';
 import { migrate } from '../../src/db/migrate.js';
 import { createOutboxConsumer, type OutboxConsumer } from '../../src/outbox/consumer.js';
 import { TEST_REDIS_URL, deleteKeys, testPrefix } from '../helpers/redis.js';
-import { startOwnPostgres, type OwnPostgres } from './fixtures/own-pg.js';
+import { startOwnPostgres, type OwnPostgres } from '../helpers/own-pg.js';
 import { bucketBalance, counts, seedTenant, settled, xadd } from './fixtures/events.js';
 
 let pg: OwnPostgres;

@@ -2,62 +2,29 @@
  * Redis killed (SIGKILL) under the consumer and restarted from its append-only file (a private redis-server, never
  * the shared one): the consumer backs off, reconnects, and every event lands exactly once.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { createTestDb, type TestDb } from '../helpers/pg.js';
-import { freePort } from '../helpers/ports.js';
+import { startOwnRedis, type OwnRedis } from '../helpers/own-redis.js';
 import { createOutboxConsumer, type OutboxConsumer } from '../../src/outbox/consumer.js';
 import { bucketBalance, counts, seedTenant, settled, xadd } from './fixtures/events.js';
 
 let db: TestDb;
-let dir: string;
-let port: number;
-let server: ChildProcess | undefined;
+let own: OwnRedis; // append-only, fsync always: every write acknowledged to a client survives the SIGKILL
 let redis: Redis;
 let consumer: OutboxConsumer | undefined;
 
-async function startRedis(): Promise<void> {
-  // appendfsync always: every write acknowledged to a client survives the SIGKILL
-  server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always'], { stdio: 'ignore' });
-  const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  probe.on('error', () => undefined);
-  for (let i = 0; i < 200; i++) {
-    try {
-      await probe.connect();
-      await probe.ping();
-      probe.disconnect();
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  }
-  throw new Error('private redis-server did not start');
-}
-
-async function killRedis(): Promise<void> {
-  const s = server!;
-  s.kill('SIGKILL');
-  if (s.exitCode === null && s.signalCode === null) await new Promise((r) => s.once('exit', r));
-}
-
 beforeAll(async () => {
   db = await createTestDb();
-  dir = mkdtempSync(join(tmpdir(), 'softswitch-redis-'));
-  port = await freePort();
-  await startRedis();
-  redis = new Redis({ port, host: '127.0.0.1', keyPrefix: 'ss:', maxRetriesPerRequest: 1, retryStrategy: () => 50 });
+  own = await startOwnRedis({ appendOnly: true });
+  redis = new Redis({ port: own.port, host: '127.0.0.1', keyPrefix: 'ss:', maxRetriesPerRequest: 1, retryStrategy: () => 50 });
   redis.on('error', () => undefined);
 });
 afterAll(async () => {
   await consumer?.stop();
   redis?.disconnect();
-  if (server && server.exitCode === null && server.signalCode === null) await killRedis();
-  rmSync(dir, { recursive: true, force: true });
+  await own?.destroy();
   await db?.drop();
 });
 
@@ -69,10 +36,10 @@ it('Redis killed and restarted under the consumer: it reconnects and every event
   await xadd(redis, ...Array.from({ length: 60 }, (_, i) => ev(i)));
   for (const end = Date.now() + 10_000; Date.now() < end && (await counts(db.pool)).processed < 10; ) await new Promise((r) => setTimeout(r, 10));
 
-  await killRedis(); // mid-stream: some entries written in PostgreSQL may not be acked
+  await own.kill(); // mid-stream: some entries written in PostgreSQL may not be acked
   await new Promise((r) => setTimeout(r, 300));
   expect(consumer.alive()).toBe(true);
-  await startRedis();
+  await own.start();
   for (let i = 0; i < 200; i++) {
     try {
       await xadd(redis, ...Array.from({ length: 40 }, (_, k) => ev(60 + k)));
