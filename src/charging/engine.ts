@@ -7,7 +7,7 @@ import type { Config } from '../config/config.js';
 import type { Pool } from '../db/pool.js';
 import type { Logger } from '../util/logger.js';
 import type { AppliedRate, CallFacts, CdrRecord } from '../cdr/types.js';
-import { metrics } from '../observability/metrics.js';
+import { metrics, timed } from '../observability/metrics.js';
 import { appliedRate, type RateEntry } from '../rating/deck.js';
 import { maxExactSeconds, scriptRate } from '../rating/charge.js';
 import { ratingDigits } from '../rating/normalize.js';
@@ -116,7 +116,7 @@ export function createChargingEngine(deps: ChargingEngineDeps): Engine {
   async function ratePlanOf(tenantId: string): Promise<string> {
     const known = plans.get(tenantId);
     if (known !== undefined) return known;
-    const p = (await redis.hget(keys.tenant(tenantId), 'plan')) ?? '';
+    const p = (await timed('redis', 'charging_plan', () => redis.hget(keys.tenant(tenantId), 'plan'))) ?? '';
     plans.set(tenantId, p);
     return p;
   }
@@ -166,13 +166,13 @@ export function createChargingEngine(deps: ChargingEngineDeps): Engine {
       const maxCall = prep?.maxCall ?? cfg.maxCallSeconds;
       let reply: (string | number)[];
       try {
-        reply = await redis.chargeAuthorize(
+        reply = await timed('redis', 'charging_authorize', () => redis.chargeAuthorize(
           keys.tenant(req.tenantId), keys.buckets(req.tenantId), keys.bucketMeta(req.tenantId), keys.expirySeq(req.tenantId),
           keys.call(req.callId), keys.done(req.callId), keys.leases, keys.outbox, keys.calls(req.tenantId),
           req.callId, req.tenantId, req.at, planId, r.price, r.cf, r.init, r.sub, r.min, r.rnd,
           Math.min(cfg.sliceSeconds, maxCall), maxCall, cfg.consumptionOrder, instanceId, req.at + PENDING_LEASE_MS + graceMs,
           prep?.json ?? 'null', digits,
-        );
+        ));
       } catch (e) {
         return storeDown(req, e, rate);
       }
@@ -238,7 +238,7 @@ export function createChargingEngine(deps: ChargingEngineDeps): Engine {
     c.onExhausted = onExhausted;
     if (c.reserved) {
       try {
-        const g = await redis.chargeAnswer(keys.call(callId), keys.leases, callId, answerAt, graceMs);
+        const g = await timed('redis', 'charging_answer', () => redis.chargeAnswer(keys.call(callId), keys.leases, callId, answerAt, graceMs));
         if (g < 0) {
           c.log.warn('call was reclaimed before answer; cutting it');
           c.granted = 0;
@@ -307,10 +307,10 @@ export function createChargingEngine(deps: ChargingEngineDeps): Engine {
     const cap = maxExactSeconds(c.rate, cfg.maxCallSeconds);
     const target = Math.min(c.granted + cfg.sliceSeconds, cap);
     try {
-      const [g, fin] = (await redis.chargeExtend(
+      const [g, fin] = (await timed('redis', 'charging_extend', () => redis.chargeExtend(
         keys.tenant(c.tenantId), keys.buckets(c.tenantId), keys.bucketMeta(c.tenantId), keys.expirySeq(c.tenantId),
         keys.call(c.callId), keys.leases, keys.outbox, keys.calls(c.tenantId), c.callId, c.tenantId, clock.now(), target, cfg.consumptionOrder, graceMs,
-      )).map(Number) as [number, number];
+      ))).map(Number) as [number, number];
       if (g < 0) {
         c.log.warn('call no longer known to Redis (reclaimed); no more credit');
         c.final = true;
@@ -349,7 +349,7 @@ export function createChargingEngine(deps: ChargingEngineDeps): Engine {
       // not ours (e.g. restarted instance), or a slice request's reply was lost: use what Redis knows of the call
       let h: (string | null)[];
       try {
-        h = await redis.hmget(keys.call(facts.callId), 'rate', 'granted');
+        h = await timed('redis', 'charging_call_read', () => redis.hmget(keys.call(facts.callId), 'rate', 'granted'));
       } catch (e) {
         log.error({ callId: facts.callId, err: (e as Error).message }, 'settlement deferred: Redis unreachable');
         queueRetry(facts.callId, async () => void (await finish(facts)));
@@ -381,10 +381,10 @@ export function createChargingEngine(deps: ChargingEngineDeps): Engine {
   }
 
   async function settleReserved(callId: string, tenantId: string, cdr: CdrRecord, summary: string, reclaim = false): Promise<SettleResult> {
-    const reply = await redis.chargeSettle(
+    const reply = await timed('redis', 'charging_settle', () => redis.chargeSettle(
       keys.call(callId), keys.done(callId), keys.buckets(tenantId), keys.bucketMeta(tenantId), keys.leases, keys.outbox, keys.calls(tenantId),
       callId, clock.now(), cdr.chargeFen, JSON.stringify(cdr), cfg.consumptionOrder, reclaim ? '1' : '0', DONE_TTL_SECONDS, summary,
-    );
+    ));
     if (reply[0] === 'dup') {
       const [charge, billable] = String(reply[1]).split('|');
       return { chargeFen: BigInt(charge!), billableSeconds: Number(billable) || 0, cdr, duplicate: true };
@@ -397,10 +397,10 @@ export function createChargingEngine(deps: ChargingEngineDeps): Engine {
   async function recordUnreserved(cdr: CdrRecord, type: 'call.settled' | 'call.rejected'): Promise<SettleResult> {
     const t = cdr.tenantId ?? '';
     const tk = t || '_';
-    const reply = await redis.chargeRecord(
+    const reply = await timed('redis', 'charging_record', () => redis.chargeRecord(
       keys.done(cdr.callId), keys.outbox, keys.buckets(tk), keys.bucketMeta(tk), keys.expirySeq(tk),
       cdr.callId, clock.now(), type, JSON.stringify({ ...cdr, chargeFen: '__CHARGE__' }), cdr.chargeFen, cfg.consumptionOrder, t, DONE_TTL_SECONDS,
-    );
+    ));
     if (reply[0] === 'dup') return { chargeFen: BigInt(String(reply[1]).split('|')[0]!), billableSeconds: cdr.billableSeconds, cdr, duplicate: true };
     const got = BigInt(String(reply[1]));
     if (got !== BigInt(cdr.chargeFen)) log.warn({ callId: cdr.callId, rated: cdr.chargeFen, charged: got.toString() }, 'unreserved call could not be fully charged');

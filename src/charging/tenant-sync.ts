@@ -4,6 +4,7 @@
  * PostgreSQL is written first by the callers (CLI); these functions make Redis follow.
  */
 import type { Pool } from '../db/pool.js';
+import { timed } from '../observability/metrics.js';
 import { keys, bucketMeta } from './keys.js';
 import { waitReady, type ChargingRedis } from './redis.js';
 
@@ -33,8 +34,8 @@ export async function applyCredit(
   if (c.amountFen <= 0n) throw new RangeError(`credit amount must be > 0 fen, got ${c.amountFen}`);
   if (!c.transferId) throw new RangeError('transferId is required (idempotency)');
   const t = c.tenantId;
-  const applied = await redis.chargeCredit(keys.buckets(t), keys.bucketMeta(t), keys.credits(t), keys.creditAmounts(t), keys.expiries,
-    c.bucketId, c.amountFen.toString(), bucketMeta(c.kind, c.validFrom, c.expiresAt), c.transferId, t);
+  const applied = await timed('redis', 'charging_credit', () => redis.chargeCredit(keys.buckets(t), keys.bucketMeta(t), keys.credits(t), keys.creditAmounts(t), keys.expiries,
+    c.bucketId, c.amountFen.toString(), bucketMeta(c.kind, c.validFrom, c.expiresAt), c.transferId, t));
   if (applied === 1) await publish(redis, { tenantId: t, action: 'credit' });
   return applied === 1;
 }
@@ -108,13 +109,13 @@ export async function loadTenant(pool: Pool, redis: ChargingRedis, tenantId: str
   argv.push(credits.length);
   for (const r of credits) argv.push(r.id.toString(), r.bucket_id.toString(), r.amount_fen.toString());
   argv.push(tenantId);
-  await redis.chargeLoad(keys.tenant(tenantId), keys.buckets(tenantId), keys.bucketMeta(tenantId), keys.credits(tenantId), keys.creditAmounts(tenantId), keys.expiries, ...argv);
+  await timed('redis', 'charging_load', () => redis.chargeLoad(keys.tenant(tenantId), keys.buckets(tenantId), keys.bucketMeta(tenantId), keys.credits(tenantId), keys.creditAmounts(tenantId), keys.expiries, ...argv));
 }
 
 /** Clear the tenant's buckets expired at `now` into the outbox (bucket.expired) and schedule its next expiry. */
 export async function expireBuckets(redis: ChargingRedis, tenantId: string, now: number): Promise<void> {
   checkId('tenantId', tenantId);
-  await redis.chargeExpire(keys.buckets(tenantId), keys.bucketMeta(tenantId), keys.expirySeq(tenantId), keys.outbox, keys.expiries, tenantId, now);
+  await timed('redis', 'charging_expire', () => redis.chargeExpire(keys.buckets(tenantId), keys.bucketMeta(tenantId), keys.expirySeq(tenantId), keys.outbox, keys.expiries, tenantId, now));
 }
 
 /** Subscribe to tenant control messages; returns an unsubscribe function (closes the subscriber connection). */

@@ -8,6 +8,7 @@ import { withTransaction } from '../db/pool.js';
 import { bucketAccount, postTransfers, systemAccount, type SystemAccountCode, type TransferInput } from '../ledger/ledger.js';
 import type { CdrRecord } from '../cdr/types.js';
 import type { Logger } from '../util/logger.js';
+import { timed } from '../observability/metrics.js';
 import type { BucketExpiredEvent, CallEvent, OutboxEvent } from './event.js';
 
 export type WriteOutcome = 'written' | 'duplicate';
@@ -157,12 +158,12 @@ async function writeExpiry(c: PoolClient, look: Lookup, ev: BucketExpiredEvent):
  */
 export async function writeEvent(pool: Pool, ev: OutboxEvent, streamId: string, log?: Logger): Promise<WriteOutcome> {
   if (ev.type !== 'bucket.expired') {
-    await ensureCdrPartition(pool, ev.cdr.inviteAt).catch((e: unknown) => {
+    await timed('postgres', 'outbox_cdr_partition', () => ensureCdrPartition(pool, ev.cdr.inviteAt)).catch((e: unknown) => {
       log?.warn({ err: e, eventId: ev.eventId }, 'could not create the CDR month partition; the CDR goes to the default partition');
     });
   }
   let look: Lookup | undefined;
-  const outcome = await withTransaction(pool, async (c): Promise<WriteOutcome> => {
+  const write = () => withTransaction(pool, async (c): Promise<WriteOutcome> => {
     look = new Lookup(c, resolvedOf(pool));
     // A concurrent writer of the same event id waits here on the primary key until the first one commits or
     // rolls back, then sees the row (duplicate) or inserts it itself.
@@ -172,6 +173,18 @@ export async function writeEvent(pool: Pool, ev: OutboxEvent, streamId: string, 
     else await writeCall(c, look, ev);
     return 'written';
   });
+  // store metrics count PostgreSQL failures only: an event the ledger or the writer refuses (LedgerError,
+  // EventRejected) is a bad event, dead-lettered and counted by the consumer, not a store error
+  const result = await timed('postgres', 'outbox_write', async () => {
+    try {
+      return { outcome: await write() };
+    } catch (e) {
+      const name = (e as Error | undefined)?.name;
+      if (name === 'LedgerError' || name === 'EventRejected') return { refused: e };
+      throw e;
+    }
+  });
+  if ('refused' in result) throw result.refused;
   look?.commit();
-  return outcome;
+  return result.outcome;
 }

@@ -12,7 +12,7 @@
 import type { Redis } from 'ioredis';
 import type { Pool } from '../db/pool.js';
 import type { Logger } from '../util/logger.js';
-import { metrics } from '../observability/metrics.js';
+import { metrics, timed } from '../observability/metrics.js';
 import { parseOutboxEvent } from './event.js';
 import { writeEvent } from './cdr-writer.js';
 import { classifyFailure, describe } from './errors.js';
@@ -88,7 +88,7 @@ export function createOutboxConsumer(deps: {
   async function handleEntry(e: Entry): Promise<void> {
     const parsed = parseOutboxEvent(e.raw);
     if (!parsed.ok) {
-      if (await deadLetter(conn, e, parsed.reason, consumer)) {
+      if (await timed('redis', 'outbox_dead_letter', () => deadLetter(conn, e, parsed.reason, consumer))) {
         metrics.outboxProcessedTotal.inc({ outcome: 'dead' });
         log.error({ streamId: e.id, reason: parsed.reason }, 'poison outbox event moved to outbox:dead');
       }
@@ -102,14 +102,14 @@ export function createOutboxConsumer(deps: {
     } catch (err) {
       if (classifyFailure(err) === 'transient') throw new TransientFailure(e.id, err);
       const reason = `rejected by PostgreSQL: ${describe(err)}`;
-      if (await deadLetter(conn, e, reason, consumer)) {
+      if (await timed('redis', 'outbox_dead_letter', () => deadLetter(conn, e, reason, consumer))) {
         metrics.outboxProcessedTotal.inc({ outcome: 'dead' });
         elog.error({ streamId: e.id, reason }, 'outbox event cannot be written; moved to outbox:dead');
       }
       return;
     }
     // committed: from here a crash only leaves the entry pending, and replaying it is a no-op
-    await ack(conn, [e.id]);
+    await timed('redis', 'outbox_ack', () => ack(conn, [e.id]));
     metrics.outboxProcessedTotal.inc({ outcome });
     if (outcome === 'duplicate') elog.info({ streamId: e.id }, 'outbox event was already written; acknowledged');
   }
@@ -134,20 +134,21 @@ export function createOutboxConsumer(deps: {
 
   async function roundOnce(blockMs: number): Promise<number> {
     if (!groupReady) {
-      await ensureGroup(conn);
+      await timed('redis', 'outbox_group', () => ensureGroup(conn));
       groupReady = true;
     }
-    let n = await handle(await readOwnPending(conn, consumer, opt.batchSize));
-    const claimed = await claimStale(conn, consumer, opt.claimIdleMs, claimCursor, opt.batchSize);
+    let n = await handle(await timed('redis', 'outbox_read_pending', () => readOwnPending(conn, consumer, opt.batchSize)));
+    const claimed = await timed('redis', 'outbox_claim', () => claimStale(conn, consumer, opt.claimIdleMs, claimCursor, opt.batchSize));
     claimCursor = claimed.next;
     if (claimed.entries.length > 0) log.warn({ count: claimed.entries.length }, 'claimed outbox entries of a dead consumer');
     n += await handle(claimed.entries);
-    n += await handle(await readNew(conn, consumer, opt.batchSize, n === 0 ? blockMs : 0));
+    // its duration includes the XREADGROUP BLOCK wait (up to blockMs) when the stream is idle
+    n += await handle(await timed('redis', 'outbox_read_new', () => readNew(conn, consumer, opt.batchSize, n === 0 ? blockMs : 0)));
     return n;
   }
 
   async function stats(): Promise<OutboxStats> {
-    const s = await outboxStats(conn);
+    const s = await timed('redis', 'outbox_stats', () => outboxStats(conn));
     metrics.outboxBacklog.set(s.backlog);
     metrics.outboxOldestAge.set(s.oldestId ? Math.max(0, (Date.now() - idTime(s.oldestId)) / 1000) : 0);
     return s;
@@ -158,7 +159,7 @@ export function createOutboxConsumer(deps: {
     if (now - lastHousekeeping < opt.housekeepingMs) return;
     lastHousekeeping = now;
     await stats();
-    const trimmed = await trimAcked(conn, now - opt.ackRetentionMs);
+    const trimmed = await timed('redis', 'outbox_trim', () => trimAcked(conn, now - opt.ackRetentionMs));
     if (trimmed > 0) log.debug({ trimmed }, 'deleted acknowledged outbox entries');
   }
 

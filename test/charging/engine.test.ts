@@ -5,8 +5,12 @@ import { applyCredit, loadTenant, setTenantState } from '../../src/charging/tena
 import { rerate } from '../../src/rating/charge.js';
 import { createBucket, createPlan, createTenant } from './fixtures.js';
 import { ManualClock } from './manual-clock.js';
-import { available, facts, outbox, startInstance, stopInstance, testConfig, type Instance } from './setup.js';
+import { available, facts, outbox, silent, startInstance, stopInstance, testConfig, type Instance } from './setup.js';
 import { keys } from '../../src/charging/keys.js';
+import { metrics } from '../../src/observability/metrics.js';
+import { createChargingEngine } from '../../src/charging/engine.js';
+import { createChargingRedis } from '../../src/charging/redis.js';
+import { freePort } from '../helpers/ports.js';
 
 let db: TestDb;
 const prefix = testPrefix();
@@ -279,3 +283,39 @@ describe('charging engine', () => {
   });
 });
 
+
+describe('store metrics of the charging engine', () => {
+  /** Samples of softswitch_store_command_duration_seconds (count) or softswitch_store_errors_total for one op. */
+  async function count(op: string, kind: 'latency' | 'errors'): Promise<number> {
+    if (kind === 'errors') return (await metrics.storeErrors.get()).values.find((v) => v.labels.op === op && v.labels.store === 'redis')?.value ?? 0;
+    return (await metrics.storeLatency.get()).values.find((v) => v.metricName === 'softswitch_store_command_duration_seconds_count' && v.labels.op === op)?.value ?? 0;
+  }
+
+  it('every charging Redis script is timed under its op name', async () => {
+    const ops = ['charging_authorize', 'charging_answer', 'charging_extend', 'charging_settle', 'charging_record', 'charging_credit'];
+    const before = await Promise.all(ops.map((op) => count(op, 'latency')));
+    const t = await tenant(100n);
+    await A.engine.authorize(req('mx1', t.id));
+    const ans = clock.now();
+    await A.engine.answered('mx1', ans, () => undefined);
+    await clock.advance(9000, settle); // one slice request
+    await applyCredit(A.redis, { tenantId: t.id, bucketId: t.bucket, kind: 'paid', amountFen: 5n, validFrom: new Date(0), expiresAt: null, transferId: 'metrics-mx1' });
+    await A.engine.finish(facts('mx1', t.id, ans, ans, clock.now()));
+    await A.engine.recordRejected({ ...facts('mx2', t.id, clock.now(), null, clock.now()), result: 'rejected', sipStatus: 403, rejectReason: 'caller_id' });
+    const after = await Promise.all(ops.map((op) => count(op, 'latency')));
+    for (const [i, op] of ops.entries()) expect(after[i]! - before[i]!, op).toBeGreaterThanOrEqual(1);
+  });
+
+  it('a Redis failure is counted in softswitch_store_errors_total with the op name', async () => {
+    const port = await freePort(); // nothing listens there
+    const redis = createChargingRedis(`redis://127.0.0.1:${port}`, prefix, { retryStrategy: () => null });
+    const engine = createChargingEngine({ redis, pool: db.pool, config: testConfig(), logger: silent, instanceId: 'down', clock, sweepIntervalMs: 0 });
+    const before = await count('charging_plan', 'errors');
+    await new Promise((r) => setTimeout(r, 100)); // let the connection attempt fail
+    // the first Redis command of an authorization reads the tenant's rate plan id
+    expect(await engine.authorize({ ...req('mx3', '1'), failurePolicy: 'terminate' })).toMatchObject({ ok: false, reason: 'store_down' });
+    expect(await count('charging_plan', 'errors')).toBe(before + 1);
+    await engine.close();
+    redis.disconnect();
+  });
+});
