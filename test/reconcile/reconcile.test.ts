@@ -202,8 +202,10 @@ describe('reconcile', () => {
     const live2 = await A.engine.authorize(req('held2', t.id));
     const live3 = await A.engine.authorize(req('held3', t.id));
     expect([live.ok, live2.ok, live3.ok]).toEqual([true, true, true]);
-    expect(await available(A.redis, t.id)).toBe(20n); // 30 fen held by 3 calls
-    // the ledger loses 25 fen (an operator adjustment): Redis must give back 45 but only 20 are not held
+    // the calls hold part of the 50 fen (how much each holds is the engine's slice policy)
+    const notHeld = await available(A.redis, t.id);
+    expect(notHeld).toBeLessThan(45n);
+    // the ledger loses 25 fen (an operator adjustment): Redis must give back 45, more than is not held
     await postTransfers(db.pool, [{
       idempotencyKey: `adjust:${t.id}`, debitAccountId: await bucketAccount(db.pool, BigInt(t.bucket)),
       creditAccountId: await systemAccount(db.pool, 'cash'), amountFen: 25n, kind: 'adjustment', tenantId: BigInt(t.id),
@@ -212,7 +214,7 @@ describe('reconcile', () => {
     expect(r.t).toMatchObject({ state: 'drift', repair: 'deferred', driftFen: 45n });
     expect(r.t.detail).toContain('reserved by live calls');
     expect(r.report.deferred).toBe(1);
-    expect(await available(A.redis, t.id)).toBe(20n);
+    expect(await available(A.redis, t.id)).toBe(notHeld);
     for (const id of ['held1', 'held2', 'held3']) await A.engine.finish(facts(id, t.id, clock.now(), null, clock.now()));
     const again = await one(t.id, true);
     expect(again.t.repair).toBe('repaired');
