@@ -3,16 +3,12 @@
  * and kills it with SIGKILL mid-call, then restarts it on the same data. PostgreSQL: a private server (initdb +
  * pg_ctl, test/helpers/own-pg.ts) is stopped mid-run; the shared server is never touched.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, type TestDb } from '../helpers/pg.js';
-import { freePort } from '../helpers/ports.js';
 import { createPool } from '../../src/db/pool.js';
 import { migrate } from '../../src/db/migrate.js';
 import { startOwnPostgres } from '../helpers/own-pg.js';
+import { startOwnRedis, type OwnRedis } from '../helpers/own-redis.js';
 import { createChargingEngine } from '../../src/charging/engine.js';
 import { createChargingRedis, waitReady } from '../../src/charging/redis.js';
 import { rerate } from '../../src/rating/charge.js';
@@ -23,25 +19,7 @@ import { available, facts, outbox, silent, startInstance, stopInstance, testConf
 
 let db: TestDb;
 let plan: string;
-const dir = mkdtempSync(join(tmpdir(), 'charging-redis-'));
-let port = 0;
-let server: ChildProcess | null = null;
-
-async function startRedis(): Promise<void> {
-  server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', ''], { stdio: 'ignore' });
-  const probe = createChargingRedis(`redis://127.0.0.1:${port}`, 'probe:', { retryStrategy: () => 50 });
-  await waitReady(probe, 10_000);
-  probe.disconnect();
-}
-
-function killRedis(): Promise<void> {
-  const s = server!;
-  server = null;
-  return new Promise((resolve) => {
-    s.once('exit', () => resolve());
-    s.kill('SIGKILL');
-  });
-}
+let ownRedis: OwnRedis; // AOF with fsync always, like production Redis
 
 async function until(cond: () => boolean, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;
@@ -54,12 +32,10 @@ async function until(cond: () => boolean, ms = 10_000): Promise<void> {
 beforeAll(async () => {
   db = await createTestDb();
   plan = await createPlan(db.pool, 'fail-plan', [{ prefix: '86', price: '0.6' }]);
-  port = await freePort();
-  await startRedis();
+  ownRedis = await startOwnRedis({ appendOnly: true });
 });
 afterAll(async () => {
-  if (server) await killRedis();
-  rmSync(dir, { recursive: true, force: true });
+  await ownRedis?.destroy();
   await db.drop();
 });
 
@@ -68,7 +44,7 @@ describe('Redis stopped mid-run (own redis-server, SIGKILL)', () => {
     const clock = new ManualClock(Date.UTC(2026, 5, 1));
     const tenant = await createTenant(db.pool, 'rd1', plan);
     const { bucketId } = await createBucket(db.pool, tenant, 'paid', 1000n);
-    const inst = await startInstance(`redis://127.0.0.1:${port}`, 'rd:', db.pool, clock, 'rd-A');
+    const inst = await startInstance(ownRedis.url, 'rd:', db.pool, clock, 'rd-A');
     const e = inst.engine;
     const settle = () => e.idle();
     const req = (callId: string, failurePolicy: 'terminate' | 'continue') => ({ callId, tenantId: tenant, calledNumber: '8613800138000', at: clock.now(), failurePolicy });
@@ -78,7 +54,7 @@ describe('Redis stopped mid-run (own redis-server, SIGKILL)', () => {
     const cuts: number[] = [];
     await e.answered('live', ans, (at) => cuts.push(at));
 
-    await killRedis();
+    await ownRedis.kill();
     expect(await e.authorize(req('new-t', 'terminate'))).toMatchObject({ ok: false, reason: 'store_down' });
     const cont = await e.authorize(req('new-c', 'continue'));
     expect(cont).toMatchObject({ ok: true, maxSeconds: 10 });
@@ -94,7 +70,7 @@ describe('Redis stopped mid-run (own redis-server, SIGKILL)', () => {
     await e.recordRejected({ ...facts('new-t', tenant, ans, null, ans), result: 'rejected', sipStatus: 503, rejectReason: 'store_down' });
     expect(e.pendingSettlements()).toBe(3);
 
-    await startRedis();
+    await ownRedis.start();
     await until(() => inst.redis.status === 'ready');
     await clock.advance(2000, settle); // deferred settlements replay
     expect(e.pendingSettlements()).toBe(0);
