@@ -42,15 +42,18 @@ export interface TenantComparison {
   creditsAhead: string[];
 }
 
-export function compareTenant(input: {
+/** One tenant as seen by one consistent PostgreSQL snapshot and one atomic Redis snapshot. */
+export interface TenantSnapshot {
   tenantId: string;
   ledger: LedgerBucket[];
   ledgerCredits: string[];
   redis: RedisTenant;
   held: Map<string, bigint>;
   liveCalls: number;
-  outbox: Map<string, bigint>;
-}): TenantComparison {
+  outbox: Map<string, bigint>; // bucketId -> fen charged in Redis, not yet in this ledger snapshot
+}
+
+export function compareTenant(input: TenantSnapshot): TenantComparison {
   const { tenantId, ledger, redis, held, outbox } = input;
   const base = { tenantId, liveCalls: input.liveCalls, buckets: [] as BucketReport[], missingCredits: [] as string[], creditsAhead: [] as string[] };
   if (!redis.loaded) return { ...base, state: 'not_loaded' };

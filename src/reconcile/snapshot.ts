@@ -12,7 +12,9 @@ import type { Pool } from '../db/pool.js';
 import { keys, bucketMeta } from '../charging/keys.js';
 import { ACKED, GROUP, OUTBOX } from '../outbox/stream.js';
 import { projectPath } from '../util/paths.js';
-import type { LedgerBucket, RedisTenant } from './compare.js';
+import type { LedgerBucket, RedisTenant, TenantSnapshot } from './compare.js';
+
+export type { TenantSnapshot };
 
 /**
  * An event committed after the PostgreSQL snapshot was acked after it too, so acked entries since (snapshot -
@@ -37,16 +39,6 @@ export function withReconcileCommands(redis: Redis): ReconcileRedis {
   redis.defineCommand('reconcileSnapshot', { numberOfKeys: 3, lua: readFileSync(projectPath('src', 'reconcile', 'lua', 'snapshot.lua'), 'utf8') });
   redis.defineCommand('reconcileRepair', { numberOfKeys: 5, lua: readFileSync(projectPath('src', 'reconcile', 'lua', 'repair.lua'), 'utf8') });
   return r;
-}
-
-export interface TenantSnapshot {
-  tenantId: string;
-  ledger: LedgerBucket[];
-  ledgerCredits: string[];
-  redis: RedisTenant;
-  held: Map<string, bigint>;
-  liveCalls: number;
-  outbox: Map<string, bigint>; // bucketId -> fen charged in Redis, not yet in this ledger snapshot
 }
 
 export interface Snapshot {
