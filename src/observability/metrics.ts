@@ -121,6 +121,11 @@ export const metrics = {
     name: 'softswitch_reconcile_drift_tenants', help: 'Tenants whose Redis balance differed from the ledger at the last reconciliation', registers: [registry],
   }),
   lowBalanceTenants: new Gauge({ name: 'softswitch_low_balance_tenants', help: 'Tenants below the low-balance threshold', registers: [registry] }),
+  notificationsTotal: new Counter({
+    name: 'softswitch_notifications_total',
+    help: 'Tenant notice delivery attempts by channel (email, sms, webhook, log) and outcome (sent, retry, failed, no_provider)',
+    labelNames: ['channel', 'outcome'] as const, registers: [registry],
+  }),
   drachtioConnected: new Gauge({ name: 'softswitch_drachtio_connected', help: '1 when connected to the drachtio server', registers: [registry] }),
   draining: new Gauge({ name: 'softswitch_draining', help: '1 while the instance drains on shutdown', registers: [registry] }),
   componentUp: new Gauge({

@@ -1,0 +1,60 @@
+/**
+ * Pure rules of delivering tenant notices (no I/O): which webhook URLs are acceptable, the retry schedule, the
+ * webhook body, and the row state after an attempt. src/notify/notifier.ts does the SQL and HTTP.
+ */
+
+export type Channel = 'email' | 'sms' | 'webhook' | 'log';
+export type Outcome = 'sent' | 'retry' | 'failed' | 'no_provider';
+
+export const RETRY_BASE_MS = 60_000;
+export const RETRY_MAX_MS = 6 * 3_600_000;
+const MAX_ERROR_CHARS = 500;
+
+/** Wait after the n-th failed attempt (n ≥ 1): 1 min, 2 min, 4 min, ... at most 6 h. */
+export function retryDelayMs(failedAttempts: number): number {
+  return Math.min(RETRY_BASE_MS * 2 ** Math.max(0, failedAttempts - 1), RETRY_MAX_MS);
+}
+
+/** The tenant's webhook URL, or why it cannot be used (only absolute http/https URLs are posted to). */
+export function parseWebhookUrl(raw: string | null): { url: URL } | { error: string } {
+  if (!raw) return { error: 'tenant has no notify_webhook URL' };
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return { error: `bad webhook URL ${JSON.stringify(raw.slice(0, 200))}: not a URL` };
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    return { error: `bad webhook URL ${JSON.stringify(raw.slice(0, 200))}: only http and https are allowed` };
+  }
+  return { url };
+}
+
+/** JSON posted to the webhook: the notice's own fields, then ours (which win on a name clash). */
+export function webhookBody(n: { id: bigint; tenantCode: string; kind: string; createdAt: Date; payload: Record<string, unknown> }): string {
+  return JSON.stringify({ ...n.payload, notificationId: n.id.toString(), tenant: n.tenantCode, kind: n.kind, createdAt: n.createdAt.toISOString() });
+}
+
+/** Row columns after an attempt. */
+export interface RowUpdate {
+  outcome: Outcome;
+  attempts: number;
+  error: string | null;
+  sentAt: Date | null;
+  nextAttemptAt: Date | null;
+  failedAt: Date | null;
+}
+
+/** State after one delivery attempt: error null = delivered. Failing attempts back off until maxAttempts. */
+export function afterAttempt(prevAttempts: number, error: string | null, at: Date, maxAttempts: number): RowUpdate {
+  const attempts = prevAttempts + 1;
+  if (error === null) return { outcome: 'sent', attempts, error: null, sentAt: at, nextAttemptAt: null, failedAt: null };
+  const e = error.slice(0, MAX_ERROR_CHARS);
+  if (attempts >= maxAttempts) return { outcome: 'failed', attempts, error: e, sentAt: null, nextAttemptAt: null, failedAt: at };
+  return { outcome: 'retry', attempts, error: e, sentAt: null, nextAttemptAt: new Date(at.getTime() + retryDelayMs(attempts)), failedAt: null };
+}
+
+/** E-mail and SMS have no provider in this deployment: the row stays unsent, parked for an operator. */
+export function noProvider(channel: 'email' | 'sms', prevAttempts: number): RowUpdate {
+  return { outcome: 'no_provider', attempts: prevAttempts, error: `no ${channel} provider configured`, sentAt: null, nextAttemptAt: null, failedAt: null };
+}
