@@ -4,6 +4,7 @@
  *   operator decision: `softswitch reconcile --repair`);
  * - the art. 2.2 low-balance check of every active tenant → notification rows (deduplicated) and the
  *   softswitch_low_balance_tenants gauge;
+ * - sending the pending notices (src/notify/notifier.ts; rows are locked, so instances never send one twice);
  * - CDR partitions for the coming months.
  * Every instance may run it: each step is idempotent. A failed round is logged and retried next interval.
  */
@@ -12,6 +13,7 @@ import type { Config } from '../config/config.js';
 import type { Pool } from '../db/pool.js';
 import { metrics } from '../observability/metrics.js';
 import { reconcile } from '../reconcile/reconcile.js';
+import { deliverPending } from '../notify/notifier.js';
 import { checkLowBalance } from '../tenants/notices.js';
 import type { Logger } from '../util/logger.js';
 
@@ -37,6 +39,8 @@ export function startMaintenance(deps: { pool: Pool; redis: Redis; config: Confi
       if (r.notified.length > 0) log.info({ tenant: t.id.toString(), reasons: r.reasons, channels: r.notified }, 'low-balance notice written');
     }
     metrics.lowBalanceTenants.set(low);
+    const notices = await deliverPending({ pool, logger: log, config });
+    if (notices.sent + notices.retry + notices.failed + notices.no_provider > 0) log.info(notices, 'tenant notices handled');
   }
 
   const runOnce = (): Promise<void> => {
