@@ -4,13 +4,16 @@ import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
+import { createChargingRedis, waitReady } from '../../src/charging/redis.js';
 import { createPool } from '../../src/db/pool.js';
+import { startMaintenance } from '../../src/jobs/maintenance.js';
 import { deliverPending } from '../../src/notify/notifier.js';
 import { retryDelayMs } from '../../src/notify/policy.js';
 import { metrics } from '../../src/observability/metrics.js';
 import { createTenant } from '../../src/tenants/tenants.js';
 import { freePort } from '../helpers/ports.js';
 import { createTestDb, type TestDb } from '../helpers/pg.js';
+import { TEST_REDIS_URL, deleteKeys, testPrefix } from '../helpers/redis.js';
 import type { Logger } from '../../src/util/logger.js';
 
 interface Received { path: string; headers: IncomingHttpHeaders; body: Record<string, unknown> }
@@ -249,5 +252,29 @@ describe('email, sms, log', () => {
     expect(await row(id)).toMatchObject({ attempts: 1, error: null, sent_at: at, next_attempt_at: null });
     const line = lines.find((l) => l.notificationId === id.toString());
     expect(line).toMatchObject({ level: 40, tenant: t.code, kind: 'low_balance', channel: 'log', payload: PAYLOAD });
+  });
+});
+
+describe('maintenance loop', () => {
+  it('a maintenance round sends the pending notices (after the low-balance check)', async () => {
+    const prefix = testPrefix();
+    const redis = createChargingRedis(TEST_REDIS_URL, prefix);
+    try {
+      await waitReady(redis);
+      const t = await tenant({ webhook: `${base}/ok` });
+      const hook = await notice(t.id, 'webhook');
+      const log = await notice(t.id, 'log');
+      const { logger, lines } = capture();
+      const m = startMaintenance({ pool: db.pool, redis, config, logger, intervalMs: 3_600_000 });
+      await m.runOnce();
+      m.stop();
+      expect(lines.filter((l) => /maintenance round failed/.test(String(l.msg)))).toEqual([]);
+      expect((await row(hook)).sent_at).not.toBeNull();
+      expect((await row(log)).sent_at).not.toBeNull();
+      expect(received.map((r) => r.headers['idempotency-key'])).toEqual([hook.toString()]);
+    } finally {
+      await redis.quit();
+      await deleteKeys(TEST_REDIS_URL, prefix);
+    }
   });
 });
