@@ -9,7 +9,7 @@
  * - email, sms: no provider in this deployment: error on the row, left unsent for an operator.
  */
 import type { Config } from '../config/config.js';
-import { withTransaction, type Pool } from '../db/pool.js';
+import { withTransaction, type Pool, type PoolClient } from '../db/pool.js';
 import { metrics } from '../observability/metrics.js';
 import type { Logger } from '../util/logger.js';
 import { afterAttempt, noProvider, parseWebhookUrl, webhookBody, type Channel, type Outcome, type RowUpdate } from './policy.js';
@@ -22,6 +22,8 @@ export interface DeliveryDeps {
   config: { notify: Config['notify'] };
   /** most rows handled by one call (one maintenance round), so a large backlog cannot stall the round */
   limit?: number;
+  /** rows sent at the same time (each holds a pool connection while it is sent); default 4 */
+  concurrency?: number;
 }
 
 export type DeliveryResult = Record<Outcome, number>;
@@ -41,31 +43,39 @@ export async function deliverPending(deps: DeliveryDeps): Promise<DeliveryResult
   const now = deps.now ?? (() => new Date());
   const limit = deps.limit ?? 500;
   const result: DeliveryResult = { sent: 0, retry: 0, failed: 0, no_provider: 0 };
-  for (let i = 0; i < limit; i++) {
-    const done = await withTransaction(deps.pool, async (c) => {
-      const at = now();
-      const row = (await c.query<DueRow>(
-        `select n.id, n.kind, n.channel, n.payload, n.attempts, n.created_at, t.code, t.notify_webhook
-           from notifications n join tenants t on t.id = n.tenant_id
-          where n.sent_at is null and n.next_attempt_at <= $1
-          order by n.next_attempt_at, n.id
-          limit 1
-          for update of n skip locked`,
-        [at],
-      )).rows[0];
-      if (!row) return null;
-      const u = await deliverOne(row, at, deps);
-      await c.query(
-        'update notifications set attempts = $2, error = $3, sent_at = $4, next_attempt_at = $5, failed_at = $6 where id = $1',
-        [row.id.toString(), u.attempts, u.error, u.sentAt, u.nextAttemptAt, u.failedAt],
-      );
-      return { channel: row.channel, outcome: u.outcome };
-    });
-    if (!done) break;
-    result[done.outcome] += 1;
-    metrics.notificationsTotal.inc(done);
-  }
+  let taken = 0;
+  // a few rows at a time, so one unreachable webhook (up to webhookTimeoutMs per row) does not hold up the others
+  const worker = async (): Promise<void> => {
+    while (taken < limit) {
+      taken += 1;
+      const done = await withTransaction(deps.pool, (c) => takeAndDeliver(c, now(), deps));
+      if (!done) return;
+      result[done.outcome] += 1;
+      metrics.notificationsTotal.inc(done);
+    }
+  };
+  await Promise.all(Array.from({ length: deps.concurrency ?? 4 }, worker));
   return result;
+}
+
+/** Lock one due row (skipping rows other senders hold), deliver it, store its new state; null when none is due. */
+async function takeAndDeliver(c: PoolClient, at: Date, deps: DeliveryDeps): Promise<{ channel: Channel; outcome: Outcome } | null> {
+  const row = (await c.query<DueRow>(
+    `select n.id, n.kind, n.channel, n.payload, n.attempts, n.created_at, t.code, t.notify_webhook
+       from notifications n join tenants t on t.id = n.tenant_id
+      where n.sent_at is null and n.next_attempt_at <= $1
+      order by n.next_attempt_at, n.id
+      limit 1
+      for update of n skip locked`,
+    [at],
+  )).rows[0];
+  if (!row) return null;
+  const u = await deliverOne(row, at, deps);
+  await c.query(
+    'update notifications set attempts = $2, error = $3, sent_at = $4, next_attempt_at = $5, failed_at = $6 where id = $1',
+    [row.id.toString(), u.attempts, u.error, u.sentAt, u.nextAttemptAt, u.failedAt],
+  );
+  return { channel: row.channel, outcome: u.outcome };
 }
 
 async function deliverOne(row: DueRow, at: Date, deps: DeliveryDeps): Promise<RowUpdate> {
