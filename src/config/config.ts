@@ -66,7 +66,7 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'shutdown.drainSeconds', env: 'DRAIN_SECONDS', kind: { type: 'int', min: 0, max: 86400 }, doc: 'on SIGTERM/SIGINT, how long live calls may go on before they are cut' },
   { path: 'api.operatorToken', env: 'API_OPERATOR_TOKEN', kind: { type: 'string', pattern: /^([A-Za-z0-9._~+\/=-]{24,256})?$/, allowed: 'empty (operator API off) or 24-256 token characters' }, doc: 'bearer token of NOC operators on the HTTP API (sees every tenant)' },
   { path: 'health.probeTimeoutMs', env: 'READINESS_PROBE_TIMEOUT_MS', kind: { type: 'int', min: 50, max: 30000 }, doc: '/readyz: a component probe slower than this counts as down' },
-  { path: 'jobs.intervalSeconds', env: 'MAINTENANCE_INTERVAL_SECONDS', kind: { type: 'int', min: 5, max: 86400 }, doc: 'how often an instance reconciles read-only (drift gauges), checks low balances and makes CDR partitions' },
+  { path: 'jobs.intervalSeconds', env: 'MAINTENANCE_INTERVAL_SECONDS', kind: { type: 'int', min: 5, max: 86400 }, doc: 'how often an instance reconciles read-only (drift gauges), checks low balances, sends tenant notices and makes CDR partitions' },
   { path: 'notify.webhookTimeoutMs', env: 'NOTIFY_WEBHOOK_TIMEOUT_MS', kind: { type: 'int', min: 100, max: 60000 }, doc: 'tenant notices: how long a webhook POST may take before the attempt counts as failed' },
   { path: 'notify.maxAttempts', env: 'NOTIFY_MAX_ATTEMPTS', kind: { type: 'int', min: 1, max: 100 }, doc: 'tenant notices: webhook attempts (exponential backoff from 1 min, at most 6 h apart) before the notice is marked failed' },
   { path: 'demo.autoSeed', env: 'DEMO_AUTO_SEED', kind: { type: 'bool' }, doc: 'seed the contract\'s demo tenant at start when the database has no tenant' },

@@ -6,7 +6,8 @@
  *   softswitch_low_balance_tenants gauge;
  * - sending the pending notices (src/notify/notifier.ts; rows are locked, so instances never send one twice);
  * - CDR partitions for the coming months.
- * Every instance may run it: each step is idempotent. A failed round is logged and retried next interval.
+ * Every instance may run it: each step is idempotent. A failed step is logged and retried next interval; the others
+ * still run.
  */
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/config.js';
@@ -27,26 +28,39 @@ export function startMaintenance(deps: { pool: Pool; redis: Redis; config: Confi
   const log = deps.logger.child({ component: 'maintenance' });
   let running: Promise<void> | null = null;
 
+  // Steps are independent: Redis down stops the reconciliation, not the low-balance notices (PostgreSQL only).
+  const steps: [string, () => Promise<void>][] = [
+    ['partitions', async () => {
+      await pool.query('select ensure_cdr_partitions(now(), 3)');
+    }],
+    ['reconcile', async () => {
+      const report = await reconcile({ pool, redis, repair: false, logger: log });
+      if (report.driftTenants > 0) log.warn({ driftTenants: report.driftTenants, driftFen: report.driftFen.toString() }, 'ledger/Redis drift detected');
+    }],
+    ['low-balance', async () => {
+      const tenants = (await pool.query<{ id: bigint }>("select id from tenants where status = 'active'")).rows;
+      let low = 0;
+      for (const t of tenants) {
+        const r = await checkLowBalance(pool, t.id, { percent: config.charging.lowBalancePercent, at: new Date(), timeZone: config.service.timezone });
+        if (r.reasons.length > 0) low += 1;
+        if (r.notified.length > 0) log.info({ tenant: t.id.toString(), reasons: r.reasons, channels: r.notified }, 'low-balance notice written');
+      }
+      metrics.lowBalanceTenants.set(low);
+    }],
+    ['notify', async () => {
+      const notices = await deliverPending({ pool, logger: log, config });
+      if (notices.sent + notices.retry + notices.failed + notices.no_provider > 0) log.info(notices, 'tenant notices handled');
+    }],
+  ];
+
   async function round(): Promise<void> {
-    await pool.query('select ensure_cdr_partitions(now(), 3)');
-    const report = await reconcile({ pool, redis, repair: false, logger: log });
-    if (report.driftTenants > 0) log.warn({ driftTenants: report.driftTenants, driftFen: report.driftFen.toString() }, 'ledger/Redis drift detected');
-    const tenants = (await pool.query<{ id: bigint }>("select id from tenants where status = 'active'")).rows;
-    let low = 0;
-    for (const t of tenants) {
-      const r = await checkLowBalance(pool, t.id, { percent: config.charging.lowBalancePercent, at: new Date(), timeZone: config.service.timezone });
-      if (r.reasons.length > 0) low += 1;
-      if (r.notified.length > 0) log.info({ tenant: t.id.toString(), reasons: r.reasons, channels: r.notified }, 'low-balance notice written');
+    for (const [name, step] of steps) {
+      await step().catch((err: unknown) => log.warn({ err, step: name }, 'maintenance step failed; retrying next interval'));
     }
-    metrics.lowBalanceTenants.set(low);
-    const notices = await deliverPending({ pool, logger: log, config });
-    if (notices.sent + notices.retry + notices.failed + notices.no_provider > 0) log.info(notices, 'tenant notices handled');
   }
 
   const runOnce = (): Promise<void> => {
-    running ??= round()
-      .catch((err: unknown) => log.warn({ err }, 'maintenance round failed; retrying next interval'))
-      .finally(() => (running = null));
+    running ??= round().finally(() => (running = null));
     return running;
   };
   const timer = setInterval(() => void runOnce(), deps.intervalMs);

@@ -268,13 +268,31 @@ describe('maintenance loop', () => {
       const m = startMaintenance({ pool: db.pool, redis, config, logger, intervalMs: 3_600_000 });
       await m.runOnce();
       m.stop();
-      expect(lines.filter((l) => /maintenance round failed/.test(String(l.msg)))).toEqual([]);
+      expect(lines.filter((l) => /maintenance step failed/.test(String(l.msg)))).toEqual([]);
       expect((await row(hook)).sent_at).not.toBeNull();
       expect((await row(log)).sent_at).not.toBeNull();
       expect(received.map((r) => r.headers['idempotency-key'])).toEqual([hook.toString()]);
     } finally {
       await redis.quit();
       await deleteKeys(TEST_REDIS_URL, prefix);
+    }
+  });
+
+  it('with Redis unreachable the reconcile step fails and is logged, and the notices are still sent', async () => {
+    const dead = await freePort();
+    const redis = createChargingRedis(`redis://127.0.0.1:${dead}/0`, 'dead:');
+    redis.on('error', () => undefined);
+    try {
+      const t = await tenant({ webhook: `${base}/ok` });
+      const hook = await notice(t.id, 'webhook');
+      const { logger, lines } = capture();
+      const m = startMaintenance({ pool: db.pool, redis, config, logger, intervalMs: 3_600_000 });
+      await m.runOnce();
+      m.stop();
+      expect(lines.filter((l) => /maintenance step failed/.test(String(l.msg))).map((l) => l.step)).toEqual(['reconcile']);
+      expect((await row(hook)).sent_at).not.toBeNull();
+    } finally {
+      redis.disconnect();
     }
   });
 });
