@@ -12,7 +12,7 @@ const benches: { name: string; file: string; args: string[] }[] = [
 let failed = 0;
 for (const b of benches) {
   console.log(`\n=== bench:${b.name} ===`);
-  const r = spawnSync(process.execPath, ['--import', 'tsx', projectPath(b.file), ...b.args], { stdio: 'inherit', cwd: projectPath() });
+  const r = spawnSync(process.execPath, ['--max-semi-space-size=64', '--import', 'tsx', projectPath(b.file), ...b.args], { stdio: 'inherit', cwd: projectPath() });
   if (r.status !== 0) {
     failed += 1;
     console.error(`bench:${b.name} exited with ${r.status ?? r.signal}`);

@@ -239,7 +239,7 @@ describe('systemd unit and drachtio.conf.xml (parse-only)', () => {
   it('the unit runs the built app with a stop timeout above the drain time, and its env example has only known settings', () => {
     const unit = read('systemd', 'softswitch.service');
     for (const section of ['[Unit]', '[Service]', '[Install]']) expect(unit).toContain(section);
-    expect(unit).toMatch(/^ExecStart=\/usr\/bin\/node dist\/src\/main\.js$/m);
+    expect(unit).toMatch(/^ExecStart=\/usr\/bin\/node (--[a-z-]+=\S+ )*dist\/src\/main\.js$/m);
     expect(unit).toMatch(/^EnvironmentFile=/m);
     expect(Number(/^TimeoutStopSec=(\d+)$/m.exec(unit)![1])).toBeGreaterThan(DRAIN_DEFAULT);
     const env = read('systemd', 'softswitch.env.example').split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split('=')[0]!);
