@@ -1,0 +1,142 @@
+/**
+ * The composition root as `npm start` runs it (src/app.ts startApp), on a fresh test database: migrations, the
+ * contract's demo seed, the embedded edge, srf, charging, outbox and HTTP all come up; the README's demo call
+ * (caller +8657188880000) is charged and recorded; shutdown drains a live call (BYE with "service shutdown") and
+ * closes everything. Real sipp, Redis and PostgreSQL.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { loadConfig } from '../../src/config/config.js';
+import { startApp, type RunningApp } from '../../src/app.js';
+import { createTestDb, type TestDb } from '../helpers/pg.js';
+import { deleteKeys, TEST_REDIS_URL, testPrefix } from '../helpers/redis.js';
+import { freePort } from '../helpers/ports.js';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { isAbsolute, join } from 'node:path';
+import { projectPath } from '../../src/util/paths.js';
+
+let db: TestDb;
+const prefix = testPrefix();
+let app: RunningApp | null = null;
+let base = '';
+
+async function until<T>(what: string, fn: () => Promise<T | null>, ms = 15_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v !== null) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Run sipp to completion; resolves with its exit code (0 = every call of the scenario succeeded). */
+function sipp(scenario: string, args: string[]): Promise<number | null> {
+  const file = isAbsolute(scenario) ? scenario : projectPath('test', 'scenarios', scenario);
+  const p = spawn('sipp', ['-sf', file, '-i', '127.0.0.1', '-m', '1', '-timeout', '25s', '-timeout_error', '-nostdin', ...args], { stdio: 'ignore' });
+  procs.add(p);
+  return new Promise((resolve) => p.on('exit', (code) => {
+    procs.delete(p);
+    resolve(code);
+  }));
+}
+const procs = new Set<ChildProcess>();
+
+/** A copy of a scenario with placeholders replaced. */
+function scenarioFor(template: string, values: Record<string, string>): string {
+  let text = readFileSync(projectPath('test', 'scenarios', template), 'utf8');
+  for (const [k, v] of Object.entries(values)) text = text.replaceAll(k, v);
+  const file = join(mkdtempSync(join(tmpdir(), 'app-start-')), template);
+  writeFileSync(file, text);
+  return file;
+}
+
+async function placeCall(scenario: string, holdMs: number): Promise<number | null> {
+  return sipp(scenario, ['-p', String(await freePort()), '-s', '13800138000', '-key', 'caller', '+8657188880000', '-d', String(holdMs), `127.0.0.1:${app!.sipPort}`]);
+}
+
+let carrierPort = 0;
+
+/** The carrier (sipp UAS on the gateway's port); `done` settles when its call is over. */
+async function carrier(): Promise<{ done: Promise<number | null> }> {
+  const done = sipp('call-uas-answer.xml', ['-p', String(carrierPort)]);
+  await new Promise((r) => setTimeout(r, 500)); // sipp binds its port shortly after start
+  return { done }; // wrapped: an async function returning the bare promise would wait for the call to end
+}
+
+beforeAll(async () => {
+  db = await createTestDb({ migrate: false }); // startApp migrates
+  const config = loadConfig({}, {
+    'postgres.url': db.url, 'redis.url': TEST_REDIS_URL, 'redis.keyPrefix': prefix, 'http.port': 0,
+    'edge.sipPort': await freePort(), 'drachtio.port': await freePort(), 'drachtio.secret': 'app-start-test',
+    'demo.autoSeed': true, 'shutdown.drainSeconds': 1, 'sip.optionsPingSeconds': 0, 'log.level': process.env.SIP_TEST_LOG ?? 'silent',
+  });
+  app = await startApp(config, pino({ level: process.env.SIP_TEST_LOG ?? 'silent' }));
+  base = `http://127.0.0.1:${app.httpPort}`;
+  // the seed points the carrier gateway at 127.0.0.1:5070; tests never use fixed ports. Nothing has read the
+  // gateways yet (OPTIONS pings are off here, sipp's carrier scenario expects an INVITE first), so no cache to wait out.
+  carrierPort = await freePort();
+  await db.pool.query(`update carrier_gateways set port = $1 where name = 'carrier-local'`, [carrierPort]);
+});
+afterEach(() => {
+  for (const p of procs) p.kill('SIGKILL');
+});
+afterAll(async () => {
+  await app?.shutdown('test end');
+  await deleteKeys(TEST_REDIS_URL, prefix);
+  await db?.drop();
+});
+
+describe('startApp (the npm start path)', () => {
+  it('migrates, seeds the demo tenant and reports ready', async () => {
+    const t = await db.pool.query<{ code: string; status: string }>('select code, status from tenants');
+    expect(t.rows).toEqual([{ code: 'demo', status: 'active' }]);
+    const n = await db.pool.query<{ e164: string; state: string }>('select e164, state from numbers');
+    expect(n.rows).toEqual([{ e164: '+8657188880000', state: 'approved' }]);
+    const ready = await until('ready', async () => {
+      const r = await fetch(`${base}/readyz`);
+      return r.status === 200 ? ((await r.json()) as { ready: boolean; components: Record<string, unknown> }) : null;
+    });
+    expect(ready.components).toEqual({ drachtio: true, redis: true, postgres: true, outbox: true });
+  });
+
+  it('the README demo call is answered, charged at the demo rate and recorded in the ledger', async () => {
+    const { done: carrierDone } = await carrier();
+    const caller = await placeCall('call-uac-answer.xml', 1500);
+    expect(caller).toBe(0);
+    expect(await carrierDone).toBe(0);
+    const cdr = await until('the CDR', async () => {
+      const r = await db.pool.query<{ result: string; caller: string; billable_seconds: number; charge_fen: bigint; price_per_minute: string }>(
+        `select result, caller, billable_seconds, charge_fen, price_per_minute from cdrs where result = 'answered'`);
+      return r.rows[0] ?? null;
+    });
+    expect(cdr).toMatchObject({ result: 'answered', caller: '+8657188880000' });
+    // charge = price × billable seconds / 60, rounded up to the fen (config charging.rounding default)
+    const expected = BigInt(Math.ceil((Number(cdr.price_per_minute) * 100 * cdr.billable_seconds) / 60 - 1e-9));
+    expect(cdr.charge_fen).toBe(expected);
+    const charged = await db.pool.query<{ s: bigint }>(`select coalesce(sum(amount_fen), 0)::int8 as s from ledger_transfers where kind = 'call_charge'`);
+    expect(charged.rows[0]!.s).toBe(cdr.charge_fen);
+  });
+
+  it('shutdown drains: readiness goes false, the live call is cut with "service shutdown", its CDR is written', async () => {
+    const { done: carrierDone } = await carrier();
+    const caller = placeCall(scenarioFor('call-uac-cut.xml', { REASON_TEXT: 'service shutdown' }), 30_000);
+    await until('the call answered', async () => {
+      const m = await (await fetch(`${base}/metrics`)).text();
+      return /^softswitch_active_calls 1$/m.test(m) ? true : null;
+    });
+    const stopping = app!.shutdown('test');
+    await until('readiness false', async () => {
+      const r = await fetch(`${base}/readyz`).catch(() => null);
+      return r === null || r.status === 503 ? true : null;
+    });
+    await stopping;
+    app = null;
+    expect(await caller).toBe(0);
+    expect(await carrierDone).toBe(0);
+    const r = await db.pool.query<{ disconnect_reason: string }>(`select disconnect_reason from cdrs where disconnect_side = 'system'`);
+    expect(r.rows).toEqual([{ disconnect_reason: 'drain' }]);
+  });
+});
