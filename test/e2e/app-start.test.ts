@@ -12,7 +12,7 @@ import { createTestDb, type TestDb } from '../helpers/pg.js';
 import { deleteKeys, TEST_REDIS_URL, testPrefix } from '../helpers/redis.js';
 import { freePort } from '../helpers/ports.js';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { projectPath } from '../../src/util/paths.js';
@@ -44,11 +44,13 @@ function sipp(scenario: string, args: string[]): Promise<number | null> {
 }
 const procs = new Set<ChildProcess>();
 
+const scenarioDir = mkdtempSync(join(tmpdir(), 'app-start-'));
+
 /** A copy of a scenario with placeholders replaced. */
 function scenarioFor(template: string, values: Record<string, string>): string {
   let text = readFileSync(projectPath('test', 'scenarios', template), 'utf8');
   for (const [k, v] of Object.entries(values)) text = text.replaceAll(k, v);
-  const file = join(mkdtempSync(join(tmpdir(), 'app-start-')), template);
+  const file = join(scenarioDir, template);
   writeFileSync(file, text);
   return file;
 }
@@ -87,6 +89,7 @@ afterAll(async () => {
   await app?.shutdown('test end');
   await deleteKeys(TEST_REDIS_URL, prefix);
   await db?.drop();
+  rmSync(scenarioDir, { recursive: true, force: true });
 });
 
 describe('startApp (the npm start path)', () => {
