@@ -11,11 +11,7 @@ import { startApp, type RunningApp } from '../../src/app.js';
 import { createTestDb, type TestDb } from '../helpers/pg.js';
 import { deleteKeys, TEST_REDIS_URL, testPrefix } from '../helpers/redis.js';
 import { freePort } from '../helpers/ports.js';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { isAbsolute, join } from 'node:path';
-import { projectPath } from '../../src/util/paths.js';
+import { killSipps, runSipp, scenarioFor, udpBound, type SippResult } from './harness.js';
 
 let db: TestDb;
 const prefix = testPrefix();
@@ -32,39 +28,16 @@ async function until<T>(what: string, fn: () => Promise<T | null>, ms = 15_000):
   }
 }
 
-/** Run sipp to completion; resolves with its exit code (0 = every call of the scenario succeeded). */
-function sipp(scenario: string, args: string[]): Promise<number | null> {
-  const file = isAbsolute(scenario) ? scenario : projectPath('test', 'scenarios', scenario);
-  const p = spawn('sipp', ['-sf', file, '-i', '127.0.0.1', '-m', '1', '-timeout', '25s', '-timeout_error', '-nostdin', ...args], { stdio: 'ignore' });
-  procs.add(p);
-  return new Promise((resolve) => p.on('exit', (code) => {
-    procs.delete(p);
-    resolve(code);
-  }));
-}
-const procs = new Set<ChildProcess>();
-
-const scenarioDir = mkdtempSync(join(tmpdir(), 'app-start-'));
-
-/** A copy of a scenario with placeholders replaced. */
-function scenarioFor(template: string, values: Record<string, string>): string {
-  let text = readFileSync(projectPath('test', 'scenarios', template), 'utf8');
-  for (const [k, v] of Object.entries(values)) text = text.replaceAll(k, v);
-  const file = join(scenarioDir, template);
-  writeFileSync(file, text);
-  return file;
-}
-
-async function placeCall(scenario: string, holdMs: number): Promise<number | null> {
-  return sipp(scenario, ['-p', String(await freePort()), '-s', '13800138000', '-key', 'caller', '+8657188880000', '-d', String(holdMs), `127.0.0.1:${app!.sipPort}`]);
+async function placeCall(scenario: string, holdMs: number): Promise<SippResult> {
+  return runSipp(scenario, [`127.0.0.1:${app!.sipPort}`, '-p', String(await freePort()), '-m', '1', '-s', '13800138000', '-key', 'caller', '+8657188880000', '-d', String(holdMs)]);
 }
 
 let carrierPort = 0;
 
 /** The carrier (sipp UAS on the gateway's port); `done` settles when its call is over. */
-async function carrier(): Promise<{ done: Promise<number | null> }> {
-  const done = sipp('call-uas-answer.xml', ['-p', String(carrierPort)]);
-  await new Promise((r) => setTimeout(r, 500)); // sipp binds its port shortly after start
+async function carrier(): Promise<{ done: Promise<SippResult> }> {
+  const done = runSipp('call-uas-answer.xml', ['-p', String(carrierPort), '-m', '1']);
+  await udpBound(carrierPort);
   return { done }; // wrapped: an async function returning the bare promise would wait for the call to end
 }
 
@@ -82,14 +55,11 @@ beforeAll(async () => {
   carrierPort = await freePort();
   await db.pool.query(`update carrier_gateways set port = $1 where name = 'carrier-local'`, [carrierPort]);
 });
-afterEach(() => {
-  for (const p of procs) p.kill('SIGKILL');
-});
+afterEach(() => killSipps());
 afterAll(async () => {
   await app?.shutdown('test end');
   await deleteKeys(TEST_REDIS_URL, prefix);
   await db?.drop();
-  rmSync(scenarioDir, { recursive: true, force: true });
 });
 
 describe('startApp (the npm start path)', () => {
@@ -108,8 +78,8 @@ describe('startApp (the npm start path)', () => {
   it('the README demo call is answered, charged at the demo rate and recorded in the ledger', async () => {
     const { done: carrierDone } = await carrier();
     const caller = await placeCall('call-uac-answer.xml', 1500);
-    expect(caller).toBe(0);
-    expect(await carrierDone).toBe(0);
+    expect(caller).toMatchObject({ successful: 1, failed: 0 });
+    expect(await carrierDone).toMatchObject({ successful: 1, failed: 0 });
     const cdr = await until('the CDR', async () => {
       const r = await db.pool.query<{ result: string; caller: string; billable_seconds: number; charge_fen: bigint; price_per_minute: string }>(
         `select result, caller, billable_seconds, charge_fen, price_per_minute from cdrs where result = 'answered'`);
@@ -137,8 +107,8 @@ describe('startApp (the npm start path)', () => {
     });
     await stopping;
     app = null;
-    expect(await caller).toBe(0);
-    expect(await carrierDone).toBe(0);
+    expect(await caller).toMatchObject({ successful: 1, failed: 0 });
+    expect(await carrierDone).toMatchObject({ successful: 1, failed: 0 });
     const r = await db.pool.query<{ disconnect_reason: string }>(`select disconnect_reason from cdrs where disconnect_side = 'system'`);
     expect(r.rows).toEqual([{ disconnect_reason: 'drain' }]);
   });

@@ -128,7 +128,7 @@ export function runSipp(scenario: string, args: string[], localIp = '127.0.0.1')
 }
 
 /** Resolves once something (the sipp UAS) has bound the UDP port: our own bind then fails with EADDRINUSE. */
-async function udpBound(port: number, timeoutMs = 10_000): Promise<void> {
+export async function udpBound(port: number, timeoutMs = 10_000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
     const bound = await new Promise<boolean>((resolve) => {
