@@ -37,8 +37,11 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
   const log = logger.child({ instanceId });
   const readiness = new Readiness(config.health.probeTimeoutMs);
   const closers: { name: string; close: () => Promise<unknown> }[] = [];
-  const onFailure = async (): Promise<void> => {
-    for (const c of closers.reverse()) await c.close().catch(() => undefined);
+  // reverse order of start; one part failing to close does not keep the others open
+  const closeAll = async (): Promise<void> => {
+    for (const c of [...closers].reverse()) {
+      await c.close().catch((err: unknown) => log.warn({ err, part: c.name }, 'error while closing'));
+    }
   };
 
   try {
@@ -119,9 +122,7 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
         await sip.drain(deadline);
         // settle what the calls left, then let the outbox write it before the stores close
         await charging.idle();
-        for (const c of [...closers].reverse()) {
-          await c.close().catch((err: unknown) => log.warn({ err, part: c.name }, 'error while closing'));
-        }
+        await closeAll();
         log.info('stopped');
       })();
       return stopping;
@@ -129,7 +130,7 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
 
     return { instanceId, httpPort: bound.port, sipPort: edge?.sipPort ?? null, controlPort: edge?.controlPort ?? null, shutdown };
   } catch (e) {
-    await onFailure();
+    await closeAll();
     throw e;
   }
 }
