@@ -51,6 +51,17 @@ fi
 port_open "$PG_HOST" "$PG_PORT" || { log "PostgreSQL is not reachable on $PG_HOST:$PG_PORT"; exit 1; }
 
 command -v psql >/dev/null || apt_install postgresql-client
+
+# Test files run in parallel, each with its own database and pools; the stock 100 connections run out.
+MIN_PG_CONNECTIONS=${MIN_PG_CONNECTIONS:-400}
+cur=$(psql -h "$PG_HOST" -p "$PG_PORT" -U postgres -d postgres -tAc "show max_connections" 2>/dev/null || echo 0)
+if [ "${cur:-0}" -lt "$MIN_PG_CONNECTIONS" ] && ls /etc/postgresql/*/main >/dev/null 2>&1 && [ "$PG_HOST" = 127.0.0.1 ]; then
+  log "raising PostgreSQL max_connections $cur -> $MIN_PG_CONNECTIONS (restart)"
+  psql -h "$PG_HOST" -p "$PG_PORT" -U postgres -d postgres -qc "alter system set max_connections = $MIN_PG_CONNECTIONS"
+  ver=$(ls /etc/postgresql | sort -V | tail -n1)
+  as_root pg_ctlcluster --skip-systemctl-redirect "$ver" main restart
+  for _ in $(seq 1 100); do port_open "$PG_HOST" "$PG_PORT" && psql -h "$PG_HOST" -p "$PG_PORT" -U postgres -d postgres -tAc "select 1" >/dev/null 2>&1 && break; sleep 0.1; done
+fi
 if ! psql -h "$PG_HOST" -p "$PG_PORT" -U postgres -d postgres -tAc "select 1 from pg_database where datname='$DB_NAME'" | grep -q 1; then
   log "creating database $DB_NAME"
   psql -h "$PG_HOST" -p "$PG_PORT" -U postgres -d postgres -qc "create database $DB_NAME"
