@@ -399,7 +399,7 @@ export function createChargingEngine(deps: ChargingEngineDeps): Engine {
     const tk = t || '_';
     const reply = await timed('redis', 'charging_record', () => redis.chargeRecord(
       keys.done(cdr.callId), keys.outbox, keys.buckets(tk), keys.bucketMeta(tk), keys.expirySeq(tk),
-      cdr.callId, clock.now(), type, JSON.stringify({ ...cdr, chargeFen: '__CHARGE__' }), cdr.chargeFen, cfg.consumptionOrder, t, DONE_TTL_SECONDS,
+      cdr.callId, clock.now(), type, JSON.stringify(cdr), cdr.chargeFen, cfg.consumptionOrder, t, DONE_TTL_SECONDS,
     ));
     if (reply[0] === 'dup') return { chargeFen: BigInt(String(reply[1]).split('|')[0]!), billableSeconds: cdr.billableSeconds, cdr, duplicate: true };
     const got = BigInt(String(reply[1]));

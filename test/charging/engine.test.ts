@@ -246,6 +246,42 @@ describe('charging engine', () => {
     expect(ev[0]).toMatchObject({ type: 'call.rejected', debits: [], cdr: { chargeFen: '0', rejectReason: 'caller_id', rate: null } });
   });
 
+  it('user text in the CDR (caller, callee, Call-IDs that look like JSON or the charge placeholder) never breaks the event', async () => {
+    const { parseOutboxEvent } = await import('../../src/outbox/event.js');
+    const t = await tenant(100n);
+    const hostile = ['__CHARGE__', '"__CHARGE__"', '","chargeFen":"0', '\\"}]}', '%1%d%%', 'é中\u2028\t'];
+    for (const [i, text] of hostile.entries()) {
+      const base = facts(`inj${i}`, t.id, clock.now(), null, clock.now());
+      // unreserved path (record.lua)
+      await A.engine.recordRejected({ ...base, aCallId: text, caller: text, callee: text, result: 'rejected', sipStatus: 403, rejectReason: 'caller_id', disconnectReason: text });
+    }
+    const raws = (await A.redis.xrange(keys.outbox, '-', '+')).map(([, f]) => f[1]!).filter((r) => r.includes('"call:inj'));
+    expect(raws).toHaveLength(hostile.length);
+    for (const raw of raws) {
+      const p = parseOutboxEvent(raw);
+      expect(p.ok, raw).toBe(true);
+      if (!p.ok || p.event.type === 'bucket.expired') continue;
+      const i = Number(/^inj(\d+)$/.exec(p.event.cdr.callId)![1]);
+      expect(p.event.cdr).toMatchObject({ caller: hostile[i], callee: hostile[i], aCallId: hostile[i], disconnectReason: hostile[i], chargeFen: '0' });
+      expect(p.event.debits).toEqual([]);
+    }
+    // settle path (settle.lua): an answered call with hostile text is charged and its event parses
+    const g = await A.engine.authorize(req('inj-settle', t.id));
+    expect(g.ok).toBe(true);
+    const answerAt = clock.now();
+    await A.engine.answered('inj-settle', answerAt, () => undefined);
+    await clock.advance(5000, settle);
+    const r = await A.engine.finish({ ...facts('inj-settle', t.id, answerAt, answerAt, clock.now()), aCallId: '__CHARGE__', caller: '"}', callee: '__CHARGE__' });
+    expect(r.chargeFen).toBeGreaterThan(0n);
+    const raw = (await A.redis.xrange(keys.outbox, '-', '+')).map(([, f]) => f[1]!).find((x) => x.includes('"call:inj-settle"'))!;
+    const p = parseOutboxEvent(raw);
+    expect(p.ok, raw).toBe(true);
+    if (p.ok && p.event.type !== 'bucket.expired') {
+      expect(p.event.cdr).toMatchObject({ aCallId: '__CHARGE__', caller: '"}', callee: '__CHARGE__', chargeFen: r.chargeFen.toString() });
+      expect(p.event.debits).toEqual([{ bucketId: t.bucket, amountFen: r.chargeFen }]);
+    }
+  });
+
   it('consumption order: earliest expiry first, then never-expiring credit', async () => {
     const id = await createTenant(db.pool, `t${++n}`, plan);
     const paid = await createBucket(db.pool, id, 'paid', 100n);

@@ -1,12 +1,13 @@
 -- record.lua: put a CDR event for a call that holds no reservation (rejected, or admitted without Redis under the
 -- 'continue' failure policy) in the outbox, exactly once per call id.
 -- KEYS[1] done:<callId>  KEYS[2] outbox  KEYS[3] tenant:<t>:buckets  KEYS[4] tenant:<t>:bmeta  KEYS[5] tenant:<t>:expseq
--- ARGV[1] callId  ARGV[2] now ms  ARGV[3] type 'call.rejected' | 'call.settled'  ARGV[4] CDR JSON whose chargeFen
--- is the literal "__CHARGE__"  ARGV[5] wanted charge fen  ARGV[6] consumption order  ARGV[7] tenantId (or '')
+-- ARGV[1] callId  ARGV[2] now ms  ARGV[3] type 'call.rejected' | 'call.settled'  ARGV[4] CDR JSON (its chargeFen is
+-- replaced by the fen actually taken)  ARGV[5] wanted charge fen  ARGV[6] consumption order  ARGV[7] tenantId (or '')
 -- ARGV[8] done TTL seconds
 -- The charge actually taken is min(wanted, available now): an unreserved call can never drive a bucket below 0;
 -- what it could not pay is revenue lost to the 'continue' policy (bounded, see docs/charging.md).
 -- Returns {'ok', chargedFen} | {'dup', summary}
+-- The event is built with cjson.encode of tables: user text (Call-ID, caller, callee) is never spliced into JSON.
 local done = redis.call('GET', KEYS[1])
 if done then return { 'dup', done } end
 local want = tonumber(ARGV[5])
@@ -19,14 +20,13 @@ if want > 0 and ARGV[7] ~= '' then
     local t = math.min(want - got, b.avail)
     if t > 0 then
       redis.call('HINCRBY', KEYS[3], b.id, -t)
-      table.insert(debits, '{"bucketId":"' .. b.id .. '","amountFen":"' .. string.format('%d', t) .. '"}')
+      table.insert(debits, { bucketId = b.id, amountFen = string.format('%d', t) })
       got = got + t
     end
   end
 end
-local cdr = string.gsub(ARGV[4], '"__CHARGE__"', '"' .. string.format('%d', got) .. '"', 1)
-local ev = '{"eventId":' .. cjson.encode('call:' .. ARGV[1]) .. ',"type":"' .. ARGV[3] .. '","at":' .. ARGV[2] ..
-  ',"cdr":' .. cdr .. ',"debits":[' .. table.concat(debits, ',') .. ']}'
-redis.call('XADD', KEYS[2], '*', 'event', ev)
+local cdr = cjson.decode(ARGV[4])
+cdr.chargeFen = string.format('%d', got)
+redis.call('XADD', KEYS[2], '*', 'event', call_event(ARGV[1], ARGV[3], ARGV[2], cdr, debits))
 redis.call('SET', KEYS[1], string.format('%d', got) .. '|-', 'EX', tonumber(ARGV[8]))
 return { 'ok', got }

@@ -8,6 +8,7 @@
 -- Returns {'ok'} | {'dup', summary} | {'missing'} | {'leased'}; error 'charge exceeds hold' (nothing written).
 -- Invariants: charge <= held (the engine bills at most the granted seconds), sum(debits) == charge, every fen
 -- held returns to its bucket or is debited; the done marker is written in the same step as the outbox entry.
+-- The event is built with cjson.encode of tables: user text in the CDR is never spliced into JSON.
 local done = redis.call('GET', KEYS[2])
 if done then return { 'dup', done } end
 if redis.call('EXISTS', KEYS[1]) == 0 then
@@ -38,15 +39,12 @@ local debits = {}
 for _, h in ipairs(holds) do
   local d = math.min(left, h.amt)
   if d > 0 then
-    table.insert(debits, '{"bucketId":"' .. h.id .. '","amountFen":"' .. string.format('%d', d) .. '"}')
+    table.insert(debits, { bucketId = h.id, amountFen = string.format('%d', d) })
     left = left - d
   end
   if h.amt - d > 0 then redis.call('HINCRBY', KEYS[3], h.id, h.amt - d) end
 end
-local kind = 'call.settled'
-local ev = '{"eventId":' .. cjson.encode('call:' .. ARGV[1]) .. ',"type":"' .. kind .. '","at":' .. ARGV[2] ..
-  ',"cdr":' .. ARGV[4] .. ',"debits":[' .. table.concat(debits, ',') .. ']}'
-redis.call('XADD', KEYS[6], '*', 'event', ev)
+redis.call('XADD', KEYS[6], '*', 'event', call_event(ARGV[1], 'call.settled', ARGV[2], cjson.decode(ARGV[4]), debits))
 redis.call('DEL', KEYS[1])
 redis.call('SREM', KEYS[7], ARGV[1])
 redis.call('ZREM', KEYS[5], ARGV[1])
