@@ -27,11 +27,12 @@ export const testLogger = pino({ level: process.env.EDGE_TEST_LOG ?? 'silent' })
 export interface TestEdge extends Edge { host: string }
 
 export async function startTestEdge(opts: { transports?: ('udp' | 'tcp')[]; timers?: SipTimers; logger?: Logger; maxServerTransactions?: number } = {}): Promise<TestEdge> {
-  const sipPort = await freePort();
-  const controlPort = await freePort();
+  const transports = opts.transports ?? ['udp', 'tcp'];
+  // UDP alone can take any port the kernel gives; UDP+TCP need one number free on both, which freePort checks
+  const sipPort = transports.includes('tcp') ? await freePort() : 0;
   const edge = await startEdge({
-    sipHost: '127.0.0.1', sipPort, transports: opts.transports ?? ['udp', 'tcp'],
-    controlHost: '127.0.0.1', controlPort, secret: SECRET, logger: opts.logger ?? testLogger,
+    sipHost: '127.0.0.1', sipPort, transports,
+    controlHost: '127.0.0.1', controlPort: 0, secret: SECRET, logger: opts.logger ?? testLogger,
     ...(opts.timers ? { timers: opts.timers } : {}),
     ...(opts.maxServerTransactions !== undefined ? { maxServerTransactions: opts.maxServerTransactions } : {}),
   });
