@@ -10,12 +10,13 @@
  *  - owned through a lock file `<tmpdir>/softswitch-test-ports/<port>`, created atomically (link(2) of a file that
  *    already holds our pid, so a lock is never seen empty); a lock whose process is gone (pid dead, or reused by a
  *    process with another start time) is reclaimed under a per-port `.reclaim` mutex, so two processes can never
- *    both reclaim it; every lock this process holds is removed when it exits;
+ *    both reclaim it; a process that exits normally removes its locks (a killed one's, e.g. a test runner's worker,
+ *    are reclaimed by the next process that picks the port);
  *  - checked free on TCP and UDP before it is returned (something outside the tests may hold it).
  */
 import { createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
-import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -76,6 +77,13 @@ function alive(content: string): boolean {
 function identity(): { content: string; tmp: string } {
   if (me) return me;
   mkdirSync(LOCK_DIR, { recursive: true });
+  // owner files of processes that died without their exit handler (SIGKILL, or a test runner killing its workers)
+  for (const f of readdirSync(LOCK_DIR)) {
+    const pid = /^\.owner-(\d+)-/.exec(f)?.[1];
+    if (pid !== undefined && startTime(Number(pid)) === null) {
+      try { unlinkSync(join(LOCK_DIR, f)); } catch { /* another process cleaned it */ }
+    }
+  }
   const tmp = join(LOCK_DIR, `.owner-${process.pid}-${Math.random().toString(36).slice(2)}`);
   const content = `${process.pid} ${startTime(process.pid) ?? ''}\n`;
   writeFileSync(tmp, content);
