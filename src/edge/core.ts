@@ -19,6 +19,7 @@ import type { AppConn, AppMessageHandler, WireServer } from './wire/server.js';
 import type { SipTimers } from './timers.js';
 import { cancelRequest, localFailure, newBranch, newTag, nonSuccessAck, REASONS, responseTo, stackTime } from './builders.js';
 import { ProxySession, type ProxyHost, type ProxyResponseHandler } from './proxy.js';
+import { RoutedDialogs, type RoutedDialog } from './routed.js';
 
 const CRLF = '\r\n';
 /** Headers an app may not set: the stack owns them (drachtio `makeTags`). */
@@ -26,6 +27,8 @@ const IMMUTABLE = new Set(['via', 'route', 'rseq', 'record-route', 'content-leng
 
 export class EdgeCore implements AppMessageHandler {
   readonly dialogs = new DialogStore();
+  /** Dialogs we Record-Routed for an app proxyRequest: the only requests the edge forwards by itself. */
+  readonly routed = new RoutedDialogs();
   private readonly serverTxns = new Map<string, ServerTxn>();
   private readonly serverById = new Map<string, ServerTxn>();
   private readonly clientTxns = new Map<string, ClientTxn>();
@@ -46,6 +49,14 @@ export class EdgeCore implements AppMessageHandler {
       tx.canceled = true;
       if (tx.state === 'calling') tx.cancelPending = msg;
       else this.sendCancelNow(tx, msg);
+    },
+    dialogFormed: (stx, res, from) => {
+      const req = stx.request;
+      const toTag = tagOf(header(res, 'to'));
+      const fromTag = tagOf(header(req, 'from'));
+      if (toTag === undefined || fromTag === undefined) return;
+      const contacts = [header(req, 'contact'), header(res, 'contact')].map((c) => (c ? parseUri(uriOf(c))?.host ?? '' : ''));
+      this.routed.add(header(req, 'call-id')!, fromTag, toTag, [stx.from.address, from.address, ...contacts.filter((a) => isIP(a) !== 0)]);
     },
   };
 
@@ -149,9 +160,11 @@ export class EdgeCore implements AppMessageHandler {
     req.headers.unshift(...[topVia, ...vias.slice(1)].map((v) => ({ name: 'Via', value: v })));
 
     const callId = header(req, 'call-id')!;
-    const routes = listValues(req, 'route');
-    if (routes.length > 0 && this.isOwnUri(uriOf(routes[0]!))) return this.looseRoute(req, from, routes);
-    if (req.method === 'ACK') return this.onAck(req, from, callId);
+    const toTag = tagOf(header(req, 'to'));
+    // Only a dialog we Record-Routed for an app proxyRequest is loose-routed onwards; any other request naming us in
+    // its Route is handled like every other request (to the app, or 481/483), so nothing is relayed (issue 9).
+    const routed = this.routedDialogOf(req, from, callId, toTag);
+    if (req.method === 'ACK') return routed ? this.looseRouteAck(req, from, routed) : this.onAck(req, from, callId);
     if (req.method === 'CANCEL') return this.onCancel(req, from);
 
     const key = this.serverKey(req, req.method);
@@ -167,9 +180,9 @@ export class EdgeCore implements AppMessageHandler {
     const mf = header(req, 'max-forwards');
     const tx = this.newServerTxn(key, req, from);
     if (mf !== undefined && mf.trim() === '0') return this.respondStateless(tx, 483);
+    if (routed) return this.looseRoute(tx, routed);
 
     if (req.method === 'INVITE') this.respondRaw(tx, responseTo(req, 100));
-    const toTag = tagOf(header(req, 'to'));
     if (toTag !== undefined) {
       const d = this.dialogs.findLocal(callId, toTag);
       if (!d || (d.owner as AppConn).closed) return this.respondStateless(tx, 481);
@@ -198,28 +211,51 @@ export class EdgeCore implements AppMessageHandler {
     return u !== undefined && u.host === this.host && (u.port ?? 5060) === this.sipPort;
   }
 
-  /** A request following our Record-Route (we proxied the dialog-forming request): pop our Route, pass it on. */
-  private looseRoute(req: SipRequest, from: Target, routes: string[]): void {
+  /** The Record-Routed dialog an in-dialog request with our Route on top belongs to, sent by one of its parties. */
+  private routedDialogOf(req: SipRequest, from: Target, callId: string, toTag: string | undefined): RoutedDialog | undefined {
+    if (toTag === undefined || this.routed.size === 0) return undefined;
+    const first = listValues(req, 'route')[0];
+    if (first === undefined || !this.isOwnUri(uriOf(first))) return undefined;
+    const d = this.routed.find(callId, tagOf(header(req, 'from')), toTag);
+    return d?.peers.has(from.address) ? d : undefined;
+  }
+
+  /** Pop our Route; the next hop is the next Route or the request URI, and it must be the dialog's other party. */
+  private nextHop(req: SipRequest): string {
+    const routes = listValues(req, 'route');
     removeHeader(req, 'route');
     const rest = routes.slice(1);
     req.headers.push(...rest.map((r) => ({ name: 'Route', value: r })));
-    const next = rest.length > 0 ? uriOf(rest[0]!) : req.uri;
-    if (req.method === 'ACK') {
-      void this.resolve(next, from.proto).then((to) => {
-        if (!to || this.isSelf(to)) return;
-        req.headers.unshift({ name: 'Via', value: this.via(to.proto, newBranch()) });
-        this.send(to, serialize(req));
-      });
-      return;
-    }
-    const key = this.serverKey(req, req.method);
-    const existing = this.serverTxns.get(key);
-    if (existing) { existing.onRetransmit(); return; }
-    const tx = this.newServerTxn(key, req, from);
-    if (req.method === 'CANCEL') return this.onCancel(req, from);
-    const session = new ProxySession(this.proxyHost, tx, [next], { recordRoute: false, rewriteUri: false, extraHeaders: [] });
-    tx.proxy = session;
-    session.start();
+    return rest.length > 0 ? uriOf(rest[0]!) : req.uri;
+  }
+
+  private async peerTarget(uri: string, fallback: Proto, d: RoutedDialog): Promise<Target | undefined> {
+    const to = await this.resolve(uri, fallback);
+    return to && !this.isSelf(to) && d.peers.has(to.address) ? to : undefined;
+  }
+
+  private looseRouteAck(req: SipRequest, from: Target, d: RoutedDialog): void {
+    void this.peerTarget(this.nextHop(req), from.proto, d).then((to) => {
+      if (!to) return;
+      req.headers.unshift({ name: 'Via', value: this.via(to.proto, newBranch()) });
+      this.send(to, serialize(req));
+    });
+  }
+
+  /** A request of a dialog we Record-Routed (we proxied its INVITE): pass it on to the other party. */
+  private looseRoute(tx: ServerTxn, d: RoutedDialog): void {
+    const req = tx.request;
+    const next = this.nextHop(req);
+    void this.peerTarget(next, tx.from.proto, d).then((to) => {
+      if (!to) {
+        this.log.warn({ callId: header(req, 'call-id'), next }, 'in-dialog request of a proxied dialog names no party of it; refused');
+        return this.respondStateless(tx, 403, 'Forbidden');
+      }
+      if (req.method === 'BYE') this.routed.remove(d);
+      const session = new ProxySession(this.proxyHost, tx, [next], { recordRoute: false, rewriteUri: false, extraHeaders: [] });
+      tx.proxy = session;
+      session.start();
+    });
   }
 
   /**
@@ -679,5 +715,6 @@ export class EdgeCore implements AppMessageHandler {
     for (const t of this.serverById.values()) t.terminate();
     for (const t of this.clientById.values()) t.terminate();
     for (const d of this.dialogs.all()) this.dialogs.remove(d);
+    this.routed.clear();
   }
 }

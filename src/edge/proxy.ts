@@ -18,6 +18,8 @@ export interface ProxyHost {
   isSelf(t: Target): boolean;
   startProxyTxn(req: SipRequest, text: string, to: Target, branch: string, handler: ProxyResponseHandler): ClientTxn;
   cancel(tx: ClientTxn, headers: { name: string; value: string }[]): void;
+  /** A dialog-forming response passed through a Record-Routing session: later requests of it may be loose-routed. */
+  dialogFormed(stx: ServerTxn, res: SipResponse, from: Target): void;
 }
 
 export interface ProxyResponseHandler {
@@ -81,6 +83,7 @@ export class ProxySession implements ProxyResponseHandler {
   onResponse(res: SipResponse, from: Target, retransmission: boolean): void {
     if (this.finished && !retransmission) return;
     if (res.status === 100) return;
+    if (this.opts.recordRoute && this.stx.request.method === 'INVITE' && res.status < 300) this.host.dialogFormed(this.stx, res, from);
     if (retransmission || res.status < 200) { this.upstream(res); return; }
     this.reporter?.report(this.responseReport(res, from));
     const status = res.status;
