@@ -21,6 +21,7 @@ import { postgresProbe, redisProbe } from './observability/probes.js';
 import { metrics } from './observability/metrics.js';
 import { seedDemo } from './demo/seed.js';
 import { startMaintenance } from './jobs/maintenance.js';
+import { importMissingYears } from './calendar/store.js';
 import type { Logger } from './util/logger.js';
 
 export interface RunningApp {
@@ -50,6 +51,7 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     const m = await migrate(pool);
     if (m.applied.length) log.info({ applied: m.applied }, 'migrations applied');
     await pool.query('select ensure_cdr_partitions(now(), 3)');
+    await importMissingYears(pool); // the bundled working-day calendar (config/calendar) for years not imported yet
 
     const redis = createChargingRedis(config.redis.url, config.redis.keyPrefix);
     closers.push({ name: 'redis', close: () => redis.quit() });

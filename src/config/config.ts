@@ -67,8 +67,19 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'api.operatorToken', env: 'API_OPERATOR_TOKEN', kind: { type: 'string', pattern: /^([A-Za-z0-9._~+\/=-]{24,256})?$/, allowed: 'empty (operator API off) or 24-256 token characters' }, doc: 'bearer token of NOC operators on the HTTP API (sees every tenant)' },
   { path: 'health.probeTimeoutMs', env: 'READINESS_PROBE_TIMEOUT_MS', kind: { type: 'int', min: 50, max: 30000 }, doc: '/readyz: a component probe slower than this counts as down' },
   { path: 'jobs.intervalSeconds', env: 'MAINTENANCE_INTERVAL_SECONDS', kind: { type: 'int', min: 5, max: 86400 }, doc: 'how often an instance reconciles read-only (drift gauges), checks low balances, sends tenant notices and makes CDR partitions' },
+  { path: 'jobs.schedulerEnabled', env: 'SCHEDULER_ENABLED', kind: { type: 'bool' }, doc: 'run the billing scheduler (rent, late fees, overdue suspension, reminders, period end, CDR partitions) in this instance; one instance at a time runs it (PostgreSQL lease)' },
+  { path: 'jobs.schedulerTickSeconds', env: 'SCHEDULER_TICK_SECONDS', kind: { type: 'int', min: 1, max: 3600 }, doc: 'how often the scheduler looks for due job periods (and renews its lease)' },
+  { path: 'billing.overdueSuspendDays', env: 'OVERDUE_SUSPEND_DAYS', kind: { type: 'int', min: 1, max: 365 }, doc: 'a tenant whose oldest unpaid receivable is overdue for more than this many days is suspended (live calls cut) until paid (art. 3.2)' },
+  { path: 'billing.vatRatePercent', env: 'INVOICE_VAT_RATE_PERCENT', kind: { type: 'string', pattern: /^(0|[1-9][0-9]?)(\.[0-9]{1,2})?$/, allowed: 'a percentage 0-99.99, e.g. 9' }, doc: 'VAT rate printed on tax invoices (basic telecom services: 9)' },
+  { path: 'billing.sellerName', env: 'INVOICE_SELLER_NAME', kind: { type: 'string', pattern: /^.{1,200}$/, allowed: '1-200 characters' }, doc: 'seller (Party B) name on invoices and statements' },
+  { path: 'billing.sellerTaxId', env: 'INVOICE_SELLER_TAX_ID', kind: { type: 'string', pattern: /^[0-9A-Z]{0,20}$/, allowed: 'empty or a unified social credit code (up to 20 of 0-9 A-Z)' }, doc: 'seller tax id on invoices' },
   { path: 'notify.webhookTimeoutMs', env: 'NOTIFY_WEBHOOK_TIMEOUT_MS', kind: { type: 'int', min: 100, max: 60000 }, doc: 'tenant notices: how long a webhook POST may take before the attempt counts as failed' },
   { path: 'notify.maxAttempts', env: 'NOTIFY_MAX_ATTEMPTS', kind: { type: 'int', min: 1, max: 100 }, doc: 'tenant notices: webhook attempts (exponential backoff from 1 min, at most 6 h apart) before the notice is marked failed' },
+  { path: 'notify.smtpUrl', env: 'SMTP_URL', kind: { type: 'string', pattern: /^(smtps?:\/\/\S+)?$/, allowed: 'empty (no e-mail) or smtp://[user:pass@]host:port, smtps://...' }, doc: 'tenant notices by e-mail: the SMTP server (nodemailer)' },
+  { path: 'notify.mailFrom', env: 'NOTIFY_MAIL_FROM', kind: { type: 'string', pattern: /^[^\s@]+@[^\s@]+$/, allowed: 'an e-mail address' }, doc: 'From address of tenant notice e-mails' },
+  { path: 'notify.smsUrl', env: 'SMS_PROVIDER_URL', kind: { type: 'string', pattern: /^(https?:\/\/\S+)?$/, allowed: 'empty (no SMS) or an http(s) URL' }, doc: 'tenant notices by SMS: the provider\'s HTTP endpoint, POSTed the SMS_TEMPLATE body' },
+  { path: 'notify.smsTemplate', env: 'SMS_TEMPLATE', kind: { type: 'string', pattern: /\{\{text\}\}/, allowed: 'a JSON body with {{to}} and {{text}} placeholders' }, doc: 'JSON body POSTed to the SMS provider; {{to}} and {{text}} are replaced (JSON-escaped)' },
+  { path: 'notify.smsToken', env: 'SMS_PROVIDER_TOKEN', kind: { type: 'string', pattern: /^\S*$/, allowed: 'empty or a token without spaces' }, doc: 'bearer token sent to the SMS provider (never logged)' },
   { path: 'demo.autoSeed', env: 'DEMO_AUTO_SEED', kind: { type: 'bool' }, doc: 'seed the contract\'s demo tenant at start when the database has no tenant' },
 ];
 
@@ -91,9 +102,10 @@ export interface Config {
   };
   service: { timezone: string };
   shutdown: { drainSeconds: number };
-  jobs: { intervalSeconds: number };
+  jobs: { intervalSeconds: number; schedulerEnabled: boolean; schedulerTickSeconds: number };
+  billing: { overdueSuspendDays: number; vatRatePercent: string; sellerName: string; sellerTaxId: string };
   demo: { autoSeed: boolean };
-  notify: { webhookTimeoutMs: number; maxAttempts: number };
+  notify: { webhookTimeoutMs: number; maxAttempts: number; smtpUrl: string; mailFrom: string; smsUrl: string; smsTemplate: string; smsToken: string };
   api: { operatorToken: string };
   health: { probeTimeoutMs: number };
 }

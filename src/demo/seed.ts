@@ -1,7 +1,9 @@
 /**
  * The contract's sample order as demo data (idempotent: running it again changes nothing):
  * tenant "demo", order DEMO-0001 = 1 prepaid package of 11,000.00 CNY valid 12 months + 1 number at
- * 420.00 CNY/month (total 11,420.00), paid: a paid bucket of 1,100,000 fen credited through the ledger; the number
+ * 420.00 CNY per year (the rules doc's reading of the rent line; contract total 11,420.00), paid with the order:
+ * receivables for the package and the first (only) rent year, settled by payment order:DEMO-0001, and a paid bucket
+ * of 1,100,000 fen credited through the ledger; the number
  * +8657188880000 (Hangzhou fixed line) approved; rate plan "china-std" (per-second 1/1); ingress trunk
  * "ccc-local" 127.0.0.1; carrier gateway "carrier-local" 127.0.0.1:5070 udp. Redis follows when given.
  */
@@ -13,6 +15,8 @@ import { findCredit } from '../tenants/credits.js';
 import { createTenant, getTenant, setTenantRatePlan } from '../tenants/tenants.js';
 import { syncCredit, syncTenantState, type SyncOutcome } from '../tenants/sync.js';
 import { RuleError } from '../tenants/rules.js';
+import type { Rent } from '../billing/rent.js';
+import { loadCalendar } from '../calendar/store.js';
 
 export const DEMO = {
   tenantCode: 'demo',
@@ -21,7 +25,7 @@ export const DEMO = {
   number: '+8657188880000',
   ratePlan: 'china-std',
   packageAmountFen: 1_100_000n,
-  monthlyRentFen: 42_000n,
+  rent: { amountFen: 42_000n, period: 'year' } as Rent,
   validityMonths: 12,
 } as const;
 
@@ -78,8 +82,8 @@ export async function seedDemo(pool: Pool, redis?: ChargingRedis | null, opts: {
   if (tenant.ratePlanId === null) tenant = await setTenantRatePlan(pool, tenant.id, DEMO.ratePlan);
   const order = await createOrder(pool, {
     tenantId: tenant.id, orderNo: DEMO.orderNo, packageAmountFen: DEMO.packageAmountFen, packageCount: 1, validityMonths: DEMO.validityMonths,
-    numberCount: 1, monthlyRentFen: DEMO.monthlyRentFen, paid: true, numbers: [DEMO.number],
-  }, timeZone);
+    numberCount: 1, rent: DEMO.rent, paid: true, numbers: [DEMO.number],
+  }, await loadCalendar(pool, timeZone));
   await withTransaction(pool, async (c) => {
     const n = await c.query<{ state: string }>(`select state from numbers where e164 = $1 for update`, [DEMO.number]);
     if (n.rows[0]?.state === 'pending_review') await changeNumberState(c, DEMO.number, 'approve', 'demo: qualification documents on file');

@@ -16,6 +16,7 @@ import { metrics } from '../observability/metrics.js';
 import { reconcile } from '../reconcile/reconcile.js';
 import { deliverPending } from '../notify/notifier.js';
 import { checkLowBalance } from '../tenants/notices.js';
+import { loadCalendar } from '../calendar/store.js';
 import type { Logger } from '../util/logger.js';
 
 export interface Maintenance {
@@ -39,9 +40,10 @@ export function startMaintenance(deps: { pool: Pool; redis: Redis; config: Confi
     }],
     ['low-balance', async () => {
       const tenants = (await pool.query<{ id: bigint }>("select id from tenants where status = 'active'")).rows;
+      const calendar = await loadCalendar(pool, config.service.timezone);
       let low = 0;
       for (const t of tenants) {
-        const r = await checkLowBalance(pool, t.id, { percent: config.charging.lowBalancePercent, at: new Date(), timeZone: config.service.timezone });
+        const r = await checkLowBalance(pool, t.id, { percent: config.charging.lowBalancePercent, at: new Date(), calendar });
         if (r.reasons.length > 0) low += 1;
         if (r.notified.length > 0) log.info({ tenant: t.id.toString(), reasons: r.reasons, channels: r.notified }, 'low-balance notice written');
       }

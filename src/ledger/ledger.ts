@@ -15,18 +15,24 @@ import { withTransaction } from '../db/pool.js';
 
 export type Queryable = pg.Pool | pg.PoolClient;
 
-export type TransferKind = 'top_up' | 'gift' | 'call_charge' | 'rental' | 'late_fee' | 'expiry_clear' | 'refund' | 'adjustment';
-export const TRANSFER_KINDS: readonly TransferKind[] = ['top_up', 'gift', 'call_charge', 'rental', 'late_fee', 'expiry_clear', 'refund', 'adjustment'];
+export type TransferKind =
+  | 'top_up' | 'gift' | 'call_charge' | 'rental' | 'late_fee' | 'expiry_clear' | 'refund' | 'adjustment' | 'order' | 'payment' | 'early_termination';
+export const TRANSFER_KINDS: readonly TransferKind[] = [
+  'top_up', 'gift', 'call_charge', 'rental', 'late_fee', 'expiry_clear', 'refund', 'adjustment', 'order', 'payment', 'early_termination',
+];
 
-export type SystemAccountCode = 'cash' | 'gift_funding' | 'revenue:calls' | 'revenue:rental' | 'revenue:late_fee' | 'expired' | 'receivable';
+export type SystemAccountCode =
+  | 'cash' | 'gift_funding' | 'revenue:calls' | 'revenue:rental' | 'revenue:late_fee' | 'revenue:early_termination' | 'expired' | 'prepaid_billed';
 const SYSTEM_ACCOUNT_KIND: Record<SystemAccountCode, string> = {
   cash: 'cash',
   gift_funding: 'gift_funding',
   'revenue:calls': 'revenue',
   'revenue:rental': 'revenue',
   'revenue:late_fee': 'revenue',
+  'revenue:early_termination': 'revenue',
   expired: 'expired',
-  receivable: 'receivable',
+  // prepaid packages billed and not yet paid: credited when an order is billed, debited when its payment funds the bucket
+  prepaid_billed: 'deferred',
 };
 
 export interface TransferInput {
@@ -38,6 +44,9 @@ export interface TransferInput {
   tenantId?: bigint | null;
   callId?: string | null;
   memo?: string | null;
+  /** business time of the movement (statements group by it); default the time of posting. Not part of the
+   * idempotency comparison: a retry computed at another instant is still the same transfer. */
+  bookedAt?: Date | null;
 }
 
 export type LedgerErrorCode = 'invalid_transfer' | 'idempotency_conflict' | 'overdraw' | 'unknown_account' | 'unknown_bucket';
@@ -148,10 +157,10 @@ async function postInTransaction(c: pg.PoolClient, transfers: TransferInput[]): 
     try {
       inserted = (
         await c.query<{ id: bigint }>(
-          `insert into ledger_transfers (idempotency_key, debit_account_id, credit_account_id, amount_fen, kind, tenant_id, call_id, memo)
-           values ($1, $2, $3, $4, $5, $6, $7, $8) on conflict (idempotency_key) do nothing returning id`,
+          `insert into ledger_transfers (idempotency_key, debit_account_id, credit_account_id, amount_fen, kind, tenant_id, call_id, memo, booked_at)
+           values ($1, $2, $3, $4, $5, $6, $7, $8, coalesce($9::timestamptz, now())) on conflict (idempotency_key) do nothing returning id`,
           [t.idempotencyKey, t.debitAccountId.toString(), t.creditAccountId.toString(), t.amountFen.toString(), t.kind,
-           t.tenantId == null ? null : t.tenantId.toString(), t.callId ?? null, t.memo ?? null],
+           t.tenantId == null ? null : t.tenantId.toString(), t.callId ?? null, t.memo ?? null, t.bookedAt ?? null],
         )
       ).rows;
     } catch (e) {
@@ -242,6 +251,14 @@ export async function bucketAccount(db: Queryable, bucketId: bigint): Promise<bi
     bucketId,
     mustNotOverdraw: true,
   });
+}
+
+/**
+ * The tenant's receivable account (code tenant:<t>:receivable, debit-normal): receivables debit it, payments credit
+ * it, so its balance is minus what the tenant owes. Created on first use.
+ */
+export async function tenantReceivableAccount(db: Queryable, tenantId: bigint): Promise<bigint> {
+  return getOrCreateAccount(db, { code: `tenant:${tenantId}:receivable`, kind: 'receivable', tenantId, bucketId: null, mustNotOverdraw: false });
 }
 
 export interface BucketBalance {

@@ -1,69 +1,85 @@
 /**
- * Periodic charges and period end, posted to the ledger with idempotency keys so each runs safely again:
- * - monthly number rental: receivable → revenue:rental, key rental:<numberId>:<YYYY-MM>
- * - late fees on unpaid orders (art. 3.2): receivable → revenue:late_fee, key late:<orderId>:<days>
+ * Periodic charges and period end, posted with idempotency keys so each runs safely again and catches up after
+ * downtime (the scheduler in src/jobs runs them; the `billing` CLI commands run them by hand):
+ * - rent: every rent period started so far, for every number the tenant holds: receivable tenant:<t>:receivable →
+ *   revenue:rental, key rent:<numberId>:<period start day> (src/billing/rent.ts);
+ * - late fees (art. 3.2): one receivable per overdue receivable and day, key late:<receivableId>:<day>
+ *   (src/billing/late-fee.ts);
  * - period end (art. 7.2): numbers reclaimed, tenant terminated; the remaining balance is cleared by the charging
- *   engine's bucket expiry (bucket → expired, kind expiry_clear, via the outbox). Arrears (receivable) stay collectable.
+ *   engine's bucket expiry (bucket → expired, kind expiry_clear, via the outbox). Arrears stay collectable.
  */
-import { postTransfers, systemAccount, tenantBuckets, type PostResult, type Queryable } from '../ledger/ledger.js';
-import { addWorkingDays, daysOverdue, lateFeeFen, monthLabel } from './rules.js';
+import { tenantBuckets, type Queryable } from '../ledger/ledger.js';
+import { lateFeeDays, overdueDays, PAYMENT_TERM_WORKING_DAYS } from '../billing/late-fee.js';
+import { rentPeriods } from '../billing/rent.js';
+import type { WorkingCalendar } from '../calendar/calendar.js';
+import { startOfDay } from '../calendar/zone.js';
+import { listNumbers } from './numbers.js';
+import { issueRent } from './orders.js';
+import { issueReceivable, listReceivables, type Receivable } from './receivables.js';
 import { inTransaction } from './tx.js';
 
-export const PAYMENT_TERM_WORKING_DAYS = 3;
-
-export interface PostedCharge {
-  key: string;
-  amountFen: bigint;
-  transferId: bigint;
-  duplicate: boolean;
-}
-
-/** Rent of the month containing `at` for every approved or suspended number of the tenant (rent > 0). */
-export async function chargeRental(db: Queryable, tenantId: bigint, at: Date, timeZone: string): Promise<PostedCharge[]> {
-  const month = monthLabel(at, timeZone);
+/** Rent of every period started by `at` for each number the tenant holds (any state but reclaimed). */
+export async function chargeRent(db: Queryable, tenantId: bigint, at: Date, cal: WorkingCalendar): Promise<Receivable[]> {
   return inTransaction(db, async (c) => {
-    const nums = await c.query<{ id: bigint; e164: string; monthly_rent_fen: bigint }>(
-      `select id, e164, monthly_rent_fen from numbers where tenant_id = $1 and state in ('approved', 'suspended') and monthly_rent_fen > 0 order by id`,
-      [tenantId.toString()],
-    );
-    if (nums.rows.length === 0) return [];
-    const receivable = await systemAccount(c, 'receivable');
-    const revenue = await systemAccount(c, 'revenue:rental');
-    const transfers = nums.rows.map((n) => ({
-      idempotencyKey: `rental:${n.id}:${month}`, debitAccountId: receivable, creditAccountId: revenue, amountFen: n.monthly_rent_fen,
-      kind: 'rental' as const, tenantId, memo: `rent ${n.e164} ${month}`,
-    }));
-    const r = await postTransfers(c, transfers);
-    return withIds(transfers, r);
+    const t = (await c.query<{ service_start: Date | null; service_end: Date | null }>('select service_start, service_end from tenants where id = $1', [tenantId.toString()])).rows[0];
+    if (!t?.service_start || !t.service_end) return [];
+    const out: Receivable[] = [];
+    for (const n of await listNumbers(c, tenantId)) {
+      if (n.state === 'reclaimed' || n.rent.amountFen === 0n) continue;
+      for (const w of rentPeriods(t.service_start, t.service_end, n.rent.period, cal.timeZone)) {
+        if (w.start.getTime() > at.getTime()) break;
+        if (n.heldSince && n.heldSince.getTime() >= w.end.getTime()) continue;
+        const issuedAt = n.heldSince && n.heldSince.getTime() > w.start.getTime() ? n.heldSince : w.start;
+        const r = await issueRent(c, n, t.service_start, t.service_end, w.start, { issuedAt, dueAt: cal.termEnd(issuedAt, PAYMENT_TERM_WORKING_DAYS) }, cal.timeZone);
+        if (r) out.push(r);
+      }
+    }
+    return out;
   });
 }
 
 /**
- * Late fee accrued up to `at` on each active unpaid order of the tenant: due 3 working days after signing; the fee
- * is lateFeeFen(total, whole days overdue) and only the part not yet posted is posted (one transfer per day count).
+ * Late fees up to `at` (art. 3.2): for every receivable that bears them, one late-fee receivable per overdue day
+ * not yet posted (catch-up after downtime included), on the amount outstanding at the start of that day.
  */
-export async function accrueLateFees(db: Queryable, tenantId: bigint, at: Date, timeZone: string): Promise<PostedCharge[]> {
+export async function accrueLateFees(db: Queryable, tenantId: bigint, at: Date, cal: WorkingCalendar): Promise<Receivable[]> {
   return inTransaction(db, async (c) => {
-    const orders = await c.query<{ id: bigint; order_no: string; signed_at: Date; total_fen: bigint; posted: bigint }>(
-      `select o.id, o.order_no, o.signed_at, o.total_fen,
-              coalesce((select sum(amount_fen) from ledger_transfers where kind = 'late_fee' and idempotency_key like 'late:' || o.id || ':%'), 0)::int8 as posted
-         from orders o where o.tenant_id = $1 and o.status = 'active' and o.paid_at is null and o.total_fen > 0 for update of o`,
+    const all = await listReceivables(c, tenantId);
+    const posted = new Set(all.filter((r) => r.kind === 'late_fee').map((r) => `${r.parentId}:${r.feeDay}`));
+    const pays = await c.query<{ receivable_id: bigint; received_at: Date; amount_fen: bigint }>(
+      `select a.receivable_id, p.received_at, a.amount_fen from payment_allocations a join payments p on p.id = a.payment_id where p.tenant_id = $1`,
       [tenantId.toString()],
     );
-    const out: PostedCharge[] = [];
-    for (const o of orders.rows) {
-      const days = daysOverdue(addWorkingDays(o.signed_at, PAYMENT_TERM_WORKING_DAYS, timeZone), at);
-      const owed = lateFeeFen(o.total_fen, days) - o.posted;
-      if (owed <= 0n) continue;
-      const t = {
-        idempotencyKey: `late:${o.id}:${days}`, debitAccountId: await systemAccount(c, 'receivable'),
-        creditAccountId: await systemAccount(c, 'revenue:late_fee'), amountFen: owed, kind: 'late_fee' as const, tenantId,
-        memo: `late fee order ${o.order_no}: ${days} days x 3 per mille`,
-      };
-      out.push(...withIds([t], await postTransfers(c, [t])));
+    const out: Receivable[] = [];
+    for (const r of all) {
+      if (!r.accruesLateFee || r.dueAt.getTime() > at.getTime()) continue;
+      const payments = pays.rows.filter((p) => p.receivable_id === r.id).map((p) => ({ at: p.received_at, amountFen: p.amount_fen }));
+      for (const d of lateFeeDays(r, payments, at, cal.timeZone)) {
+        if (posted.has(`${r.id}:${d.day}`)) continue;
+        const issuedAt = startOfDay(d.day, cal.timeZone);
+        out.push((await issueReceivable(c, {
+          tenantId, kind: 'late_fee', amountFen: d.feeFen, issuedAt, dueAt: cal.termEnd(issuedAt, PAYMENT_TERM_WORKING_DAYS),
+          key: `late:${r.id}:${d.day}`, parentId: r.id, feeDay: d.day,
+          description: `late fee ${d.day}: 3 per mille of ${d.outstandingFen} fen overdue (${r.description})`,
+        })).receivable);
+      }
     }
     return out;
   });
+}
+
+export interface OverdueState {
+  overdueFen: bigint; // outstanding on receivables past their due time
+  days: number; // overdue days of the oldest overdue receivable (0 = nothing overdue)
+  oldestDueAt: Date | null;
+}
+
+/** What of a tenant's debt is overdue at `at`, and for how many days. */
+export async function overdueState(db: Queryable, tenantId: bigint, at: Date, timeZone: string): Promise<OverdueState> {
+  const late = (await listReceivables(db, tenantId, { open: true })).filter((r) => r.dueAt.getTime() <= at.getTime());
+  if (late.length === 0) return { overdueFen: 0n, days: 0, oldestDueAt: null };
+  const oldest = late.reduce((a, b) => (a.dueAt.getTime() <= b.dueAt.getTime() ? a : b));
+  return { overdueFen: late.reduce((s, r) => s + r.outstandingFen, 0n), days: overdueDays(oldest.dueAt, at, timeZone), oldestDueAt: oldest.dueAt };
 }
 
 export interface ClearingResult {
@@ -95,8 +111,4 @@ export async function periodEndClearing(db: Queryable, tenantId: bigint, at: Dat
     await c.query(`update tenants set status = 'terminated', status_reason = 'service period ended', updated_at = now() where id = $1`, [tenantId.toString()]);
     return { terminated: true, numbersReclaimed: n.rowCount ?? 0, remaining };
   });
-}
-
-function withIds(transfers: { idempotencyKey: string; amountFen: bigint }[], r: PostResult): PostedCharge[] {
-  return transfers.map((t, i) => ({ key: t.idempotencyKey, amountFen: t.amountFen, transferId: r.results[i]!.id, duplicate: r.results[i]!.duplicate }));
 }

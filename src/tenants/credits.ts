@@ -17,6 +17,10 @@ export interface CreditRequest {
   idempotencyKey: string; // ledger transfer key, e.g. 'topup:<operator key>' or 'order:<orderNo>:prepaid'
   sourceOrderId?: bigint | null;
   memo?: string | null;
+  /** where the money comes from; default cash (paid) or gift_funding (gift). A paid order's packages come from
+   * prepaid_billed (the receivable its payment settled). */
+  fundingAccountId?: bigint;
+  bookedAt?: Date | null; // business time of the credit (default now)
 }
 
 /** What Redis needs to follow (src/charging/tenant-sync.ts applyCredit). */
@@ -52,11 +56,11 @@ export async function creditTenant(db: Queryable, req: CreditRequest): Promise<C
       [req.tenantId.toString(), req.kind, req.sourceOrderId?.toString() ?? null, req.validFrom, req.expiresAt],
     );
     const bucketId = b.rows[0]!.id;
-    const from = await systemAccount(c, req.kind === 'paid' ? 'cash' : 'gift_funding');
+    const from = req.fundingAccountId ?? (await systemAccount(c, req.kind === 'paid' ? 'cash' : 'gift_funding'));
     const to = await bucketAccount(c, bucketId);
     const { posted } = await postTransfers(c, [
       { idempotencyKey: req.idempotencyKey, debitAccountId: from, creditAccountId: to, amountFen: req.amountFen,
-        kind: req.kind === 'paid' ? 'top_up' : 'gift', tenantId: req.tenantId, memo: req.memo ?? null },
+        kind: req.kind === 'paid' ? 'top_up' : 'gift', tenantId: req.tenantId, memo: req.memo ?? null, bookedAt: req.bookedAt ?? null },
     ]);
     return { duplicate: false, transferId: posted[0]!, tenantId: req.tenantId, bucketId, kind: req.kind, amountFen: req.amountFen, validFrom: req.validFrom, expiresAt: req.expiresAt };
   });

@@ -6,8 +6,10 @@
  * Sending is the notifier's job (rows with sent_at null); the row holds the amount due and the 3-working-day term.
  */
 import type { Queryable } from '../ledger/ledger.js';
+import { monthlyFeeFen } from '../billing/contract.js';
+import type { WorkingCalendar } from '../calendar/calendar.js';
 import { activeOrder } from './orders.js';
-import { addWorkingDays, amountDueFen, lowBalanceReasons, monthlyFeeFen, remainingMonthsCeil, RuleError, type LowBalanceReason } from './rules.js';
+import { amountDueFen, lowBalanceReasons, remainingMonthsCeil, RuleError, type LowBalanceReason } from './rules.js';
 
 export const TOP_UP_TERM_WORKING_DAYS = 3;
 
@@ -22,10 +24,9 @@ export interface LowBalanceCheck {
   notified: string[]; // channels with a new notification row (empty when not low or already notified)
 }
 
-export async function checkLowBalance(db: Queryable, tenantId: bigint, opts: { percent: number; at: Date; timeZone: string }): Promise<LowBalanceCheck> {
-  const t = (await db.query<{ service_end: Date | null; notify_email: string | null; notify_sms: string | null; notify_webhook: string | null }>(
-    'select service_end, notify_email, notify_sms, notify_webhook from tenants where id = $1', [tenantId.toString()],
-  )).rows[0];
+export async function checkLowBalance(db: Queryable, tenantId: bigint, opts: { percent: number; at: Date; calendar: WorkingCalendar }): Promise<LowBalanceCheck> {
+  const timeZone = opts.calendar.timeZone;
+  const t = (await db.query<{ service_end: Date | null }>('select service_end from tenants where id = $1', [tenantId.toString()])).rows[0];
   if (!t) throw new RuleError(`no tenant ${tenantId}`);
   const sums = (await db.query<{ balance: bigint; prepaid: bigint; last_credit: bigint | null }>(
     `select coalesce(sum(a.credits_posted - a.debits_posted), 0)::int8 as balance,
@@ -41,25 +42,42 @@ export async function checkLowBalance(db: Queryable, tenantId: bigint, opts: { p
   const reasons = sums.prepaid > 0n || monthly > 0n
     ? lowBalanceReasons({ balanceFen: sums.balance, totalPrepaidFen: sums.prepaid, monthlyFeeFen: monthly, percent: opts.percent })
     : [];
-  const remainingMonths = t.service_end ? remainingMonthsCeil(opts.at, t.service_end, opts.timeZone) : 0;
+  const remainingMonths = t.service_end ? remainingMonthsCeil(opts.at, t.service_end, timeZone) : 0;
   const due = amountDueFen(monthly, remainingMonths);
   const result: LowBalanceCheck = {
     tenantId, balanceFen: sums.balance, totalPrepaidFen: sums.prepaid, monthlyFeeFen: monthly, reasons, remainingMonths, amountDueFen: due, notified: [],
   };
   if (reasons.length === 0) return result;
+  const payload = {
+    balanceFen: sums.balance.toString(), totalPrepaidFen: sums.prepaid.toString(), monthlyFeeFen: monthly.toString(), reasons,
+    remainingMonths, amountDueFen: due.toString(), topUpBy: opts.calendar.termEnd(opts.at, TOP_UP_TERM_WORKING_DAYS).toISOString(),
+  };
+  result.notified = await queueNotice(db, tenantId, 'low_balance', `low_balance:${tenantId}:${sums.last_credit ?? 0}`, payload);
+  return result;
+}
+
+export type NoticeKind = 'low_balance' | 'payment_overdue' | 'suspended' | 'resumed' | 'renewal_reminder' | 'period_ended';
+
+/**
+ * Queue a notice to a tenant: one `notifications` row per channel it has (e-mail, SMS, webhook; 'log' when none),
+ * deduplicated by `dedupe` (+ channel), so a job that runs again never tells twice. src/notify sends the rows.
+ * Returns the channels with a new row.
+ */
+export async function queueNotice(db: Queryable, tenantId: bigint, kind: NoticeKind, dedupe: string, payload: Record<string, unknown>): Promise<string[]> {
+  const t = (await db.query<{ notify_email: string | null; notify_sms: string | null; notify_webhook: string | null }>(
+    'select notify_email, notify_sms, notify_webhook from tenants where id = $1', [tenantId.toString()],
+  )).rows[0];
+  if (!t) throw new RuleError(`no tenant ${tenantId}`);
   const channels: [string, string | null][] = [['email', t.notify_email], ['sms', t.notify_sms], ['webhook', t.notify_webhook]];
   const targets = channels.filter(([, to]) => to);
   if (targets.length === 0) targets.push(['log', null]);
-  const payload = {
-    balanceFen: sums.balance.toString(), totalPrepaidFen: sums.prepaid.toString(), monthlyFeeFen: monthly.toString(), reasons,
-    remainingMonths, amountDueFen: due.toString(), topUpBy: addWorkingDays(opts.at, TOP_UP_TERM_WORKING_DAYS, opts.timeZone).toISOString(),
-  };
+  const notified: string[] = [];
   for (const [channel, to] of targets) {
     const r = await db.query(
-      `insert into notifications (tenant_id, kind, channel, dedupe_key, payload) values ($1, 'low_balance', $2, $3, $4) on conflict (dedupe_key) do nothing`,
-      [tenantId.toString(), channel, `low_balance:${tenantId}:${sums.last_credit ?? 0}:${channel}`, JSON.stringify({ ...payload, to })],
+      `insert into notifications (tenant_id, kind, channel, dedupe_key, payload) values ($1, $2, $3, $4, $5) on conflict (dedupe_key) do nothing`,
+      [tenantId.toString(), kind, channel, `${dedupe}:${channel}`, JSON.stringify({ ...payload, to })],
     );
-    if (r.rowCount === 1) result.notified.push(channel);
+    if (r.rowCount === 1) notified.push(channel);
   }
-  return result;
+  return notified;
 }

@@ -1,13 +1,15 @@
 /** Real-name numbers in PostgreSQL: assignment to a tenant and review-state changes (rules in rules.ts). */
 import type { Queryable } from '../ledger/ledger.js';
-import { nextNumberState, normalizeE164, RuleError, type NumberAction, type NumberState } from './rules.js';
+import type { Rent } from '../billing/rent.js';
+import { nextNumberState, normalizeE164, RuleError, validateRent, type NumberAction, type NumberState } from './rules.js';
 import { inTransaction } from './tx.js';
 
 export interface PhoneNumber {
   id: bigint;
   e164: string;
   tenantId: bigint | null;
-  monthlyRentFen: bigint;
+  rent: Rent; // per period, billed in advance (src/billing/rent.ts)
+  heldSince: Date | null; // when the current holder got it: the pro-rata base of its first rent period
   state: NumberState;
   stateReason: string | null;
   reviewedAt: Date | null;
@@ -17,14 +19,17 @@ interface Row {
   id: bigint;
   e164: string;
   tenant_id: bigint | null;
-  monthly_rent_fen: bigint;
+  rent_fen: bigint;
+  rent_period: Rent['period'];
+  held_since: Date | null;
   state: NumberState;
   state_reason: string | null;
   reviewed_at: Date | null;
 }
-const COLUMNS = 'id, e164, tenant_id, monthly_rent_fen, state, state_reason, reviewed_at';
+const COLUMNS = 'id, e164, tenant_id, rent_fen, rent_period, held_since, state, state_reason, reviewed_at';
 const toNumber = (r: Row): PhoneNumber => ({
-  id: r.id, e164: r.e164, tenantId: r.tenant_id, monthlyRentFen: r.monthly_rent_fen, state: r.state, stateReason: r.state_reason, reviewedAt: r.reviewed_at,
+  id: r.id, e164: r.e164, tenantId: r.tenant_id, rent: { amountFen: r.rent_fen, period: r.rent_period }, heldSince: r.held_since, state: r.state,
+  stateReason: r.state_reason, reviewedAt: r.reviewed_at,
 });
 
 /**
@@ -32,19 +37,26 @@ const toNumber = (r: Row): PhoneNumber => ({
  * a number held by another tenant (and not reclaimed) is refused (no resale, art. 4.5). A reclaimed number can be
  * given again and restarts review.
  */
-export async function addNumber(db: Queryable, n: { tenantId: bigint; e164: string; monthlyRentFen: bigint }): Promise<PhoneNumber> {
+export interface NewNumber {
+  tenantId: bigint;
+  e164: string;
+  rent: Rent;
+  at: Date; // business time it is given to the tenant (rent is owed from this day)
+}
+
+export async function addNumber(db: Queryable, n: NewNumber): Promise<PhoneNumber> {
   const e164 = normalizeE164(n.e164);
-  if (n.monthlyRentFen < 0n) throw new RuleError('monthly rent must be >= 0');
+  validateRent(n.rent);
   return inTransaction(db, (c) => addLocked(c, e164, n));
 }
 
-async function addLocked(db: Queryable, e164: string, n: { tenantId: bigint; monthlyRentFen: bigint }): Promise<PhoneNumber> {
+async function addLocked(db: Queryable, e164: string, n: NewNumber): Promise<PhoneNumber> {
   // a concurrent first insert of the same number waits here and then sees the row (unique e164)
   await db.query('select pg_advisory_xact_lock(hashtextextended($1, 1))', [e164]);
   const cur = (await db.query<Row>(`select ${COLUMNS} from numbers where e164 = $1 for update`, [e164])).rows[0];
   if (!cur) {
-    const r = await db.query<Row>(`insert into numbers (e164, tenant_id, monthly_rent_fen) values ($1, $2, $3) returning ${COLUMNS}`, [
-      e164, n.tenantId.toString(), n.monthlyRentFen.toString(),
+    const r = await db.query<Row>(`insert into numbers (e164, tenant_id, rent_fen, rent_period, held_since) values ($1, $2, $3, $4, $5) returning ${COLUMNS}`, [
+      e164, n.tenantId.toString(), n.rent.amountFen.toString(), n.rent.period, n.at,
     ]);
     return toNumber(r.rows[0]!);
   }
@@ -52,11 +64,13 @@ async function addLocked(db: Queryable, e164: string, n: { tenantId: bigint; mon
     throw new RuleError(`number ${e164} is held by another tenant (id ${cur.tenant_id})`);
   }
   const restart = cur.state === 'reclaimed';
+  const newHolder = restart || cur.tenant_id !== n.tenantId;
   const r = await db.query<Row>(
-    `update numbers set tenant_id = $2, monthly_rent_fen = $3, updated_at = now()
+    `update numbers set tenant_id = $2, rent_fen = $3, rent_period = $4, updated_at = now()
+       ${newHolder ? ', held_since = $5' : ''}
        ${restart ? ", state = 'pending_review', state_reason = null, reviewed_at = null" : ''}
      where id = $1 returning ${COLUMNS}`,
-    [cur.id.toString(), n.tenantId.toString(), n.monthlyRentFen.toString()],
+    [cur.id.toString(), n.tenantId.toString(), n.rent.amountFen.toString(), n.rent.period, ...(newHolder ? [n.at] : [])],
   );
   return toNumber(r.rows[0]!);
 }

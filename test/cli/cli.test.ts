@@ -184,7 +184,8 @@ describe('tenant lifecycle through the CLI', () => {
     expect(JSON.parse(created.stdout)).toMatchObject({ tenant: { code: 'acme', status: 'active' }, redis: 'applied' });
     const o1 = await run(['order', 'create', '--tenant', 'acme', '--package-amount', '1000.00', '--validity-months', '3', '--numbers', '+8657188881234', '--monthly-rent', '420.00', '--order-no', 'ACME-1', '--json']);
     expect(o1.code, o1.stderr).toBe(0);
-    expect(JSON.parse(o1.stdout)).toMatchObject({ order: { totalFen: '142000', status: 'active' }, credit: { amountFen: '100000' } });
+    // --monthly-rent (the older option) = --rent 420.00 --rent-period month: all 3 months are in the contract total
+    expect(JSON.parse(o1.stdout)).toMatchObject({ order: { totalFen: '226000', status: 'active', rent: { amountFen: '42000', period: 'month' } }, credit: { amountFen: '100000' } });
     const o2 = await run(['order', 'create', '--tenant', 'acme', '--package-amount', '2000.00', '--validity-months', '12', '--order-no', 'ACME-2', '--json']);
     expect(o2.code, o2.stderr).toBe(0);
     const list = JSON.parse((await run(['order', 'list', '--tenant', 'acme', '--json'])).stdout) as { orderNo: string; status: string }[];

@@ -29,7 +29,10 @@ describe('seedDemo', () => {
     const q = async (sql: string) => Number((await db.pool.query<{ n: bigint }>(`select count(*)::int8 as n from (${sql}) x`)).rows[0]!.n);
     expect(await q(`select 1 from tenants`)).toBe(1);
     expect(await q(`select 1 from orders where order_no = '${DEMO.orderNo}' and total_fen = 1142000 and validity_months = 12`)).toBe(1);
-    expect(await q(`select 1 from numbers where e164 = '${DEMO.number}' and state = 'approved' and monthly_rent_fen = 42000`)).toBe(1);
+    expect(await q(`select 1 from numbers where e164 = '${DEMO.number}' and state = 'approved' and rent_fen = 42000 and rent_period = 'year'`)).toBe(1);
+    // the order's package and its one rent year were billed as receivables and paid with the order (payment order:DEMO-0001)
+    expect(await q(`select 1 from receivables where tenant_id = ${tenantId} and kind in ('order', 'rent')`)).toBe(2);
+    expect(await q(`select 1 from payments where reference = 'order:${DEMO.orderNo}' and amount_fen = 1142000`)).toBe(1);
     const buckets = await tenantBuckets(db.pool, tenantId);
     expect(buckets.map((b) => [b.kind, b.balanceFen])).toEqual([['paid', 1_100_000n]]);
     expect(await redis.hget(`tenant:${tenantId}:buckets`, buckets[0]!.bucketId.toString())).toBe('1100000');

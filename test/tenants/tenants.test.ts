@@ -4,12 +4,18 @@ import { createTenant, getTenant, listTenants, parseCallingHours, setTenantLimit
 import { createOrder, listOrders, payOrder } from '../../src/tenants/orders.js';
 import { addNumber, changeNumberState } from '../../src/tenants/numbers.js';
 import { creditTenant } from '../../src/tenants/credits.js';
-import { accrueLateFees, chargeRental, periodEndClearing } from '../../src/tenants/billing.js';
+import { accrueLateFees, chargeRent, overdueState, periodEndClearing } from '../../src/tenants/billing.js';
 import { checkLowBalance } from '../../src/tenants/notices.js';
-import { lateFeeFen } from '../../src/tenants/rules.js';
-import { bucketAccount, inconsistentAccounts, postTransfers, systemAccount, tenantBuckets } from '../../src/ledger/ledger.js';
+import { listReceivables, owedFen, recordPayment } from '../../src/tenants/receivables.js';
+import { dailyLateFeeFen } from '../../src/billing/late-fee.js';
+import { WorkingCalendar } from '../../src/calendar/calendar.js';
+import { readCalendarFiles } from '../../src/calendar/store.js';
+import { accountBalance, bucketAccount, inconsistentAccounts, postTransfers, systemAccount, tenantBuckets, tenantReceivableAccount } from '../../src/ledger/ledger.js';
 
 const TZ = 'Asia/Shanghai';
+const CAL = WorkingCalendar.fromYears(readCalendarFiles(), TZ);
+const YEARLY = { amountFen: 42_000n, period: 'year' as const };
+const NO_RENT = { amountFen: 0n, period: 'year' as const };
 let db: TestDb;
 beforeAll(async () => {
   db = await createTestDb({ poolSize: 30 });
@@ -61,9 +67,13 @@ describe('orders', () => {
     const activatedAt = new Date('2026-03-01T00:00:00Z');
     const r = await createOrder(db.pool, {
       tenantId: t.id, orderNo: 'ORD1-A', packageAmountFen: 1_100_000n, packageCount: 1, validityMonths: 12, numberCount: 1,
-      monthlyRentFen: 42_000n, paid: true, numbers: ['+8657188881111'], activatedAt,
-    }, TZ);
+      rent: YEARLY, paid: true, numbers: ['+8657188881111'], activatedAt,
+    }, CAL);
     expect(r.order.totalFen).toBe(1_142_000n);
+    // the package and the first rent year are receivables, paid with the order
+    expect(r.receivables.map((x) => [x.kind, x.amountFen, x.outstandingFen])).toEqual([['order', 1_100_000n, 0n], ['rent', 42_000n, 0n]]);
+    expect(r.order.paidAt).not.toBeNull();
+    expect(await owedFen(db.pool, t.id)).toBe(0n);
     expect(r.serviceEnd!.toISOString()).toBe('2027-03-01T00:00:00.000Z');
     expect(r.credit).toMatchObject({ kind: 'paid', amountFen: 1_100_000n, validFrom: activatedAt, expiresAt: r.serviceEnd });
     expect(await tenantBuckets(db.pool, t.id)).toEqual([
@@ -72,17 +82,17 @@ describe('orders', () => {
     expect(r.numbers.map((n) => [n.e164, n.state])).toEqual([['+8657188881111', 'pending_review']]);
     const again = await createOrder(db.pool, {
       tenantId: t.id, orderNo: 'ORD1-A', packageAmountFen: 1_100_000n, packageCount: 1, validityMonths: 12, numberCount: 1,
-      monthlyRentFen: 42_000n, paid: true, numbers: [], activatedAt,
-    }, TZ);
+      rent: YEARLY, paid: true, numbers: [], activatedAt,
+    }, CAL);
     expect(again.duplicate).toBe(true);
     expect((await tenantBuckets(db.pool, t.id)).length).toBe(1);
   });
 
   it('a new order supersedes the active one and keeps the history', async () => {
     const t = await tenant('ord2');
-    const base = { tenantId: t.id, packageAmountFen: 100_000n, packageCount: 1, validityMonths: 1, numberCount: 0, monthlyRentFen: 0n, paid: true, numbers: [] };
-    const first = await createOrder(db.pool, { ...base, orderNo: 'ORD2-1' }, TZ);
-    const second = await createOrder(db.pool, { ...base, orderNo: 'ORD2-2', validityMonths: 6 }, TZ);
+    const base = { tenantId: t.id, packageAmountFen: 100_000n, packageCount: 1, validityMonths: 1, numberCount: 0, rent: NO_RENT, paid: true, numbers: [] };
+    const first = await createOrder(db.pool, { ...base, orderNo: 'ORD2-1' }, CAL);
+    const second = await createOrder(db.pool, { ...base, orderNo: 'ORD2-2', validityMonths: 6 }, CAL);
     expect(second.superseded).toBe(first.order.id);
     const orders = await listOrders(db.pool, t.id);
     expect(orders.map((o) => [o.orderNo, o.status, o.supersedesOrderId])).toEqual([
@@ -95,8 +105,8 @@ describe('orders', () => {
 
   it('concurrent orders for one tenant leave exactly one active', async () => {
     const t = await tenant('ord3');
-    const base = { tenantId: t.id, packageAmountFen: 1000n, packageCount: 1, validityMonths: 1, numberCount: 0, monthlyRentFen: 0n, paid: false, numbers: [] };
-    await Promise.all(Array.from({ length: 8 }, (_, i) => createOrder(db.pool, { ...base, orderNo: `ORD3-${i}` }, TZ)));
+    const base = { tenantId: t.id, packageAmountFen: 1000n, packageCount: 1, validityMonths: 1, numberCount: 0, rent: NO_RENT, paid: false, numbers: [] };
+    await Promise.all(Array.from({ length: 8 }, (_, i) => createOrder(db.pool, { ...base, orderNo: `ORD3-${i}` }, CAL)));
     const orders = await listOrders(db.pool, t.id);
     expect(orders.length).toBe(8);
     expect(orders.filter((o) => o.status === 'active').length).toBe(1);
@@ -107,13 +117,13 @@ describe('numbers', () => {
   it('state changes follow the review rules; a number held by another tenant is refused', async () => {
     const a = await tenant('num-a');
     const b = await tenant('num-b');
-    await addNumber(db.pool, { tenantId: a.id, e164: '+8657100001111', monthlyRentFen: 42_000n });
+    await addNumber(db.pool, { tenantId: a.id, e164: '+8657100001111', rent: YEARLY, at: new Date() });
     await expect(changeNumberState(db.pool, '+8657100001111', 'suspend', null)).rejects.toThrow(/pending_review cannot be suspended/);
     expect((await changeNumberState(db.pool, '+8657100001111', 'approve', 'licence ok')).state).toBe('approved');
     expect((await changeNumberState(db.pool, '+8657100001111', 'suspend', 'carrier asks for documents')).state).toBe('suspended');
-    await expect(addNumber(db.pool, { tenantId: b.id, e164: '+8657100001111', monthlyRentFen: 0n })).rejects.toThrow(/held by another tenant/);
+    await expect(addNumber(db.pool, { tenantId: b.id, e164: '+8657100001111', rent: NO_RENT, at: new Date() })).rejects.toThrow(/held by another tenant/);
     expect((await changeNumberState(db.pool, '+8657100001111', 'reclaim', null)).state).toBe('reclaimed');
-    const given = await addNumber(db.pool, { tenantId: b.id, e164: '+8657100001111', monthlyRentFen: 0n });
+    const given = await addNumber(db.pool, { tenantId: b.id, e164: '+8657100001111', rent: NO_RENT, at: new Date() });
     expect([given.tenantId, given.state]).toEqual([b.id, 'pending_review']);
     await expect(changeNumberState(db.pool, '+8600000', 'approve', null)).rejects.toThrow(/no number/);
   });
@@ -134,52 +144,73 @@ describe('credits (top-ups)', () => {
   });
 });
 
-describe('rental, late fees, period end', () => {
-  it('rental is charged once per number and month', async () => {
+describe('rent, receivables, payments, late fees, period end', () => {
+  it('rent is billed once per number and period, in advance; a number added mid-year pays pro-rata', async () => {
     const t = await tenant('rent');
-    await addNumber(db.pool, { tenantId: t.id, e164: '+8657100002222', monthlyRentFen: 42_000n });
-    await addNumber(db.pool, { tenantId: t.id, e164: '+8657100002223', monthlyRentFen: 42_000n }); // pending review: no rent
-    await changeNumberState(db.pool, '+8657100002222', 'approve', null);
-    const at = new Date('2026-05-10T00:00:00Z');
-    const first = await chargeRental(db.pool, t.id, at, TZ);
-    expect(first.map((c) => [c.amountFen, c.duplicate])).toEqual([[42_000n, false]]);
-    expect(first[0]!.key).toMatch(/^rental:\d+:2026-05$/);
-    const again = await chargeRental(db.pool, t.id, new Date('2026-05-20T00:00:00Z'), TZ);
-    expect(again.map((c) => [c.transferId, c.duplicate])).toEqual([[first[0]!.transferId, true]]);
-    const next = await chargeRental(db.pool, t.id, new Date('2026-06-01T00:00:00Z'), TZ);
-    expect(next[0]!.duplicate).toBe(false);
+    const activatedAt = new Date('2026-01-10T02:00:00Z');
+    await createOrder(db.pool, { tenantId: t.id, orderNo: 'RENT-1', packageAmountFen: 100_000n, packageCount: 1, validityMonths: 24, numberCount: 1,
+      rent: YEARLY, paid: true, numbers: ['+8657100002222'], activatedAt }, CAL);
+    // the order billed the first year; the job finds nothing new in year 1
+    expect(await chargeRent(db.pool, t.id, new Date('2026-05-10T00:00:00Z'), CAL)).toEqual(
+      [expect.objectContaining({ amountFen: 42_000n, outstandingFen: 0n })]); // the same receivable (idempotent key)
+    // a second number given on 2026-07-01 10:00: 193 of 365 days
+    await addNumber(db.pool, { tenantId: t.id, e164: '+8657100002223', rent: YEARLY, at: new Date('2026-07-01T02:00:00Z') });
+    const mid = await chargeRent(db.pool, t.id, new Date('2026-07-02T00:00:00Z'), CAL);
+    const added = mid.find((r) => r.description.includes('+8657100002223'))!;
+    expect(added).toMatchObject({ kind: 'rent', amountFen: 22_208n });
+    expect(added.description).toMatch(/193\/365 days/);
+    // the job was down through the start of year 2: running it later bills year 2 of both numbers, once
+    const y2 = await chargeRent(db.pool, t.id, new Date('2027-03-01T00:00:00Z'), CAL);
+    expect(y2.filter((r) => r.periodStart!.toISOString() === '2027-01-10T02:00:00.000Z').map((r) => r.amountFen)).toEqual([42_000n, 42_000n]);
+    const again = await chargeRent(db.pool, t.id, new Date('2027-03-02T00:00:00Z'), CAL);
+    expect(again.map((r) => r.id).sort()).toEqual(y2.map((r) => r.id).sort());
+    expect((await listReceivables(db.pool, t.id)).filter((r) => r.kind === 'rent').length).toBe(4);
+    // the tenant receivable account is minus what is owed
+    expect(await accountBalance(db.pool, await tenantReceivableAccount(db.pool, t.id))).toBe(-(await owedFen(db.pool, t.id)));
+    expect(await owedFen(db.pool, t.id)).toBe(22_208n + 84_000n);
   });
 
-  it('late fee accrues 3 per mille per day on an unpaid order past its 3-working-day term, posted incrementally', async () => {
+  it('an unpaid order accrues 3 per mille per overdue day; payment settles oldest first, credits the packages, stops the fee', async () => {
     const t = await tenant('late');
-    // signed Monday 2026-11-02 10:00 Shanghai; due Thursday 2026-11-05 10:00
-    await createOrder(db.pool, {
+    // signed Monday 2026-11-02 10:00 Shanghai; 3 working days Tue-Thu: due at 2026-11-06 00:00 Shanghai
+    const o = await createOrder(db.pool, {
       tenantId: t.id, orderNo: 'LATE-1', packageAmountFen: 1_100_000n, packageCount: 1, validityMonths: 12, numberCount: 1,
-      monthlyRentFen: 42_000n, paid: false, numbers: [], signedAt: new Date('2026-11-02T02:00:00Z'),
-    }, TZ);
-    expect(await accrueLateFees(db.pool, t.id, new Date('2026-11-05T01:00:00Z'), TZ)).toEqual([]);
-    const d2 = await accrueLateFees(db.pool, t.id, new Date('2026-11-07T03:00:00Z'), TZ); // 2 whole days late
-    expect(d2.map((c) => c.amountFen)).toEqual([lateFeeFen(1_142_000n, 2)]);
-    expect(await accrueLateFees(db.pool, t.id, new Date('2026-11-07T04:00:00Z'), TZ)).toEqual([]);
-    const d5 = await accrueLateFees(db.pool, t.id, new Date('2026-11-10T02:00:00Z'), TZ);
-    expect(d5.map((c) => c.amountFen)).toEqual([lateFeeFen(1_142_000n, 5) - lateFeeFen(1_142_000n, 2)]);
-    const total = await db.pool.query<{ s: bigint }>(`select sum(amount_fen)::int8 as s from ledger_transfers where kind = 'late_fee' and tenant_id = $1`, [t.id.toString()]);
-    expect(total.rows[0]!.s).toBe(lateFeeFen(1_142_000n, 5));
-    // payment credits the packages once and stops the accrual
-    const paid = await payOrder(db.pool, 'LATE-1', new Date('2026-11-10T03:00:00Z'), TZ);
-    expect(paid).toMatchObject({ duplicate: false, credit: { kind: 'paid', amountFen: 1_100_000n } });
-    expect((await payOrder(db.pool, 'LATE-1', new Date(), TZ)).duplicate).toBe(true);
+      rent: YEARLY, paid: false, numbers: ['+8657100004444'], signedAt: new Date('2026-11-02T02:00:00Z'),
+    }, CAL);
+    expect(o.receivables.map((r) => [r.kind, r.dueAt.toISOString()])).toEqual([['order', '2026-11-05T16:00:00.000Z'], ['rent', '2026-11-05T16:00:00.000Z']]);
+    expect(await accrueLateFees(db.pool, t.id, new Date('2026-11-05T15:59:59Z'), CAL)).toEqual([]);
+    // Nov 6 and Nov 7 begun: two days on each receivable
+    const d2 = await accrueLateFees(db.pool, t.id, new Date('2026-11-07T03:00:00Z'), CAL);
+    expect(d2.map((r) => [r.feeDay, r.amountFen])).toEqual([['2026-11-06', 3_300n], ['2026-11-07', 3_300n], ['2026-11-06', 126n], ['2026-11-07', 126n]]);
+    expect(await accrueLateFees(db.pool, t.id, new Date('2026-11-07T04:00:00Z'), CAL)).toEqual([]);
+    expect((await overdueState(db.pool, t.id, new Date('2026-11-07T04:00:00Z'), TZ))).toMatchObject({ overdueFen: 1_142_000n, days: 2 });
+    // payment of the principal on 2026-11-08 12:00 Shanghai: oldest first (order, rent), the fees stay owed
+    const p = await recordPayment(db.pool, { tenantId: t.id, amountFen: 1_142_000n, reference: 'BANK-LATE-1', receivedAt: new Date('2026-11-08T04:00:00Z') }, TZ);
+    expect(p.allocations.map((a) => [a.kind, a.amountFen, a.settled])).toEqual([['order', 1_100_000n, true], ['rent', 42_000n, true]]);
+    expect(p.credits.map((c) => [c.kind, c.amountFen])).toEqual([['paid', 1_100_000n]]);
+    expect(p.outstandingFen).toBe(2n * 3_426n);
+    // Nov 8 had begun unpaid: charged; nothing after
+    const rest = await accrueLateFees(db.pool, t.id, new Date('2026-11-20T02:00:00Z'), CAL);
+    expect(rest.map((r) => [r.feeDay, r.amountFen])).toEqual([['2026-11-08', 3_300n], ['2026-11-08', 126n]]);
+    expect(await owedFen(db.pool, t.id)).toBe(3n * dailyLateFeeFen(1_142_000n));
+    // the same reference again changes nothing; another amount under it is refused; more than owed is refused
+    expect((await recordPayment(db.pool, { tenantId: t.id, amountFen: 1_142_000n, reference: 'BANK-LATE-1', receivedAt: new Date() }, TZ)).duplicate).toBe(true);
+    await expect(recordPayment(db.pool, { tenantId: t.id, amountFen: 1n, reference: 'BANK-LATE-1', receivedAt: new Date() }, TZ)).rejects.toThrow(/already recorded/);
+    await expect(recordPayment(db.pool, { tenantId: t.id, amountFen: 1_000_000n, reference: 'BANK-LATE-2', receivedAt: new Date() }, TZ)).rejects.toThrow(/more than/);
     expect((await tenantBuckets(db.pool, t.id)).map((b) => b.balanceFen)).toEqual([1_100_000n]);
-    expect(await accrueLateFees(db.pool, t.id, new Date('2026-11-20T02:00:00Z'), TZ)).toEqual([]);
+    expect((await listOrders(db.pool, t.id))[0]!.paidAt!.toISOString()).toBe('2026-11-08T04:00:00.000Z');
+    // order pay on a paid order: nothing to pay
+    expect((await payOrder(db.pool, 'LATE-1', new Date(), TZ)).duplicate).toBe(true);
     await expect(payOrder(db.pool, 'NO-SUCH', new Date(), TZ)).rejects.toThrow(/no order/);
+    expect(await inconsistentAccounts(db.pool)).toEqual([]);
   });
 
   it('period end reclaims numbers and terminates (idempotent), and leaves the balance to the one expiry path', async () => {
     const t = await tenant('ending');
     const r = await createOrder(db.pool, {
       tenantId: t.id, orderNo: 'END-1', packageAmountFen: 10_000n, packageCount: 1, validityMonths: 1, numberCount: 1,
-      monthlyRentFen: 100n, paid: true, numbers: ['+8657100003333'], activatedAt: new Date('2026-01-01T00:00:00Z'),
-    }, TZ);
+      rent: { amountFen: 100n, period: 'month' }, paid: true, numbers: ['+8657100003333'], activatedAt: new Date('2026-01-01T00:00:00Z'),
+    }, CAL);
     await postTransfers(db.pool, [{ idempotencyKey: 'call:end-1:x', debitAccountId: await bucketAccount(db.pool, r.credit!.bucketId),
       creditAccountId: await systemAccount(db.pool, 'revenue:calls'), amountFen: 2_500n, kind: 'call_charge', tenantId: t.id, callId: 'end-1' }]);
     expect(await periodEndClearing(db.pool, t.id, new Date('2026-01-15T00:00:00Z'))).toEqual({ terminated: false, numbersReclaimed: 0, remaining: [] });
@@ -203,10 +234,10 @@ describe('low-balance notices', () => {
     const activatedAt = new Date('2026-01-01T00:00:00Z');
     const r = await createOrder(db.pool, {
       tenantId: t.id, orderNo: 'LOW-1', packageAmountFen: 1_100_000n, packageCount: 1, validityMonths: 12, numberCount: 1,
-      monthlyRentFen: 42_000n, paid: true, numbers: [], activatedAt,
-    }, TZ);
+      rent: { amountFen: 42_000n, period: 'month' }, paid: true, numbers: [], activatedAt,
+    }, CAL);
     const at = new Date('2026-04-15T00:00:00Z');
-    const opts = { percent: 10, at, timeZone: TZ };
+    const opts = { percent: 10, at, calendar: CAL };
     const fresh = await checkLowBalance(db.pool, t.id, opts);
     expect(fresh).toMatchObject({ reasons: [], notified: [], balanceFen: 1_100_000n, totalPrepaidFen: 1_100_000n });
     // spend down to 1,000.00 CNY: below 10% (1,100.00) and below one month of fees (1,336.67)

@@ -18,6 +18,8 @@ import { apiTokenCommands } from './api-token.js';
 import { reconcileCommands } from './reconcile.js';
 import { outboxCommands } from './outbox.js';
 import { callsCommands } from './calls.js';
+import { paymentCommands } from './payment.js';
+import { calendarCommands } from './calendar.js';
 
 export const COMMANDS: CommandSpec[] = [
   ...migrateCommands,
@@ -35,4 +37,6 @@ export const COMMANDS: CommandSpec[] = [
   ...reconcileCommands,
   ...outboxCommands,
   ...callsCommands,
+  ...paymentCommands,
+  ...calendarCommands,
 ];

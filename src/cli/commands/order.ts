@@ -2,14 +2,15 @@ import { createOrder, listOrders, payOrder } from '../../tenants/orders.js';
 import { getTenant } from '../../tenants/tenants.js';
 import { syncCredit } from '../../tenants/sync.js';
 import { date, flag, int, str, type CommandSpec } from '../framework.js';
-import { cny, cnyOption, followTenantState, iso, redisLine, table, tenantArg } from './shared.js';
+import { calendarOf, cny, cnyOption, followTenantState, iso, redisLine, RENT_OPTIONS, rentOption, table, tenantArg } from './shared.js';
 
 export const orderCommands: CommandSpec[] = [
   {
     path: ['order', 'create'],
     summary:
       'Create an order; it supersedes the tenant\'s active order (history kept). The prepaid packages become a paid\n' +
-      'bucket valid --validity-months from activation, credited now unless --unpaid; numbers are added pending review.',
+      'bucket valid --validity-months from activation; the packages and the first rent period are receivables due in 3\n' +
+      'working days, paid now (reference order:<order-no>) unless --unpaid; numbers are added pending review.',
     options: [
       { name: 'tenant', type: 'string', required: true, doc: 'tenant code or id' },
       { name: 'package-amount', type: 'string', required: true, doc: 'CNY per prepaid package, e.g. 11000.00' },
@@ -17,13 +18,13 @@ export const orderCommands: CommandSpec[] = [
       { name: 'validity-months', type: 'int', required: true, doc: 'validity of the packages / service period, 1-120' },
       { name: 'numbers', type: 'string', doc: 'comma list of E.164 numbers for the tenant' },
       { name: 'number-count', type: 'int', doc: 'numbers ordered (default: how many --numbers)' },
-      { name: 'monthly-rent', type: 'string', doc: 'CNY per number per month (default 0)' },
+      ...RENT_OPTIONS,
       { name: 'order-no', type: 'string', doc: 'order number (default generated); an existing one is a no-op' },
       { name: 'signed-at', type: 'string', doc: 'signing time, ISO (default now)' },
       { name: 'activated-at', type: 'string', doc: 'activation time, ISO (default signing time)' },
       { name: 'unpaid', type: 'bool', doc: 'record the order as not yet paid (no credit; late fees accrue after 3 working days)' },
     ],
-    examples: ['softswitch order create --tenant acme --package-amount 11000.00 --validity-months 12 --numbers +8657188880001 --monthly-rent 420.00'],
+    examples: ['softswitch order create --tenant acme --package-amount 11000.00 --validity-months 12 --numbers +8657188880001 --rent 420.00 --rent-period year'],
     async run(ctx, args) {
       const tenant = await tenantArg(ctx, str(args, 'tenant'));
       const numbers = (str(args, 'numbers') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
@@ -34,20 +35,21 @@ export const orderCommands: CommandSpec[] = [
         packageCount: int(args, 'package-count', 1, 0, 1000),
         validityMonths: int(args, 'validity-months', 0, 1, 120),
         numberCount: int(args, 'number-count', numbers.length, 0, 10000),
-        monthlyRentFen: cnyOption(args, 'monthly-rent', 0n),
+        rent: rentOption(args),
         signedAt: date(args, 'signed-at'),
         activatedAt: date(args, 'activated-at'),
         paid: !flag(args, 'unpaid'),
         numbers,
-      }, ctx.config.service.timezone);
+      }, await calendarOf(ctx));
       if (r.duplicate) return { json: r, text: `order ${r.order.orderNo} already exists; nothing changed` };
       const { redis, error } = await ctx.redis();
       const state = await followTenantState(ctx, await getTenant(ctx.pool(), tenant.id.toString()));
       const credit = r.credit ? (redis ? await syncCredit(redis, r.credit) : (`failed: Redis unreachable (${error})` as const)) : 'skipped';
       const text = [
-        `order ${r.order.orderNo} for ${tenant.code}: total ${cny(r.order.totalFen)} CNY${r.superseded ? ` (supersedes order id ${r.superseded})` : ''}`,
+        `order ${r.order.orderNo} for ${tenant.code}: contract total ${cny(r.order.totalFen)} CNY${r.superseded ? ` (supersedes order id ${r.superseded})` : ''}`,
+        ...r.receivables.map((x) => `receivable ${x.id}: ${cny(x.amountFen)} CNY ${x.description}; due ${iso(x.dueAt)}${x.outstandingFen === 0n ? ' (paid)' : ''}`),
         `service period ${iso(r.serviceStart)} → ${iso(r.serviceEnd)}`,
-        r.credit ? `credited ${cny(r.credit.amountFen)} CNY to paid bucket ${r.credit.bucketId} (transfer ${r.credit.transferId})` : 'not paid: no credit yet',
+        r.credit ? `paid; credited ${cny(r.credit.amountFen)} CNY to paid bucket ${r.credit.bucketId} (transfer ${r.credit.transferId})` : 'not paid: no credit yet',
         ...r.numbers.map((n) => `number ${n.e164}: ${n.state}`),
         redisLine(state),
         ...(r.credit ? [redisLine(credit)] : []),

@@ -1,5 +1,11 @@
 /** Helpers shared by command modules: money options, tenant lookup, Redis follow-up reporting, text tables. */
 import { cnyToFen, fenToCny } from '../../money/units.js';
+import { RENT_PERIODS, type Rent, type RentPeriod } from '../../billing/rent.js';
+import type { WorkingCalendar } from '../../calendar/calendar.js';
+import { loadCalendar } from '../../calendar/store.js';
+import { userInfo } from 'node:os';
+import { pino } from 'pino';
+import type { Actor, ServiceDeps } from '../../services/context.js';
 import { getTenant, type Tenant } from '../../tenants/tenants.js';
 import { REDIS_REPAIR_HINT, syncTenantState, type SyncOutcome } from '../../tenants/sync.js';
 import { str, UsageError, type CliContext, type ParsedArgs } from '../framework.js';
@@ -19,6 +25,29 @@ export function cnyOption(args: ParsedArgs, name: string, dflt?: bigint): bigint
 }
 
 export const cny = (fen: bigint): string => fenToCny(fen);
+
+export const RENT_OPTIONS = [
+  { name: 'rent', type: 'string' as const, doc: 'CNY per number per rent period (default 0)' },
+  { name: 'rent-period', type: 'string' as const, values: RENT_PERIODS, doc: 'rent period, billed in advance at each period start (default year)' },
+  { name: 'monthly-rent', type: 'string' as const, doc: 'same as --rent X --rent-period month (kept for old scripts)' },
+];
+
+/** --rent/--rent-period (or the older --monthly-rent) as a Rent. */
+export function rentOption(args: ParsedArgs): Rent {
+  const monthly = str(args, 'monthly-rent');
+  if (monthly !== undefined) {
+    if (str(args, 'rent') !== undefined || str(args, 'rent-period') !== undefined) throw new UsageError('give --rent/--rent-period or --monthly-rent, not both');
+    return { amountFen: cnyOption(args, 'monthly-rent'), period: 'month' };
+  }
+  return { amountFen: cnyOption(args, 'rent', 0n), period: (str(args, 'rent-period') ?? 'year') as RentPeriod };
+}
+
+export const rentText = (r: Rent): string => `${fenToCny(r.amountFen)} CNY/${r.period}`;
+
+/** The working-day calendar as stored (src/calendar/store.ts). */
+export function calendarOf(ctx: CliContext): Promise<WorkingCalendar> {
+  return loadCalendar(ctx.pool(), ctx.config.service.timezone);
+}
 
 export async function tenantArg(ctx: CliContext, ref: string | undefined): Promise<Tenant> {
   if (!ref) throw new UsageError('a tenant (code or id) is required');
@@ -44,3 +73,19 @@ export function table(header: string[], rows: string[][]): string {
 }
 
 export const iso = (d: Date | null): string => (d ? d.toISOString() : '-');
+
+/** What a service operation (src/services) needs, from the CLI context; business time is the wall clock. */
+export function serviceDeps(ctx: CliContext): ServiceDeps {
+  return { config: ctx.config, pool: ctx.pool(), redis: () => ctx.redis(), logger: pino({ level: 'silent' }), now: () => new Date() };
+}
+
+/** The CLI's actor in the audit log: the OS user running it. */
+export function cliActor(): Actor {
+  let id = 'cli';
+  try {
+    id = userInfo().username || 'cli';
+  } catch {
+    // no passwd entry (containers): keep 'cli'
+  }
+  return { kind: 'cli', id };
+}

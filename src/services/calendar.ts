@@ -1,0 +1,48 @@
+/** The working-day calendar operations: import the data files, show a year (src/calendar). */
+import { statSync } from 'node:fs';
+import { withTransaction } from '../db/pool.js';
+import { recordAudit } from '../audit/audit.js';
+import type { CalendarYear, Coverage } from '../calendar/calendar.js';
+import { CALENDAR_DIR, importCalendarYears, readCalendarFile, readCalendarFiles } from '../calendar/store.js';
+import { RuleError } from '../tenants/rules.js';
+import type { Actor, ServiceDeps } from './context.js';
+
+/** `softswitch calendar import [path]`: validate every file, then replace those years (one transaction, audited). */
+export async function importCalendar(deps: ServiceDeps, actor: Actor, input: { path?: string; years?: CalendarYear[] }): Promise<{ year: number; status: string; days: number }[]> {
+  if (actor.kind === 'tenant') throw new RuleError('importing the calendar is an operator operation');
+  const path = input.path ?? CALENDAR_DIR;
+  let years = input.years;
+  if (!years) {
+    let dir: boolean;
+    try {
+      dir = statSync(path).isDirectory();
+    } catch {
+      throw new RuleError(`no such file or folder: ${path}`);
+    }
+    years = dir ? readCalendarFiles(path) : [readCalendarFile(path)];
+  }
+  if (years.length === 0) throw new RuleError(`no <year>.json calendar files in ${path}`);
+  const ys = years;
+  return withTransaction(deps.pool, async (c) => {
+    const r = await importCalendarYears(c, ys);
+    await recordAudit(c, { actor, action: 'calendar.import', targetType: 'calendar', targetId: ys.map((y) => y.year).join(','), detail: r });
+    return r;
+  });
+}
+
+export interface CalendarView extends Coverage {
+  announcedOn: string | null;
+  note: string;
+  days: { date: string; working: boolean; name: string }[];
+}
+
+export async function showCalendar(deps: ServiceDeps, _actor: Actor, input: { year: number }): Promise<CalendarView> {
+  const y = (await deps.pool.query<{ status: 'official' | 'unconfirmed'; source: string; announced_on: string | null; note: string }>(
+    `select status, source, to_char(announced_on, 'YYYY-MM-DD') as announced_on, note from calendar_years where year = $1`, [input.year],
+  )).rows[0];
+  const days = (await deps.pool.query<{ date: string; working: boolean; name: string }>(
+    `select to_char(day, 'YYYY-MM-DD') as date, working, name from calendar_days where year = $1 order by day`, [input.year],
+  )).rows;
+  if (!y) return { year: input.year, status: 'missing', source: null, announcedOn: null, note: '', days: [] };
+  return { year: input.year, status: y.status, source: y.source, announcedOn: y.announced_on, note: y.note, days };
+}
