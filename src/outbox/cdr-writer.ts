@@ -134,6 +134,7 @@ async function writeCall(c: PoolClient, look: Lookup, ev: CallEvent): Promise<vo
       kind: 'call_charge',
       tenantId: BigInt(tenantId),
       callId: ev.cdr.callId,
+      bookedAt: new Date(ev.cdr.endAt), // statements date a call charge by the call's end
     });
   }
   await postTransfers(c, transfers);
@@ -149,6 +150,7 @@ async function writeExpiry(c: PoolClient, look: Lookup, ev: BucketExpiredEvent):
     kind: 'expiry_clear',
     tenantId: BigInt(ev.tenantId),
     memo: 'bucket expired',
+    bookedAt: new Date(ev.at),
   }]);
 }
 
