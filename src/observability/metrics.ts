@@ -1,6 +1,7 @@
 /**
  * Every Prometheus metric of the product, defined once. Modules import `metrics` and update it; nothing
- * else creates metrics. Names: `softswitch_` prefix, base units, `_total` counters, `_seconds` histograms.
+ * else creates metrics. Names: `softswitch_` prefix (not on the standard process_ and nodejs_ metrics), base
+ * units, `_total` counters, `_seconds` histograms.
  * Labels are bounded: no per-number labels; `gateway` is bounded by the gateway table, `reason` and
  * `result` by the enums below.
  */
@@ -8,8 +9,9 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { SlidingDelta, asrRatio, perSecond } from './window.js';
 
 export const registry = new Registry();
-// Prefix 'softswitch_' gives softswitch_process_cpu_seconds_total, softswitch_nodejs_eventloop_lag_seconds, ...
-collectDefaultMetrics({ register: registry, prefix: 'softswitch_' });
+// The standard process_* and nodejs_* metrics keep their stock names (no prefix) so stock Node.js dashboards and
+// alerts work on them; select ours with {job="softswitch"}.
+collectDefaultMetrics({ register: registry });
 
 const latencyBuckets = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 

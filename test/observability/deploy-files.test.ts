@@ -64,7 +64,7 @@ describe('metric references (parse-only)', () => {
     const unknown: string[] = [];
     let count = 0;
     for (const e of exprs) {
-      for (const n of promqlMetricNames(e, ['softswitch_', 'softswitch:', 'drachtio_'])) {
+      for (const n of promqlMetricNames(e, ['softswitch_', 'softswitch:', 'drachtio_', 'process_', 'nodejs_'])) {
         count++;
         const ok = n.startsWith('softswitch:') ? recorded.has(n) : n.startsWith('drachtio_') ? familyOf(n, DRACHTIO_METRICS) !== undefined : familyOf(n, families) !== undefined;
         if (!ok) unknown.push(n);
@@ -79,8 +79,16 @@ describe('metric references (parse-only)', () => {
     for (const e of [...dashboardExprs, ...alerts.map((r) => r.expr), ...recordings.map((r) => r.expr)]) {
       for (const n of promqlMetricNames(e, ['softswitch_'])) used.add(familyOf(n, families) ?? n);
     }
-    const product = [...families].filter((f) => !/^softswitch_(process|nodejs)_/.test(f));
+    const product = [...families].filter((f) => f.startsWith('softswitch_'));
     expect(product.filter((f) => !used.has(f))).toEqual([]);
+  });
+
+  it('the standard process_*/nodejs_* metrics are used under their stock names, for our job only (no softswitch_ prefix)', () => {
+    const all = [...dashboardExprs, ...alerts.map((r) => r.expr), ...recordings.map((r) => r.expr)];
+    const std = all.filter((e) => promqlMetricNames(e, ['process_', 'nodejs_']).length > 0);
+    expect(std.length).toBeGreaterThanOrEqual(2);
+    for (const e of std) expect(e, e).toContain('job="softswitch"');
+    expect(all.filter((e) => /softswitch_(process|nodejs)_/.test(e))).toEqual([]);
   });
 
   it('the PromQL name extractor ignores label values, grouping labels and functions', () => {

@@ -157,8 +157,8 @@ describe('/metrics', () => {
     const defined = (await registry.getMetricsAsJSON()).map((m) => m.name);
     expect(defined.length).toBeGreaterThan(30);
     expect(missingFamilies(e, defined)).toEqual([]);
-    // process metrics are there too
-    expect(e.families.get('softswitch_process_cpu_seconds_total')).toBe('counter');
+    // the standard process metrics are there too, under their stock names
+    expect(e.families.get('process_cpu_seconds_total')).toBe('counter');
     expect(e.families.get('softswitch_call_duration_seconds')).toBe('histogram');
   });
 

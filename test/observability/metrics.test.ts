@@ -46,16 +46,17 @@ describe('ASR and CPS gauges', () => {
 });
 
 describe('naming and labels', () => {
-  it('every metric is softswitch_-prefixed, has help, counters end in _total, no float-money or high-cardinality labels', async () => {
+  it('every product metric is softswitch_-prefixed, has help, counters end in _total, no float-money or high-cardinality labels', async () => {
     const all = await registry.getMetricsAsJSON();
     const forbiddenLabels = ['caller', 'callee', 'number', 'call_id', 'callid', 'tenant', 'tenant_id', 'ip', 'user'];
+    const standard = (name: string) => /^(process|nodejs)_/.test(name);
     for (const m of all) {
       const type = String(m.type);
-      expect(m.name, m.name).toMatch(/^softswitch_[a-z0-9_]+$/);
+      expect(m.name, m.name).toMatch(/^(softswitch|process|nodejs)_[a-z0-9_]+$/);
       expect(m.help.length, `${m.name} help`).toBeGreaterThan(5);
       if (type === 'counter') expect(m.name).toMatch(/_total$/);
       // (prom-client's own nodejs_active_*_total gauges are outside our control)
-      if (type !== 'counter' && !m.name.startsWith('softswitch_nodejs_')) expect(m.name, `${m.name} is a ${type}`).not.toMatch(/_total$/);
+      if (type !== 'counter' && !standard(m.name)) expect(m.name, `${m.name} is a ${type}`).not.toMatch(/_total$/);
     }
     // declared label names (not only those that happen to have values yet)
     for (const m of registry.getMetricsAsArray() as unknown as { name: string; labelNames?: string[] }[]) {
@@ -63,6 +64,14 @@ describe('naming and labels', () => {
     }
     expect((registry.getSingleMetric('softswitch_calls_total') as unknown as { labelNames: string[] }).labelNames).toEqual(['result', 'reason', 'sip_class']);
     // histograms of our own are in base units (seconds)
-    for (const m of all.filter((x) => String(x.type) === 'histogram' && !x.name.startsWith('softswitch_nodejs_'))) expect(m.name).toMatch(/_seconds$/);
+    for (const m of all.filter((x) => String(x.type) === 'histogram' && !/^nodejs_/.test(x.name))) expect(m.name).toMatch(/_seconds$/);
+  });
+
+  it('exports the standard Node.js metrics under their stock names, never softswitch_-prefixed (stock dashboards)', async () => {
+    const names = new Set((await registry.getMetricsAsJSON()).map((m) => m.name));
+    for (const n of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'process_start_time_seconds', 'nodejs_eventloop_lag_p99_seconds', 'nodejs_heap_size_used_bytes', 'nodejs_gc_duration_seconds']) {
+      expect(names, n).toContain(n);
+    }
+    expect([...names].filter((n) => /^softswitch_(process|nodejs)_/.test(n))).toEqual([]);
   });
 });
