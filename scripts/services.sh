@@ -9,6 +9,7 @@ PG_PORT=${PGPORT_SERVICES:-5432}
 REDIS_PORT=${REDIS_PORT_SERVICES:-6379}
 DB_NAME=${SOFTSWITCH_DB_NAME:-softswitch}
 NEED_SIPP=${NEED_SIPP:-1}
+NEED_PROMTOOL=${NEED_PROMTOOL:-1} # promtool checks the alert rules in npm test; npm start does not need it
 
 log() { echo "[services] $*" >&2; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else log "need root for: $*"; return 1; fi; }
@@ -67,9 +68,15 @@ if ! psql -h "$PG_HOST" -p "$PG_PORT" -U postgres -d postgres -tAc "select 1 fro
   psql -h "$PG_HOST" -p "$PG_PORT" -U postgres -d postgres -qc "create database $DB_NAME"
 fi
 
+# --- promtool (alert-rule checks and unit tests in npm test) -----------------
+if [ "$NEED_PROMTOOL" = 1 ] && ! command -v promtool >/dev/null; then
+  log "installing prometheus (for promtool)"
+  apt_install --no-install-recommends prometheus
+fi
+
 # --- sipp (SIP tests and benchmarks) ----------------------------------------
 if [ "$NEED_SIPP" = 1 ] && ! command -v sipp >/dev/null; then
   log "installing sip-tester (sipp)"
   apt_install sip-tester
 fi
-log "ok: redis 127.0.0.1:$REDIS_PORT, postgresql $PG_HOST:$PG_PORT/$DB_NAME${NEED_SIPP:+, sipp}"
+log "ok: redis 127.0.0.1:$REDIS_PORT, postgresql $PG_HOST:$PG_PORT/$DB_NAME$([ "$NEED_SIPP" = 1 ] && echo ", sipp")$([ "$NEED_PROMTOOL" = 1 ] && echo ", promtool")"
