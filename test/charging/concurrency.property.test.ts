@@ -4,9 +4,11 @@
  * talk times, hang-ups, BYE latency after a cut, top-ups during calls, and at most one instance killed mid-run
  * (its calls are then reclaimed by the lease sweeper of a survivor and reported late by a restarted instance).
  * Time is a manual clock, so minutes of calls run in well under a second of real time.
- * Invariants: no bucket ever below 0 (fair-share give-backs included); debits + remaining = credits; exactly one outbox event per call;
- * sum(debits) = CDR charge; re-rating every CDR reproduces its charge; no call billed past its grant.
- * CHARGING_PROPERTY_RUNS sets the number of runs (short default here; `npm run test:charging:long` runs many).
+ * Invariants: no bucket below 0 after any clock event (fair-share give-backs included); debits + remaining = credits;
+ * exactly one outbox event per call; sum(debits) = CDR charge; re-rating every CDR reproduces its charge; no call
+ * billed past its grant, and none runs past it by more than its BYE latency (it is cut); no lease left behind.
+ * CHARGING_PROPERTY_RUNS sets the number of runs (short default here; `npm run test:charging:long` runs many);
+ * the seed is printed and PROPERTY_SEED repeats a run.
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -17,6 +19,7 @@ import { keys } from '../../src/charging/keys.js';
 import { rerate } from '../../src/rating/charge.js';
 import { createBucket, createPlan, createTenant } from './fixtures.js';
 import { ManualClock } from './manual-clock.js';
+import { propertyRun } from '../helpers/property.js';
 import { facts, outbox, startInstance, stopInstance, testConfig, type Instance } from './setup.js';
 
 const RUNS = Number(process.env.CHARGING_PROPERTY_RUNS ?? 10);
@@ -57,7 +60,7 @@ const scenarioArb = fc.record({
   kill: fc.option(fc.record({ which: fc.nat(2), at: fc.integer({ min: 0, max: 200_000 }) }), { nil: undefined }),
 });
 
-it(`charges never exceed credit, every call settles once, re-rating matches (${RUNS} runs)`, async () => {
+it(`charges never exceed credit, no call billed or run past its grant, every call settles once, re-rating matches (${RUNS} runs)`, async () => {
   await fc.assert(
     fc.asyncProperty(scenarioArb, async (sc) => {
       run++;
@@ -85,7 +88,7 @@ it(`charges never exceed credit, every call settles once, re-rating matches (${R
         } while (ops.size);
       };
       let topped = 0n;
-      const admitted = new Map<string, { owner: number; answerAt: number | null; grantedUntil: () => number }>();
+      const admitted = new Map<string, { owner: number; answerAt: number | null; grantedUntil: () => number; byeLatency: number }>();
       const finished = new Set<string>();
       const errors: unknown[] = [];
       const reasons: string[] = [];
@@ -103,7 +106,7 @@ it(`charges never exceed credit, every call settles once, re-rating matches (${R
             finished.add(callId);
             return;
           }
-          admitted.set(callId, { owner, answerAt: null, grantedUntil: () => 0 });
+          admitted.set(callId, { owner, answerAt: null, grantedUntil: () => 0, byeLatency: c.byeLatency });
           const inviteAt = clock.now();
           const end = (endAt: number, answerAt: number | null) => {
             if (dead.has(owner) || finished.has(callId)) return;
@@ -118,7 +121,7 @@ it(`charges never exceed credit, every call settles once, re-rating matches (${R
             if (dead.has(owner)) return;
             const answerAt = clock.now();
             const m = await e.answered(callId, answerAt, (cutAt) => clock.at(cutAt + c.byeLatency, () => end(clock.now(), answerAt)));
-            admitted.set(callId, { owner, answerAt, grantedUntil: () => m.grantedUntil });
+            admitted.set(callId, { owner, answerAt, grantedUntil: () => m.grantedUntil, byeLatency: c.byeLatency });
             clock.at(answerAt + c.talk, () => end(clock.now(), answerAt));
           })()));
         })()));
@@ -134,16 +137,18 @@ it(`charges never exceed credit, every call settles once, re-rating matches (${R
           await inst[k]!.engine.close();
         })()));
       }
-      const observeBuckets = async () => {
-        const v = BigInt((await inst[0]!.redis.hget(keys.buckets(tenant), bucket)) ?? '0');
-        expect(v >= 0n).toBe(true);
+      // every bucket field, after every clock event once its Redis work has settled
+      const negative: string[] = [];
+      const settleAndObserve = async () => {
+        await settle();
+        for (const [field, v] of Object.entries(await inst[0]!.redis.hgetall(keys.buckets(tenant)))) {
+          if (BigInt(v) < 0n) negative.push(`${field}=${v} at +${clock.now() - T0} ms`);
+        }
       };
-      for (let s = 0; s < 8; s++) {
-        await clock.advance(60_000, settle);
-        await observeBuckets();
-      }
+      await clock.advance(8 * 60_000, settleAndObserve);
       // after every grant + lease grace has passed: survivors reclaim the dead instance's calls
-      await clock.advance(config.charging.maxCallSeconds * 1000, settle);
+      await clock.advance(config.charging.maxCallSeconds * 1000, settleAndObserve);
+      expect(negative).toEqual([]);
       const survivor = inst.findIndex((_, i) => !dead.has(i));
       await inst[survivor]!.engine.sweep();
       // the killed instance comes back and reports its calls' ends late: nothing charged twice
@@ -159,6 +164,18 @@ it(`charges never exceed credit, every call settles once, re-rating matches (${R
       expect(new Set(ids).size).toBe(ids.length); // exactly once
       expect(ids.length).toBe(sc.calls.length - [...Array(sc.calls.length).keys()].filter((i) => !admitted.has(`r${run}c${i}`) && !finished.has(`r${run}c${i}`)).length);
       for (const id of admitted.keys()) expect(ids).toContain(`call:${id}`);
+      // no call billed past its grant, and none left running past it (cut at grant end, gone after its BYE latency);
+      // the grant is what the engine that metered the call held at its end (a killed instance's calls are billed by
+      // the sweeper from Redis and are not in this check)
+      const pastGrant: string[] = [];
+      for (const e of events) {
+        const a = admitted.get(e.eventId.slice('call:'.length));
+        if (!a || a.answerAt === null || dead.has(a.owner)) continue;
+        const until = a.grantedUntil();
+        if (e.cdr!.answerAt! + e.cdr!.durationMs > until) pastGrant.push(`${e.eventId} billed ${e.cdr!.durationMs} ms, granted until +${until - e.cdr!.answerAt!} ms`);
+        if (e.cdr!.endAt > until + a.byeLatency) pastGrant.push(`${e.eventId} ended ${e.cdr!.endAt - until} ms after its grant (BYE latency ${a.byeLatency} ms)`);
+      }
+      expect(pastGrant).toEqual([]);
       let debited = 0n;
       for (const e of events) {
         const sum = e.debits!.reduce((a, d) => a + BigInt(d.amountFen), 0n);
@@ -170,10 +187,12 @@ it(`charges never exceed credit, every call settles once, re-rating matches (${R
       expect(remaining >= 0n).toBe(true);
       expect(debited + remaining).toBe(credits + topped);
       expect(await inst[0]!.redis.scard(keys.calls(tenant))).toBe(0); // the fair-sharing live set never leaks
-      expect(await inst[0]!.redis.zcount(keys.leases, '-inf', '+inf')).toBeGreaterThanOrEqual(0);
+      // every call of this run is settled, so none of them holds a lease any more
+      const leased = await Promise.all(sc.calls.map((_, i) => inst[0]!.redis.zscore(keys.leases, `r${run}c${i}`)));
+      expect(leased.filter((x) => x !== null)).toEqual([]);
       if (process.env.CHARGING_PROPERTY_VERBOSE) console.log(JSON.stringify({ run, calls: sc.calls.length, events: events.length, admitted: admitted.size, debited: debited.toString(), remaining: remaining.toString(), credits: (credits + topped).toString(), killed: dead.size, reasons: reasons.slice(0, 2) }));
       for (const x of inst) await stopInstance(x);
     }),
-    { numRuns: RUNS },
+    propertyRun('charging concurrency', RUNS),
   );
 }, 300_000);

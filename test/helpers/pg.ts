@@ -29,7 +29,9 @@ export async function createTestDb(opts: { migrate?: boolean; poolSize?: number 
   await admin.query(`create database ${name}`);
   await admin.end();
   const url = urlFor(name);
-  const pool = createPool(url, opts.poolSize ?? 20);
+  // bounded: test files run in parallel (and several checkouts may run suites at once) on one server whose
+  // max_connections scripts/services.sh raises to 400; a pool opens connections only as queries need them
+  const pool = createPool(url, opts.poolSize ?? 10);
   if (opts.migrate !== false) await migrate(pool);
   return {
     name,

@@ -12,6 +12,7 @@ import {
 } from '../../src/ledger/ledger.js';
 import { withTransaction } from '../../src/db/pool.js';
 import { createTestDb, type TestDb } from '../helpers/pg.js';
+import { propertyRun } from '../helpers/property.js';
 
 let db: TestDb;
 let tenantId: bigint;
@@ -27,7 +28,7 @@ function key(p: string): string {
 }
 
 beforeAll(async () => {
-  db = await createTestDb({ poolSize: 60 });
+  db = await createTestDb(); // the concurrent tests queue on the bounded pool: contention stays real, connections few
   const t = await db.pool.query<{ id: bigint }>(`insert into tenants (code, legal_name) values ('ledger-t', 'Ledger Test Co.') returning id`);
   tenantId = t.rows[0]!.id;
 });
@@ -185,20 +186,38 @@ describe('balances', () => {
       bucket: fc.integer({ min: 0, max: 1 }),
       amount: fc.bigInt({ min: 1n, max: 5000n }),
     });
+    const all = [cash, gift, revenue, expired, ...buckets];
+    const balances = async () => new Map(await Promise.all(all.map(async (a) => [a, await accountBalance(db.pool, a)] as const)));
     await fc.assert(
       fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 30 }), async (ops) => {
-        await Promise.allSettled(
-          ops.map((o) => {
-            const b = buckets[o.bucket]!;
-            const [debit, credit, kind] =
-              o.which === 0 ? [cash, b, 'top_up'] : o.which === 1 ? [gift, b, 'gift'] : o.which === 2 ? [b, revenue, 'call_charge'] : [b, expired, 'expiry_clear'];
-            return postTransfers(db.pool, [{ idempotencyKey: key('prop'), debitAccountId: debit, creditAccountId: credit, amountFen: o.amount, kind: kind as TransferInput['kind'], tenantId }]);
-          }),
-        );
+        const before = await balances();
+        const legs = ops.map((o) => {
+          const b = buckets[o.bucket]!;
+          const [debit, credit, kind] =
+            o.which === 0 ? [cash, b, 'top_up'] : o.which === 1 ? [gift, b, 'gift'] : o.which === 2 ? [b, revenue, 'call_charge'] : [b, expired, 'expiry_clear'];
+          return { debit, credit, kind: kind as TransferInput['kind'], amount: o.amount };
+        });
+        const outcomes = await Promise.allSettled(legs.map((l) =>
+          postTransfers(db.pool, [{ idempotencyKey: key('prop'), debitAccountId: l.debit, creditAccountId: l.credit, amountFen: l.amount, kind: l.kind, tenantId }])));
+        // a post may fail only as an overdraw of a bucket it debits; funding a bucket always succeeds
+        const expected = new Map(before);
+        outcomes.forEach((out, i) => {
+          const l = legs[i]!;
+          if (out.status === 'rejected') {
+            expect(out.reason, `${l.kind} of ${l.amount}`).toMatchObject({ code: 'overdraw' });
+            expect(buckets).toContain(l.debit);
+            return;
+          }
+          expect(out.value.posted).toHaveLength(1);
+          expected.set(l.debit, expected.get(l.debit)! - l.amount);
+          expected.set(l.credit, expected.get(l.credit)! + l.amount);
+        });
+        // every account, debit side (cash, gift funding, the debited buckets) and credit side, moved by exactly the posts that succeeded
+        expect(await balances()).toEqual(expected);
         expect(await inconsistentAccounts(db.pool)).toEqual([]);
         for (const b of buckets) expect(await accountBalance(db.pool, b)).toBeGreaterThanOrEqual(0n);
       }),
-      { numRuns: 15 },
+      propertyRun('ledger balances', 15),
     );
     // the whole ledger balances: sum of all account balances is zero (every transfer is one debit and one credit)
     const total = await db.pool.query<{ s: bigint }>('select coalesce(sum(credits_posted - debits_posted), 0)::int8 as s from ledger_accounts');
