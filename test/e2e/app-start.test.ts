@@ -81,15 +81,16 @@ describe('startApp (the npm start path)', () => {
     expect(caller).toMatchObject({ successful: 1, failed: 0 });
     expect(await carrierDone).toMatchObject({ successful: 1, failed: 0 });
     const cdr = await until('the CDR', async () => {
-      const r = await db.pool.query<{ result: string; caller: string; billable_seconds: number; charge_fen: bigint; price_per_minute: string }>(
-        `select result, caller, billable_seconds, charge_fen, price_per_minute from cdrs where result = 'answered'`);
+      const r = await db.pool.query<{ call_id: string; result: string; caller: string; callee: string; rate_prefix: string; billable_seconds: number; charge_fen: bigint; price_per_minute: string }>(
+        `select call_id, result, caller, callee, rate_prefix, billable_seconds, charge_fen, price_per_minute from cdrs where result = 'answered' order by invite_at limit 1`);
       return r.rows[0] ?? null;
     });
-    expect(cdr).toMatchObject({ result: 'answered', caller: '+8657188880000' });
-    // charge = price × billable seconds / 60, rounded up to the fen (config charging.rounding default)
-    const expected = BigInt(Math.ceil((Number(cdr.price_per_minute) * 100 * cdr.billable_seconds) / 60 - 1e-9));
-    expect(cdr.charge_fen).toBe(expected);
-    const charged = await db.pool.query<{ s: bigint }>(`select coalesce(sum(amount_fen), 0)::int8 as s from ledger_transfers where kind = 'call_charge'`);
+    // the README's demo call: 13800138000 is China mobile 13x in the demo deck, 0.08 CNY/min, per second
+    expect(cdr).toMatchObject({ result: 'answered', caller: '+8657188880000', callee: '+8613800138000', rate_prefix: '8613', price_per_minute: '0.080000' });
+    expect(cdr.billable_seconds).toBeGreaterThanOrEqual(1);
+    // 8 fen/min × billable seconds / 60, rounded up to the fen (config charging.rounding default)
+    expect(cdr.charge_fen).toBe(BigInt(Math.ceil((8 * cdr.billable_seconds) / 60)));
+    const charged = await db.pool.query<{ s: bigint }>(`select coalesce(sum(amount_fen), 0)::int8 as s from ledger_transfers where kind = 'call_charge' and call_id = $1`, [cdr.call_id]);
     expect(charged.rows[0]!.s).toBe(cdr.charge_fen);
   });
 
