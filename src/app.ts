@@ -17,7 +17,7 @@ import { createSipApp } from './sip/app.js';
 import { createHttpServer } from './api/http-server.js';
 import { createTenantApiRoutes } from './api/tenant-api.js';
 import { Readiness } from './observability/readiness.js';
-import { postgresProbe, redisProbe } from './observability/probes.js';
+import { drachtioProbe, postgresProbe, redisProbe } from './observability/probes.js';
 import { metrics } from './observability/metrics.js';
 import { seedDemo } from './demo/seed.js';
 import { startMaintenance } from './jobs/maintenance.js';
@@ -90,10 +90,6 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     }
     const srf = await connectSrf(drachtio, log);
     closers.push({ name: 'srf', close: async () => srf.disconnect() });
-    let srfUp = true;
-    srf.on('connect', () => (srfUp = true));
-    srf.on('close', () => (srfUp = false));
-    srf.on('reconnecting', () => (srfUp = false));
 
     const sip = createSipApp({
       srf, config, logger: log, pool, redis, charging, instanceId,
@@ -101,7 +97,7 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     });
     closers.push({ name: 'sip', close: () => sip.close() });
 
-    readiness.add('drachtio', () => srfUp);
+    readiness.add('drachtio', drachtioProbe(srf));
     readiness.add('redis', redisProbe(redis));
     readiness.add('postgres', postgresProbe(pool));
     readiness.add('outbox', () => outbox.alive());

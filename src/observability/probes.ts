@@ -1,6 +1,5 @@
 /**
- * Ready-made readiness probes: the stores, and drachtio from the connection gauge the SIP layer keeps
- * (src/sip/connect.ts). The outbox consumer registers its own: readiness.add('outbox', () => consumer.alive()).
+ * Ready-made readiness probes: the stores, and drachtio from the events of the app's srf connection. The outbox consumer registers its own: readiness.add('outbox', () => consumer.alive()).
  */
 import { metrics } from './metrics.js';
 
@@ -24,7 +23,20 @@ export function postgresProbe(db: Queryable): () => Promise<boolean> {
   };
 }
 
-/** drachtio is up while softswitch_drachtio_connected is 1 (set on connect, cleared on close/reconnecting). */
-export function drachtioProbe(): () => Promise<boolean> {
-  return async () => (await metrics.drachtioConnected.get()).values[0]?.value === 1;
+/** The connection events of a drachtio-srf instance (its `connect` carries an error when authentication failed). */
+export interface SrfConnection {
+  on(event: 'connect', fn: (err?: unknown) => void): unknown;
+  on(event: 'close' | 'reconnecting', fn: () => void): unknown;
+}
+
+/**
+ * drachtio is up while this srf is connected: from a successful connect (the srf given here is, see connectSrf)
+ * until it closes or starts reconnecting, and again after it reconnects.
+ */
+export function drachtioProbe(srf: SrfConnection, connected = true): () => boolean {
+  let up = connected;
+  srf.on('connect', (err?: unknown) => (up = !err));
+  srf.on('close', () => (up = false));
+  srf.on('reconnecting', () => (up = false));
+  return () => up;
 }

@@ -58,6 +58,7 @@ export interface Harness {
   config: Config;
   app: SipApp;
   charging: Engine;
+  srf: TypedSrf;
   edge: Edge;
   /** A tenant holding `number` (approved), a rate plan with `pricePerMinute` for prefix 86, and a paid top-up. */
   tenant(o: { code: string; number: string; balanceFen: bigint; pricePerMinute?: string; maxConcurrent?: number }): Promise<string>;
@@ -181,7 +182,7 @@ export async function startHarness(overrides: Record<string, unknown> = {}): Pro
   await db.pool.query(`insert into ingress_trunks (name, address) values ('ccc-test', '127.0.0.1')`);
 
   const h: Harness = {
-    db, redis, config, app, charging, edge,
+    db, redis, config, app, charging, edge, srf,
 
     async tenant(o) {
       const plan = await db.pool.query<{ id: bigint }>('insert into rate_plans (name) values ($1) returning id', [`plan-${o.code}`]);

@@ -1,14 +1,20 @@
 /**
- * /healthz, /readyz and /metrics of the HTTP server with real store probes: a Redis server of this test's own
- * (started on a free port, then killed and restarted), the shared PostgreSQL, and a PostgreSQL address where
- * nothing listens. drachtio and the outbox consumer are plain flags here (their owners register the real probes).
+ * /healthz, /readyz and /metrics of the HTTP server with the probes the app registers, on real components: a Redis
+ * server of this test's own (started on a free port, then killed and restarted), the shared PostgreSQL, a
+ * PostgreSQL address where nothing listens, drachtio-srf connected to an embedded edge (closed and restarted), and
+ * a real outbox consumer (stopped and replaced).
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
 import { createHttpServer, type HttpServer } from '../../src/api/http-server.js';
 import { createPool, type Pool } from '../../src/db/pool.js';
-import { postgresProbe, redisProbe } from '../../src/observability/probes.js';
+import { drachtioProbe, postgresProbe, redisProbe } from '../../src/observability/probes.js';
+import { startEdge, type Edge } from '../../src/edge/index.js';
+import { connectSrf } from '../../src/sip/connect.js';
+import type { TypedSrf } from '../../src/sip/srf-types.js';
+import { createOutboxConsumer, type OutboxConsumer } from '../../src/outbox/consumer.js';
+import { eventually } from '../helpers/poll.js';
 import { Readiness } from '../../src/observability/readiness.js';
 import { registry } from '../../src/observability/metrics.js';
 import { createLogger } from '../../src/util/logger.js';
@@ -23,7 +29,20 @@ let pool: Pool;
 let http: HttpServer;
 let base: string;
 let readiness: Readiness;
-const state = { drachtio: true, outbox: true };
+let edge: Edge;
+let controlPort: number;
+let srf: TypedSrf;
+let outbox: OutboxConsumer;
+const logger = createLogger('silent');
+const SECRET = 'health-test';
+
+const startTestEdge = (): Promise<Edge> =>
+  startEdge({ sipHost: '127.0.0.1', sipPort: 0, transports: ['udp'], controlHost: '127.0.0.1', controlPort, secret: SECRET, logger });
+const startOutbox = (): OutboxConsumer => {
+  const c = createOutboxConsumer({ redis, pool, logger, instanceId: 'health-test', options: { blockMs: 50 } });
+  c.start();
+  return c;
+};
 
 async function readyz(): Promise<{ status: number; body: any }> {
   const res = await fetch(base + '/readyz');
@@ -31,40 +50,48 @@ async function readyz(): Promise<{ status: number; body: any }> {
   return { status: res.status, body: await res.json() };
 }
 
-async function eventually(fn: () => Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (await fn()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`never happened: ${what}`);
-}
-
 beforeAll(async () => {
   own = await startOwnRedis();
   redis = new Redis({ port: own.port, host: '127.0.0.1', maxRetriesPerRequest: 1, retryStrategy: () => 100 });
+  redis.on('error', () => undefined); // refused while the test has Redis killed: the probe reports it
   pool = createPool(ADMIN_URL, 2);
+  controlPort = await freePort(); // the edge comes back on the same port, where srf reconnects
+  edge = await startTestEdge();
+  srf = await connectSrf({ host: '127.0.0.1', port: controlPort, secret: SECRET }, logger);
+  outbox = startOutbox();
+  // as src/app.ts registers them
   readiness = new Readiness(300);
-  readiness.add('drachtio', () => state.drachtio);
+  readiness.add('drachtio', drachtioProbe(srf));
   readiness.add('redis', redisProbe(redis));
   readiness.add('postgres', postgresProbe(pool));
-  readiness.add('outbox', () => state.outbox);
+  readiness.add('outbox', () => outbox.alive());
   const config = loadConfig({}, { 'http.host': '127.0.0.1', 'http.port': 0 });
-  http = createHttpServer({ config, logger: createLogger('silent'), readiness });
+  http = createHttpServer({ config, logger, readiness });
   base = `http://127.0.0.1:${(await http.listen()).port}`;
 });
 
 afterAll(async () => {
   await http?.close();
+  await outbox?.stop();
+  srf?.disconnect();
+  await edge?.close();
   redis?.disconnect();
   await pool?.end();
   await own?.destroy();
 });
 
 describe('/healthz', () => {
-  it('answers 200 while the process runs, whatever the dependencies', async () => {
-    state.drachtio = false;
-    const res = await fetch(base + '/healthz');
-    state.drachtio = true;
+  it('answers 200 while the process runs, whatever the dependencies (PostgreSQL unreachable here)', async () => {
+    const rd = new Readiness(2000);
+    const deadPool = createPool(`postgres://postgres@127.0.0.1:${await freePort()}/postgres`, 1);
+    rd.add('postgres', postgresProbe(deadPool));
+    const server = createHttpServer({ config: loadConfig({}, { 'http.host': '127.0.0.1', 'http.port': 0 }), logger, readiness: rd });
+    const url = `http://127.0.0.1:${(await server.listen()).port}`;
+    const ready = await fetch(url + '/readyz');
+    const res = await fetch(url + '/healthz');
+    await server.close();
+    await deadPool.end();
+    expect(ready.status).toBe(503);
     expect(res.status).toBe(200);
     expect(((await res.json()) as any).status).toBe('ok');
     const head = await fetch(base + '/healthz', { method: 'HEAD' });
@@ -79,22 +106,23 @@ describe('/readyz', () => {
     expect(r.body).toEqual({ ready: true, down: [], components: { drachtio: true, redis: true, postgres: true, outbox: true } });
   });
 
-  it('names the component that is down: drachtio disconnected, outbox consumer dead', async () => {
-    state.drachtio = false;
-    let r = await readyz();
+  it('names the component that is down: drachtio disconnected (edge closed), outbox consumer stopped', async () => {
+    await edge.close();
+    await eventually('readyz 503 with drachtio down', async () => (await readyz()).status === 503);
+    expect((await readyz()).body.down).toEqual(['drachtio']);
+    edge = await startTestEdge();
+    await eventually('srf reconnected and readyz 200', async () => (await readyz()).status === 200, 30_000);
+    await outbox.stop();
+    const r = await readyz();
     expect(r.status).toBe(503);
-    expect(r.body.down).toEqual(['drachtio']);
-    state.drachtio = true;
-    state.outbox = false;
-    r = await readyz();
     expect(r.body.down).toEqual(['outbox']);
-    state.outbox = true;
+    outbox = startOutbox();
     expect((await readyz()).status).toBe(200);
   });
 
   it('goes unready when its Redis server is killed and ready again when Redis is back', async () => {
     await own.kill();
-    await eventually(async () => (await readyz()).status === 503, 'readyz 503 after Redis was killed');
+    await eventually('readyz 503 after Redis was killed', async () => (await readyz()).status === 503);
     const r = await readyz();
     expect(r.body.down).toEqual(['redis']);
     expect(r.body.components.redis).not.toBe(true);
@@ -103,7 +131,7 @@ describe('/readyz', () => {
     expect(sampleValue(down, 'softswitch_component_up', { component: 'redis' })).toBe(0);
     expect(sampleValue(down, 'softswitch_component_up', { component: 'postgres' })).toBe(1);
     await own.start();
-    await eventually(async () => (await readyz()).status === 200, 'readyz 200 after Redis restarted');
+    await eventually('readyz 200 after Redis restarted', async () => (await readyz()).status === 200);
   });
 
   it('reports PostgreSQL down when the database cannot be reached', async () => {

@@ -19,7 +19,7 @@ let base: string;
 beforeAll(async () => {
   h = await startHarness();
   const readiness = new Readiness(h.config.health.probeTimeoutMs);
-  readiness.add('drachtio', drachtioProbe());
+  readiness.add('drachtio', drachtioProbe(h.srf));
   readiness.add('redis', redisProbe(h.redis));
   readiness.add('postgres', postgresProbe(h.db.pool));
   http = createHttpServer({ config: { ...h.config, http: { host: '127.0.0.1', port: 0 } }, logger, readiness });
