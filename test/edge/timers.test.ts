@@ -82,9 +82,15 @@ describe('transaction timers (T1 = 20 ms)', () => {
     const final = peer.got.find((g) => isRes(483)(g.msg))!.msg;
     peer.send([`ACK sip:none@127.0.0.1:${edge.sipPort} SIP/2.0`, `Via: SIP/2.0/UDP 127.0.0.1:${peer.port};branch=z9hG4bK-g1`,
       'From: <sip:a@127.0.0.1>;tag=g1', `To: ${header(final, 'to')}`, 'Call-ID: g1', 'CSeq: 1 ACK', 'Content-Length: 0', '', ''].join('\r\n'), edge.sipPort);
-    await new Promise((r) => setTimeout(r, 50));
+    // a marker request sent after the ACK: its answer comes after the ACK was handled (one socket, in order), so
+    // every 483 sent before then has arrived too
+    peer.send([`OPTIONS sip:none@127.0.0.1:${edge.sipPort} SIP/2.0`, `Via: SIP/2.0/UDP 127.0.0.1:${peer.port};branch=z9hG4bK-g1m`,
+      'From: <sip:a@127.0.0.1>;tag=g1m', 'To: <sip:none@127.0.0.1>', 'Call-ID: g1m', 'CSeq: 1 OPTIONS', 'Max-Forwards: 70', 'Content-Length: 0', '', ''].join('\r\n'), edge.sipPort);
+    await peer.waitFor((m) => m.kind === 'response' && header(m, 'call-id') === 'g1m');
     const afterAck = peer.count(isRes(483));
-    await new Promise((r) => setTimeout(r, 400)); // several T2 periods: no more retransmissions may come
+    // once every server transaction is gone nothing can be retransmitted any more; without the ACK it would have
+    // lived until timer H (64*T1) and retransmitted every T2 meanwhile
+    await expect.poll(() => edge.stats().serverTransactions, { timeout: 10_000 }).toBe(0);
     expect(peer.count(isRes(483))).toBe(afterAck);
     peer.close();
   });

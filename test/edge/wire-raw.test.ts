@@ -174,7 +174,8 @@ describe('SIP error paths (raw UDP)', () => {
     'Max-Forwards: 70', 'Content-Length: 0', '', '',
   ].join('\r\n');
 
-  it('INVITE with no app routed: 100 Trying, then 503; a retransmission gets the same 503; ACK absorbs it', async () => {
+  // that the ACK also stops the 503's retransmissions (timer G) is in timers.test.ts, where T1 is short
+  it('INVITE with no app routed: 100 Trying, then 503; a retransmission gets the same 503; the ACK gets no answer', async () => {
     send(req('INVITE', 'c1'));
     const trying = await response((r) => header(r, 'call-id') === 'c1' && r.status === 100);
     expect(header(trying, 'via')).toContain(`rport=${port()}`);
@@ -183,6 +184,9 @@ describe('SIP error paths (raw UDP)', () => {
     const again = await response((r) => header(r, 'call-id') === 'c1' && r.status === 503);
     expect(header(again, 'to')).toBe(header(first, 'to'));
     send(req('ACK', 'c1', `;tag=${/tag=([^;]+)/.exec(header(first, 'to')!)![1]}`, 'ACK'));
+    send(req('OPTIONS', 'c1-marker')); // answered after the ACK was handled
+    expect((await response((r) => header(r, 'call-id') === 'c1-marker')).status).toBe(503);
+    expect(inbox.filter((r) => header(r, 'call-id') === 'c1' && r.status !== 503)).toEqual([]);
   });
 
   it('remove_route: the app gets no more new requests of that method (503 again)', async () => {

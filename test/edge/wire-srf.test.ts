@@ -3,7 +3,7 @@
  * each other through embedded edges over real SIP. Edge A carries the caller app, edge B the callee app, edge C a
  * second callee for the proxy case. The same suite is what a real drachtio-server would have to pass.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/ports.js';
 import { connectSrf, disconnectSrf, startTestEdge, type AnySrf, type TestEdge } from './support.js';
 
@@ -70,9 +70,12 @@ for (const proto of ['udp', 'tcp'] as const) {
       });
       const uac = await caller.createUAC(uriB(), { localSdp: SDP_A });
       const uas = await calleeDialog;
-      const ended = new Promise<void>((resolve) => uac.on('destroy', () => resolve()));
+      const ended = new Promise<AnySrf>((resolve) => uac.on('destroy', (bye: AnySrf) => resolve(bye)));
       await uas.destroy();
-      await ended;
+      const bye = await ended;
+      expect(bye.method).toBe('BYE');
+      expect(bye.get('Call-ID')).toBe(uac.sip.callId);
+      expect(uac.connected).toBe(false);
     });
 
     it('non-2xx final: caller gets a SipError with the status (stack ACKs it)', async () => {
@@ -160,8 +163,9 @@ for (const proto of ['udp', 'tcp'] as const) {
       });
     }
 
-    it('leaves no dialog behind on any edge', () => {
-      expect([a.stats().dialogs, b.stats().dialogs, c.stats().dialogs]).toEqual([0, 0, 0]);
+    // every case, whatever its outcome, leaves no dialog behind on any edge
+    afterEach(async () => {
+      await expect.poll(() => [a.stats().dialogs, b.stats().dialogs, c.stats().dialogs]).toEqual([0, 0, 0]);
     });
   });
 }

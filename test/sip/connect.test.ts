@@ -2,7 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { startEdge, type Edge } from '../../src/edge/index.js';
 import { connectSrf, SrfConnectError } from '../../src/sip/connect.js';
+import { createSocket } from 'node:dgram';
 import { freePort } from '../helpers/ports.js';
+import { metrics } from '../../src/observability/metrics.js';
 
 const logger = pino({ level: 'silent' });
 let edge: Edge;
@@ -16,9 +18,25 @@ afterAll(async () => {
 });
 
 describe('connectSrf (against the embedded edge)', () => {
-  it('connects and authenticates', async () => {
+  it('connects and authenticates: the connection gauge is 1 and a SIP request reaches the app', async () => {
     const srf = await connectSrf({ host: '127.0.0.1', port: edge.controlPort, secret: 's3cret' }, logger);
-    srf.disconnect();
+    try {
+      expect((await metrics.drachtioConnected.get()).values[0]?.value).toBe(1);
+      srf.options((_req, res) => res.send(200, { headers: { 'X-Answered-By': 'connect-test' } }));
+      const udp = createSocket('udp4');
+      const answer = new Promise<string>((resolve) => udp.on('message', (b) => resolve(b.toString())));
+      await new Promise<void>((r) => udp.bind(0, '127.0.0.1', () => r()));
+      const me = udp.address().port;
+      udp.send([`OPTIONS sip:ping@127.0.0.1:${edge.sipPort} SIP/2.0`, `Via: SIP/2.0/UDP 127.0.0.1:${me};branch=z9hG4bK-ct1;rport`,
+        'From: <sip:t@127.0.0.1>;tag=ct1', 'To: <sip:ping@127.0.0.1>', 'Call-ID: connect-test-1', 'CSeq: 1 OPTIONS', 'Max-Forwards: 70',
+        'Content-Length: 0', '', ''].join('\r\n'), edge.sipPort, '127.0.0.1');
+      const text = await answer;
+      udp.close();
+      expect(text).toMatch(/^SIP\/2.0 200 /);
+      expect(text).toMatch(/X-Answered-By: connect-test/i);
+    } finally {
+      srf.disconnect();
+    }
   });
 
   it('a wrong secret is a clear SrfConnectError', async () => {
