@@ -79,4 +79,11 @@ if [ "$NEED_SIPP" = 1 ] && ! command -v sipp >/dev/null; then
   log "installing sip-tester (sipp)"
   apt_install sip-tester
 fi
+# --- PDFs (statements, invoices) --------------------------------------------
+# Tenants' legal names are Chinese: PDFs need a CJK font. poppler-utils (pdftotext) lets the tests read PDFs back.
+if [ ! -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] && [ ! -e /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ]; then
+  log "installing fonts-wqy-zenhei (CJK font of PDF statements and invoices)"
+  apt_install fonts-wqy-zenhei || log "fonts-wqy-zenhei not installed: PDF statements/invoices are refused (JSON and CSV work)"
+fi
+command -v pdftotext >/dev/null || apt_install poppler-utils || log "poppler-utils not installed: PDF text checks in the tests skip"
 log "ok: redis 127.0.0.1:$REDIS_PORT, postgresql $PG_HOST:$PG_PORT/$DB_NAME$([ "$NEED_SIPP" = 1 ] && echo ", sipp")$([ "$NEED_PROMTOOL" = 1 ] && echo ", promtool")"

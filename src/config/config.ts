@@ -73,6 +73,7 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'billing.vatRatePercent', env: 'INVOICE_VAT_RATE_PERCENT', kind: { type: 'string', pattern: /^(0|[1-9][0-9]?)(\.[0-9]{1,2})?$/, allowed: 'a percentage 0-99.99, e.g. 9' }, doc: 'VAT rate printed on tax invoices (basic telecom services: 9)' },
   { path: 'billing.sellerName', env: 'INVOICE_SELLER_NAME', kind: { type: 'string', pattern: /^.{1,200}$/, allowed: '1-200 characters' }, doc: 'seller (Party B) name on invoices and statements' },
   { path: 'billing.sellerTaxId', env: 'INVOICE_SELLER_TAX_ID', kind: { type: 'string', pattern: /^[0-9A-Z]{0,20}$/, allowed: 'empty or a unified social credit code (up to 20 of 0-9 A-Z)' }, doc: 'seller tax id on invoices' },
+  { path: 'billing.pdfFont', env: 'PDF_CJK_FONT', kind: { type: 'string', pattern: /^(\/\S+)?$/, allowed: 'empty (use fonts-wqy-zenhei or Noto CJK if installed) or an absolute font path (path#PostScriptName for a .ttc)' }, doc: 'CJK font of statement and invoice PDFs (tenants\' legal names are Chinese)' },
   { path: 'notify.webhookTimeoutMs', env: 'NOTIFY_WEBHOOK_TIMEOUT_MS', kind: { type: 'int', min: 100, max: 60000 }, doc: 'tenant notices: how long a webhook POST may take before the attempt counts as failed' },
   { path: 'notify.maxAttempts', env: 'NOTIFY_MAX_ATTEMPTS', kind: { type: 'int', min: 1, max: 100 }, doc: 'tenant notices: webhook attempts (exponential backoff from 1 min, at most 6 h apart) before the notice is marked failed' },
   { path: 'notify.smtpUrl', env: 'SMTP_URL', kind: { type: 'string', pattern: /^(smtps?:\/\/\S+)?$/, allowed: 'empty (no e-mail) or smtp://[user:pass@]host:port, smtps://...' }, doc: 'tenant notices by e-mail: the SMTP server (nodemailer)' },
@@ -103,7 +104,7 @@ export interface Config {
   service: { timezone: string };
   shutdown: { drainSeconds: number };
   jobs: { intervalSeconds: number; schedulerEnabled: boolean; schedulerTickSeconds: number };
-  billing: { overdueSuspendDays: number; vatRatePercent: string; sellerName: string; sellerTaxId: string };
+  billing: { overdueSuspendDays: number; vatRatePercent: string; sellerName: string; sellerTaxId: string; pdfFont: string };
   demo: { autoSeed: boolean };
   notify: { webhookTimeoutMs: number; maxAttempts: number; smtpUrl: string; mailFrom: string; smsUrl: string; smsTemplate: string; smsToken: string };
   api: { operatorToken: string };

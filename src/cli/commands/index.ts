@@ -20,6 +20,7 @@ import { outboxCommands } from './outbox.js';
 import { callsCommands } from './calls.js';
 import { paymentCommands } from './payment.js';
 import { calendarCommands } from './calendar.js';
+import { billCommands } from './bill.js';
 
 export const COMMANDS: CommandSpec[] = [
   ...migrateCommands,
@@ -39,4 +40,5 @@ export const COMMANDS: CommandSpec[] = [
   ...callsCommands,
   ...paymentCommands,
   ...calendarCommands,
+  ...billCommands,
 ];
