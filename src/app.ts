@@ -12,6 +12,7 @@ import { createChargingEngine } from './charging/engine.js';
 import { subscribeTenantControl } from './charging/tenant-sync.js';
 import { createOutboxConsumer } from './outbox/consumer.js';
 import { startEdge, type Edge } from './edge/index.js';
+import { doorOptions, pgSources } from './edge/door.js';
 import { connectSrf } from './sip/connect.js';
 import { createSipApp } from './sip/app.js';
 import { createHttpServer } from './api/http-server.js';
@@ -74,7 +75,10 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     let edge: Edge | null = null;
     let drachtio = { host: config.drachtio.host, port: config.drachtio.port, secret: config.drachtio.secret };
     if (!config.drachtio.host) {
+      const { sources, refresh } = await pgSources(pool, config, log);
+      closers.push({ name: 'sip-sources', close: () => refresh.stop() });
       edge = await startEdge({
+        sources, ...doorOptions(config),
         sipHost: config.edge.sipHost,
         sipPort: config.edge.sipPort,
         transports: config.edge.transports,

@@ -51,6 +51,13 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'edge.sipHost', env: 'SIP_HOST', kind: { type: 'string', pattern: HOST, allowed: 'an IP address' }, doc: 'embedded edge: SIP listen address' },
   { path: 'edge.sipPort', env: 'SIP_PORT', kind: { type: 'int', min: 1, max: 65535 }, doc: 'embedded edge: SIP listen port (UDP and TCP)' },
   { path: 'edge.transports', env: 'SIP_TRANSPORTS', kind: { type: 'list', pattern: /^(udp|tcp)$/, allowed: 'comma list of udp,tcp' }, doc: 'embedded edge: SIP transports' },
+  { path: 'edge.unknownSource', env: 'SIP_UNKNOWN_SOURCE', kind: { type: 'enum', values: ['drop', 'reject'] }, doc: 'embedded edge: what SIP from an address that is no enabled trunk, gateway or dialog peer gets: nothing (drop) or one stateless 403 (reject, at most 100/s in total)' },
+  { path: 'edge.sourceRateLimit', env: 'SIP_SOURCE_RATE_LIMIT', kind: { type: 'int', min: 0, max: 1_000_000 }, doc: 'embedded edge: SIP messages per second one source address may send; more are dropped (0 = no limit)' },
+  { path: 'edge.sourcesRefreshSeconds', env: 'SIP_SOURCES_REFRESH_SECONDS', kind: { type: 'int', min: 1, max: 3600 }, doc: 'embedded edge: how often the source allow-list (trunks, gateways) is re-read from PostgreSQL; changes also apply at once (LISTEN)' },
+  { path: 'edge.tcpMaxConnections', env: 'SIP_TCP_MAX_CONNECTIONS', kind: { type: 'int', min: 1, max: 1_000_000 }, doc: 'embedded edge: inbound SIP TCP connections at once; more are closed at once' },
+  { path: 'edge.tcpMaxPerAddress', env: 'SIP_TCP_MAX_PER_ADDRESS', kind: { type: 'int', min: 1, max: 100_000 }, doc: 'embedded edge: inbound SIP TCP connections from one address at once' },
+  { path: 'edge.tcpIdleSeconds', env: 'SIP_TCP_IDLE_SECONDS', kind: { type: 'int', min: 5, max: 86_400 }, doc: 'embedded edge: a SIP TCP connection without traffic for this long is closed' },
+  { path: 'edge.tcpReadSeconds', env: 'SIP_TCP_READ_SECONDS', kind: { type: 'int', min: 1, max: 600 }, doc: 'embedded edge: a SIP message over TCP must be complete this long after its first byte (and a new connection must send one): slow peers are cut' },
   { path: 'sip.callerIdSource', env: 'CALLER_ID_SOURCE', kind: { type: 'enum', values: ['pai', 'from'] }, doc: 'where the calling number is read: P-Asserted-Identity (falls back to From) or From' },
   { path: 'sip.userAgent', env: 'SIP_USER_AGENT', kind: { type: 'string', pattern: /^.{1,100}$/, allowed: '1-100 characters' }, doc: 'Server/User-Agent header value' },
   { path: 'sip.gatewayTimeoutSeconds', env: 'SIP_GATEWAY_TIMEOUT_SECONDS', kind: { type: 'int', min: 1, max: 60 }, doc: 'seconds without any response from a carrier gateway before its INVITE is cancelled and the next gateway is tried' },
@@ -90,7 +97,18 @@ export interface Config {
   postgres: { url: string; poolSize: number };
   redis: { url: string; keyPrefix: string };
   drachtio: { host: string; port: number; secret: string };
-  edge: { sipHost: string; sipPort: number; transports: ('udp' | 'tcp')[] };
+  edge: {
+    sipHost: string;
+    sipPort: number;
+    transports: ('udp' | 'tcp')[];
+    unknownSource: 'drop' | 'reject';
+    sourceRateLimit: number;
+    sourcesRefreshSeconds: number;
+    tcpMaxConnections: number;
+    tcpMaxPerAddress: number;
+    tcpIdleSeconds: number;
+    tcpReadSeconds: number;
+  };
   sip: { callerIdSource: 'pai' | 'from'; userAgent: string; gatewayTimeoutSeconds: number; optionsPingSeconds: number };
   charging: {
     rounding: 'up' | 'down' | 'half-up';

@@ -14,12 +14,30 @@ import {
 import { parseAppMessage, SipParseError } from './sip/parser.js';
 import { ClientTxn, ServerTxn } from './transactions.js';
 import { DialogStore, inDialogRouting, type Dialog } from './dialogs.js';
-import { Transports, type Inbound, type Proto, type Target } from './transport.js';
+import type { Transports, Inbound, Proto, Target } from './transport.js';
 import type { AppConn, AppMessageHandler, WireServer } from './wire/server.js';
 import type { SipTimers } from './timers.js';
 import { cancelRequest, localFailure, newBranch, newTag, nonSuccessAck, REASONS, responseTo, stackTime } from './builders.js';
 import { ProxySession, type ProxyHost, type ProxyResponseHandler } from './proxy.js';
 import { RoutedDialogs, type RoutedDialog } from './routed.js';
+import { RateLimiter } from './ratelimit.js';
+import type { SourceFilter } from './sources.js';
+import { metrics, type SipDropReasonLabel } from '../observability/metrics.js';
+
+export type Admission = 'accept' | 'drop' | 'reject';
+
+/** What the edge lets in (issue 9 items 1-2); see EdgeOptions for each. */
+export interface DoorOptions {
+  sources: SourceFilter;
+  unknownSource?: 'drop' | 'reject';
+  sourceRateLimit?: number;
+  maxServerTransactions?: number;
+  maxDialogs?: number;
+}
+
+const REJECTS_PER_SECOND = 100;
+
+const dropped = (reason: SipDropReasonLabel): void => metrics.sipDropped.inc({ reason });
 
 const CRLF = '\r\n';
 /** Headers an app may not set: the stack owns them (drachtio `makeTags`). */
@@ -60,14 +78,73 @@ export class EdgeCore implements AppMessageHandler {
     },
   };
 
+  private readonly sources: SourceFilter;
+  private readonly unknownSource: 'drop' | 'reject';
+  private readonly rate: RateLimiter;
+  /** Reject mode answers strangers with at most this many 403s per second in total: never a reflector. */
+  private readonly rejects = new RateLimiter(REJECTS_PER_SECOND);
+  /** Overload guard: beyond this many live server transactions new requests get 503 without any state. */
+  private readonly maxServerTransactions: number;
+  /** Beyond this many dialogs new INVITEs get 503 without any state. */
+  private readonly maxDialogs: number;
+  /** Addresses we sent requests to (live client transactions): their responses pass the source filter. */
+  private readonly peers = new Map<string, number>();
+
   constructor(
     private readonly host: string,
     readonly transports: Transports,
     private readonly timers: SipTimers,
     private readonly log: Logger,
-    /** Overload guard: beyond this many live server transactions new requests get 503 without any state. */
-    private readonly maxServerTransactions = 50_000,
-  ) {}
+    door: DoorOptions,
+  ) {
+    this.sources = door.sources;
+    this.unknownSource = door.unknownSource ?? 'drop';
+    this.rate = new RateLimiter(door.sourceRateLimit ?? 0);
+    this.maxServerTransactions = door.maxServerTransactions ?? 50_000;
+    this.maxDialogs = door.maxDialogs ?? 50_000;
+  }
+
+  // ---------------------------------------------------------------- the door (issue 9): before any parsing or state
+
+  /** Every datagram and TCP message, before it is parsed: strangers and sources over their rate get nothing. */
+  admit(from: Target): Admission {
+    if (!this.sources.allows(from.address) && !this.peers.has(from.address) && !this.dialogs.hasPeer(from.address)) {
+      if (this.unknownSource === 'reject' && this.rejects.take('')) return 'reject';
+      dropped('unknown_source');
+      return 'drop';
+    }
+    if (!this.rate.take(from.address)) {
+      dropped('rate_limited');
+      return 'drop';
+    }
+    return 'accept';
+  }
+
+  /** SIP_UNKNOWN_SOURCE=reject: one stateless 403 to a stranger's request, nothing kept, never retransmitted. */
+  onRejected(msg: SipMessage, from: Target): void {
+    dropped('unknown_source');
+    if (msg.kind !== 'request' || msg.method === 'ACK' || header(msg, 'via') === undefined) return;
+    this.send(this.responseTarget(msg, from), serialize(responseTo(msg, 403, 'Forbidden')));
+  }
+
+  /** A TCP connection coming in: only from an allowed source or a peer (no reject mode on TCP: it is closed). */
+  admitConnection(from: Target): boolean {
+    if (this.sources.allows(from.address) || this.peers.has(from.address) || this.dialogs.hasPeer(from.address)) return true;
+    dropped('unknown_source');
+    return false;
+  }
+
+  onTcpLimit(from: Target, why: string): void {
+    dropped('tcp_limit');
+    this.log.info({ peer: `${from.address}:${from.port}`, why }, 'tcp connection closed by a limit');
+  }
+
+  private addPeer(address: string): void { this.peers.set(address, (this.peers.get(address) ?? 0) + 1); }
+
+  private dropPeer(address: string): void {
+    const n = (this.peers.get(address) ?? 1) - 1;
+    if (n <= 0) this.peers.delete(address); else this.peers.set(address, n);
+  }
 
   // ---------------------------------------------------------------- helpers
 
@@ -123,7 +200,8 @@ export class EdgeCore implements AppMessageHandler {
   // ---------------------------------------------------------------- network → edge
 
   onParseError(err: SipParseError, from: Target): void {
-    this.log.info({ err: err.message, from }, 'malformed SIP');
+    dropped('malformed');
+    this.log.debug({ err: err.message, from }, 'malformed SIP');
     const p = err.partial;
     // A request we can still address gets 400; anything else (responses, no Via) is dropped (RFC 3261 §16.3/§18).
     if (p?.kind === 'request' && p.method !== 'ACK' && header(p, 'via') !== undefined) {
@@ -171,7 +249,7 @@ export class EdgeCore implements AppMessageHandler {
     const existing = this.serverTxns.get(key);
     if (existing) { existing.onRetransmit(); return; }
 
-    if (this.serverTxns.size >= this.maxServerTransactions) {
+    if (this.serverTxns.size >= this.maxServerTransactions || (req.method === 'INVITE' && toTag === undefined && this.dialogs.size >= this.maxDialogs)) {
       const busy = responseTo(req, 503, 'Overloaded');
       busy.headers.push({ name: 'Retry-After', value: '5' });
       this.send(this.responseTarget(req, from), serialize(busy));
@@ -332,7 +410,13 @@ export class EdgeCore implements AppMessageHandler {
     const cseq = cseqOf(res);
     if (!via || !cseq) return;
     const tx = this.clientTxns.get(`${via.params.branch}|${cseq.method}`);
-    if (!tx) return; // stray response (RFC 3261 §18.1.2): drop
+    if (!tx) { dropped('stray_response'); return; } // RFC 3261 §18.1.2: drop
+    // only from where the request went: a forged response from elsewhere must not answer or end our call
+    if (from.address !== tx.to.address) {
+      dropped('response_source');
+      this.log.debug({ from: `${from.address}:${from.port}`, expected: tx.to.address, status: res.status }, 'response from another address than its request went to: dropped');
+      return;
+    }
     const meta = this.clientMeta.get(tx.id);
     if (meta?.proxy) {
       const retransmitted2xx = tx.isInvite && res.status >= 200 && res.status < 300 && tx.state === 'accepted';
@@ -620,7 +704,9 @@ export class EdgeCore implements AppMessageHandler {
       this.clientTxns.delete(`${t.branch}|${t.request.method}`);
       this.clientById.delete(t.id);
       this.clientMeta.delete(t.id);
+      this.dropPeer(t.to.address);
     });
+    this.addPeer(to.address);
     this.clientTxns.set(`${branch}|${req.method}`, tx);
     this.clientById.set(tx.id, tx);
     this.clientMeta.set(tx.id, { ...(app ? { app } : {}), ...(dialog ? { dialog } : {}), ...(proxy ? { proxy } : {}) });

@@ -4,7 +4,8 @@
  */
 import type { Logger } from 'pino';
 import { EdgeCore } from './core.js';
-import { Transports, type Proto } from './transport.js';
+import { DEFAULT_TCP_LIMITS, Transports, type Proto, type TcpLimits } from './transport.js';
+import type { SourceFilter } from './sources.js';
 import { WireServer } from './wire/server.js';
 import { DEFAULT_TIMERS, type SipTimers } from './timers.js';
 
@@ -18,8 +19,22 @@ export interface EdgeOptions {
   logger: Logger;
   /** RFC 3261 T1/T2/T4; only tests change them. */
   timers?: SipTimers;
+  /**
+   * Who may send SIP at all (issue 9): ingress trunks, carrier gateways, media servers (a SourceAllowList fed from
+   * PostgreSQL by sources-pg.ts). Other sources get nothing, before any parsing or state. Responses and in-dialog
+   * requests from where our own requests and dialogs went pass too. ANY_SOURCE only in tests and benchmarks.
+   */
+  sources: SourceFilter;
+  /** What a source outside `sources` gets: nothing ('drop', default) or one stateless 403 ('reject'). */
+  unknownSource?: 'drop' | 'reject';
+  /** SIP messages per second one source address may send; beyond, they are dropped (0 = no limit, default). */
+  sourceRateLimit?: number;
   /** Live server transactions beyond which new requests get a stateless 503 (default 50 000). */
   maxServerTransactions?: number;
+  /** Dialogs beyond which new INVITEs get a stateless 503 (default 50 000). */
+  maxDialogs?: number;
+  /** TCP hardening; defaults in DEFAULT_TCP_LIMITS. */
+  tcp?: Partial<TcpLimits>;
 }
 
 export interface EdgeStats { dialogs: number; serverTransactions: number; clientTransactions: number }
@@ -39,8 +54,18 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
   const transports = new Transports(opts.sipHost, log, {
     onMessage: (m) => core!.onMessage(m),
     onParseError: (err, from) => core!.onParseError(err, from),
+    admit: (from) => core!.admit(from),
+    onRejected: (msg, from) => core!.onRejected(msg, from),
+    admitConnection: (from) => core!.admitConnection(from),
+    onTcpLimit: (from, why) => core!.onTcpLimit(from, why),
+  }, { ...DEFAULT_TCP_LIMITS, ...opts.tcp });
+  core = new EdgeCore(opts.sipHost, transports, opts.timers ?? DEFAULT_TIMERS, log, {
+    sources: opts.sources,
+    ...(opts.unknownSource ? { unknownSource: opts.unknownSource } : {}),
+    ...(opts.sourceRateLimit !== undefined ? { sourceRateLimit: opts.sourceRateLimit } : {}),
+    ...(opts.maxServerTransactions !== undefined ? { maxServerTransactions: opts.maxServerTransactions } : {}),
+    ...(opts.maxDialogs !== undefined ? { maxDialogs: opts.maxDialogs } : {}),
   });
-  core = new EdgeCore(opts.sipHost, transports, opts.timers ?? DEFAULT_TIMERS, log, opts.maxServerTransactions);
   const wire = new WireServer(opts.secret, log, core);
   core.wire = wire;
   await transports.listen(opts.sipPort, opts.transports);

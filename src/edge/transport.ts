@@ -18,7 +18,31 @@ export interface TransportHandlers {
   onMessage(m: Inbound): void;
   /** An unparseable message; `partial` is set when it was a request we can still answer with 400. */
   onParseError(err: SipParseError, from: Target): void;
+  /** Asked for every datagram and TCP message before it is parsed: 'drop' = forget it (the handler counts it). */
+  admit(from: Target): 'accept' | 'drop' | 'reject';
+  /** A message admitted as 'reject' (SIP_UNKNOWN_SOURCE=reject), parsed only to be refused. */
+  onRejected(msg: SipMessage, from: Target): void;
+  /** Asked when a TCP connection comes in, before anything is read from it. */
+  admitConnection(from: Target): boolean;
+  /** A TCP connection refused or closed by a limit (counted by the handler). */
+  onTcpLimit(from: Target, why: string): void;
 }
+
+/** TCP hardening (issue 9 item 3): a slow, silent or greedy peer never grows memory. */
+export interface TcpLimits {
+  /** Inbound connections at once, in total and from one address; beyond, new ones are closed at once. */
+  maxConnections: number;
+  maxPerAddress: number;
+  /** A connection with no traffic either way for this long is closed. */
+  idleMs: number;
+  /** A message must be complete this long after its first byte (and an inbound connection must send one this
+   * long after opening): slow-loris peers are cut. */
+  readMs: number;
+  /** Bytes we wrote that the peer has not taken; beyond, the connection is closed. */
+  maxPendingBytes: number;
+}
+
+export const DEFAULT_TCP_LIMITS: TcpLimits = { maxConnections: 2000, maxPerAddress: 100, idleMs: 300_000, readMs: 10_000, maxPendingBytes: 1 << 20 };
 
 const key = (t: Target): string => `${t.address}:${t.port}`;
 
@@ -27,9 +51,17 @@ export class Transports {
   private tcp?: Server;
   private readonly conns = new Map<string, Socket>();
   private readonly pending = new Map<string, Promise<Socket>>();
+  /** Inbound TCP connections per remote address. */
+  private readonly inbound = new Map<string, number>();
+  private inboundTotal = 0;
   port = 0;
 
-  constructor(private readonly host: string, private readonly log: Logger, private readonly h: TransportHandlers) {}
+  constructor(
+    private readonly host: string,
+    private readonly log: Logger,
+    private readonly h: TransportHandlers,
+    private readonly limits: TcpLimits = DEFAULT_TCP_LIMITS,
+  ) {}
 
   /** Binds every transport on one port; on failure nothing stays bound and the error names the address. */
   async listen(port: number, protos: Proto[]): Promise<void> {
@@ -51,7 +83,7 @@ export class Transports {
       port = udp.address().port;
     }
     if (protos.includes('tcp')) {
-      const tcp = createServer((s) => this.adopt(s));
+      const tcp = createServer((s) => this.accept(s));
       await new Promise<void>((resolve, reject) => { tcp.once('error', reject); tcp.listen(port, this.host, () => { tcp.off('error', reject); resolve(); }); });
       this.tcp = tcp;
       port = (tcp.address() as { port: number }).port;
@@ -63,32 +95,79 @@ export class Transports {
 
   private onDatagram(buf: Buffer, from: Target): void {
     if (buf.length <= 4 && /^[\r\n]*$/.test(buf.toString('latin1'))) return; // keepalive
+    const admission = this.h.admit(from);
+    if (admission === 'drop') return;
     try {
-      this.h.onMessage({ msg: parseDatagram(buf), from, bytes: buf.length });
+      const msg = parseDatagram(buf);
+      if (admission === 'reject') this.h.onRejected(msg, from);
+      else this.h.onMessage({ msg, from, bytes: buf.length });
     } catch (err) {
-      if (err instanceof SipParseError) this.h.onParseError(err, from);
+      if (err instanceof SipParseError) { if (admission === 'accept') this.h.onParseError(err, from); }
       else this.log.error({ err }, 'error handling udp message');
     }
   }
 
-  private adopt(s: Socket): void {
+  /** An inbound connection: strangers and connections over the limits are closed before anything is read. */
+  private accept(s: Socket): void {
+    const from: Target = { proto: 'tcp', address: s.remoteAddress ?? '', port: s.remotePort ?? 0 };
+    const n = this.inbound.get(from.address) ?? 0;
+    if (!this.h.admitConnection(from)) { s.destroy(); return; }
+    if (this.inboundTotal >= this.limits.maxConnections || n >= this.limits.maxPerAddress) {
+      this.h.onTcpLimit(from, this.inboundTotal >= this.limits.maxConnections ? 'too many connections' : 'too many connections from this address');
+      s.destroy();
+      return;
+    }
+    this.inbound.set(from.address, n + 1);
+    this.inboundTotal++;
+    s.once('close', () => {
+      this.inboundTotal--;
+      const left = (this.inbound.get(from.address) ?? 1) - 1;
+      if (left <= 0) this.inbound.delete(from.address); else this.inbound.set(from.address, left);
+    });
+    this.adopt(s, true);
+  }
+
+  private adopt(s: Socket, inbound: boolean): void {
     const from: Target = { proto: 'tcp', address: s.remoteAddress ?? '', port: s.remotePort ?? 0 };
     const k = key(from);
     this.conns.set(k, s);
     s.setNoDelay(true);
+    const cut = (why: string): void => {
+      if (s.destroyed) return;
+      this.h.onTcpLimit(from, why);
+      s.destroy();
+    };
+    s.setTimeout(this.limits.idleMs, () => cut('idle'));
+    // read deadline: armed while a message is incomplete (and, inbound, until the first message arrives)
+    let readTimer: NodeJS.Timeout | undefined;
+    const arm = (): void => { readTimer ??= setTimeout(() => cut('message not completed in time'), this.limits.readMs); };
+    const disarm = (): void => { clearTimeout(readTimer); readTimer = undefined; };
+    if (inbound) arm();
     const framer = new StreamFramer();
     s.on('data', (chunk) => {
-      for (const m of framer.push(chunk)) {
+      const msgs = framer.push(chunk);
+      // a completed message is progress: the deadline restarts with the next incomplete one
+      if (msgs.length > 0) disarm();
+      if (framer.buffered > 0) arm();
+      for (const m of msgs) {
         if (m instanceof SipParseError) {
           this.h.onParseError(m, from);
           s.destroy(); // framing is lost on a stream; the peer must reconnect
           return;
         }
-        try { this.h.onMessage({ msg: m, from, bytes: 0 }); } catch (err) { this.log.error({ err }, 'error handling tcp message'); }
+        const admission = this.h.admit(from);
+        if (admission === 'drop') continue;
+        try {
+          if (admission === 'reject') this.h.onRejected(m, from);
+          else this.h.onMessage({ msg: m, from, bytes: 0 });
+        } catch (err) { this.log.error({ err }, 'error handling tcp message'); }
       }
     });
     s.on('error', (err) => this.log.debug({ err, peer: k }, 'tcp connection error'));
-    s.on('close', () => { if (this.conns.get(k) === s) this.conns.delete(k); });
+    s.on('close', () => {
+      disarm();
+      if (this.conns.get(k) === s) this.conns.delete(k);
+    });
   }
 
   private async tcpConn(to: Target): Promise<Socket> {
@@ -99,7 +178,7 @@ export class Transports {
     if (!p) {
       p = new Promise<Socket>((resolve, reject) => {
         const s = connect({ host: to.address, port: to.port });
-        s.once('connect', () => { s.off('error', reject); this.adopt(s); this.conns.set(k, s); resolve(s); });
+        s.once('connect', () => { s.off('error', reject); this.adopt(s, false); this.conns.set(k, s); resolve(s); });
         s.once('error', reject);
       }).finally(() => this.pending.delete(k));
       this.pending.set(k, p);
@@ -117,6 +196,11 @@ export class Transports {
     }
     if (!this.tcp) throw new Error('tcp transport not enabled');
     const s = await this.tcpConn(to);
+    if (s.writableLength + buf.length > this.limits.maxPendingBytes) {
+      this.h.onTcpLimit(to, 'peer does not read what we send');
+      s.destroy();
+      throw new Error(`tcp connection to ${key(to)} closed: more than ${this.limits.maxPendingBytes} bytes unsent`);
+    }
     s.write(buf);
   }
 

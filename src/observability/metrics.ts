@@ -22,6 +22,15 @@ export type RejectReasonLabel =
   | 'no_balance' | 'caller_id' | 'limit' | 'no_route' | 'ingress' | 'store_down' | 'tenant' | 'blocked'
   | 'hours' | 'bad_request' | 'draining' | 'none';
 
+/**
+ * reason label values of softswitch_sip_dropped_total: SIP messages the edge let go without processing them.
+ * unknown_source: not a trunk, gateway or dialog peer (dropped before parsing; or one stateless 403 in reject mode);
+ * rate_limited: over SIP_SOURCE_RATE_LIMIT; response_source: a response from elsewhere than where its request went;
+ * stray_response: a response to no transaction of ours; malformed: unparseable (400 when it can be addressed);
+ * tcp_limit: a TCP connection refused or closed by the TCP limits (count, per address, idle, slow, unsent bytes).
+ */
+export type SipDropReasonLabel = 'unknown_source' | 'rate_limited' | 'response_source' | 'stray_response' | 'malformed' | 'tcp_limit';
+
 const callsTotal = new Counter({
   name: 'softswitch_calls_total',
   help: 'Call attempts by final result; reason for rejections, sip_class (4xx/5xx/6xx) for failures',
@@ -127,6 +136,12 @@ export const metrics = {
     name: 'softswitch_notifications_total',
     help: 'Tenant notice delivery attempts by channel (email, sms, webhook, log) and outcome (sent, retry, failed, no_provider)',
     labelNames: ['channel', 'outcome'] as const, registers: [registry],
+  }),
+  sipDropped: new Counter({
+    name: 'softswitch_sip_dropped_total',
+    help: 'SIP messages (or TCP connections) the embedded edge dropped at the door, by reason (unknown_source, rate_limited, response_source, stray_response, malformed, tcp_limit)',
+    labelNames: ['reason'] as const,
+    registers: [registry],
   }),
   drachtioConnected: new Gauge({ name: 'softswitch_drachtio_connected', help: '1 when connected to the drachtio server', registers: [registry] }),
   draining: new Gauge({ name: 'softswitch_draining', help: '1 while the instance drains on shutdown', registers: [registry] }),

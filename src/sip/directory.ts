@@ -51,9 +51,13 @@ interface Entry<T> {
   until: number;
 }
 
+/** Keyed by remote data (source address, calling number): bounded, oldest entries go first when it is full. */
 class TtlCache<T> {
   private readonly map = new Map<string, Entry<T>>();
-  constructor(private readonly ttlMs: number, private readonly now: () => number) {}
+  constructor(private readonly ttlMs: number, private readonly now: () => number, private readonly maxEntries: number) {}
+  get size(): number {
+    return this.map.size;
+  }
   get(k: string): T | undefined {
     const e = this.map.get(k);
     if (!e) return undefined;
@@ -64,6 +68,16 @@ class TtlCache<T> {
     return e.value;
   }
   set(k: string, v: T): void {
+    if (this.ttlMs <= 0) return;
+    this.map.delete(k);
+    if (this.map.size >= this.maxEntries) {
+      const t = this.now();
+      for (const [key, e] of this.map) if (e.until <= t) this.map.delete(key);
+      for (const key of this.map.keys()) {
+        if (this.map.size < this.maxEntries) break;
+        this.map.delete(key);
+      }
+    }
     this.map.set(k, { value: v, until: this.now() + this.ttlMs });
   }
   deleteWhere(pred: (v: T) => boolean): void {
@@ -80,6 +94,8 @@ export interface Directory {
   gateways(): Promise<Gateway[]>;
   invalidateTenant(tenantId: string): void;
   invalidateAll(): void;
+  /** Entries cached (trunk lookups, number owners): bounded by maxEntries each. */
+  cached(): { trunks: number; numbers: number };
 }
 
 interface TenantRow {
@@ -114,12 +130,13 @@ function toTenant(r: TenantRow): TenantInfo {
   };
 }
 
-export function createDirectory(pool: Pool, opts: { ttlMs?: number; now?: () => number } = {}): Directory {
+export function createDirectory(pool: Pool, opts: { ttlMs?: number; now?: () => number; maxEntries?: number } = {}): Directory {
   const ttl = opts.ttlMs ?? 5000;
   const now = opts.now ?? Date.now;
-  const trunks = new TtlCache<IngressTrunk | null>(ttl, now);
-  const numbers = new TtlCache<NumberOwner | null>(ttl, now);
-  const gws = new TtlCache<Gateway[]>(ttl, now);
+  const max = opts.maxEntries ?? 10_000;
+  const trunks = new TtlCache<IngressTrunk | null>(ttl, now, max);
+  const numbers = new TtlCache<NumberOwner | null>(ttl, now, max);
+  const gws = new TtlCache<Gateway[]>(ttl, now, 1);
 
   return {
     async trunkForAddress(ip) {
@@ -187,6 +204,10 @@ export function createDirectory(pool: Pool, opts: { ttlMs?: number; now?: () => 
       trunks.clear();
       numbers.clear();
       gws.clear();
+    },
+
+    cached() {
+      return { trunks: trunks.size, numbers: numbers.size };
     },
   };
 }

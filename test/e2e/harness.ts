@@ -12,6 +12,8 @@ import { tmpdir } from 'node:os';
 import { pino } from 'pino';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import { startEdge, type Edge } from '../../src/edge/index.js';
+import { doorOptions, pgSources } from '../../src/edge/door.js';
+import type { SourceAllowList } from '../../src/edge/sources.js';
 import { createChargingRedis, waitReady, type ChargingRedis } from '../../src/charging/redis.js';
 import { createChargingEngine, type Engine } from '../../src/charging/engine.js';
 import { loadTenant, setTenantState, subscribeTenantControl } from '../../src/charging/tenant-sync.js';
@@ -60,6 +62,8 @@ export interface Harness {
   charging: Engine;
   srf: TypedSrf;
   edge: Edge;
+  /** The edge's source allow-list (trunks + gateways from the test database); tests may add a group. */
+  sources: SourceAllowList;
   /** A tenant holding `number` (approved), a rate plan with `pricePerMinute` for prefix 86, and a paid top-up. */
   tenant(o: { code: string; number: string; balanceFen: bigint; pricePerMinute?: string; maxConcurrent?: number }): Promise<string>;
   /** Replace the carrier gateways; each points at a local port where a sipp UAS listens. */
@@ -165,8 +169,9 @@ export async function startHarness(overrides: Record<string, unknown> = {}): Pro
     'drachtio.port': controlPort, 'drachtio.secret': SECRET, 'edge.sipPort': sipPort, 'edge.transports': ['udp'],
     'sip.optionsPingSeconds': 0, 'sip.gatewayTimeoutSeconds': 3, 'log.level': 'silent', ...overrides,
   });
+  const { sources, refresh } = await pgSources(db.pool, config, logger);
   const edge = await startEdge({
-    sipHost: '127.0.0.1', sipPort, transports: ['udp'], controlHost: '127.0.0.1', controlPort, secret: SECRET, logger,
+    sipHost: '127.0.0.1', sipPort, transports: ['udp'], controlHost: '127.0.0.1', controlPort, secret: SECRET, logger, sources, ...doorOptions(config),
   });
   const redis = createChargingRedis(config.redis.url, prefix);
   await waitReady(redis);
@@ -180,9 +185,10 @@ export async function startHarness(overrides: Record<string, unknown> = {}): Pro
     subscribeControl: (h) => subscribeTenantControl(redis, h),
   });
   await db.pool.query(`insert into ingress_trunks (name, address) values ('ccc-test', '127.0.0.1')`);
+  await refresh.reload(); // the edge knows the trunk before the first call (NOTIFY would be a few ms later)
 
   const h: Harness = {
-    db, redis, config, app, charging, edge, srf,
+    db, redis, config, app, charging, edge, srf, sources,
 
     async tenant(o) {
       const plan = await db.pool.query<{ id: bigint }>('insert into rate_plans (name) values ($1) returning id', [`plan-${o.code}`]);
@@ -211,6 +217,7 @@ export async function startHarness(overrides: Record<string, unknown> = {}): Pro
         await db.pool.query(`insert into carrier_gateways (name, host, port, priority, weight) values ($1, '127.0.0.1', $2, $3, $4)`,
           [g.name, g.port, g.priority ?? 10, g.weight ?? 100]);
       }
+      await refresh.reload();
     },
 
     async carrier(scenario, port, keys = {}, calls = 1) {
@@ -262,6 +269,7 @@ export async function startHarness(overrides: Record<string, unknown> = {}): Pro
       srf.disconnect();
       await charging.close();
       await outbox.stop();
+      await refresh.stop();
       await edge.close();
       await redis.quit().catch(() => undefined);
       await deleteKeys(config.redis.url, prefix).catch(() => undefined); // the test may have stopped its own Redis

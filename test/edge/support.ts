@@ -9,7 +9,8 @@ import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
-import { startEdge, type Edge } from '../../src/edge/index.js';
+import { startEdge, type Edge, type EdgeOptions } from '../../src/edge/index.js';
+import { ANY_SOURCE } from '../../src/edge/sources.js';
 import type { SipTimers } from '../../src/edge/timers.js';
 import { freePort } from '../helpers/ports.js';
 import { projectPath } from '../../src/util/paths.js';
@@ -26,15 +27,21 @@ export const testLogger = pino({ level: process.env.EDGE_TEST_LOG ?? 'silent' })
 
 export interface TestEdge extends Edge { host: string }
 
-export async function startTestEdge(opts: { transports?: ('udp' | 'tcp')[]; timers?: SipTimers; logger?: Logger; maxServerTransactions?: number } = {}): Promise<TestEdge> {
+/** An edge on free ports; by default every source is allowed (these tests are about the SIP machinery). */
+export async function startTestEdge(opts: { transports?: ('udp' | 'tcp')[]; timers?: SipTimers; logger?: Logger } & Partial<Pick<EdgeOptions,
+  'maxServerTransactions' | 'maxDialogs' | 'sources' | 'unknownSource' | 'sourceRateLimit' | 'tcp'>> = {}): Promise<TestEdge> {
   const transports = opts.transports ?? ['udp', 'tcp'];
   // UDP alone can take any port the kernel gives; UDP+TCP need one number free on both, which freePort checks
   const sipPort = transports.includes('tcp') ? await freePort() : 0;
   const edge = await startEdge({
     sipHost: '127.0.0.1', sipPort, transports,
-    controlHost: '127.0.0.1', controlPort: 0, secret: SECRET, logger: opts.logger ?? testLogger,
+    controlHost: '127.0.0.1', controlPort: 0, secret: SECRET, logger: opts.logger ?? testLogger, sources: opts.sources ?? ANY_SOURCE,
     ...(opts.timers ? { timers: opts.timers } : {}),
     ...(opts.maxServerTransactions !== undefined ? { maxServerTransactions: opts.maxServerTransactions } : {}),
+    ...(opts.maxDialogs !== undefined ? { maxDialogs: opts.maxDialogs } : {}),
+    ...(opts.unknownSource ? { unknownSource: opts.unknownSource } : {}),
+    ...(opts.sourceRateLimit !== undefined ? { sourceRateLimit: opts.sourceRateLimit } : {}),
+    ...(opts.tcp ? { tcp: opts.tcp } : {}),
   });
   return Object.assign(edge, { host: '127.0.0.1' });
 }

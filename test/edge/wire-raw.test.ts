@@ -12,6 +12,7 @@ import { parseDatagram } from '../../src/edge/sip/parser.js';
 import { header, type SipResponse } from '../../src/edge/sip/message.js';
 import { SECRET, connectSrf, disconnectSrf, startTestEdge, testLogger, type AnySrf, type TestEdge } from './support.js';
 import { startEdge } from '../../src/edge/index.js';
+import { ANY_SOURCE } from '../../src/edge/sources.js';
 import { freePort } from '../helpers/ports.js';
 
 describe('frame codec', () => {
@@ -258,12 +259,12 @@ describe('startEdge on a busy port', () => {
     const port = await freePort();
     await new Promise<void>((r) => busy.listen(port, '127.0.0.1', () => r()));
     // UDP binds first, then TCP fails: the UDP socket must be released again
-    await expect(startEdge({ sipHost: '127.0.0.1', sipPort: port, transports: ['udp', 'tcp'], controlHost: '127.0.0.1', controlPort: 0, secret: SECRET, logger: testLogger }))
+    await expect(startEdge({ sipHost: '127.0.0.1', sipPort: port, transports: ['udp', 'tcp'], controlHost: '127.0.0.1', controlPort: 0, secret: SECRET, logger: testLogger, sources: ANY_SOURCE }))
       .rejects.toThrow(`edge: cannot listen for SIP on 127.0.0.1:${port} (udp,tcp)`);
     const u = createSocket('udp4');
     await new Promise<void>((resolve, reject) => { u.once('error', reject); u.bind(port, '127.0.0.1', () => resolve()); });
     u.close();
-    await expect(startEdge({ sipHost: '127.0.0.1', sipPort: 0, transports: ['udp'], controlHost: '127.0.0.1', controlPort: port, secret: SECRET, logger: testLogger }))
+    await expect(startEdge({ sipHost: '127.0.0.1', sipPort: 0, transports: ['udp'], controlHost: '127.0.0.1', controlPort: port, secret: SECRET, logger: testLogger, sources: ANY_SOURCE }))
       .rejects.toThrow(`edge: cannot listen for drachtio apps on 127.0.0.1:${port}`);
     busy.close();
   });

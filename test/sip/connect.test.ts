@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { startEdge, type Edge } from '../../src/edge/index.js';
+import { ANY_SOURCE } from '../../src/edge/sources.js';
 import { connectSrf, SrfConnectError } from '../../src/sip/connect.js';
 import { createSocket } from 'node:dgram';
 import { freePort } from '../helpers/ports.js';
@@ -10,7 +11,7 @@ const logger = pino({ level: 'silent' });
 let edge: Edge;
 beforeAll(async () => {
   edge = await startEdge({
-    sipHost: '127.0.0.1', sipPort: 0, transports: ['udp'], controlHost: '127.0.0.1', controlPort: 0, secret: 's3cret', logger,
+    sipHost: '127.0.0.1', sipPort: 0, transports: ['udp'], controlHost: '127.0.0.1', controlPort: 0, secret: 's3cret', logger, sources: ANY_SOURCE,
   });
 });
 afterAll(async () => {

@@ -57,3 +57,17 @@ describe('directory (PostgreSQL + TTL cache)', () => {
     expect((await d.numberOwner('+8657188886666'))?.tenant?.status).toBe('active');
   });
 });
+
+describe('directory cache bound', () => {
+  it('keeps at most maxEntries per cache however many distinct sources and numbers are looked up', async () => {
+    const d = createDirectory(db.pool, { ttlMs: 60_000, maxEntries: 50 });
+    for (let i = 0; i < 200; i++) {
+      await d.trunkForAddress(`198.51.100.${i}`);
+      await d.numberOwner(`+86571000${String(i).padStart(5, '0')}`);
+    }
+    expect(d.cached()).toEqual({ trunks: 50, numbers: 50 });
+    // the newest entries are the ones kept, and still answer right
+    expect(await d.trunkForAddress('10.0.0.5')).toMatchObject({ name: 'ccc-a' });
+    expect(d.cached().trunks).toBe(50);
+  });
+});

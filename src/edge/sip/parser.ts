@@ -117,6 +117,9 @@ export function parseAppMessage(text: string): SipMessage {
 export class StreamFramer {
   private buf: Buffer = Buffer.alloc(0);
 
+  /** Bytes of an incomplete message held (0 between messages). */
+  get buffered(): number { return this.buf.length; }
+
   /** Feed bytes; returns complete messages (or parse errors, after which the stream cannot be trusted). */
   push(chunk: Buffer): (SipMessage | SipParseError)[] {
     this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
