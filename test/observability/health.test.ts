@@ -11,6 +11,7 @@ import { createHttpServer, type HttpServer } from '../../src/api/http-server.js'
 import { createPool, type Pool } from '../../src/db/pool.js';
 import { drachtioProbe, postgresProbe, redisProbe } from '../../src/observability/probes.js';
 import { startEdge, type Edge } from '../../src/edge/index.js';
+import { ANY_SOURCE } from '../../src/edge/sources.js';
 import { connectSrf } from '../../src/sip/connect.js';
 import type { TypedSrf } from '../../src/sip/srf-types.js';
 import { createOutboxConsumer, type OutboxConsumer } from '../../src/outbox/consumer.js';
@@ -37,7 +38,7 @@ const logger = createLogger('silent');
 const SECRET = 'health-test';
 
 const startTestEdge = (): Promise<Edge> =>
-  startEdge({ sipHost: '127.0.0.1', sipPort: 0, transports: ['udp'], controlHost: '127.0.0.1', controlPort, secret: SECRET, logger });
+  startEdge({ sipHost: '127.0.0.1', sipPort: 0, transports: ['udp'], controlHost: '127.0.0.1', controlPort, secret: SECRET, logger, sources: ANY_SOURCE });
 const startOutbox = (): OutboxConsumer => {
   const c = createOutboxConsumer({ redis, pool, logger, instanceId: 'health-test', options: { blockMs: 50 } });
   c.start();

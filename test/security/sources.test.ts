@@ -14,19 +14,12 @@ import { createPool } from '../../src/db/pool.js';
 import { migrate } from '../../src/db/migrate.js';
 import { registry } from '../../src/observability/metrics.js';
 import { startOwnPostgres, type OwnPostgres } from '../helpers/own-pg.js';
+import { eventually } from '../helpers/poll.js';
 import { responseFor, rnd, sipRequest, sleep, statusOf, UdpPeer } from './support.js';
 
 async function droppedBy(reason: string): Promise<number> {
   const m = await registry.getSingleMetric('softswitch_sip_dropped_total')!.get();
   return m.values.filter((v) => v.labels['reason'] === reason).reduce((a, v) => a + v.value, 0);
-}
-
-async function eventually(what: string, fn: () => Promise<boolean>, ms = 8000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await fn())) {
-    if (Date.now() > end) throw new Error(`not within ${ms} ms: ${what}`);
-    await sleep(100);
-  }
 }
 
 describe('drop mode (default) with the allow-list from PostgreSQL', () => {
