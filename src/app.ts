@@ -23,6 +23,7 @@ import { metrics } from './observability/metrics.js';
 import { seedDemo } from './demo/seed.js';
 import { startMaintenance } from './jobs/maintenance.js';
 import { importMissingYears } from './calendar/store.js';
+import { createScheduler } from './jobs/scheduler.js';
 import type { Logger } from './util/logger.js';
 
 export interface RunningApp {
@@ -113,6 +114,11 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
 
     const maintenance = startMaintenance({ pool, redis, config, logger: log, intervalMs: config.jobs.intervalSeconds * 1000 });
     closers.push({ name: 'maintenance', close: async () => maintenance.stop() });
+    if (config.jobs.schedulerEnabled) {
+      const scheduler = createScheduler({ deps: { config, pool, redis: async () => ({ redis, error: null }), logger: log, now: () => new Date() }, instanceId, tickMs: config.jobs.schedulerTickSeconds * 1000, logger: log });
+      scheduler.start();
+      closers.push({ name: 'scheduler', close: () => scheduler.stop() });
+    }
 
     let stopping: Promise<void> | null = null;
     const shutdown = (reason: string): Promise<void> => {

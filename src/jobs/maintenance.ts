@@ -4,8 +4,9 @@
  *   operator decision: `softswitch reconcile --repair`);
  * - the art. 2.2 low-balance check of every active tenant → notification rows (deduplicated) and the
  *   softswitch_low_balance_tenants gauge;
- * - sending the pending notices (src/notify/notifier.ts; rows are locked, so instances never send one twice);
- * - CDR partitions for the coming months.
+ * - sending the pending notices (src/notify/notifier.ts; rows are locked, so instances never send one twice).
+ * The period jobs (rent, late fees, overdue, reminders, period end, CDR partitions) are the scheduler's
+ * (src/jobs/scheduler.ts), which runs on one instance at a time.
  * Every instance may run it: each step is idempotent. A failed step is logged and retried next interval; the others
  * still run.
  */
@@ -31,9 +32,6 @@ export function startMaintenance(deps: { pool: Pool; redis: Redis; config: Confi
 
   // Steps are independent: Redis down stops the reconciliation, not the low-balance notices (PostgreSQL only).
   const steps: [string, () => Promise<void>][] = [
-    ['partitions', async () => {
-      await pool.query('select ensure_cdr_partitions(now(), 3)');
-    }],
     ['reconcile', async () => {
       const report = await reconcile({ pool, redis, repair: false, logger: log });
       if (report.driftTenants > 0) log.warn({ driftTenants: report.driftTenants, driftFen: report.driftFen.toString() }, 'ledger/Redis drift detected');

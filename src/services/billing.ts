@@ -10,6 +10,7 @@ import { loadCalendar } from '../calendar/store.js';
 import type { WorkingCalendar } from '../calendar/calendar.js';
 import { expireBuckets } from '../charging/tenant-sync.js';
 import type { Queryable } from '../ledger/ledger.js';
+import { dayOf } from '../calendar/zone.js';
 import { accrueLateFees, chargeRent, overdueState, periodEndClearing, type ClearingResult, type OverdueState } from '../tenants/billing.js';
 import { checkLowBalance, queueNotice, type LowBalanceCheck } from '../tenants/notices.js';
 import { listPayments as paymentsOf, listReceivables as receivablesOf, owedFen, recordPayment as record, type Payment, type PaymentResult, type Receivable } from '../tenants/receivables.js';
@@ -208,6 +209,38 @@ export async function runLowBalance(deps: ServiceDeps, actor: Actor, s: JobScope
   }
   return out;
 }
+
+export interface ReminderOutcome {
+  tenant: string;
+  serviceEnd: Date;
+  remindOn: string; // YYYY-MM-DD: the 5th working day before the day the service period ends
+  noticed: string[]; // channels of a new reminder (empty: not due yet or sent before)
+}
+
+/**
+ * Renewal reminder (art. 2.3): renewal must be agreed at least 5 working days before the service period ends; on
+ * the 5th working day before the day it ends (working-day calendar), or at the first run after, the tenant is
+ * reminded, once per service period.
+ */
+export async function runRenewalReminders(deps: ServiceDeps, actor: Actor, s: JobScope = {}): Promise<ReminderOutcome[]> {
+  const at = s.at ?? deps.now();
+  const cal = await calendarOf(deps);
+  const out: ReminderOutcome[] = [];
+  for (const t of await scope(deps, actor, s)) {
+    if (!t.serviceEnd || t.serviceEnd.getTime() <= at.getTime()) continue;
+    const remindOn = cal.nthWorkingDayBefore(dayOf(t.serviceEnd, cal.timeZone), RENEWAL_WORKING_DAYS);
+    if (dayOf(at, cal.timeZone) < remindOn) continue;
+    const noticed = await queueNotice(deps.pool, t.id, 'renewal_reminder', `renewal_reminder:${t.id}:${t.serviceEnd.getTime()}`, {
+      serviceEnd: t.serviceEnd.toISOString(), agreeRenewalBy: remindOn,
+      rule: 'renewal is agreed at least 5 working days before the service period ends; without it service ends at the period end (art. 2.3)',
+    });
+    out.push({ tenant: t.code, serviceEnd: t.serviceEnd, remindOn, noticed });
+  }
+  return out;
+}
+
+/** Art. 2.3: renewal is agreed at least this many working days before the service period ends. */
+export const RENEWAL_WORKING_DAYS = 5;
 
 export interface PeriodEndOutcome extends ClearingResult {
   tenant: string;

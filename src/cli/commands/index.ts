@@ -21,6 +21,7 @@ import { callsCommands } from './calls.js';
 import { paymentCommands } from './payment.js';
 import { calendarCommands } from './calendar.js';
 import { billCommands } from './bill.js';
+import { jobsCommands } from './jobs.js';
 
 export const COMMANDS: CommandSpec[] = [
   ...migrateCommands,
@@ -41,4 +42,5 @@ export const COMMANDS: CommandSpec[] = [
   ...paymentCommands,
   ...calendarCommands,
   ...billCommands,
+  ...jobsCommands,
 ];

@@ -1,0 +1,148 @@
+/**
+ * The billing scheduler inside the server (`npm start`): rent, late fees, overdue suspension, renewal reminders,
+ * period end and CDR partitions run on their own, on exactly one instance at a time (a PostgreSQL lease row renewed
+ * every tick), once per (job, tenant, period) (job_runs), catching up every missed period after downtime. Business
+ * time comes from deps.now(), so tests drive it with a fake clock: advance it, then call tick().
+ */
+import type { Pool } from '../db/pool.js';
+import type { Logger } from '../util/logger.js';
+import { runLateFees, runOverdue, runPeriodEnd, runRenewalReminders, runRent } from '../services/billing.js';
+import type { Actor, ServiceDeps } from '../services/context.js';
+import { listTenants, type Tenant } from '../tenants/tenants.js';
+import { duePeriods, periodOf, type Cadence, type Period } from './schedule.js';
+
+export interface JobDef {
+  name: string;
+  cadence: Cadence;
+  perTenant: boolean;
+  /** after downtime: 'each' missed period runs in order; 'latest' only the newest (the job catches up by itself) */
+  catchUp: 'each' | 'latest';
+  doc: string;
+  run(deps: ServiceDeps, actor: Actor, at: Date, tenant: Tenant | null): Promise<unknown>;
+}
+
+const daily = (atMinute: number): Cadence => ({ every: 'day', atMinute });
+const one = (t: Tenant | null) => ({ tenant: t!.id.toString() });
+
+export const JOBS: readonly JobDef[] = [
+  { name: 'cdr-partitions', cadence: daily(1), perTenant: false, catchUp: 'latest', doc: 'CDR month partitions for this month and the next two',
+    run: async (deps, _a, at) => deps.pool.query('select ensure_cdr_partitions($1, 3)', [at]).then(() => ({ ok: true })) },
+  { name: 'rent', catchUp: 'each', cadence: daily(5), perTenant: true, doc: 'number rent of every rent period started (in advance)',
+    run: (deps, a, at, t) => runRent(deps, a, { ...one(t), at }) },
+  { name: 'late-fees', catchUp: 'each', cadence: daily(10), perTenant: true, doc: 'late fee of each overdue day (3 per mille, art. 3.2)',
+    run: (deps, a, at, t) => runLateFees(deps, a, { ...one(t), at }) },
+  { name: 'overdue', catchUp: 'each', cadence: daily(15), perTenant: true, doc: 'overdue notices; suspension after OVERDUE_SUSPEND_DAYS',
+    run: (deps, a, at, t) => runOverdue(deps, a, { ...one(t), at }) },
+  { name: 'renewal-reminder', catchUp: 'each', cadence: daily(9 * 60), perTenant: true, doc: 'renewal reminder 5 working days before the period end (art. 2.3)',
+    run: (deps, a, at, t) => runRenewalReminders(deps, a, { ...one(t), at }) },
+  { name: 'period-end', catchUp: 'latest', cadence: { every: 'hour' }, perTenant: true, doc: 'period end: numbers reclaimed, balance cleared, terminated (art. 7.2)',
+    run: (deps, a, at, t) => runPeriodEnd(deps, a, { ...one(t), at }) },
+];
+
+export const SCHEDULER_ACTOR: Actor = { kind: 'system', id: 'scheduler' };
+const LEASE = 'billing-scheduler';
+
+export interface TickResult {
+  leader: boolean;
+  runs: { job: string; period: string; tenant: string | null; ok: boolean; error?: string }[];
+}
+
+export interface Scheduler {
+  tick(): Promise<TickResult>;
+  start(): void;
+  stop(): Promise<void>;
+}
+
+/** Take or renew the lease; true when this instance holds it (until now + ttl, PostgreSQL's clock). */
+async function holdLease(pool: Pool, holder: string, ttlMs: number): Promise<boolean> {
+  const r = await pool.query<{ holder: string }>(
+    `insert into scheduler_lease (name, holder, expires_at) values ($1, $2, now() + $3 * interval '1 millisecond')
+     on conflict (name) do update set holder = excluded.holder, expires_at = excluded.expires_at
+       where scheduler_lease.holder = excluded.holder or scheduler_lease.expires_at < now()
+     returning holder`,
+    [LEASE, holder, ttlMs],
+  );
+  return r.rows[0]?.holder === holder;
+}
+
+export async function releaseLease(pool: Pool, holder: string): Promise<void> {
+  await pool.query('delete from scheduler_lease where name = $1 and holder = $2', [LEASE, holder]);
+}
+
+export function createScheduler(opts: { deps: ServiceDeps; instanceId: string; tickMs: number; logger: Logger; jobs?: readonly JobDef[] }): Scheduler {
+  const { deps, instanceId } = opts;
+  const jobs = opts.jobs ?? JOBS;
+  const log = opts.logger.child({ component: 'scheduler' });
+  const tz = deps.config.service.timezone;
+  const ttlMs = Math.max(3 * opts.tickMs, 30_000);
+  let timer: NodeJS.Timeout | null = null;
+  let running: Promise<TickResult> | null = null;
+
+  async function runOne(job: JobDef, p: Period, t: Tenant | null, out: TickResult['runs']): Promise<void> {
+    const tenantId = t ? t.id.toString() : '0';
+    const started = new Date();
+    let detail: unknown = null;
+    let error: string | undefined;
+    try {
+      detail = await job.run(deps, SCHEDULER_ACTOR, p.dueAt, t);
+    } catch (e) {
+      error = (e as Error).message;
+      log.warn({ err: e, job: job.name, period: p.label, tenant: t?.code }, 'job failed; retried at the next tick');
+    }
+    await deps.pool.query(
+      `insert into job_runs (job, tenant_id, period, status, started_at, finished_at, detail) values ($1, $2, $3, $4, $5, now(), $6)
+       on conflict (job, tenant_id, period) do update set status = excluded.status, finished_at = now(), attempts = job_runs.attempts + 1, detail = excluded.detail`,
+      [job.name, tenantId, p.label, error ? 'failed' : 'ok', started, JSON.stringify(error ? { error } : detail, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))],
+    );
+    out.push({ job: job.name, period: p.label, tenant: t?.code ?? null, ok: !error, ...(error ? { error } : {}) });
+  }
+
+  async function round(): Promise<TickResult> {
+    if (!(await holdLease(deps.pool, instanceId, ttlMs))) return { leader: false, runs: [] };
+    const out: TickResult['runs'] = [];
+    const now = deps.now();
+    for (const job of jobs) {
+      const last = (await deps.pool.query<{ p: string | null }>(`select max(period) as p from job_runs where job = $1 and status = 'ok'`, [job.name])).rows[0]!.p;
+      const done = new Set((await deps.pool.query<{ k: string }>(
+        `select tenant_id || '/' || period as k from job_runs where job = $1 and status = 'ok' and period >= coalesce($2, '')`, [job.name, last],
+      )).rows.map((r) => r.k));
+      // failed runs of earlier periods first (a tenant that failed is retried even after later periods ran)
+      const failed = (await deps.pool.query<{ tenant_id: bigint; period: string }>(`select tenant_id, period from job_runs where job = $1 and status = 'failed' order by period`, [job.name])).rows;
+      const all = job.perTenant ? await listTenants(deps.pool) : [];
+      for (const f of failed) {
+        const t = job.perTenant ? all.find((x) => x.id === f.tenant_id) ?? null : null;
+        if (job.perTenant && !t) continue;
+        await runOne(job, periodOf(job.cadence, f.period, tz), t, out);
+      }
+      const due = duePeriods(job.cadence, last, now, tz);
+      for (const p of job.catchUp === 'latest' ? due.slice(-1) : due) {
+        const current = job.perTenant ? (await listTenants(deps.pool)).filter((t) => t.status !== 'terminated') : [null];
+        for (const t of current) {
+          if (done.has(`${t ? t.id : 0}/${p.label}`)) continue;
+          await runOne(job, p, t, out);
+        }
+        if (!(await holdLease(deps.pool, instanceId, ttlMs))) return { leader: false, runs: out }; // lost the lease mid-way
+      }
+    }
+    if (out.length) log.info({ runs: out.length, failed: out.filter((r) => !r.ok).length }, 'scheduled jobs ran');
+    return { leader: true, runs: out };
+  }
+
+  const tick = (): Promise<TickResult> => {
+    running ??= round().finally(() => (running = null));
+    return running;
+  };
+  return {
+    tick,
+    start() {
+      timer = setInterval(() => void tick().catch((err: unknown) => log.warn({ err }, 'scheduler tick failed')), opts.tickMs);
+      timer.unref();
+      void tick().catch((err: unknown) => log.warn({ err }, 'scheduler tick failed'));
+    },
+    async stop() {
+      if (timer) clearInterval(timer);
+      await running?.catch(() => undefined);
+      await releaseLease(deps.pool, instanceId).catch(() => undefined);
+    },
+  };
+}
