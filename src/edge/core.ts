@@ -3,7 +3,7 @@
  * Network → app: new requests go to an app that routed the method (503 when none), in-dialog traffic to the
  * app owning the dialog. App → network: `sip` frames dispatched as drachtio-server does (reference §1.4).
  */
-import { randomUUID } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import { isIP } from 'node:net';
 import { lookup } from 'node:dns/promises';
 import type { Logger } from 'pino';
@@ -410,7 +410,8 @@ export class EdgeCore implements AppMessageHandler {
     const cseq = cseqOf(res);
     if (!via || !cseq) return;
     const tx = this.clientTxns.get(`${via.params.branch}|${cseq.method}`);
-    if (!tx) { dropped('stray_response'); return; } // RFC 3261 §18.1.2: drop
+    // RFC 3261 §18.1.2: drop. Like sofia, a CSeq number other than the request's is no match either.
+    if (!tx || cseqOf(tx.request)?.seq !== cseq.seq) { dropped('stray_response'); return; }
     // only from where the request went: a forged response from elsewhere must not answer or end our call
     if (from.address !== tx.to.address) {
       dropped('response_source');
@@ -745,6 +746,15 @@ export class EdgeCore implements AppMessageHandler {
     });
     this.clientTxns.set(`${tx.branch}|CANCEL`, ctx);
     ctx.start();
+    if (tx.isInvite) tx.expireAfterCancel((t) => this.cancelExpired(t));
+  }
+
+  /** No final response after our CANCEL: like drachtio-server, the INVITE is torn down without telling the app. */
+  private cancelExpired(tx: ClientTxn): void {
+    const meta = this.clientMeta.get(tx.id);
+    this.log.info({ callId: header(tx.request, 'call-id') }, 'no final response 64*T1 after CANCEL: INVITE transaction torn down');
+    if (meta?.proxy) meta.proxy.onFailure(408);
+    else if (meta?.dialog && meta.dialog.state === 'early') this.dialogs.remove(meta.dialog, true);
   }
 
   private async appNewRequest(app: AppConn, msgId: string, msg: SipRequest, routeUrl: string, fail: (r: string) => void): Promise<void> {
@@ -771,7 +781,8 @@ export class EdgeCore implements AppMessageHandler {
     const callId = get('call-id') ?? randomUUID();
     set('Call-ID', callId);
     const appSeq = /^\s*(\d+)/.exec(get('cseq') ?? '')?.[1];
-    const seq = appSeq !== undefined ? Number(appSeq) : 1;
+    // a random first CSeq (< 2^31, RFC 3261 §8.1.1.5), as sofia picks one: peers must echo it, not assume 1
+    const seq = appSeq !== undefined ? Number(appSeq) : randomInt(1, 2 ** 30);
     set('CSeq', `${seq} ${method}`);
     if (get('max-forwards') === undefined) set('Max-Forwards', '70');
     if (['INVITE', 'SUBSCRIBE', 'REFER'].includes(method) && get('contact') === undefined) set('Contact', this.contact(to.proto));

@@ -169,6 +169,18 @@ export class ClientTxn {
     return true;
   }
 
+  /**
+   * RFC 3261 §9.1: once our CANCEL is out, an INVITE with no final response 64*T1 later is given up and destroyed
+   * (drachtio-server: notifyCancelTimeoutReachedIIP). onExpired runs first, while the transaction is still known.
+   */
+  expireAfterCancel(onExpired: (tx: ClientTxn) => void): void {
+    this.after(64 * this.t.T1, () => {
+      if (this.state !== 'calling' && this.state !== 'proceeding') return;
+      onExpired(this);
+      this.terminate();
+    });
+  }
+
   terminate(): void {
     if (this.state === 'terminated') return;
     this.state = 'terminated';

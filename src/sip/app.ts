@@ -154,18 +154,25 @@ export function createSipApp(deps: SipAppDeps): SipApp {
 
   /**
    * One B-leg attempt. A gateway that sends nothing at all (not even 100 Trying) within sip.gatewayTimeoutSeconds
-   * is abandoned at once (408) so the next one can be tried; its INVITE is cancelled, and should it still answer
-   * later, the A-leg answer is refused (localSdpA throws) so srf tears that late B leg down.
+   * is abandoned at once (408) so the next one can be tried; its INVITE is cancelled. Once the B leg is cancelled
+   * (caller CANCEL, operator cut, drain) the attempt ends when its final response arrives, or after
+   * sip.cancelTimeoutSeconds if none is ever delivered (RFC 3261 §9.1), so the session always ends and releases
+   * its holds. An abandoned or cancelled gateway that still answers is refused (localSdpA throws), so srf tears
+   * that late B leg down; should the attempt still settle with both legs after we stopped waiting, both are hung up.
    */
   async function tryGateway(ctx: Ctx, gw: Gateway): Promise<Outcome> {
     const s = ctx.session!;
     let responded = false;
     let abandoned = false;
+    let stoppedWaiting = false;
     let uacReq: SrfRequest | null = null;
     let answerAt = 0;
-    let onTimeout: (o: Outcome) => void = () => undefined;
-    const timeout = new Promise<Outcome>((resolve) => (onTimeout = resolve));
-    const timer = setTimeout(() => {
+    let stopWaiting: (o: Outcome) => void = () => undefined;
+    const givenUp = new Promise<Outcome>((resolve) => (stopWaiting = (o) => {
+      stoppedWaiting = true;
+      resolve(o);
+    }));
+    const silenceTimer = setTimeout(() => {
       if (responded) return;
       abandoned = true;
       try {
@@ -173,8 +180,17 @@ export function createSipApp(deps: SipAppDeps): SipApp {
       } catch (err) {
         ctx.log.debug({ err }, 'cancel of silent gateway failed');
       }
-      onTimeout({ ok: false, status: 408, reason: 'gateway timeout' });
+      stopWaiting({ ok: false, status: 408, reason: 'gateway timeout' });
     }, config.sip.gatewayTimeoutSeconds * 1000);
+    let cancelTimer: NodeJS.Timeout | null = null;
+    const cancelled = (): void => {
+      abandoned = true;
+      cancelTimer ??= setTimeout(() => {
+        ctx.log.warn({ gateway: gw.name, seconds: config.sip.cancelTimeoutSeconds }, 'no final response after CANCEL: B leg given up');
+        stopWaiting({ ok: false, status: 487, reason: 'no final response after CANCEL' });
+      }, config.sip.cancelTimeoutSeconds * 1000);
+    };
+    ctx.req.on('cancel', cancelled); // srf's createB2BUA relays the caller's CANCEL to the B leg itself
     s.facts.gateway = gw.name;
     ctx.log.debug({ gateway: gw.name, uri: gatewayUri(ctx.calleeE164!, gw) }, 'trying gateway');
     const attempt = srf
@@ -184,7 +200,7 @@ export function createSipApp(deps: SipAppDeps): SipApp {
           headers: bLegHeaders(ctx.req.headers, ctx.callerE164!, ctx.calleeE164!, gw, agent),
           passFailure: false,
           localSdpA: (sdpB: string) => {
-            if (abandoned) throw new Error(`gateway ${gw.name} answered after it was abandoned`);
+            if (abandoned) throw new Error(`gateway ${gw.name} answered after it was abandoned or cancelled`);
             return sdpB;
           },
         },
@@ -195,9 +211,18 @@ export function createSipApp(deps: SipAppDeps): SipApp {
               return;
             }
             uacReq = r;
-            s.trying(r);
+            s.trying({
+              cancel: (headers) => {
+                r.cancel({ headers });
+                cancelled();
+              },
+            });
             s.facts.bCallId = r.get('Call-ID') ?? null;
-            if (abandoned) r.cancel();
+            // a CANCEL or cut that came while the INVITE was being sent: srf's own relay was not listening yet
+            if (ctx.canceled || s.cutBeforeAnswer) {
+              r.cancel();
+              cancelled();
+            } else if (abandoned) r.cancel(); // the silent-gateway timer gave up on it already
           },
           cbProvisional: (p) => {
             responded = true;
@@ -215,18 +240,26 @@ export function createSipApp(deps: SipAppDeps): SipApp {
         },
       )
       .then(
-        ({ uas, uac }): Outcome => ({ ok: true, uas, uac, answerAt: answerAt || Date.now() }),
+        ({ uas, uac }): Outcome => {
+          if (stoppedWaiting) {
+            ctx.log.warn({ gateway: gw.name }, 'B leg connected after the attempt was given up: both legs hung up');
+            for (const d of [uac, uas]) d.destroy().catch(() => undefined);
+          }
+          return { ok: true, uas, uac, answerAt: answerAt || Date.now() };
+        },
         (e: unknown): Outcome => {
           const err = e as SipError;
           return { ok: false, status: typeof err.status === 'number' ? err.status : 500, ...(err.reason ? { reason: err.reason } : {}) };
         },
       );
     try {
-      const out = await Promise.race([attempt, timeout]);
+      const out = await Promise.race([attempt, givenUp]);
       if (!out.ok) ctx.log.info({ gateway: gw.name, status: out.status, abandoned }, 'gateway attempt failed');
       return out;
     } finally {
-      clearTimeout(timer);
+      clearTimeout(silenceTimer);
+      if (cancelTimer) clearTimeout(cancelTimer);
+      ctx.req.removeListener('cancel', cancelled);
       s.trying(null);
     }
   }

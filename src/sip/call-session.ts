@@ -13,7 +13,7 @@ import { metrics, type RejectReasonLabel } from '../observability/metrics.js';
 import type { Logger } from '../util/logger.js';
 import { byeHeaders } from './headers.js';
 import type { Limits } from './limits.js';
-import type { Dialog, SipMessage, SrfRequest } from './srf-types.js';
+import type { Dialog, Headers, SipMessage, SrfRequest } from './srf-types.js';
 
 export interface EndCause {
   side: DisconnectSide;
@@ -26,6 +26,11 @@ export interface Unanswered {
   sipStatus: number;
   rejectReason?: RejectReasonLabel | null;
   disconnectReason?: string | null;
+}
+
+/** The B-leg INVITE in flight: cancelling it also starts the bound on waiting for its final response. */
+export interface PendingB {
+  cancel(headers: Headers): void;
 }
 
 export interface CallSessionDeps {
@@ -45,7 +50,7 @@ export class CallSession {
   private uas: Dialog | null = null;
   private uac: Dialog | null = null;
   private metering: Metering | null = null;
-  private pendingB: SrfRequest | null = null;
+  private pendingB: PendingB | null = null;
   private ending: Promise<void> | null = null;
   private granted = false;
   private admitted = false;
@@ -87,8 +92,8 @@ export class CallSession {
   }
 
   /** The B-leg INVITE in flight (to CANCEL it on an operator cut before answer). */
-  trying(uacReq: SrfRequest | null): void {
-    this.pendingB = uacReq;
+  trying(b: PendingB | null): void {
+    this.pendingB = b;
   }
 
   /** Ask the call to end. Answered: tear down now. Not yet answered: cancel the B leg; routing sees cutBeforeAnswer. */
@@ -96,7 +101,7 @@ export class CallSession {
     if (this.answered) return this.end(cause);
     if (!this.cutBeforeAnswer) this.cutBeforeAnswer = cause;
     try {
-      this.pendingB?.cancel({ headers: byeHeaders(cause.byeText ?? cause.reason) });
+      this.pendingB?.cancel(byeHeaders(cause.byeText ?? cause.reason));
     } catch (err) {
       this.deps.logger.debug({ err }, 'cancel of B leg failed (already final)');
     }

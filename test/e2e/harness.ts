@@ -1,6 +1,7 @@
 /**
- * End-to-end harness of the SIP app: a fresh test database, a Redis key prefix, the embedded edge, the charging
- * engine, the outbox consumer, drachtio-srf connected to the edge and createSipApp on top, all real. Call cases
+ * End-to-end harness of the SIP app: a fresh test database, a Redis key prefix, a SIP server (the embedded edge, or a
+ * real drachtio-server with SIP_TEST_TARGET=drachtio: sip-target.ts), the charging engine, the outbox consumer,
+ * drachtio-srf connected to the server and createSipApp on top, all real. Call cases
  * seed a tenant (ledger top-up → Redis cold load), point a gateway at a sipp UAS (the "carrier"), place a call
  * with a sipp UAC (the "call center") and read the CDR and ledger rows once the outbox has drained.
  */
@@ -11,7 +12,6 @@ import { isAbsolute, join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { pino } from 'pino';
 import { loadConfig, type Config } from '../../src/config/config.js';
-import { startEdge, type Edge } from '../../src/edge/index.js';
 import { doorOptions, pgSources } from '../../src/edge/door.js';
 import type { SourceAllowList } from '../../src/edge/sources.js';
 import { createChargingRedis, waitReady, type ChargingRedis } from '../../src/charging/redis.js';
@@ -27,6 +27,8 @@ import { projectPath } from '../../src/util/paths.js';
 import { createTestDb, type TestDb } from '../helpers/pg.js';
 import { deleteKeys, TEST_REDIS_URL, testPrefix } from '../helpers/redis.js';
 import { freePort } from '../helpers/ports.js';
+import type { Edge } from '../../src/edge/index.js';
+import { startSipTarget, type SipTarget } from './sip-target.js';
 const SECRET = 'sip-e2e-secret';
 export const logger = pino({ level: process.env.SIP_TEST_LOG ?? 'silent' });
 
@@ -61,7 +63,10 @@ export interface Harness {
   app: SipApp;
   charging: Engine;
   srf: TypedSrf;
-  edge: Edge;
+  /** The SIP server under test: sipp calls go to target.sipPort. */
+  target: SipTarget;
+  /** The embedded edge, for tests about the edge itself (throws when the target is drachtio-server). */
+  readonly edge: Edge;
   /** The edge's source allow-list (trunks + gateways from the test database); tests may add a group. */
   sources: SourceAllowList;
   /** A tenant holding `number` (approved), a rate plan with `pricePerMinute` for prefix 86, and a paid top-up. */
@@ -162,23 +167,20 @@ async function until<T>(what: string, fn: () => Promise<T | null>, timeoutMs = 1
 export async function startHarness(overrides: Record<string, unknown> = {}): Promise<Harness> {
   const db = await createTestDb();
   const prefix = testPrefix();
-  const sipPort = await freePort();
-  const controlPort = await freePort();
+  // the app never reads the SIP server's ports from config: the target binds its own and srf connects to them
   const config = loadConfig({}, {
     'postgres.url': db.url, 'redis.url': TEST_REDIS_URL, 'redis.keyPrefix': prefix, 'drachtio.host': '127.0.0.1',
-    'drachtio.port': controlPort, 'drachtio.secret': SECRET, 'edge.sipPort': sipPort, 'edge.transports': ['udp'],
+    'drachtio.secret': SECRET, 'edge.transports': ['udp'],
     'sip.optionsPingSeconds': 0, 'sip.gatewayTimeoutSeconds': 3, 'log.level': 'silent', ...overrides,
   });
   const { sources, refresh } = await pgSources(db.pool, config, logger);
-  const edge = await startEdge({
-    sipHost: '127.0.0.1', sipPort, transports: ['udp'], controlHost: '127.0.0.1', controlPort, secret: SECRET, logger, sources, ...doorOptions(config),
-  });
+  const target = await startSipTarget(SECRET, logger, { sources, ...doorOptions(config) });
   const redis = createChargingRedis(config.redis.url, prefix);
   await waitReady(redis);
   const charging = createChargingEngine({ redis, pool: db.pool, config, logger, instanceId: 'e2e', sweepIntervalMs: 0 });
   const outbox: OutboxConsumer = createOutboxConsumer({ redis, pool: db.pool, logger, instanceId: 'e2e-outbox', options: { blockMs: 100 } });
   outbox.start();
-  const srf: TypedSrf = await connectSrf({ host: '127.0.0.1', port: controlPort, secret: SECRET }, logger);
+  const srf: TypedSrf = await connectSrf({ host: '127.0.0.1', port: target.controlPort, secret: target.secret }, logger);
   const app = createSipApp({
     srf, config, logger, pool: db.pool, redis, charging, instanceId: 'e2e',
     directory: createDirectory(db.pool, { ttlMs: 0 }), // tests change rows between calls
@@ -188,7 +190,11 @@ export async function startHarness(overrides: Record<string, unknown> = {}): Pro
   await refresh.reload(); // the edge knows the trunk before the first call (NOTIFY would be a few ms later)
 
   const h: Harness = {
-    db, redis, config, app, charging, edge, srf, sources,
+    db, redis, config, app, charging, srf, target, sources,
+    get edge(): Edge {
+      if (!target.edge) throw new Error('this test needs the embedded edge (SIP_TEST_TARGET=edge)');
+      return target.edge;
+    },
 
     async tenant(o) {
       const plan = await db.pool.query<{ id: bigint }>('insert into rate_plans (name) values ($1) returning id', [`plan-${o.code}`]);
@@ -228,7 +234,7 @@ export async function startHarness(overrides: Record<string, unknown> = {}): Pro
 
     async call(scenario, o) {
       return runSipp(scenario, [
-        `127.0.0.1:${edge.sipPort}`, '-p', String(await freePort()), '-m', String(o.calls ?? 1), '-r', '10', '-s', o.callee,
+        `127.0.0.1:${target.sipPort}`, '-p', String(await freePort()), '-m', String(o.calls ?? 1), '-r', '10', '-s', o.callee,
         '-key', 'caller', o.caller, '-d', String(o.holdMs ?? 1000), ...Object.entries(o.keys ?? {}).flatMap(([k, v]) => ['-key', k, v]),
       ], o.from);
     },
@@ -270,7 +276,7 @@ export async function startHarness(overrides: Record<string, unknown> = {}): Pro
       await charging.close();
       await outbox.stop();
       await refresh.stop();
-      await edge.close();
+      await target.close();
       await redis.quit().catch(() => undefined);
       await deleteKeys(config.redis.url, prefix).catch(() => undefined); // the test may have stopped its own Redis
       await db.drop();

@@ -95,6 +95,26 @@ describe('transaction timers (T1 = 20 ms)', () => {
     peer.close();
   });
 
+  it('our CANCEL answered 200 but the INVITE never gets a final response: torn down after 64*T1, as drachtio-server does', async () => {
+    const peer = await Peer.open();
+    const base = edge.stats();
+    let uacReq: AnySrf;
+    const p = srf.createUAC(`sip:x@127.0.0.1:${peer.port}`, { localSdp: 'v=0\r\n' }, { cbRequest: (_e: unknown, r: AnySrf) => (uacReq = r) });
+    p.catch(() => undefined); // like sofia, the stack never reports this INVITE to the app
+    await peer.waitFor(isReq('INVITE'));
+    const inv = peer.got.find((g) => isReq('INVITE')(g.msg))!.msg;
+    const reply = (status: string, cseq: string) => peer.send([`SIP/2.0 ${status}`, `Via: ${header(inv, 'via')}`, `From: ${header(inv, 'from')}`,
+      `To: ${header(inv, 'to')};tag=silent`, `Call-ID: ${header(inv, 'call-id')}`, `CSeq: ${cseq}`, 'Content-Length: 0', '', ''].join('\r\n'), edge.sipPort);
+    reply('180 Ringing', header(inv, 'cseq')!);
+    await expect.poll(() => edge.stats().dialogs).toBe(base.dialogs + 1);
+    uacReq.cancel();
+    await peer.waitFor(isReq('CANCEL'));
+    reply('200 OK', header(inv, 'cseq')!.replace('INVITE', 'CANCEL'));
+    expect(edge.stats().clientTransactions).toBeGreaterThan(base.clientTransactions);
+    await expect.poll(() => edge.stats(), { timeout: 5000 }).toEqual(base); // INVITE transaction and early dialog gone
+    peer.close();
+  });
+
   it('2xx never ACKed: the edge retransmits it, then BYEs the caller and tells the app (unsolicited BYE)', async () => {
     const peer = await Peer.open();
     const before = destroyed.length;

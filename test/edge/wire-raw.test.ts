@@ -97,7 +97,7 @@ describe('control port (raw)', () => {
     await b.closedPromise();
   });
 
-  it('new request from the app: stack fills in Via/From tag/Call-ID/CSeq/Max-Forwards, drops immutable headers, rewrites @localhost, echoes exactly what it sent', async () => {
+  it('new request from the app: stack fills in Via/From tag/Call-ID/CSeq/Max-Forwards, drops immutable headers, rewrites @localhost, echoes exactly what it sent; a response with another CSeq number is dropped', async () => {
     const peer = createSocket('udp4');
     await new Promise<void>((r) => peer.bind(0, '127.0.0.1', () => r()));
     const onWire = new Promise<Buffer>((resolve) => peer.once('message', resolve));
@@ -120,7 +120,19 @@ describe('control port (raw)', () => {
     expect(header(m, 'from')).toMatch(new RegExp(`^<sip:alice@127\\.0\\.0\\.1:${edge.sipPort}>;tag=`));
     expect(header(m, 'to')).toBe(`<${uri}>`);
     expect(header(m, 'call-id')).toBeTruthy();
-    expect([header(m, 'cseq'), header(m, 'max-forwards'), header(m, 'x-keep')]).toEqual(['1 OPTIONS', '70', 'yes']);
+    // a random first CSeq below 2^31, as sofia picks it (peers must echo it, never assume 1)
+    expect(header(m, 'cseq')).toMatch(/^[1-9]\d* OPTIONS$/);
+    expect(Number(header(m, 'cseq')!.split(' ')[0])).toBeLessThan(2 ** 31);
+    expect([header(m, 'max-forwards'), header(m, 'x-keep')]).toEqual(['70', 'yes']);
+
+    // a response whose CSeq number is not the request's matches no transaction (sofia drops it): only the echo passes
+    const seq = Number(header(m, 'cseq')!.split(' ')[0]);
+    const reply = (n: number) => Buffer.from([`SIP/2.0 200 OK`, `Via: ${header(m, 'via')}`, `From: ${header(m, 'from')}`, `To: ${header(m, 'to')};tag=p1`,
+      `Call-ID: ${header(m, 'call-id')}`, `CSeq: ${n} OPTIONS`, 'Content-Length: 0', '', ''].join('\r\n'));
+    peer.send(reply(seq + 1), edge.sipPort, '127.0.0.1');
+    peer.send(reply(seq), edge.sipPort, '127.0.0.1');
+    const delivered = await app.next((f) => f.split('|')[1] === 'sip' && f.includes('SIP/2.0 200 OK'));
+    expect(delivered).toContain(`CSeq: ${seq} OPTIONS`);
     peer.close();
     app.sock.destroy();
   });

@@ -103,7 +103,7 @@ describe('CallSession: one idempotent end path (test doubles for dialogs, engine
     const d = doubles();
     d.session.markGranted();
     let canceled: Record<string, string> | undefined;
-    d.session.trying({ cancel: (o?: { headers?: Record<string, string> }) => (canceled = o?.headers) } as never);
+    d.session.trying({ cancel: (headers) => (canceled = headers) });
     await d.session.cut({ side: 'system', reason: 'operator suspension' });
     expect(canceled).toEqual({ Reason: 'Q.850;cause=16;text="operator suspension"' });
     expect(d.session.cutBeforeAnswer?.reason).toBe('operator suspension');
