@@ -38,7 +38,8 @@ export interface ReceivableMove {
   reference: string | null; // payments
 }
 
-export interface StatementInput {
+/** Who and which month: the same on the input and the statement. */
+export interface StatementHead {
   tenant: { id: bigint; code: string; legalName: string };
   seller: { name: string; taxId: string };
   month: string;
@@ -46,6 +47,9 @@ export interface StatementInput {
   periodStart: Date;
   periodEnd: Date;
   generatedAt: Date;
+}
+
+export interface StatementInput extends StatementHead {
   opening: Record<BucketKind, bigint>;
   closing: Record<BucketKind, bigint>;
   moves: BucketMove[];
@@ -70,14 +74,7 @@ export interface Line {
   transferId: bigint;
 }
 
-export interface Statement {
-  tenant: { id: bigint; code: string; legalName: string };
-  seller: { name: string; taxId: string };
-  month: string;
-  timeZone: string;
-  periodStart: Date;
-  periodEnd: Date;
-  generatedAt: Date;
+export interface Statement extends StatementHead {
   balances: Record<BucketKind, { openingFen: bigint; closingFen: bigint }>;
   topUps: Line[]; // paid credit in (top-ups, paid orders' packages)
   gifts: Line[];
