@@ -13,12 +13,12 @@ import { subscribeTenantControl } from './charging/tenant-sync.js';
 import { createOutboxConsumer } from './outbox/consumer.js';
 import { startEdge, type Edge } from './edge/index.js';
 import { doorOptions, pgSources } from './edge/door.js';
-import { connectSrf } from './sip/connect.js';
+import { connectSipServers, drachtioTargets } from './sip/servers.js';
 import { createSipApp } from './sip/app.js';
 import { createHttpServer } from './api/http-server.js';
 import { createTenantApiRoutes } from './api/tenant-api.js';
 import { Readiness } from './observability/readiness.js';
-import { drachtioProbe, postgresProbe, redisProbe } from './observability/probes.js';
+import { postgresProbe, redisProbe } from './observability/probes.js';
 import { metrics } from './observability/metrics.js';
 import { seedDemo } from './demo/seed.js';
 import { startMaintenance } from './jobs/maintenance.js';
@@ -74,8 +74,8 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     closers.push({ name: 'outbox', close: () => outbox.stop() });
 
     let edge: Edge | null = null;
-    let drachtio = { host: config.drachtio.host, port: config.drachtio.port, secret: config.drachtio.secret };
-    if (!config.drachtio.host) {
+    let targets = drachtioTargets(config);
+    if (targets.length === 0) {
       const { sources, refresh } = await pgSources(pool, config, log);
       closers.push({ name: 'sip-sources', close: () => refresh.stop() });
       edge = await startEdge({
@@ -90,19 +90,20 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
       });
       const e = edge;
       closers.push({ name: 'edge', close: () => e.close() });
-      drachtio = { host: '127.0.0.1', port: edge.controlPort, secret: config.drachtio.secret };
+      targets = [{ host: '127.0.0.1', port: edge.controlPort, secret: config.drachtio.secret }];
       log.info({ sipPort: edge.sipPort, controlPort: edge.controlPort }, 'embedded SIP edge started');
     }
-    const srf = await connectSrf(drachtio, log);
-    closers.push({ name: 'srf', close: async () => srf.disconnect() });
+    const servers = await connectSipServers(targets, log);
+    closers.push({ name: 'srf', close: async () => servers.close() });
 
     const sip = createSipApp({
-      srf, config, logger: log, pool, redis, charging, instanceId,
+      servers, config, logger: log, pool, redis, charging, instanceId,
       subscribeControl: (handler) => subscribeTenantControl(redis, handler),
     });
     closers.push({ name: 'sip', close: () => sip.close() });
 
-    readiness.add('drachtio', drachtioProbe(srf));
+    // ready while at least one drachtio server is connected; /readyz details.drachtio lists each one
+    readiness.addWithDetail('drachtio', () => servers.list.some((x) => x.up), () => servers.status());
     readiness.add('redis', redisProbe(redis));
     readiness.add('postgres', postgresProbe(pool));
     readiness.add('outbox', () => outbox.alive());

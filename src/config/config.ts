@@ -25,7 +25,7 @@ type Kind =
   | { type: 'int'; min: number; max: number }
   | { type: 'bool' }
   | { type: 'enum'; values: readonly string[] }
-  | { type: 'list'; pattern?: RegExp; allowed?: string };
+  | { type: 'list'; pattern?: RegExp; allowed?: string; optional?: boolean };
 
 interface Setting {
   path: string;
@@ -35,6 +35,7 @@ interface Setting {
 }
 
 const HOST = /^[A-Za-z0-9.:\-[\]]+$/;
+const HOST_PORT = /^[A-Za-z0-9.\-]+:[0-9]{1,5}$|^\[[0-9A-Fa-f:.]+\]:[0-9]{1,5}$/;
 
 /** Every setting of the product. Order = README table order. */
 export const SETTINGS: readonly Setting[] = [
@@ -45,6 +46,7 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'postgres.poolSize', env: 'DATABASE_POOL_SIZE', kind: { type: 'int', min: 1, max: 200 }, doc: 'PostgreSQL connection pool size' },
   { path: 'redis.url', env: 'REDIS_URL', kind: { type: 'string', pattern: /^rediss?:\/\//, allowed: 'a redis:// URL' }, doc: 'Redis, the real-time balance store' },
   { path: 'redis.keyPrefix', env: 'REDIS_KEY_PREFIX', kind: { type: 'string', pattern: /^[A-Za-z0-9:_\-]{1,64}$/, allowed: '1-64 chars of A-Za-z0-9:_-' }, doc: 'prefix of every Redis key this instance uses' },
+  { path: 'drachtio.servers', env: 'DRACHTIO_SERVERS', kind: { type: 'list', pattern: HOST_PORT, allowed: 'empty or a comma list of host:port', optional: true }, doc: 'several external drachtio-servers (control ports); the app takes calls from all of them (docs/scaling.md). Empty = DRACHTIO_HOST/DRACHTIO_PORT, or the embedded edge when that is empty too' },
   { path: 'drachtio.host', env: 'DRACHTIO_HOST', kind: { type: 'string', pattern: /^([A-Za-z0-9.:\-[\]]+)?$/, allowed: 'empty (embedded edge) or a host' }, doc: 'external drachtio-server; empty = start the embedded SIP edge' },
   { path: 'drachtio.port', env: 'DRACHTIO_PORT', kind: { type: 'int', min: 1, max: 65535 }, doc: 'drachtio control port (app ⇄ server)' },
   { path: 'drachtio.secret', env: 'DRACHTIO_SECRET', kind: { type: 'string', pattern: /^\S+$/, allowed: 'a non-empty secret' }, doc: 'drachtio shared secret' },
@@ -97,7 +99,7 @@ export interface Config {
   http: { host: string; port: number };
   postgres: { url: string; poolSize: number };
   redis: { url: string; keyPrefix: string };
-  drachtio: { host: string; port: number; secret: string };
+  drachtio: { servers: string[]; host: string; port: number; secret: string };
   edge: {
     sipHost: string;
     sipPort: number;
@@ -170,7 +172,7 @@ function coerce(s: Setting, raw: unknown, from: string): unknown {
     }
     case 'list': {
       const items = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',').map((x) => x.trim()).filter(Boolean) : null;
-      if (!items || items.length === 0 || items.some((i) => typeof i !== 'string' || (k.pattern && !k.pattern.test(i)))) {
+      if (!items || (items.length === 0 && !k.optional) || items.some((i) => typeof i !== 'string' || (k.pattern && !k.pattern.test(i)))) {
         throw new ConfigError(key, raw, k.allowed ?? 'a comma-separated list');
       }
       return items;
@@ -205,5 +207,20 @@ export function loadConfig(
     }
     setPath(out, s.path, value);
   }
+  checkTogether(out as unknown as Config);
   return Object.freeze(out) as unknown as Config;
+}
+
+/** Rules between settings (each setting alone was checked by coerce). */
+function checkTogether(c: Config): void {
+  if (c.drachtio.servers.length > 0 && c.drachtio.host !== '') {
+    throw new ConfigError('drachtio.servers (DRACHTIO_SERVERS)', c.drachtio.servers.join(','), 'either DRACHTIO_SERVERS or DRACHTIO_HOST, not both (DRACHTIO_HOST=h DRACHTIO_PORT=p is DRACHTIO_SERVERS=h:p)');
+  }
+  for (const hp of c.drachtio.servers) {
+    const port = Number(hp.slice(hp.lastIndexOf(':') + 1));
+    if (port < 1 || port > 65535) throw new ConfigError('drachtio.servers (DRACHTIO_SERVERS)', hp, 'ports from 1 to 65535');
+  }
+  if (new Set(c.drachtio.servers).size !== c.drachtio.servers.length) {
+    throw new ConfigError('drachtio.servers (DRACHTIO_SERVERS)', c.drachtio.servers.join(','), 'each host:port once');
+  }
 }

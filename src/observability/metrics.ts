@@ -143,7 +143,18 @@ export const metrics = {
     labelNames: ['reason'] as const,
     registers: [registry],
   }),
-  drachtioConnected: new Gauge({ name: 'softswitch_drachtio_connected', help: '1 when connected to the drachtio server', registers: [registry] }),
+  drachtioConnected: new Gauge({
+    name: 'softswitch_drachtio_connected', help: '1 while connected to the drachtio server (DRACHTIO_SERVERS entry, or the embedded edge)',
+    labelNames: ['server'] as const, registers: [registry],
+  }),
+  drachtioDisconnects: new Counter({
+    name: 'softswitch_drachtio_disconnects_total', help: 'Connections to a drachtio server lost (closed, refused, or dropped after unanswered pings)',
+    labelNames: ['server'] as const, registers: [registry],
+  }),
+  drachtioLostCalls: new Counter({
+    name: 'softswitch_drachtio_lost_calls_total', help: 'Calls ended because the connection to the drachtio server they came through was lost (billed up to that instant)',
+    labelNames: ['server'] as const, registers: [registry],
+  }),
   draining: new Gauge({ name: 'softswitch_draining', help: '1 while the instance drains on shutdown', registers: [registry] }),
   componentUp: new Gauge({
     name: 'softswitch_component_up', help: '1 when the readiness probe of a component (drachtio, redis, postgres, outbox) passed (run at each scrape and /readyz)',

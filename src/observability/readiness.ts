@@ -11,10 +11,13 @@ export interface ReadinessReport {
   ready: boolean;
   /** true = up; false = probe said down; string = why it is down (error text, 'timeout', 'draining') */
   components: Record<string, boolean | string>;
+  /** Per component with parts (e.g. drachtio: one entry per server): part → up; present only for such components. */
+  details?: Record<string, Record<string, boolean>>;
 }
 
 export class Readiness {
   private readonly probes = new Map<string, Probe>();
+  private readonly details = new Map<string, () => Record<string, boolean>>();
   private draining = false;
 
   constructor(private readonly probeTimeoutMs = 1000) {
@@ -27,6 +30,12 @@ export class Readiness {
     if (name === 'draining') throw new RangeError('readiness probe name "draining" is reserved');
     if (this.probes.has(name)) throw new RangeError(`readiness probe ${name} is already registered`);
     this.probes.set(name, probe);
+  }
+
+  /** A component made of parts: its probe decides readiness, `detail` lists each part's state in the report. */
+  addWithDetail(name: string, probe: Probe, detail: () => Record<string, boolean>): void {
+    this.add(name, probe);
+    this.details.set(name, detail);
   }
 
   setDraining(on: boolean): void {
@@ -44,7 +53,8 @@ export class Readiness {
     });
     if (this.draining) components.draining = 'draining';
     const ready = !this.draining && results.every((r) => r === true);
-    return { ready, components };
+    if (this.details.size === 0) return { ready, components };
+    return { ready, components, details: Object.fromEntries([...this.details].map(([n, d]) => [n, d()])) };
   }
 
   private async run(probe: Probe): Promise<boolean | string> {

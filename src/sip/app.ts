@@ -3,6 +3,8 @@
  * Per INVITE, a chain of stages runs in order; each either passes or rejects with a Rejection (decisions.ts):
  *   ingress → caller ID / tenant → draining → destination → calling hours → daily spend cap → limits → authorize → route.
  * Every call that got past ingress is a CallSession whose one end path writes the CDR through the charging engine.
+ * Calls come from every drachtio server of `servers` (src/sip/servers.ts); a call's B leg goes through the server its
+ * A leg came from, and one book of live calls (drain, operator cuts, metrics) spans them all.
  */
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -20,11 +22,15 @@ import { GatewayHealth, orderGateways } from './gateways.js';
 import { bLegHeaders, gatewayUri, rejectionHeaders } from './headers.js';
 import { createLimits, type Limits } from './limits.js';
 import { subscribeCuts } from './control.js';
+import { byeHeaders } from './headers.js';
 import { ratingDigits, toE164, userPart } from './normalize.js';
+import { singleServer, type SipServer, type SipServers } from './servers.js';
 import type { Dialog, SipError, SrfRequest, SrfResponse, TypedSrf } from './srf-types.js';
 
 export interface SipAppDeps {
-  srf: TypedSrf;
+  /** The drachtio servers to take calls from (connectSipServers), or one srf the caller connected and owns. */
+  servers?: SipServers;
+  srf?: TypedSrf;
   config: Config;
   logger: Logger;
   pool: Pool;
@@ -54,6 +60,15 @@ export function callIdFor(aCallId: string, fromTag: string): string {
 }
 
 interface Ctx {
+  /** the server the A leg came through: the B leg goes through it too */
+  server: SipServer;
+  /** why the call cannot go on: its server's connection was lost (see serverDown); null while it can */
+  lost: string | null;
+  /** settles with a failed Outcome when the server is lost, so a B-leg attempt stops waiting */
+  lostOutcome: Promise<Outcome>;
+  markLost: (why: string) => void;
+  /** A and B dialog ids once answered, to hang them up through the server after it reconnects */
+  dialogIds: string[];
   req: SrfRequest;
   res: SrfResponse;
   log: Logger;
@@ -69,12 +84,14 @@ interface Ctx {
 type Outcome = { ok: true; uas: Dialog; uac: Dialog; answerAt: number } | { ok: false; status: number; reason?: string };
 
 export function createSipApp(deps: SipAppDeps): SipApp {
-  const { srf, config, pool, charging } = deps;
+  const { config, pool, charging } = deps;
+  const servers = deps.servers ?? singleServer(deps.srf ?? missingSrf());
   const log = deps.logger.child({ component: 'sip' });
   const directory = deps.directory ?? createDirectory(pool);
   const limits: Limits = createLimits(deps.redis, { timeZone: config.service.timezone });
   const health = new GatewayHealth();
   const sessions = new Map<string, CallSession>();
+  const contexts = new Map<string, Ctx>(); // callId → its INVITE's context (server, lost flag)
   let draining = false;
   let idle: (() => void) | null = null;
   let unsubscribe: (() => Promise<void>) | null = null;
@@ -82,7 +99,7 @@ export function createSipApp(deps: SipAppDeps): SipApp {
   const agent = config.sip.userAgent;
 
   function reply(ctx: Ctx, r: Rejection): void {
-    if (!ctx.res.finalResponseSent && !ctx.canceled) ctx.res.send(r.status, r.phrase, { headers: rejectionHeaders(r, agent) });
+    if (!ctx.res.finalResponseSent && !ctx.canceled && !ctx.lost) ctx.res.send(r.status, r.phrase, { headers: rejectionHeaders(r, agent) });
   }
 
   /** Reject: SIP answer, then the CDR through the session's one end path (a session exists past ingress). */
@@ -191,9 +208,10 @@ export function createSipApp(deps: SipAppDeps): SipApp {
       }, config.sip.cancelTimeoutSeconds * 1000);
     };
     ctx.req.on('cancel', cancelled); // srf's createB2BUA relays the caller's CANCEL to the B leg itself
+    void ctx.lostOutcome.then(stopWaiting); // its server is gone: nothing more will come for this attempt
     s.facts.gateway = gw.name;
     ctx.log.debug({ gateway: gw.name, uri: gatewayUri(ctx.calleeE164!, gw) }, 'trying gateway');
-    const attempt = srf
+    const attempt = ctx.server.srf
       .createB2BUA(
         ctx.req, ctx.res, gatewayUri(ctx.calleeE164!, gw),
         {
@@ -270,15 +288,19 @@ export function createSipApp(deps: SipAppDeps): SipApp {
     if (list.length === 0) return rejectCall(ctx, { status: 503, phrase: 'Service Unavailable', reason: 'no_route', text: 'no carrier gateway configured' });
     let last: Outcome = { ok: false, status: 503 };
     for (const gw of list) {
-      if (ctx.canceled || s.cutBeforeAnswer) break;
+      if (ctx.canceled || s.cutBeforeAnswer || ctx.lost) break;
       last = await tryGateway(ctx, gw);
-      if (last.ok || ctx.canceled || s.cutBeforeAnswer || !decide.shouldFailover(last.status)) break;
+      if (last.ok || ctx.canceled || s.cutBeforeAnswer || ctx.lost || !decide.shouldFailover(last.status)) break;
     }
     if (last.ok) {
       ctx.log.info({ gateway: s.facts.gateway }, 'call answered');
+      ctx.dialogIds = [last.uas.id, last.uac.id];
       await s.connected(last.uas, last.uac, last.answerAt);
+      // answered just as its server was lost: it cannot be heard from any more, end it like the others
+      if (ctx.lost) await lostAnswered(ctx);
       return;
     }
+    if (ctx.lost) return lostUnanswered(ctx);
     if (ctx.canceled) return s.endUnanswered({ result: 'canceled', sipStatus: 487, disconnectReason: 'caller CANCEL' });
     if (s.cutBeforeAnswer) {
       const cut = s.cutBeforeAnswer;
@@ -291,13 +313,19 @@ export function createSipApp(deps: SipAppDeps): SipApp {
 
   // ---- the INVITE handler -------------------------------------------------------------------------------------
 
-  async function onInvite(req: SrfRequest, res: SrfResponse): Promise<void> {
+  async function onInvite(server: SipServer, req: SrfRequest, res: SrfResponse): Promise<void> {
     metrics.invitesTotal.inc();
     const aCallId = req.get('Call-ID') ?? '';
     const from = req.getParsedHeader('From');
     const callId = callIdFor(aCallId, from.params['tag'] ?? '');
+    let markLost: (why: string) => void = () => undefined;
+    const lostOutcome = new Promise<Outcome>((resolve) => (markLost = (why) => {
+      ctx.lost ??= why;
+      resolve({ ok: false, status: 503, reason: why });
+    }));
     const ctx: Ctx = {
-      req, res, log: log.child({ callId, aCallId }), now: Date.now(), canceled: false,
+      server, lost: null, lostOutcome, markLost, dialogIds: [],
+      req, res, log: log.child({ callId, aCallId, ...(servers.list.length > 1 ? { drachtio: server.name } : {}) }), now: Date.now(), canceled: false,
       trunk: null, tenant: null, callerE164: null, calleeE164: null, session: null,
     };
     req.on('cancel', () => {
@@ -327,6 +355,7 @@ export function createSipApp(deps: SipAppDeps): SipApp {
     );
     ctx.session = session;
     sessions.set(callId, session);
+    contexts.set(callId, ctx);
 
     // draining is checked once the tenant is known, so the refusal's CDR names it
     const checkDraining = async (): Promise<Rejection | null> => (draining ? decide.draining() : null);
@@ -340,6 +369,7 @@ export function createSipApp(deps: SipAppDeps): SipApp {
         r = decide.storeDown(`${stage.name} unavailable`);
       }
       ctx.log.debug({ stage: stage.name, ok: r === null }, 'stage done');
+      if (ctx.lost) return lostUnanswered(ctx);
       if (r) return rejectCall(ctx, r);
       if (ctx.canceled) return session.endUnanswered({ result: 'canceled', sipStatus: 487, disconnectReason: 'caller CANCEL' });
     }
@@ -348,30 +378,80 @@ export function createSipApp(deps: SipAppDeps): SipApp {
 
   function ended(s: CallSession): void {
     sessions.delete(s.callId);
+    contexts.delete(s.callId);
     if (sessions.size === 0 && idle) idle();
   }
 
-  srf.invite((req, res) => {
-    onInvite(req, res).catch(async (err: unknown) => {
-      log.error({ err, callId: req.get('Call-ID') }, 'INVITE handling failed');
-      const session = [...sessions.values()].find((x) => x.facts.aCallId === req.get('Call-ID'));
-      if (!res.finalResponseSent) res.send(500, 'Server Internal Error', { headers: rejectionHeaders({ status: 500, phrase: '', reason: 'none', text: 'internal error' }, agent) });
-      if (session && !session.answered) await session.endUnanswered({ result: 'failed', sipStatus: 500, disconnectReason: 'internal error' });
-      else if (session) await session.end({ side: 'system', reason: 'internal error' });
-    });
-  });
+  // ---- several drachtio servers -------------------------------------------------------------------------------
 
-  // OPTIONS from the call-center trunks: 200 (they use it to keep us in their pool); anyone else: 403.
-  srf.options((req, res) => {
-    directory.trunkForAddress(req.source_address).then(
-      (t) => res.send(t ? 200 : 403, { headers: { 'User-Agent': agent } }),
-      () => res.send(503),
-    );
-  });
+  /** Dialogs of calls ended while their server was lost, per server: hung up when it is back (serverUp). */
+  const orphans = new Map<SipServer, string[]>();
+
+  /** A lost server's answered calls: billed up to now; their dialogs are hung up once the server is back. */
+  async function lostAnswered(ctx: Ctx): Promise<void> {
+    orphans.set(ctx.server, [...(orphans.get(ctx.server) ?? []), ...ctx.dialogIds]);
+    await ctx.session!.end({ side: 'system', reason: ctx.lost!, byeText: 'service unavailable' });
+  }
+
+  /** A lost server's call not answered yet: no reply can reach the caller through it any more. */
+  function lostUnanswered(ctx: Ctx): Promise<void> {
+    return ctx.session!.endUnanswered({ result: 'failed', sipStatus: 503, disconnectReason: ctx.lost! });
+  }
+
+  /**
+   * The connection to a server is gone. drachtio-server ties a dialog to the app connection that made it, so the
+   * calls that came through it can no longer hear either side hang up (a reconnection is a new connection), and the
+   * embedded edge drops them. So they end now, billed up to this instant; unanswered ones fail with 503. Their
+   * dialogs, should the server still hold them, get a BYE through the new connection once it is back
+   * (drachtio-server finds a dialog by id whatever connection asks).
+   */
+  function serverDown(server: SipServer): void {
+    const why = `drachtio server ${server.name} lost`;
+    const victims = [...contexts.values()].filter((c) => c.server === server && c.session && !c.session.ended && !c.lost);
+    if (victims.length > 0) log.warn({ drachtio: server.name, calls: victims.length }, 'drachtio server lost: ending its calls');
+    for (const c of victims) {
+      metrics.drachtioLostCalls.inc({ server: server.name });
+      c.markLost(why);
+      if (c.session!.answered) void lostAnswered(c);
+    }
+  }
+
+  function serverUp(server: SipServer): void {
+    const ids = orphans.get(server) ?? [];
+    orphans.delete(server);
+    for (const stackDialogId of ids) {
+      server.srf.request('sip:in-dialog', { method: 'BYE', stackDialogId, headers: byeHeaders('service unavailable') }).then(
+        () => log.info({ drachtio: server.name, dialog: stackDialogId }, 'BYE sent on a dialog of a call ended while its server was lost'),
+        (err: unknown) => log.debug({ err, dialog: stackDialogId }, 'dialog of a lost call is gone'),
+      );
+    }
+  }
+  servers.onChange((server, up) => (up ? serverUp(server) : serverDown(server)));
+
+  // every server gets the same handlers; srf registers them again on each reconnection
+  for (const server of servers.list) {
+    server.srf.invite((req, res) => {
+      onInvite(server, req, res).catch(async (err: unknown) => {
+        log.error({ err, callId: req.get('Call-ID') }, 'INVITE handling failed');
+        const session = [...sessions.values()].find((x) => x.facts.aCallId === req.get('Call-ID'));
+        if (!res.finalResponseSent) res.send(500, 'Server Internal Error', { headers: rejectionHeaders({ status: 500, phrase: '', reason: 'none', text: 'internal error' }, agent) });
+        if (session && !session.answered) await session.endUnanswered({ result: 'failed', sipStatus: 500, disconnectReason: 'internal error' });
+        else if (session) await session.end({ side: 'system', reason: 'internal error' });
+      });
+    });
+
+    // OPTIONS from the call-center trunks: 200 (they use it to keep us in their pool); anyone else: 403.
+    server.srf.options((req, res) => {
+      directory.trunkForAddress(req.source_address).then(
+        (t) => res.send(t ? 200 : 403, { headers: { 'User-Agent': agent } }),
+        () => res.send(503),
+      );
+    });
+  }
 
   // ---- gateway OPTIONS pings, lease renewal, operator control ---------------------------------------------------
 
-  async function pingGateway(gw: Gateway): Promise<void> {
+  async function pingGateway(gw: Gateway, srf: TypedSrf): Promise<void> {
     const started = process.hrtime.bigint();
     // a ping round never outlasts the ping interval (a silent UDP peer would otherwise take Timer F, 32 s)
     const timeoutMs = Math.min(5000, config.sip.optionsPingSeconds * 1000);
@@ -396,7 +476,10 @@ export function createSipApp(deps: SipAppDeps): SipApp {
 
   if (config.sip.optionsPingSeconds > 0) {
     const ping = () => {
-      directory.gateways().then((gws) => Promise.all(gws.map(pingGateway))).catch((err: unknown) => log.warn({ err }, 'gateway ping round failed'));
+      // through a connected server, in turn; with none connected the round is skipped (gateways keep their state)
+      const via = servers.pick();
+      if (!via) return;
+      directory.gateways().then((gws) => Promise.all(gws.map((gw) => pingGateway(gw, via.srf)))).catch((err: unknown) => log.warn({ err }, 'gateway ping round failed'));
     };
     timers.push(setInterval(ping, config.sip.optionsPingSeconds * 1000).unref());
   }
@@ -472,4 +555,8 @@ export function createSipApp(deps: SipAppDeps): SipApp {
       if (unsubscribeCuts) await unsubscribeCuts();
     },
   };
+}
+
+function missingSrf(): never {
+  throw new TypeError('createSipApp needs servers (connectSipServers) or an srf');
 }

@@ -72,7 +72,8 @@ export interface TypedSrf extends EventEmitter {
   invite(fn: (req: SrfRequest, res: SrfResponse) => void): void;
   options(fn: (req: SrfRequest, res: SrfResponse) => void): void;
   createB2BUA(req: SrfRequest, res: SrfResponse, uri: string, opts: B2buaOptions, cbs: B2buaCallbacks): Promise<{ uas: Dialog; uac: Dialog }>;
-  request(uri: string, opts: { method: string; headers?: Headers; body?: string }): Promise<SrfRequest>;
+  /** With stackDialogId: a request inside a dialog the server holds, found by its id (the uri is then ignored). */
+  request(uri: string, opts: { method: string; headers?: Headers; body?: string; stackDialogId?: string }): Promise<SrfRequest>;
   disconnect(): void;
 }
 

@@ -1,0 +1,196 @@
+/**
+ * One app instance (src/app.ts startApp, as `npm start` runs it) behind two SIP servers (DRACHTIO_SERVERS): two
+ * real embedded edges stand in for two drachtio-servers. Calls come in through either; each B leg leaves through
+ * the server its A leg came through; one book of live calls spans both (operator cut, metrics); losing one server
+ * ends its calls (billed up to then), the other keeps serving, /readyz stays ready and says which is down, and the
+ * app reconnects when the server is back. Real sipp, Redis and PostgreSQL.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { loadConfig } from '../../src/config/config.js';
+import { startApp, type RunningApp } from '../../src/app.js';
+import { createChargingRedis, waitReady } from '../../src/charging/redis.js';
+import { startEdge, type Edge } from '../../src/edge/index.js';
+import { publishCut } from '../../src/sip/control.js';
+import { createTestDb, type TestDb } from '../helpers/pg.js';
+import { deleteKeys, TEST_REDIS_URL, testPrefix } from '../helpers/redis.js';
+import { freePort } from '../helpers/ports.js';
+import { killSipps, runSipp, scenarioFor, udpBound, type SippResult } from './harness.js';
+
+const logger = pino({ level: process.env.SIP_TEST_LOG ?? 'silent' });
+const SECRET = 'app-servers-test';
+const CALLER = '+8657188880000'; // the demo tenant's approved number (demo seed)
+let db: TestDb;
+const prefix = testPrefix();
+let app: RunningApp | null = null;
+let base = '';
+const edges: { a: Edge | null; b: Edge | null } = { a: null, b: null };
+const ports = { aSip: 0, aCtl: 0, bSip: 0, bCtl: 0 };
+let names: { a: string; b: string };
+let carrierPort = 0;
+let tenantId = '';
+
+async function until<T>(what: string, fn: () => Promise<T | null>, ms = 20_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v !== null) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const edgeOn = (sipPort: number, controlPort: number) =>
+  startEdge({ sipHost: '127.0.0.1', sipPort, transports: ['udp'], controlHost: '127.0.0.1', controlPort, secret: SECRET, logger });
+
+/** A call from the call center through the server listening on sipPort. */
+async function call(sipPort: number, scenario: string, holdMs: number): Promise<SippResult> {
+  return runSipp(scenario, [`127.0.0.1:${sipPort}`, '-p', String(await freePort()), '-m', '1', '-s', '13800138000', '-key', 'caller', CALLER, '-d', String(holdMs)]);
+}
+
+/** The carrier (sipp UAS on the gateway's port); `done` settles when its calls are over. */
+async function carrier(calls: number): Promise<{ done: Promise<SippResult> }> {
+  const done = runSipp('call-uas-answer.xml', ['-p', String(carrierPort), '-m', String(calls)]);
+  await udpBound(carrierPort);
+  return { done }; // wrapped: an async function returning the bare promise would wait for the calls to end
+}
+
+async function metricsText(): Promise<string> {
+  return (await fetch(`${base}/metrics`)).text();
+}
+
+async function readyz(): Promise<{ status: number; body: { ready: boolean; components: Record<string, unknown>; details?: { drachtio: Record<string, boolean> } } }> {
+  const r = await fetch(`${base}/readyz`);
+  return { status: r.status, body: (await r.json()) as never };
+}
+
+async function activeCalls(n: number): Promise<void> {
+  await until(`${n} active calls`, async () => (new RegExp(`^softswitch_active_calls ${n}$`, 'm').test(await metricsText()) ? true : null));
+}
+
+async function cdrsSince(t: Date, count: number): Promise<{ result: string; disconnect_reason: string | null; charge_fen: bigint; billable_seconds: number }[]> {
+  return until(`${count} CDR(s)`, async () => {
+    const r = await db.pool.query<{ result: string; disconnect_reason: string | null; charge_fen: bigint; billable_seconds: number }>(
+      `select result, disconnect_reason, charge_fen, billable_seconds from cdrs where invite_at >= $1 order by invite_at`, [t]);
+    return r.rows.length >= count ? r.rows : null;
+  });
+}
+
+beforeAll(async () => {
+  db = await createTestDb({ migrate: false }); // startApp migrates
+  Object.assign(ports, { aSip: await freePort(), aCtl: await freePort(), bSip: await freePort(), bCtl: await freePort() });
+  edges.a = await edgeOn(ports.aSip, ports.aCtl);
+  edges.b = await edgeOn(ports.bSip, ports.bCtl);
+  names = { a: `127.0.0.1:${ports.aCtl}`, b: `127.0.0.1:${ports.bCtl}` };
+  const config = loadConfig({}, {
+    'postgres.url': db.url, 'redis.url': TEST_REDIS_URL, 'redis.keyPrefix': prefix, 'http.port': 0,
+    'drachtio.servers': [names.a, names.b], 'drachtio.secret': SECRET,
+    'demo.autoSeed': true, 'shutdown.drainSeconds': 1, 'sip.optionsPingSeconds': 0, 'log.level': process.env.SIP_TEST_LOG ?? 'silent',
+  });
+  app = await startApp(config, logger);
+  base = `http://127.0.0.1:${app.httpPort}`;
+  carrierPort = await freePort();
+  await db.pool.query(`update carrier_gateways set port = $1 where name = 'carrier-local'`, [carrierPort]);
+  tenantId = (await db.pool.query<{ id: string }>(`select id::text from tenants where code = 'demo'`)).rows[0]!.id;
+});
+afterEach(() => killSipps());
+afterAll(async () => {
+  killSipps();
+  await app?.shutdown('test end');
+  for (const e of [edges.a, edges.b]) await e?.close();
+  await deleteKeys(TEST_REDIS_URL, prefix);
+  await db?.drop();
+});
+
+describe('one app instance behind two SIP servers (DRACHTIO_SERVERS, embedded edges as the servers)', () => {
+  it('is ready with both connected; /readyz details and the per-server gauge list each server', async () => {
+    expect(app!.sipPort).toBeNull(); // no embedded edge of its own
+    const r = await until('ready', async () => {
+      const x = await readyz();
+      return x.status === 200 ? x : null;
+    });
+    expect(r.body.components.drachtio).toBe(true);
+    expect(r.body.details).toEqual({ drachtio: { [names.a]: true, [names.b]: true } });
+    const m = await metricsText();
+    expect(m).toContain(`softswitch_drachtio_connected{server="${names.a}"} 1`);
+    expect(m).toContain(`softswitch_drachtio_connected{server="${names.b}"} 1`);
+  });
+
+  it('takes calls from both servers for one tenant; each B leg leaves through its A leg\'s server; both are charged', async () => {
+    const t0 = new Date();
+    const { done: carrierDone } = await carrier(2);
+    const viaA = call(ports.aSip, 'call-uac-answer.xml', 3000);
+    const viaB = call(ports.bSip, 'call-uac-answer.xml', 3000);
+    await activeCalls(2);
+    // A leg (UAS dialog) + B leg (UAC dialog) of its own call on each server, none of the other's
+    await until('both calls answered', async () => (edges.a!.stats().dialogs === 2 && edges.b!.stats().dialogs === 2 ? true : null));
+    expect([await viaA, await viaB]).toMatchObject([{ successful: 1, failed: 0 }, { successful: 1, failed: 0 }]);
+    expect(await carrierDone).toMatchObject({ successful: 2, failed: 0 });
+    const cdrs = await cdrsSince(t0, 2);
+    expect(cdrs.map((c) => c.result)).toEqual(['answered', 'answered']);
+    const charges = await db.pool.query<{ s: bigint }>(`select coalesce(sum(amount_fen), 0)::int8 as s from ledger_transfers where kind = 'call_charge' and tenant_id = $1`, [tenantId]);
+    expect(charges.rows[0]!.s).toBe(cdrs.reduce((a, c) => a + BigInt(c.charge_fen), 0n));
+    expect(cdrs.every((c) => BigInt(c.charge_fen) > 0n)).toBe(true);
+  });
+
+  it('an operator cut reaches the tenant\'s calls on every server', async () => {
+    const t0 = new Date();
+    const { done: carrierDone } = await carrier(2);
+    const scn = scenarioFor('call-uac-cut.xml', { REASON_TEXT: 'fraud review' });
+    const viaA = call(ports.aSip, scn, 30_000);
+    const viaB = call(ports.bSip, scn, 30_000);
+    await activeCalls(2);
+    await until('both answered', async () => (edges.a!.stats().dialogs === 2 && edges.b!.stats().dialogs === 2 ? true : null));
+    const redis = createChargingRedis(TEST_REDIS_URL, prefix);
+    await waitReady(redis);
+    try {
+      expect(await publishCut(redis, tenantId, 'fraud review')).toBeGreaterThanOrEqual(1);
+    } finally {
+      await redis.quit();
+    }
+    expect([await viaA, await viaB]).toMatchObject([{ successful: 1, failed: 0 }, { successful: 1, failed: 0 }]);
+    expect(await carrierDone).toMatchObject({ successful: 2, failed: 0 });
+    expect((await cdrsSince(t0, 2)).map((c) => c.disconnect_reason)).toEqual(['fraud review', 'fraud review']);
+  });
+
+  it('losing one server ends its call (billed up to then), the other keeps serving and /readyz stays ready; it reconnects when the server is back', async () => {
+    const t0 = new Date();
+    await carrier(2);
+    const viaA = call(ports.aSip, 'call-uac-answer.xml', 4000);
+    void call(ports.bSip, 'call-uac-answer.xml', 30_000); // its server goes away under it
+    await activeCalls(2);
+    await until('both answered', async () => (edges.a!.stats().dialogs === 2 && edges.b!.stats().dialogs === 2 ? true : null));
+    await new Promise((r) => setTimeout(r, 1200)); // a second of talk to bill
+
+    await edges.b!.close();
+    edges.b = null;
+    const lost = await until('the lost call\'s CDR', async () => {
+      const r = await db.pool.query<{ disconnect_reason: string; charge_fen: bigint; billable_seconds: number; disconnect_side: string }>(
+        `select disconnect_reason, charge_fen, billable_seconds, disconnect_side from cdrs where invite_at >= $1 and disconnect_reason like 'drachtio server%'`, [t0]);
+      return r.rows[0] ?? null;
+    });
+    expect(lost).toMatchObject({ disconnect_reason: `drachtio server ${names.b} lost`, disconnect_side: 'system' });
+    expect(lost.billable_seconds).toBeGreaterThanOrEqual(1);
+    expect(BigInt(lost.charge_fen)).toBeGreaterThan(0n);
+    expect((await metricsText()).split('\n').filter((l) => l.startsWith('softswitch_drachtio_lost_calls_total{'))).toEqual([`softswitch_drachtio_lost_calls_total{server="${names.b}"} 1`]);
+
+    const r = await readyz();
+    expect(r.status).toBe(200);
+    expect(r.body.details).toEqual({ drachtio: { [names.a]: true, [names.b]: false } });
+    expect(await metricsText()).toContain(`softswitch_drachtio_connected{server="${names.b}"} 0`);
+    // the call through the other server was not touched
+    expect(await viaA).toMatchObject({ successful: 1, failed: 0 });
+    const both = await cdrsSince(t0, 2);
+    expect(both.filter((c) => c.disconnect_reason === 'caller BYE')).toHaveLength(1);
+    killSipps();
+
+    // the server comes back on its address: reconnected and taking calls again
+    edges.b = await edgeOn(ports.bSip, ports.bCtl);
+    await until('reconnected', async () => ((await readyz()).body.details?.drachtio[names.b] === true ? true : null));
+    const t1 = new Date();
+    const { done: carrierDone } = await carrier(1);
+    expect(await call(ports.bSip, 'call-uac-answer.xml', 1000)).toMatchObject({ successful: 1, failed: 0 });
+    expect(await carrierDone).toMatchObject({ successful: 1, failed: 0 });
+    expect((await cdrsSince(t1, 1))[0]!.result).toBe('answered');
+  });
+});
