@@ -11,10 +11,12 @@ import { loadConfig } from '../../src/config/config.js';
 import { startApp, type RunningApp } from '../../src/app.js';
 import { createChargingRedis, waitReady } from '../../src/charging/redis.js';
 import { startEdge, type Edge } from '../../src/edge/index.js';
+import { ANY_SOURCE } from '../../src/edge/sources.js';
 import { publishCut } from '../../src/sip/control.js';
 import { createTestDb, type TestDb } from '../helpers/pg.js';
 import { deleteKeys, TEST_REDIS_URL, testPrefix } from '../helpers/redis.js';
 import { freePort } from '../helpers/ports.js';
+import { eventually } from '../helpers/poll.js';
 import { killSipps, runSipp, scenarioFor, udpBound, type SippResult } from './harness.js';
 
 const logger = pino({ level: process.env.SIP_TEST_LOG ?? 'silent' });
@@ -30,18 +32,8 @@ let names: { a: string; b: string };
 let carrierPort = 0;
 let tenantId = '';
 
-async function until<T>(what: string, fn: () => Promise<T | null>, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== null) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 const edgeOn = (sipPort: number, controlPort: number) =>
-  startEdge({ sipHost: '127.0.0.1', sipPort, transports: ['udp'], controlHost: '127.0.0.1', controlPort, secret: SECRET, logger });
+  startEdge({ sipHost: '127.0.0.1', sipPort, transports: ['udp'], controlHost: '127.0.0.1', controlPort, secret: SECRET, logger, sources: ANY_SOURCE });
 
 /** A call from the call center through the server listening on sipPort. */
 async function call(sipPort: number, scenario: string, holdMs: number): Promise<SippResult> {
@@ -65,11 +57,11 @@ async function readyz(): Promise<{ status: number; body: { ready: boolean; compo
 }
 
 async function activeCalls(n: number): Promise<void> {
-  await until(`${n} active calls`, async () => (new RegExp(`^softswitch_active_calls ${n}$`, 'm').test(await metricsText()) ? true : null));
+  await eventually(`${n} active calls`, async () => (new RegExp(`^softswitch_active_calls ${n}$`, 'm').test(await metricsText()) ? true : null));
 }
 
 async function cdrsSince(t: Date, count: number): Promise<{ result: string; disconnect_reason: string | null; charge_fen: bigint; billable_seconds: number }[]> {
-  return until(`${count} CDR(s)`, async () => {
+  return eventually(`${count} CDR(s)`, async () => {
     const r = await db.pool.query<{ result: string; disconnect_reason: string | null; charge_fen: bigint; billable_seconds: number }>(
       `select result, disconnect_reason, charge_fen, billable_seconds from cdrs where invite_at >= $1 order by invite_at`, [t]);
     return r.rows.length >= count ? r.rows : null;
@@ -105,7 +97,7 @@ afterAll(async () => {
 describe('one app instance behind two SIP servers (DRACHTIO_SERVERS, embedded edges as the servers)', () => {
   it('is ready with both connected; /readyz details and the per-server gauge list each server', async () => {
     expect(app!.sipPort).toBeNull(); // no embedded edge of its own
-    const r = await until('ready', async () => {
+    const r = await eventually('ready', async () => {
       const x = await readyz();
       return x.status === 200 ? x : null;
     });
@@ -123,7 +115,7 @@ describe('one app instance behind two SIP servers (DRACHTIO_SERVERS, embedded ed
     const viaB = call(ports.bSip, 'call-uac-answer.xml', 3000);
     await activeCalls(2);
     // A leg (UAS dialog) + B leg (UAC dialog) of its own call on each server, none of the other's
-    await until('both calls answered', async () => (edges.a!.stats().dialogs === 2 && edges.b!.stats().dialogs === 2 ? true : null));
+    await eventually('both calls answered', async () => (edges.a!.stats().dialogs === 2 && edges.b!.stats().dialogs === 2 ? true : null));
     expect([await viaA, await viaB]).toMatchObject([{ successful: 1, failed: 0 }, { successful: 1, failed: 0 }]);
     expect(await carrierDone).toMatchObject({ successful: 2, failed: 0 });
     const cdrs = await cdrsSince(t0, 2);
@@ -140,7 +132,7 @@ describe('one app instance behind two SIP servers (DRACHTIO_SERVERS, embedded ed
     const viaA = call(ports.aSip, scn, 30_000);
     const viaB = call(ports.bSip, scn, 30_000);
     await activeCalls(2);
-    await until('both answered', async () => (edges.a!.stats().dialogs === 2 && edges.b!.stats().dialogs === 2 ? true : null));
+    await eventually('both answered', async () => (edges.a!.stats().dialogs === 2 && edges.b!.stats().dialogs === 2 ? true : null));
     const redis = createChargingRedis(TEST_REDIS_URL, prefix);
     await waitReady(redis);
     try {
@@ -159,12 +151,12 @@ describe('one app instance behind two SIP servers (DRACHTIO_SERVERS, embedded ed
     const viaA = call(ports.aSip, 'call-uac-answer.xml', 4000);
     void call(ports.bSip, 'call-uac-answer.xml', 30_000); // its server goes away under it
     await activeCalls(2);
-    await until('both answered', async () => (edges.a!.stats().dialogs === 2 && edges.b!.stats().dialogs === 2 ? true : null));
+    await eventually('both answered', async () => (edges.a!.stats().dialogs === 2 && edges.b!.stats().dialogs === 2 ? true : null));
     await new Promise((r) => setTimeout(r, 1200)); // a second of talk to bill
 
     await edges.b!.close();
     edges.b = null;
-    const lost = await until('the lost call\'s CDR', async () => {
+    const lost = await eventually('the lost call\'s CDR', async () => {
       const r = await db.pool.query<{ disconnect_reason: string; charge_fen: bigint; billable_seconds: number; disconnect_side: string }>(
         `select disconnect_reason, charge_fen, billable_seconds, disconnect_side from cdrs where invite_at >= $1 and disconnect_reason like 'drachtio server%'`, [t0]);
       return r.rows[0] ?? null;
@@ -186,7 +178,7 @@ describe('one app instance behind two SIP servers (DRACHTIO_SERVERS, embedded ed
 
     // the server comes back on its address: reconnected and taking calls again
     edges.b = await edgeOn(ports.bSip, ports.bCtl);
-    await until('reconnected', async () => ((await readyz()).body.details?.drachtio[names.b] === true ? true : null));
+    await eventually('reconnected', async () => ((await readyz()).body.details?.drachtio[names.b] === true ? true : null));
     const t1 = new Date();
     const { done: carrierDone } = await carrier(1);
     expect(await call(ports.bSip, 'call-uac-answer.xml', 1000)).toMatchObject({ successful: 1, failed: 0 });

@@ -8,10 +8,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { ConfigError, loadConfig } from '../../src/config/config.js';
 import { startEdge, type Edge } from '../../src/edge/index.js';
+import { ANY_SOURCE } from '../../src/edge/sources.js';
 import { metrics } from '../../src/observability/metrics.js';
 import { parseHostPort, SrfConnectError } from '../../src/sip/connect.js';
 import { connectSipServers, drachtioTargets, type SipServers } from '../../src/sip/servers.js';
 import { freePort } from '../helpers/ports.js';
+import { eventually } from '../helpers/poll.js';
 
 const logger = pino({ level: 'silent' });
 const SECRET = 'servers-test';
@@ -21,7 +23,7 @@ afterEach(async () => {
 });
 
 async function edge(controlPort = 0): Promise<Edge> {
-  const e = await startEdge({ sipHost: '127.0.0.1', sipPort: 0, transports: ['udp'], controlHost: '127.0.0.1', controlPort, secret: SECRET, logger });
+  const e = await startEdge({ sipHost: '127.0.0.1', sipPort: 0, transports: ['udp'], controlHost: '127.0.0.1', controlPort, secret: SECRET, logger, sources: ANY_SOURCE });
   cleanups.push(() => e.close());
   return e;
 }
@@ -30,14 +32,6 @@ async function servers(ports: number[], timeoutMs = 5000, link = {}): Promise<Si
   const s = await connectSipServers(ports.map((port) => ({ host: '127.0.0.1', port, secret: SECRET })), logger, timeoutMs, link);
   cleanups.push(() => s.close());
   return s;
-}
-
-async function until(what: string, fn: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await fn())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 async function gauge(server: string): Promise<number | undefined> {
@@ -82,7 +76,7 @@ describe('connectSipServers (embedded edges as the drachtio servers)', () => {
   it('losing one server leaves the other up, and reconnects when it is back on its address', async () => {
     const a = await edge();
     const bPort = await freePort();
-    let b = await startEdge({ sipHost: '127.0.0.1', sipPort: 0, transports: ['udp'], controlHost: '127.0.0.1', controlPort: bPort, secret: SECRET, logger });
+    let b = await startEdge({ sipHost: '127.0.0.1', sipPort: 0, transports: ['udp'], controlHost: '127.0.0.1', controlPort: bPort, secret: SECRET, logger, sources: ANY_SOURCE });
     cleanups.push(() => b.close());
     const set = await servers([a.controlPort, bPort]);
     const changes: string[] = [];
@@ -91,15 +85,15 @@ describe('connectSipServers (embedded edges as the drachtio servers)', () => {
     const lost = (await metrics.drachtioDisconnects.get()).values.find((v) => v.labels.server === bName)?.value ?? 0;
 
     await b.close();
-    await until('b down', () => set.status()[bName] === false);
+    await eventually('b down', () => set.status()[bName] === false);
     expect(set.status()[`127.0.0.1:${a.controlPort}`]).toBe(true);
     expect(set.pick()!.name).toBe(`127.0.0.1:${a.controlPort}`);
     expect(set.pick()!.name).toBe(`127.0.0.1:${a.controlPort}`); // the lost one is never picked
     expect(await gauge(bName)).toBe(0);
     expect((await metrics.drachtioDisconnects.get()).values.find((v) => v.labels.server === bName)?.value).toBe(lost + 1);
 
-    b = await startEdge({ sipHost: '127.0.0.1', sipPort: 0, transports: ['udp'], controlHost: '127.0.0.1', controlPort: bPort, secret: SECRET, logger });
-    await until('b up again', () => set.status()[bName] === true);
+    b = await startEdge({ sipHost: '127.0.0.1', sipPort: 0, transports: ['udp'], controlHost: '127.0.0.1', controlPort: bPort, secret: SECRET, logger, sources: ANY_SOURCE });
+    await eventually('b up again', () => set.status()[bName] === true);
     expect(await gauge(bName)).toBe(1);
     expect(changes).toEqual([`${bName} down`, `${bName} up`]);
   });
@@ -112,7 +106,7 @@ describe('connectSipServers (embedded edges as the drachtio servers)', () => {
     expect(Date.now() - t0).toBeGreaterThanOrEqual(1400);
     expect(set.status()).toEqual({ [`127.0.0.1:${a.controlPort}`]: true, [`127.0.0.1:${bPort}`]: false });
     await edge(bPort);
-    await until('b connected', () => set.status()[`127.0.0.1:${bPort}`] === true);
+    await eventually('b connected', () => set.status()[`127.0.0.1:${bPort}`] === true);
   });
 
   it('no server reachable: a clear SrfConnectError naming them; a refused secret fails at once', async () => {
@@ -135,9 +129,9 @@ describe('connectSipServers (embedded edges as the drachtio servers)', () => {
     const name = `127.0.0.1:${relay.port}`;
     expect(set.status()[name]).toBe(true);
     relay.silence(); // the connection stays open, nothing gets through any more
-    await until('declared lost', () => set.status()[name] === false, 20_000);
+    await eventually('declared lost', () => set.status()[name] === false, 20_000);
     relay.speak();
-    await until('reconnected', () => set.status()[name] === true, 20_000);
+    await eventually('reconnected', () => set.status()[name] === true, 20_000);
   }, 45_000);
 });
 
