@@ -3,6 +3,9 @@
  * The SIP layer fills the call facts; the charging engine fills the rating and charge at settlement and
  * puts the whole record in the Redis outbox, from which it is written to PostgreSQL exactly once.
  */
+/** Longest text field of a CDR (characters) the outbox accepts; the SIP door's limits (input-limits.ts) stay below. */
+export const CDR_TEXT_MAX = 512;
+
 export type CallResult = 'answered' | 'failed' | 'canceled' | 'rejected';
 export type DisconnectSide = 'caller' | 'callee' | 'system';
 

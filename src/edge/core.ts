@@ -21,6 +21,7 @@ import { cancelRequest, localFailure, newBranch, newTag, nonSuccessAck, REASONS,
 import { ProxySession, type ProxyHost, type ProxyResponseHandler } from './proxy.js';
 import { RoutedDialogs, type RoutedDialog } from './routed.js';
 import { RateLimiter } from './ratelimit.js';
+import { sipInputProblem } from '../cdr/input-limits.js';
 import type { SourceFilter } from './sources.js';
 import { metrics, type SipDropReasonLabel } from '../observability/metrics.js';
 
@@ -239,6 +240,16 @@ export class EdgeCore implements AppMessageHandler {
 
     const callId = header(req, 'call-id')!;
     const toTag = tagOf(header(req, 'to'));
+    // input limits (issue 9 item 4): nothing accepted here can fail the outbox validator later, and keys stay small
+    const problem = sipInputProblem({
+      callId, requestUri: req.uri, from: header(req, 'from'), to: header(req, 'to'), pai: header(req, 'p-asserted-identity'),
+      fromTag: tagOf(header(req, 'from')), toTag,
+    });
+    if (problem) {
+      dropped('malformed');
+      if (req.method !== 'ACK') this.send(this.responseTarget(req, from), serialize(responseTo(req, 400, `Bad Request (${problem})`)));
+      return;
+    }
     // Only a dialog we Record-Routed for an app proxyRequest is loose-routed onwards; any other request naming us in
     // its Route is handled like every other request (to the app, or 481/483), so nothing is relayed (issue 9).
     const routed = this.routedDialogOf(req, from, callId, toTag);

@@ -26,7 +26,8 @@ export type RejectReasonLabel =
  * reason label values of softswitch_sip_dropped_total: SIP messages the edge let go without processing them.
  * unknown_source: not a trunk, gateway or dialog peer (dropped before parsing; or one stateless 403 in reject mode);
  * rate_limited: over SIP_SOURCE_RATE_LIMIT; response_source: a response from elsewhere than where its request went;
- * stray_response: a response to no transaction of ours; malformed: unparseable (400 when it can be addressed);
+ * stray_response: a response to no transaction of ours; malformed: unparseable or over the input limits (400 when
+ * it can be answered safely);
  * tcp_limit: a TCP connection refused or closed by the TCP limits (count, per address, idle, slow, unsent bytes).
  */
 export type SipDropReasonLabel = 'unknown_source' | 'rate_limited' | 'response_source' | 'stray_response' | 'malformed' | 'tcp_limit';

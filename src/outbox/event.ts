@@ -4,7 +4,7 @@
  * writer relies on is checked here (ids are decimal, money is integer fen, debits add up to the charge), so a bad
  * event is dead-lettered with a clear reason instead of failing half-way through a PostgreSQL transaction.
  */
-import type { AppliedRate, CallResult, CdrRecord, DisconnectSide } from '../cdr/types.js';
+import { CDR_TEXT_MAX, type AppliedRate, type CallResult, type CdrRecord, type DisconnectSide } from '../cdr/types.js';
 
 export interface Debit {
   bucketId: string;
@@ -39,7 +39,7 @@ const DECIMAL = /^[0-9]{1,8}(\.[0-9]{1,6})?$/; // numeric(14,6)
 const RESULTS: readonly CallResult[] = ['answered', 'failed', 'canceled', 'rejected'];
 const SIDES: readonly DisconnectSide[] = ['caller', 'callee', 'system'];
 const ROUNDINGS: readonly AppliedRate['rounding'][] = ['up', 'down', 'half-up'];
-const MAX_TEXT = 512;
+const MAX_TEXT = CDR_TEXT_MAX;
 
 class Invalid extends Error {}
 
@@ -186,4 +186,23 @@ export function eventDebits(ev: OutboxEvent): { tenantId: string; bucketId: stri
   if (ev.type === 'bucket.expired') return [{ tenantId: ev.tenantId, bucketId: ev.bucketId, amountFen: ev.amountFen }];
   const t = ev.cdr.tenantId;
   return t === null ? [] : ev.debits.map((d) => ({ tenantId: t, bucketId: d.bucketId, amountFen: d.amountFen }));
+}
+
+/**
+ * The tenants whose money a raw event (possibly poison) concerns: from its JSON when it parses, else every
+ * `"tenantId":"<id>"` in the text. `unknown` when no tenant can be told: it could be anyone's money. A call event
+ * of no tenant without debits (an unauthenticated attempt) concerns nobody.
+ */
+export function deadEventTenants(raw: string): { tenants: string[]; unknown: boolean } {
+  try {
+    const o = JSON.parse(raw) as { tenantId?: unknown; cdr?: { tenantId?: unknown }; debits?: unknown };
+    const t = o?.tenantId ?? o?.cdr?.tenantId;
+    if (typeof t === 'string' && ID.test(t)) return { tenants: [t], unknown: false };
+    const noDebits = o?.debits === undefined || (Array.isArray(o.debits) && o.debits.length === 0);
+    if (o?.cdr !== undefined && o.cdr?.tenantId === null && noDebits) return { tenants: [], unknown: false };
+  } catch {
+    // poison: fall back to the text
+  }
+  const tenants = [...new Set([...raw.matchAll(/"tenantId"\s*:\s*"([1-9][0-9]{0,18})"/g)].map((m) => m[1]!))];
+  return { tenants, unknown: tenants.length === 0 };
 }

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import { keys } from '../charging/keys.js';
 import { projectPath } from '../util/paths.js';
+import { deadEventTenants } from './event.js';
 
 export const OUTBOX = keys.outbox;
 export const DEAD = 'outbox:dead';
@@ -169,6 +170,29 @@ export async function listDead(redis: Redis, count = 100): Promise<DeadLetter[]>
     for (let i = 0; i + 1 < f.length; i += 2) m.set(f[i]!, f[i + 1]!);
     return { id, streamId: m.get('streamId') ?? '', reason: m.get('reason') ?? '', consumer: m.get('consumer') ?? '', at: Number(m.get('at') ?? 0), event: m.get('event') ?? '' };
   });
+}
+
+/**
+ * Dead letters per tenant they name (`unknown`: letters whose tenant cannot be told). Their money is in Redis but not
+ * in the ledger, so a repair of such a tenant from the ledger would be wrong; reconcile --repair refuses it.
+ */
+export async function deadLetterTenants(redis: Redis, page = 1000): Promise<{ byTenant: Map<string, number>; unknown: number }> {
+  const byTenant = new Map<string, number>();
+  let unknown = 0;
+  let start = '-';
+  for (;;) {
+    const rows = await redis.xrange(DEAD, start, '+', 'COUNT', page);
+    for (const [, f] of rows) {
+      const i = f.indexOf('event');
+      const raw = i >= 0 && i % 2 === 0 ? f[i + 1] ?? '' : '';
+      const d = deadEventTenants(raw);
+      if (d.unknown) unknown++;
+      for (const t of d.tenants) byTenant.set(t, (byTenant.get(t) ?? 0) + 1);
+    }
+    if (rows.length < page) break;
+    start = `(${rows[rows.length - 1]![0]}`;
+  }
+  return { byTenant, unknown };
 }
 
 /** Move a dead letter back into the outbox; returns its new outbox id, or null when there is no such dead letter. */

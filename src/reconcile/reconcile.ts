@@ -9,12 +9,12 @@ import type { Pool } from '../db/pool.js';
 import { keys } from '../charging/keys.js';
 import { inconsistentAccounts } from '../ledger/ledger.js';
 import { metrics } from '../observability/metrics.js';
-import { outboxStats } from '../outbox/stream.js';
+import { deadLetterTenants, outboxStats } from '../outbox/stream.js';
 import type { Logger } from '../util/logger.js';
 import { absDrift, compareTenant, type TenantComparison } from './compare.js';
 import { repairTenant, takeSnapshot, withReconcileCommands, MAX_SNAPSHOT_SPAN_MS, type TenantSnapshot } from './snapshot.js';
 
-export type RepairResult = 'repaired' | 'deferred' | 'gave_up';
+export type RepairResult = 'repaired' | 'deferred' | 'gave_up' | 'refused';
 
 export interface TenantReport extends TenantComparison {
   driftFen: bigint; // sum of |drift| over the buckets
@@ -31,6 +31,8 @@ export interface Report {
   driftFen: bigint; // Σ|drift| of those tenants
   repaired: number;
   deferred: number;
+  /** drifted tenants not repaired because dead letters name them (their money is in Redis, not in the ledger) */
+  refused: number;
   unstable: number;
   notLoaded: number;
   outbox: { backlog: number; deadLetters: number; unreadable: string[] };
@@ -71,6 +73,15 @@ export async function reconcile(deps: { pool: Pool; redis: Redis; tenantId?: str
 
   const before = await outboxStats(redis);
   if (before.backlog > MAX_BACKLOG) throw new ReconcilePostponed(before.backlog);
+  // a dead-lettered event was charged in Redis but never reached the ledger: "repairing" Redis to the ledger would
+  // give that money back (or take it twice once the letter is replayed), so such tenants are not repaired
+  const dead = repair && before.deadLetters > 0 ? await deadLetterTenants(redis) : { byTenant: new Map<string, number>(), unknown: 0 };
+  const refusal = (tenantId: string): string | undefined => {
+    const n = dead.byTenant.get(tenantId) ?? 0;
+    if (n > 0) return `not repaired: ${n} dead letter(s) in outbox:dead name this tenant; replay or resolve them first (softswitch outbox dead list)`;
+    if (dead.unknown > 0) return `not repaired: ${dead.unknown} dead letter(s) in outbox:dead name no readable tenant and could be this tenant's; resolve them first (softswitch outbox dead list)`;
+    return undefined;
+  };
 
   const reports = new Map<string, TenantReport>();
   const unreadable = new Set<string>();
@@ -96,6 +107,12 @@ export async function reconcile(deps: { pool: Pool; redis: Redis; tenantId?: str
           continue;
         }
         if (!repair || report.state !== 'drift') continue;
+        const refused = refusal(ts.tenantId);
+        if (refused) {
+          report.repair = 'refused';
+          report.detail = refused;
+          continue;
+        }
         const outcome = await repairOne(redis, ts, report);
         if (outcome === 'again' && !last) again.push(ts.tenantId);
         else if (outcome === 'again') report.repair = 'gave_up';
@@ -116,6 +133,7 @@ export async function reconcile(deps: { pool: Pool; redis: Redis; tenantId?: str
     driftFen: tenants.filter((t) => t.state === 'drift').reduce((a, t) => a + t.driftFen, 0n),
     repaired: tenants.filter((t) => t.repair === 'repaired').length,
     deferred: tenants.filter((t) => t.repair === 'deferred').length,
+    refused: tenants.filter((t) => t.repair === 'refused').length,
     unstable: tenants.filter((t) => t.state === 'unstable').length,
     notLoaded: tenants.filter((t) => t.state === 'not_loaded').length,
     outbox: { backlog: stats.backlog, deadLetters: stats.deadLetters, unreadable: [...unreadable] },

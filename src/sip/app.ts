@@ -346,6 +346,12 @@ export function createSipApp(deps: SipAppDeps): SipApp {
       ctx.log.warn({ source: `${req.source_address}:${req.source_port}` }, 'INVITE from unknown address refused');
       return rejectCall(ctx, bad);
     }
+    // before a session exists: its CDR would carry these values (the embedded edge checked them already)
+    const badInput = decide.checkInput({
+      callId: aCallId, requestUri: req.uri, from: req.get('From'), to: req.get('To'), pai: req.get('P-Asserted-Identity'),
+      fromTag: from.params['tag'], toTag: req.getParsedHeader('To').params['tag'],
+    });
+    if (badInput) return rejectCall(ctx, badInput);
     const session = new CallSession(
       { charging, limits, logger: ctx.log, failurePolicy: ctx.trunk!.failurePolicy, onEnded: (x) => ended(x) },
       {

@@ -7,6 +7,7 @@ import type { RejectReasonLabel } from '../observability/metrics.js';
 import type { RefusalReason } from '../charging/types.js';
 import type { IngressTrunk, NumberOwner, TenantInfo } from './directory.js';
 import { isDomestic, ratingDigits } from './normalize.js';
+import { sipInputProblem, type SipIdentity } from '../cdr/input-limits.js';
 
 export interface Rejection {
   status: number;
@@ -17,6 +18,7 @@ export interface Rejection {
 }
 
 const PHRASES: Record<number, string> = {
+  400: 'Bad Request',
   402: 'Payment Required',
   403: 'Forbidden',
   404: 'Not Found',
@@ -45,6 +47,12 @@ export function q850For(status: number): number {
     default:
       return status >= 500 ? 41 : 31; // temporary failure / normal unspecified
   }
+}
+
+/** Input limits at the door (issue 9 item 4): what passes can never make a CDR the outbox refuses. */
+export function checkInput(x: SipIdentity): Rejection | null {
+  const problem = sipInputProblem(x);
+  return problem ? reject(400, 'bad_request', problem) : null;
 }
 
 export function checkIngress(trunk: IngressTrunk | null, sourceAddress: string): Rejection | null {

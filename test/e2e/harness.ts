@@ -76,7 +76,7 @@ export interface Harness {
   /** Start a carrier UAS (scenario under test/scenarios, -key status for reject scenarios). */
   carrier(scenario: string, port: number, keys?: Record<string, string>, calls?: number): Promise<{ done: Promise<SippResult> }>;
   /** Place calls from the call center (caller = number as the trunk sends it; from = source IP, default the trunk 127.0.0.1). */
-  call(scenario: string, o: { caller: string; callee: string; calls?: number; holdMs?: number; keys?: Record<string, string>; from?: string }): Promise<SippResult>;
+  call(scenario: string, o: { caller: string; callee: string; calls?: number; holdMs?: number; keys?: Record<string, string>; from?: string; sippArgs?: string[] }): Promise<SippResult>;
   /** CDRs of a tenant (or with tenant null) once `count` are written; waits for the outbox. */
   cdrs(where: { tenantId?: string | null; caller?: string }, count: number): Promise<CdrRow[]>;
   ledgerBalance(tenantId: string): Promise<bigint>;
@@ -236,6 +236,7 @@ export async function startHarness(overrides: Record<string, unknown> = {}): Pro
       return runSipp(scenario, [
         `127.0.0.1:${target.sipPort}`, '-p', String(await freePort()), '-m', String(o.calls ?? 1), '-r', '10', '-s', o.callee,
         '-key', 'caller', o.caller, '-d', String(o.holdMs ?? 1000), ...Object.entries(o.keys ?? {}).flatMap(([k, v]) => ['-key', k, v]),
+        ...(o.sippArgs ?? []),
       ], o.from);
     },
 

@@ -85,6 +85,24 @@ describe('SIP parser', () => {
     expect(() => parseDatagram(Buffer.from(many))).toThrow(/too many headers/);
   });
 
+  it('refuses a bare CR, LF or NUL in a header value or the start line; 400-able only when no echoed header is the bad one', () => {
+    const fail = (text: string): SipParseError => {
+      try { parseDatagram(Buffer.from(text)); } catch (e) { return e as SipParseError; }
+      throw new Error('should throw');
+    };
+    for (const c of ['\r', '\n', '\0']) {
+      const inOther = fail(`${INVITE}\r\nX-Note: a${c}Route: <sip:evil>\r\nl: 0\r\n\r\n`);
+      expect(inOther.message).toBe('header X-Note contains CR, LF or NUL');
+      expect(inOther.partial?.kind).toBe('request'); // answered 400, echoing only clean headers
+      const inEchoed = fail(`${INVITE.replace('i: a84b4c76e66710@10.0.0.5', `i: a84b${c}x`)}\r\nl: 0\r\n\r\n`);
+      expect(inEchoed.message).toBe('header i contains CR, LF or NUL');
+      expect(inEchoed.partial).toBeUndefined(); // a 400 would carry it back: dropped instead
+      expect(() => parseAppMessage(`BYE sip:placeholder SIP/2.0\r\nReason: a${c}b\r\n\r\n`)).toThrow(/CR, LF or NUL/);
+    }
+    expect(fail(`INVITE sip:a\0b@x SIP/2.0\r\n${INVITE.split('\r\n').slice(1).join('\r\n')}\r\nl: 0\r\n\r\n`).message).toBe('start line contains CR, LF or NUL');
+    expect(fail('SIP/2.0 486 Busy\0Here\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\nf: <sip:a@b>;tag=1\r\nt: <sip:c@d>\r\ni: x\r\nCSeq: 1 INVITE\r\nl: 0\r\n\r\n').partial).toBeUndefined();
+  });
+
   it('app messages may omit the headers the stack fills in', () => {
     const m = parseAppMessage('BYE sip:placeholder SIP/2.0\r\nReason: Q.850;cause=16\r\n\r\n');
     expect(m).toMatchObject({ kind: 'request', method: 'BYE', uri: 'sip:placeholder' });

@@ -7,6 +7,7 @@ import { freePort } from '../helpers/ports.js';
 import { createChargingRedis, waitReady, type ChargingRedis } from '../../src/charging/redis.js';
 import { loadTenant } from '../../src/charging/tenant-sync.js';
 import { keys } from '../../src/charging/keys.js';
+import { DEAD } from '../../src/outbox/stream.js';
 import { projectPath } from '../../src/util/paths.js';
 import { createBucket, createTenant } from '../charging/fixtures.js';
 
@@ -66,4 +67,18 @@ it('reports drift (text and --json) and repairs it with --repair; bad input exit
   expect(json).toMatchObject({ repaired: 1, driftFen: '250' });
   expect(json.tenants.find((t) => t.tenantId === tenantId)?.repair).toBe('repaired');
   expect(await redis.hget(keys.buckets(tenantId), bucketId)).toBe('10000');
+});
+
+it('reconcile --tenant X --repair refuses (exit 2, says why) while dead letters name the tenant, and changes nothing', async () => {
+  await redis.hincrby(keys.buckets(tenantId), bucketId, -100);
+  await redis.xadd(DEAD, '*', 'event', JSON.stringify({ eventId: 'call:d1', type: 'call.settled', cdr: { tenantId }, debits: [{ bucketId, amountFen: '100' }] }), 'reason', 'test');
+  try {
+    const r = await cli(['reconcile', '--tenant', 'cli-acme', '--repair']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('1 dead letter(s) in outbox:dead name this tenant');
+    expect(await redis.hget(keys.buckets(tenantId), bucketId)).toBe('9900');
+  } finally {
+    await redis.del(DEAD);
+    await redis.hincrby(keys.buckets(tenantId), bucketId, 100);
+  }
 });

@@ -7,6 +7,7 @@ import { createTestDb, type TestDb } from '../helpers/pg.js';
 import { TEST_REDIS_URL, deleteKeys, testPrefix } from '../helpers/redis.js';
 import { applyCredit, loadTenant } from '../../src/charging/tenant-sync.js';
 import { keys } from '../../src/charging/keys.js';
+import { DEAD } from '../../src/outbox/stream.js';
 import { bucketAccount, postTransfers, systemAccount } from '../../src/ledger/ledger.js';
 import { createOutboxConsumer, type OutboxConsumer } from '../../src/outbox/consumer.js';
 import { MAX_BACKLOG, ReconcilePostponed, reconcile, type Report, type TenantReport } from '../../src/reconcile/reconcile.js';
@@ -161,6 +162,35 @@ describe('reconcile', () => {
     r = await one(t.id);
     expect(r.t).toMatchObject({ state: 'ok', driftFen: 0n });
     expect((await metrics.reconcileDrift.get()).values[0]!.value).toBe(0);
+  });
+
+  it('refuses to repair a tenant while dead letters name it (and everyone while a dead letter names no readable tenant)', async () => {
+    const t = await tenant(5_000n);
+    const other = await tenant(5_000n);
+    await A.redis.hincrby(keys.buckets(t.id), t.bucket, -700); // a charge that went to outbox:dead, not to the ledger
+    await A.redis.hincrby(keys.buckets(other.id), other.bucket, 40);
+    const letter = (event: string) => A.redis.xadd(DEAD, '*', 'event', event, 'reason', 'test', 'streamId', '0-1', 'consumer', 'c', 'at', '0');
+    await letter(JSON.stringify({ eventId: 'call:x', type: 'call.settled', at: 0, cdr: { tenantId: t.id, chargeFen: '__CHARGE__' }, debits: [{ bucketId: t.bucket, amountFen: '700' }] }));
+    // an unauthenticated attempt (no tenant, no money) blocks nobody
+    await letter(JSON.stringify({ eventId: 'call:y', type: 'call.rejected', at: 0, cdr: { tenantId: null, callee: '\u0000' }, debits: [] }));
+    try {
+      let r = await one(t.id, true);
+      expect(r.t).toMatchObject({ state: 'drift', repair: 'refused' });
+      expect(r.t.detail).toContain('1 dead letter(s) in outbox:dead name this tenant');
+      expect(r.report.refused).toBe(1);
+      expect(await available(A.redis, t.id)).toBe(4_300n); // untouched
+      r = await one(other.id, true);
+      expect(r.t.repair).toBe('repaired');
+      // a letter whose tenant cannot be read could be anyone's: no repair at all
+      await A.redis.hincrby(keys.buckets(other.id), other.bucket, 40);
+      await letter('{"eventId":"call:z","cdr":{"tenantId":');
+      r = await one(other.id, true);
+      expect(r.t).toMatchObject({ repair: 'refused' });
+      expect(r.t.detail).toContain('name no readable tenant');
+    } finally {
+      await A.redis.del(DEAD);
+    }
+    expect((await one(t.id, true)).t.repair).toBe('repaired');
   });
 
   it('a top-up committed to the ledger while Redis was down is added by repair, and the late credit is then a no-op', async () => {

@@ -24,6 +24,17 @@ describe('ingress', () => {
   });
 });
 
+describe('input limits (the app\'s own door, for when drachtio-server is the edge)', () => {
+  it('a clean identity passes; an over-long or injected one is 400 bad_request saying which field', () => {
+    const ok = { callId: 'abc@10.0.0.5', requestUri: 'sip:13800138000@10.0.0.9', from: '<sip:+8657188880000@10.0.0.5>;tag=1', to: '<sip:13800138000@10.0.0.9>', fromTag: '1' };
+    expect(d.checkInput(ok)).toBeNull();
+    const r = d.checkInput({ ...ok, callId: 'x'.repeat(257) })!;
+    expect([r.status, r.phrase, r.reason, r.text]).toEqual([400, 'Bad Request', 'bad_request', 'Call-ID longer than 256 characters']);
+    expect(d.checkInput({ ...ok, pai: '<sip:1\u0000@x>' })?.text).toBe('P-Asserted-Identity contains CR, LF or NUL');
+    expect(d.checkInput({ ...ok, fromTag: 't'.repeat(129) })?.text).toBe('From tag longer than 128 characters');
+  });
+});
+
 describe('caller ID and tenant', () => {
   it('approved number of an active tenant passes', () => {
     expect(d.checkCaller('+8657188886666', owner('approved'), NOW)).toBeNull();

@@ -1,12 +1,12 @@
 /** `softswitch reconcile`: Redis balances vs the PostgreSQL ledger (see src/reconcile/reconcile.ts). */
 import { reconcile, type Report } from '../../reconcile/reconcile.js';
-import { flag, str, type CommandSpec } from '../framework.js';
+import { flag, str, UsageError, type CommandSpec } from '../framework.js';
 import { cny, table, tenantArg } from './shared.js';
 
 function text(r: Report, all: boolean): string {
   const lines = [
     `checked ${r.checked} tenant(s): ${r.driftTenants} with drift (${cny(r.driftFen)} CNY in total), ${r.repaired} repaired, ` +
-      `${r.deferred} deferred, ${r.unstable} unstable, ${r.notLoaded} not loaded in Redis${r.repair ? '' : ' (report only; --repair to fix)'}`,
+      `${r.deferred} deferred, ${r.refused} refused (dead letters), ${r.unstable} unstable, ${r.notLoaded} not loaded in Redis${r.repair ? '' : ' (report only; --repair to fix)'}`,
     `outbox: ${r.outbox.backlog} event(s) waiting, ${r.outbox.deadLetters} dead letter(s)` +
       (r.outbox.deadLetters > 0 ? ' — WARNING: events in outbox:dead were charged in Redis but are not in the ledger' : ''),
     r.ledgerInconsistent.length === 0
@@ -35,7 +35,8 @@ export const reconcileCommands: CommandSpec[] = [
     summary:
       'Compare each tenant\'s Redis balance with the PostgreSQL ledger, counting money held by live calls and charges\n' +
       'still in the outbox; report every difference (amounts in CNY). With --repair, set Redis to the ledger truth\n' +
-      '(atomically; a tenant whose correction would take back money held by live calls is deferred).',
+      '(atomically; a tenant whose correction would take back money held by live calls is deferred; a tenant named by\n' +
+      'dead letters in outbox:dead is refused: with --tenant the command fails, exit 2).',
     options: [
       { name: 'tenant', type: 'string', doc: 'only this tenant (code or id); default every tenant' },
       { name: 'repair', type: 'bool', doc: 'correct Redis where it differs from the ledger' },
@@ -47,6 +48,8 @@ export const reconcileCommands: CommandSpec[] = [
       const { redis, error } = await ctx.redis();
       if (!redis) throw new Error(`Redis is unreachable (${error}): cannot reconcile; nothing changed`);
       const report = await reconcile({ pool: ctx.pool(), redis, tenantId, repair: flag(args, 'repair') });
+      const refused = report.tenants.find((t) => t.repair === 'refused');
+      if (tenantId !== undefined && refused) throw new UsageError(`tenant ${ref}: ${refused.detail ?? 'not repaired'}`);
       return { json: report, text: text(report, ref !== undefined) };
     },
   },

@@ -21,6 +21,8 @@ export class SipParseError extends Error {
 }
 
 const TOKEN = /^[A-Za-z0-9.!%*_+`'~-]+$/;
+/** Bare CR, LF or NUL inside a start line or header value (CRLF ends lines; anything else is an injection). */
+const FORBIDDEN = /[\r\n\0]/;
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 
 /** Parse the header section (start line + headers, without the blank line) and the body. */
@@ -28,7 +30,9 @@ function parseParts(head: string, body: string, strict = true): SipMessage {
   // RFC 3261 §7.3.1 line folding: a line starting with whitespace continues the previous header.
   const lines = head.split('\r\n');
   const start = lines.shift() ?? '';
+  if (FORBIDDEN.test(start)) throw new SipParseError('start line contains CR, LF or NUL');
   const headers: SipHeader[] = [];
+  let injected: string | undefined; // the first header whose value holds a bare CR, LF or NUL
   for (const line of lines) {
     if (line === '') continue;
     if (line[0] === ' ' || line[0] === '\t') {
@@ -44,6 +48,7 @@ function parseParts(head: string, body: string, strict = true): SipMessage {
     headers.push({ name, value: line.slice(colon + 1).trim() });
     if (headers.length > LIMITS.maxHeaders) throw new SipParseError('too many headers');
   }
+  for (const h of headers) if (injected === undefined && FORBIDDEN.test(h.value)) injected = h.name;
   let msg: SipMessage;
   if (start.startsWith('SIP/2.0 ')) {
     const m = /^SIP\/2\.0 ([1-6]\d\d)(?: (.*))?$/.exec(start);
@@ -54,6 +59,11 @@ function parseParts(head: string, body: string, strict = true): SipMessage {
     if (!m) throw new SipParseError(`bad request line: ${start.slice(0, 60)}`);
     msg = { kind: 'request', method: m[1]!.toUpperCase(), uri: m[2]!, headers, body };
   }
+  if (injected !== undefined) {
+    const why = `header ${injected.slice(0, 40)} contains CR, LF or NUL`;
+    // answerable with 400 only when no header a response copies is the bad one (no response splitting)
+    if (!strict || ['via', 'from', 'to', 'call-id', 'cseq'].includes(canonicalName(injected))) throw new SipParseError(why);
+  }
   if (!strict) return msg;
   const missing = ['via', 'from', 'to', 'call-id', 'cseq'].filter((n) => !headers.some((h) => canonicalName(h.name) === n));
   if (missing.length > 0) throw new SipParseError(`missing mandatory header(s): ${missing.join(', ')}`, missing.includes('via') ? undefined : msg);
@@ -63,6 +73,7 @@ function parseParts(head: string, body: string, strict = true): SipMessage {
   if (msg.kind === 'request' && cm[2]!.toUpperCase() !== msg.method && msg.method !== 'ACK' && msg.method !== 'CANCEL') {
     throw new SipParseError('CSeq method does not match the request method', msg);
   }
+  if (injected !== undefined) throw new SipParseError(`header ${injected.slice(0, 40)} contains CR, LF or NUL`, msg);
   return msg;
 }
 
