@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Config } from './config/config.js';
+import { configForLog, type Config } from './config/config.js';
 import { createPool } from './db/pool.js';
 import { migrate } from './db/migrate.js';
 import { createChargingRedis, waitReady } from './charging/redis.js';
@@ -38,6 +38,7 @@ export interface RunningApp {
 export async function startApp(config: Config, logger: Logger): Promise<RunningApp> {
   const instanceId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const log = logger.child({ instanceId });
+  log.debug({ config: configForLog(config) }, 'configuration');
   const readiness = new Readiness(config.health.probeTimeoutMs);
   const closers: { name: string; close: () => Promise<unknown> }[] = [];
   // reverse order of start; one part failing to close does not keep the others open
@@ -76,6 +77,8 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     let edge: Edge | null = null;
     let targets = drachtioTargets(config);
     if (targets.length === 0) {
+      // embedded: app and edge share a secret made now, known to no one else (config drachtio.secret is not used)
+      const secret = randomBytes(32).toString('hex');
       const { sources, refresh } = await pgSources(pool, config, log);
       closers.push({ name: 'sip-sources', close: () => refresh.stop() });
       edge = await startEdge({
@@ -85,12 +88,12 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
         transports: config.edge.transports,
         controlHost: '127.0.0.1',
         controlPort: config.drachtio.port,
-        secret: config.drachtio.secret,
+        secret,
         logger: log,
       });
       const e = edge;
       closers.push({ name: 'edge', close: () => e.close() });
-      targets = [{ host: '127.0.0.1', port: edge.controlPort, secret: config.drachtio.secret }];
+      targets = [{ host: '127.0.0.1', port: edge.controlPort, secret }];
       log.info({ sipPort: edge.sipPort, controlPort: edge.controlPort }, 'embedded SIP edge started');
     }
     const servers = await connectSipServers(targets, log);

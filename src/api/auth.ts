@@ -2,21 +2,12 @@
  * Who is calling the API: an operator (config api.operatorToken, sees every tenant) or one tenant (api_tokens row,
  * sees only itself; contract art. 6). `Authorization: Bearer <token>` only; anything else is 401.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { sameSecret } from '../util/secrets.js';
 import { unauthorized } from './errors.js';
 import { tenantOfToken, type Db } from './tokens.js';
 
 export type Principal = { kind: 'operator' } | { kind: 'tenant'; tenantId: bigint };
-
-function sha(s: string): Buffer {
-  return createHash('sha256').update(s, 'utf8').digest();
-}
-
-/** Constant-time comparison (hashing first makes the lengths equal). */
-function sameSecret(a: string, b: string): boolean {
-  return timingSafeEqual(sha(a), sha(b));
-}
 
 function bearerToken(req: IncomingMessage): string | null {
   const h = req.headers.authorization;

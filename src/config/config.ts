@@ -14,9 +14,12 @@ export class ConfigError extends Error {
     readonly key: string,
     readonly value: unknown,
     readonly allowed: string,
+    /** a secret's value is never put in the message (it goes to stderr and logs) */
+    secret = false,
   ) {
-    super(`invalid configuration ${key}=${JSON.stringify(value)}: allowed ${allowed}`);
+    super(`invalid configuration ${key}=${secret ? '<secret, not shown>' : JSON.stringify(value)}: allowed ${allowed}`);
     this.name = 'ConfigError';
+    if (secret) this.value = '<secret, not shown>';
   }
 }
 
@@ -32,7 +35,12 @@ interface Setting {
   env: string;
   kind: Kind;
   doc: string;
+  /** never printed: not in errors, not in configForLog() */
+  secret?: boolean;
 }
+
+/** drachtio-server's public default secret: refused toward an external server (issue 9 item 5). */
+export const PUBLIC_DRACHTIO_SECRET = 'cymru';
 
 const HOST = /^[A-Za-z0-9.:\-[\]]+$/;
 const HOST_PORT = /^[A-Za-z0-9.\-]+:[0-9]{1,5}$|^\[[0-9A-Fa-f:.]+\]:[0-9]{1,5}$/;
@@ -49,7 +57,8 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'drachtio.servers', env: 'DRACHTIO_SERVERS', kind: { type: 'list', pattern: HOST_PORT, allowed: 'empty or a comma list of host:port', optional: true }, doc: 'several external drachtio-servers (control ports); the app takes calls from all of them (docs/scaling.md). Empty = DRACHTIO_HOST/DRACHTIO_PORT, or the embedded edge when that is empty too' },
   { path: 'drachtio.host', env: 'DRACHTIO_HOST', kind: { type: 'string', pattern: /^([A-Za-z0-9.:\-[\]]+)?$/, allowed: 'empty (embedded edge) or a host' }, doc: 'external drachtio-server; empty = start the embedded SIP edge' },
   { path: 'drachtio.port', env: 'DRACHTIO_PORT', kind: { type: 'int', min: 1, max: 65535 }, doc: 'drachtio control port (app ⇄ server)' },
-  { path: 'drachtio.secret', env: 'DRACHTIO_SECRET', kind: { type: 'string', pattern: /^\S+$/, allowed: 'a non-empty secret' }, doc: 'drachtio shared secret' },
+  { path: 'drachtio.secret', env: 'DRACHTIO_SECRET', kind: { type: 'string', pattern: /^\S+$/, allowed: 'a non-empty secret' }, doc: 'secret shared with an external drachtio-server (DRACHTIO_HOST); the public default `cymru` is refused unless DRACHTIO_ALLOW_DEFAULT_SECRET. The embedded edge ignores it: app and edge share a random secret made at each start', secret: true },
+  { path: 'drachtio.allowDefaultSecret', env: 'DRACHTIO_ALLOW_DEFAULT_SECRET', kind: { type: 'bool' }, doc: 'accept the public default secret `cymru` toward an external drachtio-server (anyone who reaches its control port could then place calls)' },
   { path: 'edge.sipHost', env: 'SIP_HOST', kind: { type: 'string', pattern: HOST, allowed: 'an IP address' }, doc: 'embedded edge: SIP listen address' },
   { path: 'edge.sipPort', env: 'SIP_PORT', kind: { type: 'int', min: 1, max: 65535 }, doc: 'embedded edge: SIP listen port (UDP and TCP)' },
   { path: 'edge.transports', env: 'SIP_TRANSPORTS', kind: { type: 'list', pattern: /^(udp|tcp)$/, allowed: 'comma list of udp,tcp' }, doc: 'embedded edge: SIP transports' },
@@ -74,7 +83,7 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'charging.lowBalancePercent', env: 'LOW_BALANCE_PERCENT', kind: { type: 'int', min: 0, max: 100 }, doc: 'low-balance notice threshold, % of total prepaid (contract art. 2.2: 10)' },
   { path: 'service.timezone', env: 'SERVICE_TIMEZONE', kind: { type: 'string', pattern: /^[A-Za-z_]+\/[A-Za-z_]+$/, allowed: 'an IANA zone such as Asia/Shanghai' }, doc: 'zone of calling hours, service periods and bills' },
   { path: 'shutdown.drainSeconds', env: 'DRAIN_SECONDS', kind: { type: 'int', min: 0, max: 86400 }, doc: 'on SIGTERM/SIGINT, how long live calls may go on before they are cut' },
-  { path: 'api.operatorToken', env: 'API_OPERATOR_TOKEN', kind: { type: 'string', pattern: /^([A-Za-z0-9._~+\/=-]{24,256})?$/, allowed: 'empty (operator API off) or 24-256 token characters' }, doc: 'bearer token of NOC operators on the HTTP API (sees every tenant)' },
+  { path: 'api.operatorToken', env: 'API_OPERATOR_TOKEN', kind: { type: 'string', pattern: /^([A-Za-z0-9._~+\/=-]{24,256})?$/, allowed: 'empty (operator API off) or 24-256 token characters' }, doc: 'bearer token of NOC operators on the HTTP API (sees every tenant)', secret: true },
   { path: 'health.probeTimeoutMs', env: 'READINESS_PROBE_TIMEOUT_MS', kind: { type: 'int', min: 50, max: 30000 }, doc: '/readyz: a component probe slower than this counts as down' },
   { path: 'jobs.intervalSeconds', env: 'MAINTENANCE_INTERVAL_SECONDS', kind: { type: 'int', min: 5, max: 86400 }, doc: 'how often an instance reconciles read-only (drift gauges), checks low balances and sends tenant notices' },
   { path: 'jobs.schedulerEnabled', env: 'SCHEDULER_ENABLED', kind: { type: 'bool' }, doc: 'run the billing scheduler (rent, late fees, overdue suspension, reminders, period end, CDR partitions) in this instance; one instance at a time runs it (PostgreSQL lease)' },
@@ -99,7 +108,7 @@ export interface Config {
   http: { host: string; port: number };
   postgres: { url: string; poolSize: number };
   redis: { url: string; keyPrefix: string };
-  drachtio: { servers: string[]; host: string; port: number; secret: string };
+  drachtio: { servers: string[]; host: string; port: number; secret: string; allowDefaultSecret: boolean };
   edge: {
     sipHost: string;
     sipPort: number;
@@ -151,8 +160,8 @@ function coerce(s: Setting, raw: unknown, from: string): unknown {
   const k = s.kind;
   switch (k.type) {
     case 'string': {
-      if (typeof raw !== 'string') throw new ConfigError(key, raw, k.allowed ?? 'a string');
-      if (k.pattern && !k.pattern.test(raw)) throw new ConfigError(key, raw, k.allowed ?? String(k.pattern));
+      if (typeof raw !== 'string') throw new ConfigError(key, raw, k.allowed ?? 'a string', s.secret);
+      if (k.pattern && !k.pattern.test(raw)) throw new ConfigError(key, raw, k.allowed ?? String(k.pattern), s.secret);
       return raw;
     }
     case 'int': {
@@ -223,4 +232,21 @@ function checkTogether(c: Config): void {
   if (new Set(c.drachtio.servers).size !== c.drachtio.servers.length) {
     throw new ConfigError('drachtio.servers (DRACHTIO_SERVERS)', c.drachtio.servers.join(','), 'each host:port once');
   }
+  const external = c.drachtio.servers.length > 0 || c.drachtio.host !== '';
+  if (external && c.drachtio.secret === PUBLIC_DRACHTIO_SECRET && !c.drachtio.allowDefaultSecret) {
+    throw new ConfigError('drachtio.secret (DRACHTIO_SECRET)', PUBLIC_DRACHTIO_SECRET,
+      'a secret of your own toward an external drachtio-server (`cymru` is the public default: anyone reaching its control port could place calls); set DRACHTIO_ALLOW_DEFAULT_SECRET=true to accept it anyway');
+  }
+}
+
+/** The config as it may be logged or printed: secrets and URL passwords replaced. */
+export function configForLog(config: Config): Record<string, unknown> {
+  const copy = JSON.parse(JSON.stringify(config)) as Record<string, unknown>;
+  for (const s of SETTINGS) {
+    const v = getPath(copy, s.path);
+    if (typeof v !== 'string' || v === '') continue;
+    if (s.secret) setPath(copy, s.path, '[redacted]');
+    else setPath(copy, s.path, v.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/:@]*):[^/@]*@/i, '$1:[redacted]@'));
+  }
+  return copy;
 }

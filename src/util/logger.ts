@@ -1,14 +1,29 @@
-/** pino: JSON lines, pretty when stdout is a terminal. Per-call loggers are children with callId and tenant. */
-import { pino, type Logger } from 'pino';
+/**
+ * pino: JSON lines, pretty when stdout is a terminal. Per-call loggers are children with callId and tenant.
+ * Secrets never reach a log line: the keys below are censored wherever they appear (up to three levels deep, and
+ * the whole config object's secrets when someone logs `{ config }`); config dumps go through configForLog().
+ */
+import { pino, type DestinationStream, type Logger } from 'pino';
 
 export type { Logger };
 
-export function createLogger(level: string, name = 'softswitch'): Logger {
-  const pretty = process.stdout.isTTY === true;
-  return pino({
+const SECRET_KEYS = ['secret', 'password', 'passwd', 'token', 'operatorToken', 'authorization', 'cookie', 'apiKey'];
+
+/** pino redact paths: each secret key at the top, one, two or three levels down; HTTP headers; the config object. */
+export const REDACT_PATHS: string[] = [
+  ...SECRET_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`, `*.*.*.${k}`]),
+  'req.headers.authorization', 'req.headers.cookie', 'headers.authorization', 'headers.cookie',
+  'config.drachtio.secret', 'config.api.operatorToken', 'config.postgres.url', 'config.redis.url',
+];
+
+export function createLogger(level: string, name = 'softswitch', destination?: DestinationStream): Logger {
+  const pretty = process.stdout.isTTY === true && destination === undefined;
+  const options = {
     name,
     level,
     timestamp: pino.stdTimeFunctions.isoTime,
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     ...(pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:standard' } } } : {}),
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }

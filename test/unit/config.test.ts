@@ -13,7 +13,7 @@ describe('config', () => {
   });
 
   it('environment overrides defaults, with types coerced', () => {
-    const c = loadConfig({ HTTP_PORT: '9090', DEMO_AUTO_SEED: 'false', SIP_TRANSPORTS: 'udp', DRACHTIO_HOST: '10.1.2.3' });
+    const c = loadConfig({ HTTP_PORT: '9090', DEMO_AUTO_SEED: 'false', SIP_TRANSPORTS: 'udp', DRACHTIO_HOST: '10.1.2.3', DRACHTIO_SECRET: 'a-secret' });
     expect(c.http.port).toBe(9090);
     expect(c.demo.autoSeed).toBe(false);
     expect(c.edge.transports).toEqual(['udp']);

@@ -3,9 +3,10 @@
  * request methods (`route`), and exchange SIP through `sip` / `proxy` frames. Reply formats follow drachtio-server.
  */
 import { createServer, type Server, type Socket } from 'node:net';
-import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { encodeFrame, FrameDecoder, FrameError } from './framing.js';
+import { sameSecret } from '../../util/secrets.js';
 
 export const SERVER_VERSION = 'v0.9.3';
 
@@ -115,7 +116,7 @@ export class WireServer {
     }
     switch (verb) {
       case 'authenticate': {
-        if (!secretMatches(tokens[2] ?? '', this.secret)) {
+        if (!sameSecret(tokens[2] ?? '', this.secret)) {
           log.warn('app failed to authenticate');
           app.reply(msgId, 'NO|incorrect secret');
           app.close();
@@ -155,10 +156,4 @@ export class WireServer {
     for (const a of this.apps) a.close();
     if (this.server) await new Promise<void>((r) => this.server!.close(() => r()));
   }
-}
-
-function secretMatches(given: string, secret: string): boolean {
-  const a = Buffer.from(given, 'utf8');
-  const b = Buffer.from(secret, 'utf8');
-  return a.length === b.length && timingSafeEqual(a, b);
 }
