@@ -15,6 +15,7 @@ import { startEdge, type Edge } from './edge/index.js';
 import { doorOptions, pgSources } from './edge/door.js';
 import { connectSipServers, drachtioTargets } from './sip/servers.js';
 import { createSipApp } from './sip/app.js';
+import { startMedia } from './media/index.js';
 import { createHttpServer } from './api/http-server.js';
 import { createTenantApiRoutes } from './api/tenant-api.js';
 import { Readiness } from './observability/readiness.js';
@@ -99,8 +100,10 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     const servers = await connectSipServers(targets, log);
     closers.push({ name: 'srf', close: async () => servers.close() });
 
+    const media = startMedia(servers, config, log);
+    if (media) closers.push({ name: 'media', close: () => media.close() });
     const sip = createSipApp({
-      servers, config, logger: log, pool, redis, charging, instanceId,
+      servers, config, logger: log, pool, redis, charging, instanceId, media,
       subscribeControl: (handler) => subscribeTenantControl(redis, handler),
     });
     closers.push({ name: 'sip', close: () => sip.close() });
@@ -110,6 +113,7 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     readiness.add('redis', redisProbe(redis));
     readiness.add('postgres', postgresProbe(pool));
     readiness.add('outbox', () => outbox.alive());
+    for (const [name, probe] of media?.pool.probes() ?? []) readiness.add(name, probe, { critical: false });
 
     const http = createHttpServer({ config, logger: log, readiness, routes: createTenantApiRoutes({ pool, config }) });
     const bound = await http.listen();

@@ -59,7 +59,7 @@ function builtinRoutes(readiness: Readiness): Route[] {
       handler: async () => {
         const r = await readiness.check();
         const down = Object.entries(r.components).filter(([, v]) => v !== true).map(([k]) => k);
-        return { status: r.ready ? 200 : 503, body: { ready: r.ready, down, components: r.components, ...(r.details ? { details: r.details } : {}) } };
+        return { status: r.ready ? 200 : 503, body: { ready: r.ready, down, components: r.components, ...(r.details ? { details: r.details } : {}), ...(r.optional ? { optional: r.optional } : {}) } };
       },
     },
   ];

@@ -11,7 +11,7 @@ import { metrics, timed } from '../observability/metrics.js';
 import { appliedRate, type RateEntry } from '../rating/deck.js';
 import { maxExactSeconds, scriptRate } from '../rating/charge.js';
 import { ratingDigits } from '../rating/normalize.js';
-import type { AuthorizeRequest, AuthorizeResult, ChargingEngine, Metering, SettleResult } from './types.js';
+import type { AuthorizeRequest, AuthorizeResult, ChargingEngine, LowCreditWarning, Metering, SettleResult } from './types.js';
 import { billCall } from './cdr.js';
 import { realClock, type Clock } from './clock.js';
 import { keys } from './keys.js';
@@ -28,6 +28,8 @@ const DONE_TTL_SECONDS = 7 * 24 * 3600;
 const SHORT_REASK_MS = 2000;
 /** No slice request closer than this to the grant end: the call is then cut at grant end unless a credit comes. */
 const MIN_LEAD_MS = 100;
+/** A call with a low-credit warning asks for its next slice this long before the warning would be due. */
+const WARN_ASK_MS = 2000;
 /** Retry period of a settlement or slice request that failed because Redis was unreachable. */
 const RETRY_MS = 1000;
 
@@ -44,6 +46,13 @@ interface LiveCall {
   exhausted: boolean;
   cancelExtend: (() => void) | null;
   cancelCut: (() => void) | null;
+  warning: LowCreditWarning | null;
+  /** seconds from answer the tenant's available balance could carry this call at most, when the last slice request
+   * found it short (of the next slice, or of a warned call's look-ahead); null = not known to be short */
+  horizon: number | null;
+  /** cut time (epoch ms) the warning was given for: not again for the same or an earlier one */
+  warnedFor: number | null;
+  cancelWarn: (() => void) | null;
   extending: boolean;
   /** resolves when the slice request in flight (if any) has been applied: finish waits for it, as it may shrink the grant */
   extendDone: Promise<void> | null;
@@ -219,7 +228,7 @@ export function createChargingEngine(deps: ChargingEngineDeps): Engine {
   function newCall(callId: string, tenantId: string, rate: AppliedRate, reserved: boolean, granted: number): LiveCall {
     return {
       callId, tenantId, rate, reserved, granted, final: false, short: granted < Math.min(cfg.sliceSeconds, cfg.maxCallSeconds), answerAt: null, onExhausted: null, exhausted: false,
-      cancelExtend: null, cancelCut: null, extending: false, extendDone: null, uncertain: false, creditDuringExtend: false,
+      cancelExtend: null, cancelCut: null, warning: null, horizon: null, warnedFor: null, cancelWarn: null, extending: false, extendDone: null, uncertain: false, creditDuringExtend: false,
       // the per-call child logger is made on first use: most calls never log
       get log() {
         const l = deps.logger.child({ callId, tenant: tenantId });
@@ -231,11 +240,12 @@ export function createChargingEngine(deps: ChargingEngineDeps): Engine {
 
   // ---------- metering ----------
 
-  async function answered(callId: string, answerAt: number, onExhausted: (cutAtMs: number) => void): Promise<Metering> {
+  async function answered(callId: string, answerAt: number, onExhausted: (cutAtMs: number) => void, warning?: LowCreditWarning): Promise<Metering> {
     const c = live.get(callId);
     if (!c) throw new Error(`answered: call ${callId} was not authorized by this instance`);
     c.answerAt = answerAt;
     c.onExhausted = onExhausted;
+    c.warning = warning ?? null;
     if (c.reserved) {
       try {
         const g = await timed('redis', 'charging_answer', () => redis.chargeAnswer(keys.call(callId), keys.leases, callId, answerAt, graceMs));
@@ -260,7 +270,8 @@ export function createChargingEngine(deps: ChargingEngineDeps): Engine {
   function stopTimers(c: LiveCall): void {
     c.cancelExtend?.();
     c.cancelCut?.();
-    c.cancelExtend = c.cancelCut = null;
+    c.cancelWarn?.();
+    c.cancelExtend = c.cancelCut = c.cancelWarn = null;
   }
 
   /**
@@ -281,9 +292,25 @@ export function createChargingEngine(deps: ChargingEngineDeps): Engine {
     });
     if (!c.final) {
       const now = clock.now();
-      const lead = Math.min(Math.min(10, Math.max(1, Math.floor(cfg.sliceSeconds / 4))) * 1000, Math.floor((end - now) / 2));
+      // a warned call asks early enough to learn that its grant is final before the warning is due
+      const want = Math.max(Math.min(10, Math.max(1, Math.floor(cfg.sliceSeconds / 4))) * 1000, c.warning ? c.warning.leadMs + WARN_ASK_MS : 0);
+      const lead = Math.min(want, Math.floor((end - now) / 2));
       if (lead < MIN_LEAD_MS) c.final = true;
       else c.cancelExtend = clock.at(c.short ? Math.min(end - lead, now + SHORT_REASK_MS) : end - lead, () => track(extend(c)));
+    }
+    // the warning: due leadMs before the latest the call can last (its grant when final, else the balance's horizon)
+    const limit = c.final ? c.granted : c.horizon;
+    if (c.warning && limit !== null) {
+      const w = c.warning;
+      const cutAt = c.answerAt + limit * 1000;
+      if (c.warnedFor === null || cutAt > c.warnedFor) {
+        c.cancelWarn = clock.at(Math.max(clock.now(), cutAt - w.leadMs), () => {
+          if (c.exhausted || !live.has(c.callId)) return;
+          c.warnedFor = cutAt;
+          c.cancelWarn = null;
+          w.onWarning(cutAt);
+        });
+      }
     }
   }
 
@@ -307,10 +334,16 @@ export function createChargingEngine(deps: ChargingEngineDeps): Engine {
     const cap = maxExactSeconds(c.rate, cfg.maxCallSeconds);
     const target = Math.min(c.granted + cfg.sliceSeconds, cap);
     try {
-      const [g, fin] = (await timed('redis', 'charging_extend', () => redis.chargeExtend(
+      // a warned call also asks (read only) whether the balance carries it past the warning's lead plus a slice
+      const now = clock.now();
+      const ahead = c.warning ? Math.ceil((now - c.answerAt + c.warning.leadMs) / 1000) + cfg.sliceSeconds : 0;
+      const [g, fin, reach] = (await timed('redis', 'charging_extend', () => redis.chargeExtend(
         keys.tenant(c.tenantId), keys.buckets(c.tenantId), keys.bucketMeta(c.tenantId), keys.expirySeq(c.tenantId),
-        keys.call(c.callId), keys.leases, keys.outbox, keys.calls(c.tenantId), c.callId, c.tenantId, clock.now(), target, cfg.consumptionOrder, graceMs,
-      ))).map(Number) as [number, number];
+        keys.call(c.callId), keys.leases, keys.outbox, keys.calls(c.tenantId), c.callId, c.tenantId, now, target, cfg.consumptionOrder, graceMs,
+        ...(ahead > 0 ? [ahead] : []),
+      ))).map(Number) as [number, number, number | undefined];
+      // the balance runs out `reach` seconds from answer at the latest (another call of the tenant may take some first)
+      c.horizon = reach !== undefined && Number.isFinite(reach) && reach < Math.max(target, ahead) ? reach : null;
       if (g < 0) {
         c.log.warn('call no longer known to Redis (reclaimed); no more credit');
         c.final = true;

@@ -47,10 +47,22 @@ export interface SettleResult {
   duplicate: boolean; // true when this call was already settled (nothing charged again)
 }
 
+/**
+ * Low-credit warning of a call: onWarning(cutAtMs) fires once, `leadMs` before the latest the call can last: its
+ * grant end when the grant is final (no more credit can be had), or earlier, the horizon a slice request reported
+ * when the tenant's whole available balance could not pay the next slice (extend.lua's third reply). A top-up that
+ * carries the call further re-arms it for the new end. It changes nothing of metering or billing, except that such
+ * a call asks for its next slice early enough (leadMs + 2 s before the grant ends) to learn the horizon in time.
+ */
+export interface LowCreditWarning {
+  leadMs: number;
+  onWarning(cutAtMs: number): void;
+}
+
 export interface ChargingEngine {
   authorize(req: AuthorizeRequest): Promise<AuthorizeResult>;
   /** Start metering at answer; onExhausted(cutAtMs) fires once when the call must be cut. */
-  answered(callId: string, answerAt: number, onExhausted: (cutAtMs: number) => void): Promise<Metering>;
+  answered(callId: string, answerAt: number, onExhausted: (cutAtMs: number) => void, warning?: LowCreditWarning): Promise<Metering>;
   finish(facts: CallFacts): Promise<SettleResult>;
   recordRejected(facts: CallFacts): Promise<void>;
 }

@@ -100,6 +100,14 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'notify.smsUrl', env: 'SMS_PROVIDER_URL', kind: { type: 'string', pattern: /^(https?:\/\/\S+)?$/, allowed: 'empty (no SMS) or an http(s) URL' }, doc: 'tenant notices by SMS: the provider\'s HTTP endpoint, POSTed the SMS_TEMPLATE body' },
   { path: 'notify.smsTemplate', env: 'SMS_TEMPLATE', kind: { type: 'string', pattern: /\{\{text\}\}/, allowed: 'a JSON body with {{to}} and {{text}} placeholders' }, doc: 'JSON body POSTed to the SMS provider; {{to}} and {{text}} are replaced (JSON-escaped)' },
   { path: 'notify.smsToken', env: 'SMS_PROVIDER_TOKEN', kind: { type: 'string', pattern: /^\S*$/, allowed: 'empty or a token without spaces' }, doc: 'bearer token sent to the SMS provider (never logged)' },
+  { path: 'media.servers', env: 'MEDIA_SERVER', kind: { type: 'list', pattern: /^[A-Za-z0-9.\-]+:\d{1,5}:[^,\s]+$/, allowed: 'empty (no announcements) or a comma list of host:port:secret (FreeSWITCH event sockets)', optional: true }, doc: 'FreeSWITCH media servers (drachtio-fsmrf) for refusal prompts and low-credit warnings; empty = none (calls get no announcements)', secret: true },
+  { path: 'media.listenAddress', env: 'MEDIA_LISTEN_ADDRESS', kind: { type: 'string', pattern: HOST, allowed: 'an IP address' }, doc: 'address the app listens on for FreeSWITCH\'s outbound event-socket connections (one per announcement)' },
+  { path: 'media.advertisedAddress', env: 'MEDIA_ADVERTISED_ADDRESS', kind: { type: 'string', pattern: /^([A-Za-z0-9.\-]+)?$/, allowed: 'empty (= MEDIA_LISTEN_ADDRESS) or a host' }, doc: 'address FreeSWITCH is told to connect back to (behind NAT or in containers)' },
+  { path: 'media.timeoutMs', env: 'MEDIA_TIMEOUT_MS', kind: { type: 'int', min: 100, max: 10000 }, doc: 'bound of each media step (endpoint, re-INVITE, hang-up); a slower media server is skipped and counted' },
+  { path: 'media.promptsDir', env: 'MEDIA_PROMPTS_DIR', kind: { type: 'string', pattern: /^(\/\S*)?$/, allowed: 'empty (the project\'s prompts/) or an absolute path' }, doc: 'folder of prompt files <language>/<prompt>.wav, as the media server sees it (`npm run prompts` makes the defaults)' },
+  { path: 'media.promptMaxSeconds', env: 'MEDIA_PROMPT_MAX_SECONDS', kind: { type: 'int', min: 1, max: 60 }, doc: 'longest a prompt may play before it is cut off' },
+  { path: 'media.reconnectSeconds', env: 'MEDIA_RECONNECT_SECONDS', kind: { type: 'int', min: 1, max: 300 }, doc: 'interval of reconnection attempts to a media server that is down' },
+  { path: 'media.warningSeconds', env: 'WARNING_SECONDS', kind: { type: 'int', min: 5, max: 600 }, doc: 'low-credit warning: played to the caller this long before a call\'s credit runs out (tenants with the warning on)' },
   { path: 'demo.autoSeed', env: 'DEMO_AUTO_SEED', kind: { type: 'bool' }, doc: 'seed the contract\'s demo tenant at start when the database has no tenant' },
 ];
 
@@ -139,6 +147,16 @@ export interface Config {
   notify: { webhookTimeoutMs: number; maxAttempts: number; smtpUrl: string; mailFrom: string; smsUrl: string; smsTemplate: string; smsToken: string };
   api: { operatorToken: string };
   health: { probeTimeoutMs: number };
+  media: {
+    servers: string[];
+    listenAddress: string;
+    advertisedAddress: string;
+    timeoutMs: number;
+    promptsDir: string;
+    promptMaxSeconds: number;
+    reconnectSeconds: number;
+    warningSeconds: number;
+  };
 }
 
 function getPath(obj: Record<string, unknown>, path: string): unknown {
@@ -182,7 +200,7 @@ function coerce(s: Setting, raw: unknown, from: string): unknown {
     case 'list': {
       const items = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',').map((x) => x.trim()).filter(Boolean) : null;
       if (!items || (items.length === 0 && !k.optional) || items.some((i) => typeof i !== 'string' || (k.pattern && !k.pattern.test(i)))) {
-        throw new ConfigError(key, raw, k.allowed ?? 'a comma-separated list');
+        throw new ConfigError(key, raw, k.allowed ?? 'a comma-separated list', s.secret);
       }
       return items;
     }

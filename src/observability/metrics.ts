@@ -21,6 +21,12 @@ export type CallResultLabel = 'answered' | 'rejected' | 'failed' | 'canceled';
 export type RejectReasonLabel =
   | 'no_balance' | 'caller_id' | 'limit' | 'no_route' | 'ingress' | 'store_down' | 'tenant' | 'blocked'
   | 'hours' | 'bad_request' | 'draining' | 'none';
+/** prompt label values of softswitch_announcements_total (src/media/prompts.ts) */
+export type PromptLabel = 'no_balance' | 'outside_hours' | 'tenant_suspended' | 'low_credit';
+/** result label values of softswitch_announcements_total: played to the end (or its bound); skipped (no media
+ * server up, or it was too slow: nothing reached the caller); failed (broke off once started); canceled (the
+ * caller hung up or the call ended meanwhile) */
+export type AnnouncementResult = 'played' | 'skipped' | 'failed' | 'canceled';
 
 /**
  * reason label values of softswitch_sip_dropped_total: SIP messages the edge let go without processing them.
@@ -160,6 +166,15 @@ export const metrics = {
   componentUp: new Gauge({
     name: 'softswitch_component_up', help: '1 when the readiness probe of a component (drachtio, redis, postgres, outbox) passed (run at each scrape and /readyz)',
     labelNames: ['component'] as const, registers: [registry],
+  }),
+  mediaServerUp: new Gauge({
+    name: 'softswitch_media_server_up', help: '1 while the event socket of a FreeSWITCH media server (MEDIA_SERVER) is connected and ready',
+    labelNames: ['server'] as const, registers: [registry],
+  }),
+  announcementsTotal: new Counter({
+    name: 'softswitch_announcements_total',
+    help: 'Announcements by prompt (no_balance, outside_hours, tenant_suspended, low_credit) and result (played, skipped, failed, canceled)',
+    labelNames: ['prompt', 'result'] as const, registers: [registry],
   }),
   httpRequests: new Counter({
     name: 'softswitch_http_requests_total', help: 'HTTP API requests by route pattern and status code', labelNames: ['route', 'status'] as const, registers: [registry],

@@ -2,6 +2,8 @@
  * Readiness registry behind /readyz: components (drachtio connection, Redis, PostgreSQL, outbox consumer, ...)
  * add a named probe; check() runs them all at once, each under a timeout, and says which are down and why.
  * Draining (shutdown) makes the instance unready whatever the probes say, so load balancers stop sending calls.
+ * A non-critical component (a media server: calls go on without announcements) is reported, and counted in
+ * softswitch_component_up, but never makes the instance unready.
  */
 import { metrics } from './metrics.js';
 
@@ -13,11 +15,14 @@ export interface ReadinessReport {
   components: Record<string, boolean | string>;
   /** Per component with parts (e.g. drachtio: one entry per server): part → up; present only for such components. */
   details?: Record<string, Record<string, boolean>>;
+  /** components that do not count for `ready` (only present when there are some) */
+  optional?: string[];
 }
 
 export class Readiness {
   private readonly probes = new Map<string, Probe>();
   private readonly details = new Map<string, () => Record<string, boolean>>();
+  private readonly optional = new Set<string>();
   private draining = false;
 
   constructor(private readonly probeTimeoutMs = 1000) {
@@ -25,11 +30,12 @@ export class Readiness {
   }
 
   /** Register a probe. Names are metric label values, so keep them few and fixed (no ids). */
-  add(name: string, probe: Probe): void {
+  add(name: string, probe: Probe, opts: { critical?: boolean } = {}): void {
     if (!/^[a-z][a-z0-9_]{0,31}$/.test(name)) throw new RangeError(`readiness probe name must match [a-z][a-z0-9_]{0,31}: ${JSON.stringify(name)}`);
     if (name === 'draining') throw new RangeError('readiness probe name "draining" is reserved');
     if (this.probes.has(name)) throw new RangeError(`readiness probe ${name} is already registered`);
     this.probes.set(name, probe);
+    if (opts.critical === false) this.optional.add(name);
   }
 
   /** A component made of parts: its probe decides readiness, `detail` lists each part's state in the report. */
@@ -52,9 +58,12 @@ export class Readiness {
       metrics.componentUp.set({ component: n }, results[i] === true ? 1 : 0);
     });
     if (this.draining) components.draining = 'draining';
-    const ready = !this.draining && results.every((r) => r === true);
-    if (this.details.size === 0) return { ready, components };
-    return { ready, components, details: Object.fromEntries([...this.details].map(([n, d]) => [n, d()])) };
+    const ready = !this.draining && results.every((r, i) => r === true || this.optional.has(names[i]!));
+    return {
+      ready, components,
+      ...(this.optional.size ? { optional: [...this.optional] } : {}),
+      ...(this.details.size ? { details: Object.fromEntries([...this.details].map(([n, d]) => [n, d()])) } : {}),
+    };
   }
 
   private async run(probe: Probe): Promise<boolean | string> {

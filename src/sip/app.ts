@@ -14,6 +14,7 @@ import type { ChargingEngine } from '../charging/types.js';
 import type { ControlMessage } from '../charging/tenant-sync.js';
 import { metrics } from '../observability/metrics.js';
 import type { Logger } from '../util/logger.js';
+import type { Media } from '../media/index.js';
 import { CallSession, type EndCause } from './call-session.js';
 import * as decide from './decisions.js';
 import type { Rejection } from './decisions.js';
@@ -40,6 +41,8 @@ export interface SipAppDeps {
   /** Operator control channel (contract 2: subscribeTenantControl bound to the charging Redis). */
   subscribeControl?: (handler: (msg: ControlMessage) => void) => Promise<() => Promise<void>>;
   directory?: Directory;
+  /** Announcements (src/media): refusal prompts and the low-credit warning; absent = none. */
+  media?: Media | null;
 }
 
 export interface SipApp {
@@ -106,6 +109,10 @@ export function createSipApp(deps: SipAppDeps): SipApp {
   async function rejectCall(ctx: Ctx, r: Rejection): Promise<void> {
     // the caller gave up while we were deciding: the server already answered 487, record it as canceled
     if (ctx.canceled && ctx.session) return ctx.session.endUnanswered({ result: 'canceled', sipStatus: 487, disconnectReason: 'caller CANCEL' });
+    if (deps.media) {
+      await deps.media.beforeRefusal(ctx.req, ctx.res, r, ctx.tenant, ctx.log);
+      if (ctx.canceled && ctx.session) return ctx.session.endUnanswered({ result: 'canceled', sipStatus: 487, disconnectReason: 'caller CANCEL' });
+    }
     reply(ctx, r);
     ctx.log.info({ status: r.status, reason: r.reason, text: r.text }, 'call rejected');
     if (ctx.session) await ctx.session.endUnanswered({ result: 'rejected', sipStatus: r.status, rejectReason: r.reason, disconnectReason: r.text });
@@ -295,7 +302,7 @@ export function createSipApp(deps: SipAppDeps): SipApp {
     if (last.ok) {
       ctx.log.info({ gateway: s.facts.gateway }, 'call answered');
       ctx.dialogIds = [last.uas.id, last.uac.id];
-      await s.connected(last.uas, last.uac, last.answerAt);
+      await s.connected(last.uas, last.uac, last.answerAt, deps.media?.lowCredit(ctx.tenant!, ctx.log));
       // answered just as its server was lost: it cannot be heard from any more, end it like the others
       if (ctx.lost) await lostAnswered(ctx);
       return;

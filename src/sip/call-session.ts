@@ -8,7 +8,7 @@
  * so the handlers of both legs and every internal cause call end() directly.
  */
 import type { CallFacts, CallResult, DisconnectSide } from '../cdr/types.js';
-import type { ChargingEngine, Metering } from '../charging/types.js';
+import type { ChargingEngine, LowCreditWarning, Metering } from '../charging/types.js';
 import { metrics, type RejectReasonLabel } from '../observability/metrics.js';
 import type { Logger } from '../util/logger.js';
 import { byeHeaders } from './headers.js';
@@ -33,6 +33,12 @@ export interface PendingB {
   cancel(headers: Headers): void;
 }
 
+/** The low-credit warning of a call (src/media): played to the caller while the call goes on; never awaited. */
+export interface LowCreditAnnouncer {
+  leadMs: number;
+  warn(uas: Dialog, uac: Dialog, signal: AbortSignal): Promise<unknown>;
+}
+
 export interface CallSessionDeps {
   charging: ChargingEngine;
   limits: Limits;
@@ -52,6 +58,8 @@ export class CallSession {
   private metering: Metering | null = null;
   private pendingB: PendingB | null = null;
   private ending: Promise<void> | null = null;
+  /** aborted when the call ends (stops a low-credit warning in progress) */
+  private endSignal: AbortController | null = null;
   private granted = false;
   private admitted = false;
   /** Set when something asked the call to end before it was answered (operator, drain). */
@@ -108,8 +116,8 @@ export class CallSession {
     return Promise.resolve();
   }
 
-  /** Both legs are up: wire BYE/re-INVITE handling and start metering. */
-  async connected(uas: Dialog, uac: Dialog, answerAt: number): Promise<void> {
+  /** Both legs are up: wire BYE/re-INVITE handling and start metering (with the low-credit warning if given). */
+  async connected(uas: Dialog, uac: Dialog, answerAt: number, lowCredit?: LowCreditAnnouncer): Promise<void> {
     this.uas = uas;
     this.uac = uac;
     this.facts.answerAt = answerAt;
@@ -119,12 +127,22 @@ export class CallSession {
     relayModify(uas, uac, this.deps.logger);
     relayModify(uac, uas, this.deps.logger);
     if (this.cutBeforeAnswer) return this.end(this.cutBeforeAnswer);
+    let warning: LowCreditWarning | undefined;
+    if (lowCredit) {
+      const ended = (this.endSignal = new AbortController());
+      warning = {
+        leadMs: lowCredit.leadMs,
+        onWarning: () => {
+          if (!this.ending) void lowCredit.warn(uas, uac, ended.signal);
+        },
+      };
+    }
     try {
       this.metering = await this.deps.charging.answered(this.callId, answerAt, (cutAtMs) => {
         metrics.cutoffsTotal.inc();
         metrics.cutoffLateness.observe(Math.max(0, Date.now() - cutAtMs) / 1000);
         void this.end({ side: 'system', reason: 'balance exhausted' });
-      });
+      }, warning);
       if (this.ending) this.metering.stop(); // the call ended while metering was starting
     } catch (err) {
       this.deps.logger.error({ err }, 'metering could not start');
@@ -147,6 +165,7 @@ export class CallSession {
   private async doEnd(cause: EndCause): Promise<void> {
     const endAt = Date.now();
     this.metering?.stop();
+    this.endSignal?.abort();
     const headers = byeHeaders(cause.byeText ?? cause.reason);
     const legs: Dialog[] = [];
     if (this.uas && cause.side !== 'caller') legs.push(this.uas);

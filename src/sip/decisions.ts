@@ -3,7 +3,7 @@
  * SIP status the A leg gets, the metric/CDR reason, and the human text put in Reason and Warning.
  * No I/O here: the app feeds the facts it looked up; unit tests cover every branch.
  */
-import type { RejectReasonLabel } from '../observability/metrics.js';
+import type { PromptLabel, RejectReasonLabel } from '../observability/metrics.js';
 import type { RefusalReason } from '../charging/types.js';
 import type { IngressTrunk, NumberOwner, TenantInfo } from './directory.js';
 import { isDomestic, ratingDigits } from './normalize.js';
@@ -15,6 +15,8 @@ export interface Rejection {
   reason: RejectReasonLabel;
   text: string; // why, for Reason text= and Warning
   retryAfter?: number;
+  /** the announcement the caller hears (early media) before this refusal, when a media server is configured */
+  prompt?: PromptLabel;
 }
 
 const PHRASES: Record<number, string> = {
@@ -30,6 +32,10 @@ const PHRASES: Record<number, string> = {
 
 function reject(status: number, reason: RejectReasonLabel, text: string, retryAfter?: number): Rejection {
   return { status, phrase: PHRASES[status] ?? 'Rejected', reason, text, ...(retryAfter ? { retryAfter } : {}) };
+}
+
+function announced(r: Rejection, prompt: PromptLabel): Rejection {
+  return { ...r, prompt };
 }
 
 /** Q.850 cause for the Reason header of a rejection (RFC 3326), by the SIP status (RFC 3398 mapping). */
@@ -69,7 +75,7 @@ export function checkCaller(callerE164: string | null, owner: NumberOwner | null
 }
 
 export function checkTenant(t: TenantInfo, now: number): Rejection | null {
-  if (t.status === 'suspended') return reject(403, 'tenant', 'tenant suspended');
+  if (t.status === 'suspended') return announced(reject(403, 'tenant', 'tenant suspended'), 'tenant_suspended');
   if (t.status === 'terminated') return reject(403, 'tenant', 'tenant terminated');
   if (t.serviceStart && now < t.serviceStart.getTime()) return reject(403, 'tenant', 'service period not started');
   if (t.serviceEnd && now >= t.serviceEnd.getTime()) return reject(403, 'tenant', 'service period ended');
@@ -106,7 +112,7 @@ export function checkHours(t: TenantInfo, now: number, timeZone: string): Reject
   const from = hhmm(t.callingHoursFrom);
   const to = hhmm(t.callingHoursTo);
   const inside = from <= to ? m >= from && m < to : m >= from || m < to;
-  return inside ? null : reject(480, 'hours', `outside calling hours ${t.callingHoursFrom.slice(0, 5)}-${t.callingHoursTo.slice(0, 5)}`);
+  return inside ? null : announced(reject(480, 'hours', `outside calling hours ${t.callingHoursFrom.slice(0, 5)}-${t.callingHoursTo.slice(0, 5)}`), 'outside_hours');
 }
 
 export function checkSpendCap(t: TenantInfo, spentTodayFen: bigint): Rejection | null {
@@ -126,8 +132,9 @@ export function admissionRejection(a: Admission, t: TenantInfo): Rejection | nul
 export function refusalRejection(reason: RefusalReason, detail: string): Rejection {
   switch (reason) {
     case 'no_balance':
-      return reject(402, 'no_balance', detail || 'insufficient balance');
+      return announced(reject(402, 'no_balance', detail || 'insufficient balance'), 'no_balance');
     case 'suspended':
+      return announced(reject(403, 'tenant', detail || 'tenant suspended'), 'tenant_suspended');
     case 'period_not_started':
     case 'period_ended':
       return reject(403, 'tenant', detail || reason.replace(/_/g, ' '));

@@ -27,6 +27,10 @@ export interface TenantInfo {
   callingHoursFrom: string | null; // 'HH:MM:SS' in service.timezone
   callingHoursTo: string | null;
   dailySpendCapFen: bigint | null;
+  /** language of its announcements (migration 050) */
+  announcementLanguage: 'zh' | 'en';
+  /** its callers hear the low-credit warning */
+  lowCreditWarning: boolean;
 }
 
 export interface NumberOwner {
@@ -111,6 +115,8 @@ interface TenantRow {
   calling_hours_from: string | null;
   calling_hours_to: string | null;
   daily_spend_cap_fen: bigint | null;
+  announcement_language: 'zh' | 'en';
+  low_credit_warning: boolean;
 }
 
 function toTenant(r: TenantRow): TenantInfo {
@@ -127,6 +133,8 @@ function toTenant(r: TenantRow): TenantInfo {
     callingHoursFrom: r.calling_hours_from,
     callingHoursTo: r.calling_hours_to,
     dailySpendCapFen: r.daily_spend_cap_fen,
+    announcementLanguage: r.announcement_language,
+    lowCreditWarning: r.low_credit_warning,
   };
 }
 
@@ -167,7 +175,8 @@ export function createDirectory(pool: Pool, opts: { ttlMs?: number; now?: () => 
         pool.query<TenantRow & { e164: string; state: NumberOwner['state']; has_tenant: boolean }>(
           `select n.e164, n.state, t.id is not null as has_tenant, t.id as tenant_id, t.code, t.status,
                   t.service_start, t.service_end, t.max_concurrent, t.max_cps, t.blocked_prefixes,
-                  t.allow_international, t.calling_hours_from::text, t.calling_hours_to::text, t.daily_spend_cap_fen
+                  t.allow_international, t.calling_hours_from::text, t.calling_hours_to::text, t.daily_spend_cap_fen,
+                  t.announcement_language, t.low_credit_warning
              from numbers n left join tenants t on t.id = n.tenant_id
             where n.e164 = $1`,
           [e164],

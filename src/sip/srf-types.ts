@@ -46,6 +46,9 @@ export interface Dialog extends EventEmitter {
   readonly id: string;
   readonly sip: { callId: string; localTag: string; remoteTag: string };
   other?: Dialog;
+  /** SDP we sent on this leg, and the remote side's (srf keeps them current across re-INVITEs) */
+  readonly local: { sdp?: string };
+  readonly remote: { sdp?: string };
   destroy(opts?: { headers?: Headers }): Promise<unknown>;
   modify(sdp: string): Promise<string>;
   request(opts: { method: string; headers?: Headers; body?: string }): Promise<SipMessage>;

@@ -202,6 +202,49 @@ describe('charging engine', () => {
     expect(r.chargeFen).toBe(44n);
   });
 
+  it('low-credit warning: fires once ~30 s before the credit runs out; the cut and the charge are those of the same call without it', async () => {
+    const warned = await tenant(40n); // 40 s at 1 fen/s
+    const plain = await tenant(40n);
+    await A.engine.authorize(req('w1', warned.id));
+    await A.engine.authorize(req('w2', plain.id));
+    const ans = clock.now();
+    const warnings: { at: number; cutAt: number }[] = [];
+    const cutsW: number[] = [];
+    const cutsP: number[] = [];
+    const mw = await A.engine.answered('w1', ans, (at) => cutsW.push(at), { leadMs: 30_000, onWarning: (cutAt) => warnings.push({ at: clock.now(), cutAt }) });
+    const mp = await A.engine.answered('w2', ans, (at) => cutsP.push(at));
+    await clock.advance(9_000, settle);
+    expect(warnings).toEqual([]); // not before 30 s are left
+    await clock.advance(1_000, settle);
+    expect(warnings).toEqual([{ at: ans + 10_000, cutAt: ans + 40_000 }]);
+    await clock.advance(31_000, settle);
+    expect(warnings).toHaveLength(1); // once
+    expect(cutsW).toEqual([ans + 40_000]);
+    expect(cutsP).toEqual([ans + 40_000]);
+    expect(mw.grantedUntil).toBe(mp.grantedUntil);
+    const rw = await A.engine.finish(facts('w1', warned.id, ans, ans, ans + 40_000));
+    const rp = await A.engine.finish(facts('w2', plain.id, ans, ans, ans + 40_000));
+    expect([rw.chargeFen, rw.billableSeconds]).toEqual([40n, 40]);
+    expect([rp.chargeFen, rp.billableSeconds]).toEqual([40n, 40]);
+  });
+
+  it('low-credit warning: none while the balance can carry the call on; a call that ends first never hears it', async () => {
+    const rich = await tenant(1000n);
+    const short = await tenant(40n);
+    await A.engine.authorize(req('w3', rich.id));
+    await A.engine.authorize(req('w4', short.id));
+    const ans = clock.now();
+    const warnings: string[] = [];
+    await A.engine.answered('w3', ans, () => undefined, { leadMs: 30_000, onWarning: () => warnings.push('w3') });
+    await A.engine.answered('w4', ans, () => undefined, { leadMs: 30_000, onWarning: () => warnings.push('w4') });
+    await clock.advance(5_000, settle);
+    await A.engine.finish(facts('w4', short.id, ans, ans, clock.now())); // hung up at 5 s
+    await clock.advance(60_000, settle);
+    expect(warnings).toEqual([]);
+    const r = await A.engine.finish(facts('w3', rich.id, ans, ans, clock.now()));
+    expect(r.billableSeconds).toBe(65);
+  });
+
   it('30/6 with a connect fee: reservation and charge agree; leftover is less than one increment', async () => {
     const t = await tenant(100n); // connect 5 fen + 30 s (30 fen) + 6 s steps (6 fen)
     const a = await A.engine.authorize(req('i1', t.id, '8699123'));

@@ -22,6 +22,7 @@ import { bucketAccount, postTransfers, systemAccount } from '../../src/ledger/le
 import { connectSrf } from '../../src/sip/connect.js';
 import { createSipApp, type SipApp } from '../../src/sip/app.js';
 import { createDirectory } from '../../src/sip/directory.js';
+import { startMedia, type Media } from '../../src/media/index.js';
 import type { TypedSrf } from '../../src/sip/srf-types.js';
 import { projectPath } from '../../src/util/paths.js';
 import { createTestDb, type TestDb } from '../helpers/pg.js';
@@ -69,6 +70,8 @@ export interface Harness {
   readonly edge: Edge;
   /** The edge's source allow-list (trunks + gateways from the test database); tests may add a group. */
   sources: SourceAllowList;
+  /** announcements, when the overrides name media servers (media.servers) */
+  media: Media | null;
   /** A tenant holding `number` (approved), a rate plan with `pricePerMinute` for prefix 86, and a paid top-up. */
   tenant(o: { code: string; number: string; balanceFen: bigint; pricePerMinute?: string; maxConcurrent?: number }): Promise<string>;
   /** Replace the carrier gateways; each points at a local port where a sipp UAS listens. */
@@ -106,13 +109,13 @@ export function killSipps(): void {
 }
 
 /** Run sipp to completion (bounded by -timeout) and read its final statistics. */
-export function runSipp(scenario: string, args: string[], localIp = '127.0.0.1'): Promise<SippResult> {
+export function runSipp(scenario: string, args: string[], localIp = '127.0.0.1', timeoutSeconds = 30): Promise<SippResult> {
   const dir = mkdtempSync(join(tmpdir(), 'sip-e2e-'));
   const stat = join(dir, 'stat.csv');
   const err = join(dir, 'err.log');
   const file = isAbsolute(scenario) ? scenario : projectPath('test/scenarios', scenario);
   const proc = spawn('sipp', [
-    ...args, '-sf', file, '-i', localIp, '-t', 'u1', '-timeout', '30s', '-timeout_error',
+    ...args, '-sf', file, '-i', localIp, '-t', 'u1', '-timeout', `${timeoutSeconds}s`, '-timeout_error',
     '-trace_stat', '-stf', stat, '-fd', '1', '-trace_err', '-error_file', err, '-nostdin',
     ...(process.env.SIP_TEST_TRACE ? ['-trace_msg'] : []), // keeps the message trace in the printed directory
   ], { cwd: dir, stdio: 'ignore' });
@@ -181,8 +184,9 @@ export async function startHarness(overrides: Record<string, unknown> = {}): Pro
   const outbox: OutboxConsumer = createOutboxConsumer({ redis, pool: db.pool, logger, instanceId: 'e2e-outbox', options: { blockMs: 100 } });
   outbox.start();
   const srf: TypedSrf = await connectSrf({ host: '127.0.0.1', port: target.controlPort, secret: target.secret }, logger);
+  const media = startMedia(srf, config, logger);
   const app = createSipApp({
-    srf, config, logger, pool: db.pool, redis, charging, instanceId: 'e2e',
+    srf, config, logger, pool: db.pool, redis, charging, instanceId: 'e2e', media,
     directory: createDirectory(db.pool, { ttlMs: 0 }), // tests change rows between calls
     subscribeControl: (h) => subscribeTenantControl(redis, h),
   });
@@ -190,7 +194,7 @@ export async function startHarness(overrides: Record<string, unknown> = {}): Pro
   await refresh.reload(); // the edge knows the trunk before the first call (NOTIFY would be a few ms later)
 
   const h: Harness = {
-    db, redis, config, app, charging, srf, target, sources,
+    db, redis, config, app, charging, srf, target, sources, media,
     get edge(): Edge {
       if (!target.edge) throw new Error('this test needs the embedded edge (SIP_TEST_TARGET=edge)');
       return target.edge;
@@ -273,6 +277,7 @@ export async function startHarness(overrides: Record<string, unknown> = {}): Pro
     async close() {
       killSipps();
       await app.close();
+      await media?.close();
       srf.disconnect();
       await charging.close();
       await outbox.stop();

@@ -157,6 +157,17 @@ describe('/readyz', () => {
     expect(await rd.check()).toEqual({ ready: false, components: { slow: 'timeout', broken: 'socket closed', fine: true } });
   });
 
+  it('a non-critical component (a media server) is reported and counted but never makes the instance unready', async () => {
+    const rd = new Readiness(100);
+    rd.add('redis', () => true);
+    rd.add('media_1', () => false, { critical: false });
+    rd.add('media_2', () => true, { critical: false });
+    expect(await rd.check()).toEqual({ ready: true, components: { redis: true, media_1: false, media_2: true }, optional: ['media_1', 'media_2'] });
+    expect(sampleValue(parseExposition(await registry.metrics()), 'softswitch_component_up', { component: 'media_1' })).toBe(0);
+    rd.add('postgres', () => false);
+    expect((await rd.check()).ready).toBe(false);
+  });
+
   it('is 503 while draining even with every component up, and says so', async () => {
     readiness.setDraining(true);
     const r = await readyz();

@@ -8,6 +8,7 @@ function tenant(over: Partial<TenantInfo> = {}): TenantInfo {
   return {
     id: '7', code: 'acme', status: 'active', serviceStart: null, serviceEnd: null, maxConcurrent: 2, maxCps: 1,
     blockedPrefixes: [], allowInternational: false, callingHoursFrom: null, callingHoursTo: null, dailySpendCapFen: null,
+    announcementLanguage: 'zh', lowCreditWarning: false,
     ...over,
   };
 }
@@ -132,6 +133,23 @@ describe('charging refusals', () => {
   ] as const)('%s → %d %s', (reason, status, label) => {
     expect(d.refusalRejection(reason, '')).toMatchObject({ status, reason: label });
     expect(d.refusalRejection(reason, 'because').text).toBe('because');
+  });
+});
+
+describe('announced refusals (issue 15: early-media prompt before the final response)', () => {
+  it('no balance, outside hours and a suspended tenant carry their prompt', () => {
+    expect(d.refusalRejection('no_balance', '').prompt).toBe('no_balance');
+    expect(d.refusalRejection('suspended', '').prompt).toBe('tenant_suspended');
+    expect(d.checkCaller('+8657188886666', owner('approved', tenant({ status: 'suspended' })), NOW)?.prompt).toBe('tenant_suspended');
+    const hours = tenant({ callingHoursFrom: '09:00:00', callingHoursTo: '10:00:00' });
+    expect(d.checkHours(hours, NOW, 'Asia/Shanghai')?.prompt).toBe('outside_hours');
+  });
+  it('every other refusal has no prompt', () => {
+    for (const r of ['period_not_started', 'period_ended', 'no_rate', 'limit', 'store_down'] as const) expect(d.refusalRejection(r, '').prompt).toBeUndefined();
+    expect(d.checkCaller('+8657188886666', owner('approved', tenant({ status: 'terminated' })), NOW)?.prompt).toBeUndefined();
+    expect(d.checkCaller('+8657188886666', owner('pending_review'), NOW)?.prompt).toBeUndefined();
+    expect(d.checkIngress(null, '6.6.6.6')?.prompt).toBeUndefined();
+    expect(d.draining().prompt).toBeUndefined();
   });
 });
 

@@ -4,7 +4,11 @@
 -- KEYS[5] call:<callId>  KEYS[6] leases  KEYS[7] outbox  KEYS[8] tenant:<t>:calls (set of live call ids)
 -- ARGV[1] callId  ARGV[2] tenantId  ARGV[3] now ms  ARGV[4] target granted seconds (absolute, from answer)
 -- ARGV[5] consumption order  ARGV[6] lease grace ms
--- Returns {grantedSeconds, final}; grantedSeconds may be LESS than before when the call held more than its fair
+-- ARGV[7] (optional) look-ahead seconds from answer: only read, never reserved (the low-credit warning's question
+--         "can the balance carry the call that far?")
+-- Returns {grantedSeconds, final, reachSeconds}; reachSeconds = how far (seconds from answer, up to
+-- max(target, look-ahead)) the whole available balance plus this call's hold could carry this call: less than that
+-- bound means the balance runs out there. grantedSeconds may be LESS than before when the call held more than its fair
 -- share of a short balance (give-back, never below 2 s past now). final = 1 when the call can get no more: the
 -- available balance cannot pay its next billable increment and no other call of the tenant is live (credit
 -- exhausted), the tenant is not active, or the period is over. A grant held back by fair sharing (fair_budget in
@@ -68,4 +72,7 @@ if g > granted then
   redis.call('HSET', KEYS[5], 'granted', g, 'held', newHeld)
   if answerAt then redis.call('ZADD', KEYS[6], answerAt + g * 1000 + tonumber(ARGV[6]), ARGV[1]) end
 end
-return { g, final }
+local reach = full
+local ahead = tonumber(ARGV[7] or '0') or 0
+if ahead > target then reach = affordable(granted, ahead, held + total, r) end
+return { g, final, reach }
