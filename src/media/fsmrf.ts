@@ -117,6 +117,9 @@ export function connectMediaServer(srf: TypedSrf, target: FsTarget, opts: Connec
     conn.on('error', (err: Error) => {
       if (!ms) fail(err.message); // after login the MediaServer owns error reporting
     });
+    conn.on('esl::end', () => {
+      if (!ms) fail('event socket closed before login');
+    });
     conn.on('esl::event::auth::fail', () => fail('event socket password refused'));
     conn.on('esl::event::raw::text/rude-rejection', () => fail('event socket ACL refused this address'));
   });

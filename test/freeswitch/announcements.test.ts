@@ -3,7 +3,14 @@
  * charging, Redis and PostgreSQL. The caller's and the callee's media ports are UDP sockets of this test: they count
  * RTP and find each prompt by its tone (Goertzel on the PCMU payload), so the test shows who heard what.
  */
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LANGUAGES, PROMPTS } from '../../src/media/prompts.js';
+import { projectPath } from '../../src/util/paths.js';
 import type { Harness } from '../e2e/harness.js';
 import { skipReason, startFreeSwitch, type FreeSwitch } from './freeswitch.js';
 import { announced, callUntilCut, carrier, mediaHarness, openRtpSink, PROMPT_SECONDS, refusedCall } from './media-helpers.js';
@@ -109,5 +116,33 @@ describe.skipIf(skipReason !== null)(skipReason ?? 'announcements on a real Free
     expect(firstTone).toBeGreaterThan(answer + 5_000);
     expect(firstTone).toBeLessThan(end - 20_000);
     for (const s of [callee, callerW, callerP]) await s.close();
+  });
+
+  it('the default prompts: `npm run prompts` makes every prompt and language reproducibly (8 kHz mono 16-bit), and FreeSWITCH plays them', async () => {
+    const dirs = [mkdtempSync(join(tmpdir(), 'prompts-a-')), mkdtempSync(join(tmpdir(), 'prompts-b-'))];
+    for (const d of dirs) execFileSync('bash', [projectPath('scripts', 'make-prompts.sh'), d], { stdio: 'ignore' });
+    const hashes = dirs.map((d) => LANGUAGES.flatMap((l) => readdirSync(join(d, l)).sort().map((f) => `${l}/${f} ${createHash('sha256').update(readFileSync(join(d, l, f))).digest('hex')}`)));
+    expect(hashes[0]).toHaveLength(LANGUAGES.length * PROMPTS.length);
+    expect(hashes[0]).toEqual(hashes[1]);
+    for (const l of LANGUAGES) {
+      for (const p of PROMPTS) {
+        const wav = readFileSync(join(dirs[0]!, l, `${p}.wav`));
+        // RIFF/WAVE, PCM, mono, 8000 Hz, 16 bit, at least a second of audio
+        expect([wav.toString('ascii', 0, 4), wav.toString('ascii', 8, 12), wav.readUInt16LE(20), wav.readUInt16LE(22), wav.readUInt32LE(24), wav.readUInt16LE(34)])
+          .toEqual(['RIFF', 'WAVE', 1, 1, 8000, 16]);
+        expect(wav.length).toBeGreaterThan(16_000);
+      }
+    }
+    // FreeSWITCH plays a generated prompt: speech (loud frames), not silence
+    const sink = await openRtpSink();
+    const ms = h.media!.pool.pick()!.ms;
+    const sdp = `v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio ${sink.port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n`;
+    const ep = await ms.createEndpoint({ remoteSdp: sdp });
+    const played = await ep.play(join(dirs[0]!, 'zh', 'no_balance.wav'));
+    await ep.dialog!.destroy();
+    expect(Number(played.playbackMilliseconds)).toBeGreaterThan(1000);
+    expect(sink.loudFrames()).toBeGreaterThan(25);
+    await sink.close();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 });
