@@ -22,6 +22,7 @@ import { paymentCommands } from './payment.js';
 import { calendarCommands } from './calendar.js';
 import { billCommands } from './bill.js';
 import { jobsCommands } from './jobs.js';
+import { announcementCommands } from './announcements.js';
 
 export const COMMANDS: CommandSpec[] = [
   ...migrateCommands,
@@ -43,4 +44,5 @@ export const COMMANDS: CommandSpec[] = [
   ...calendarCommands,
   ...billCommands,
   ...jobsCommands,
+  ...announcementCommands,
 ];

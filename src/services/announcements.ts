@@ -1,0 +1,65 @@
+/**
+ * Announcement settings of a tenant (migration 050): the language of its prompts and whether its callers hear the
+ * low-credit warning. SIP instances read them through their directory cache (within its TTL, 5 s).
+ */
+import { recordAudit } from '../audit/audit.js';
+import { withTransaction } from '../db/pool.js';
+import { LANGUAGES, type Language } from '../media/prompts.js';
+import { RuleError } from '../tenants/rules.js';
+import type { Actor, ServiceDeps } from './context.js';
+
+export interface AnnouncementSettings {
+  language: Language;
+  lowCreditWarning: boolean;
+}
+
+export interface SetAnnouncementsInput {
+  /** tenant code or id */
+  tenant: string;
+  language?: string;
+  lowCreditWarning?: boolean;
+}
+
+export interface SetAnnouncementsResult {
+  tenantId: bigint;
+  code: string;
+  before: AnnouncementSettings;
+  after: AnnouncementSettings;
+}
+
+interface Row {
+  id: bigint;
+  code: string;
+  announcement_language: Language;
+  low_credit_warning: boolean;
+}
+
+const settingsOf = (r: Row): AnnouncementSettings => ({ language: r.announcement_language, lowCreditWarning: r.low_credit_warning });
+
+/** Change what is given (nothing given: read); audited in the same transaction when something changes. */
+export async function setTenantAnnouncements(deps: Pick<ServiceDeps, 'pool'>, actor: Actor, input: SetAnnouncementsInput): Promise<SetAnnouncementsResult> {
+  if (input.language !== undefined && !(LANGUAGES as readonly string[]).includes(input.language)) {
+    throw new RuleError(`announcement language must be one of ${LANGUAGES.join(', ')}, got ${JSON.stringify(input.language)}`);
+  }
+  return withTransaction(deps.pool, async (c) => {
+    const byId = /^[0-9]{1,18}$/.test(input.tenant);
+    const { rows } = await c.query<Row>(
+      `select id, code, announcement_language, low_credit_warning from tenants
+        where ${byId ? 'id = $1::text::int8 or code = $1::text' : 'code = $1'} order by (code = $1::text) desc limit 1 for update`,
+      [input.tenant],
+    );
+    const t = rows[0];
+    if (!t) throw new RuleError(`no tenant ${JSON.stringify(input.tenant)}`);
+    if (actor.tenantId !== undefined && actor.tenantId !== t.id) throw new RuleError(`no tenant ${JSON.stringify(input.tenant)}`);
+    const before = settingsOf(t);
+    const after: AnnouncementSettings = {
+      language: (input.language as Language | undefined) ?? before.language,
+      lowCreditWarning: input.lowCreditWarning ?? before.lowCreditWarning,
+    };
+    if (after.language !== before.language || after.lowCreditWarning !== before.lowCreditWarning) {
+      await c.query('update tenants set announcement_language = $2, low_credit_warning = $3, updated_at = now() where id = $1', [t.id, after.language, after.lowCreditWarning]);
+      await recordAudit(c, { actor, action: 'tenant.announcements', targetType: 'tenant', targetId: t.id, tenantId: t.id, before, after });
+    }
+    return { tenantId: t.id, code: t.code, before, after };
+  });
+}
