@@ -4,12 +4,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { projectPath } from '../../src/util/paths.js';
-import { freePort } from '../helpers/ports.js';
+import { freePort, freePortBlock } from '../helpers/ports.js';
 
 export const FREESWITCH_DIR = projectPath('..', 'shared', 'freeswitch');
 export const FREESWITCH_SCRIPT = join(FREESWITCH_DIR, 'run-freeswitch.sh');
@@ -71,29 +70,12 @@ export function eslCommand(port: number, command: string, timeoutMs = 2000): Pro
   });
 }
 
-function udpFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const u = createSocket('udp4');
-    u.once('error', () => resolve(false));
-    u.bind(port, '127.0.0.1', () => u.close(() => resolve(true)));
-  });
-}
-
-async function rtpRange(): Promise<[number, number]> {
-  // a private block of 100 ports per test file (random, so parallel files and worktrees rarely meet), checked free
-  for (let i = 0; i < 50; i++) {
-    const base = 30000 + 100 * Math.floor(Math.random() * 300);
-    const probes = await Promise.all([base, base + 20, base + 50, base + 99].map(udpFree));
-    if (probes.every(Boolean)) return [base, base + 99];
-  }
-  throw new Error('no free RTP range');
-}
-
 export async function startFreeSwitch(): Promise<FreeSwitch> {
   const work = mkdtempSync(join(tmpdir(), 'media-fs-'));
   const sipPort = await freePort();
   const eslPort = await freePort();
-  const rtp = await rtpRange();
+  const rtpStart = await freePortBlock(100); // a private RTP range per test file, locked like every test port
+  const rtp: [number, number] = [rtpStart, rtpStart + 99];
   let proc: ChildProcess | null = null;
 
   async function launch(): Promise<void> {

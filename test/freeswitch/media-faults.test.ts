@@ -14,7 +14,8 @@ import type { TypedSrf } from '../../src/sip/srf-types.js';
 import type { Harness } from '../e2e/harness.js';
 import { freePort } from '../helpers/ports.js';
 import { skipReason, startFreeSwitch, type FreeSwitch } from './freeswitch.js';
-import { announced, callUntilCut, carrier, mediaHarness, openRtpSink, refusedCall, until } from './media-helpers.js';
+import { announced, callUntilCut, carrier, mediaHarness, openRtpSink, refusedCall } from './media-helpers.js';
+import { eventually } from '../helpers/poll.js';
 import { ALL_TONES, TONES, toneWav } from './rtp.js';
 
 async function serverUp(name: string): Promise<number | undefined> {
@@ -51,18 +52,18 @@ describe.skipIf(skipReason !== null)(skipReason ?? 'media server faults (real Fr
 
     // the warned call runs (its warning would be due ~10 s after answer); no re-INVITE may reach it
     const warnedCall = callUntilCut(h, { caller: '+8657188881004', sink: callerW, warned: false });
-    await until('warned call answered', () => h.app.answeredCalls() === 1);
+    await eventually('warned call answered', () => h.app.answeredCalls() === 1);
 
     // a refusal whose prompt is playing when FreeSWITCH dies
     const sink1 = await openRtpSink();
     const refused1 = refusedCall(h, { caller: '+8657188881001', status: 402, sink: sink1, early: true });
-    await until('prompt playing', () => sink1.packets() > 25);
+    await eventually('prompt playing', () => sink1.packets() > 25);
     await fs.kill();
     const r1 = await refused1;
     expect(r1, r1.errors).toMatchObject({ successful: 1, failed: 0 }); // 183, then the 402 all the same
     expect(sink1.toneFrames(TONES.zh.no_balance)).toBeLessThan(8 * 50 * 0.8); // cut short: not the whole 8 s
     expect(await announced('no_balance', 'failed')).toBe(failedPrompts + 1);
-    await until('server marked down', async () => (await serverUp(name)) === 0);
+    await eventually('server marked down', async () => (await serverUp(name)) === 0);
     expect(h.media!.pool.status()).toEqual([{ name, up: false }]);
 
     // while it is down: a refusal at once, no 183, nothing heard; counted as skipped
@@ -87,7 +88,7 @@ describe.skipIf(skipReason !== null)(skipReason ?? 'media server faults (real Fr
 
     // FreeSWITCH back: the app reconnects by itself and prompts play again
     await fs.restart();
-    await until('server up again', async () => (await serverUp(name)) === 1, 30_000);
+    await eventually('server up again', async () => (await serverUp(name)) === 1, 30_000);
     toneWav(join(promptsDir, 'zh', 'no_balance.wav'), TONES.zh.no_balance, 1.5);
     const sink3 = await openRtpSink();
     const r3 = await refusedCall(h, { caller: '+8657188881001', status: 402, sink: sink3, early: true });

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { metrics, type AnnouncementResult, type PromptLabel } from '../../src/observability/metrics.js';
 import { runSipp, scenarioFor, startHarness, udpBound, type Harness, type SippResult } from '../e2e/harness.js';
 import { freePort } from '../helpers/ports.js';
+import { eventually } from '../helpers/poll.js';
 import type { FreeSwitch } from './freeswitch.js';
 import { makeTonePrompts, openRtpSink, type RtpSink } from './rtp.js';
 
@@ -16,16 +17,8 @@ export async function mediaHarness(fs: FreeSwitch, overrides: Record<string, unk
   const h = await startHarness({
     'media.servers': [fs.spec], 'media.promptsDir': promptsDir, 'media.timeoutMs': 1500, 'media.reconnectSeconds': 1, ...overrides,
   });
-  await until('media server up', () => h.media!.pool.status().every((s) => s.up));
+  await eventually('media server up', () => h.media!.pool.status().every((s) => s.up), 20_000);
   return { h, promptsDir };
-}
-
-export async function until(what: string, fn: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await fn())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 export async function announced(prompt: PromptLabel, result: AnnouncementResult): Promise<number> {
