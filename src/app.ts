@@ -14,6 +14,7 @@ import { createOutboxConsumer } from './outbox/consumer.js';
 import { startEdge, type Edge } from './edge/index.js';
 import { doorOptions, pgSources } from './edge/door.js';
 import { connectSipServers, drachtioTargets } from './sip/servers.js';
+import type { SourceAllowList } from './edge/sources.js';
 import { createSipApp } from './sip/app.js';
 import { startMedia } from './media/index.js';
 import { createHttpServer } from './api/http-server.js';
@@ -76,11 +77,13 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     closers.push({ name: 'outbox', close: () => outbox.stop() });
 
     let edge: Edge | null = null;
+    let edgeSources: SourceAllowList | null = null;
     let targets = drachtioTargets(config);
     if (targets.length === 0) {
       // embedded: app and edge share a secret made now, known to no one else (config drachtio.secret is not used)
       const secret = randomBytes(32).toString('hex');
       const { sources, refresh } = await pgSources(pool, config, log);
+      edgeSources = sources;
       closers.push({ name: 'sip-sources', close: () => refresh.stop() });
       edge = await startEdge({
         sources, ...doorOptions(config),
@@ -100,7 +103,7 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     const servers = await connectSipServers(targets, log);
     closers.push({ name: 'srf', close: async () => servers.close() });
 
-    const media = startMedia(servers, config, log);
+    const media = startMedia(servers, config, log, { sources: edgeSources });
     if (media) closers.push({ name: 'media', close: () => media.close() });
     const sip = createSipApp({
       servers, config, logger: log, pool, redis, charging, instanceId, media,

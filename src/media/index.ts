@@ -42,13 +42,25 @@ function srfFor(via: SipVia): TypedSrf {
   return { createUAC } as unknown as TypedSrf;
 }
 
-export function startMedia(via: SipVia, config: Config, logger: Logger): Media | null {
+export interface StartMediaOptions {
+  /** The embedded edge's source allow-list: the media servers' addresses go into its 'media' group. */
+  sources?: { set(group: string, entries: readonly string[]): string[] } | null;
+}
+
+export function startMedia(via: SipVia, config: Config, logger: Logger, opts: StartMediaOptions = {}): Media | null {
   const c = config.media;
   if (c.servers.length === 0) return null;
   const srf = srfFor(via);
+  const onSipHosts = opts.sources
+    ? (hosts: string[]) => {
+        const ignored = opts.sources!.set('media', hosts);
+        // a host name (not an IPv4 address) cannot be allowed: its SIP would be dropped at the door
+        if (ignored.length) logger.warn({ ignored }, 'media server addresses not added to the SIP source allow-list (IPv4 addresses only)');
+      }
+    : undefined;
   const pool = startMediaPool({
     srf, servers: c.servers, listenAddress: c.listenAddress, advertisedAddress: c.advertisedAddress,
-    timeoutMs: c.timeoutMs, reconnectMs: c.reconnectSeconds * 1000, logger,
+    timeoutMs: c.timeoutMs, reconnectMs: c.reconnectSeconds * 1000, logger, ...(onSipHosts ? { onSipHosts } : {}),
   });
   const announcer = createAnnouncer({ pool, promptsDir: c.promptsDir, timeoutMs: c.timeoutMs, promptMaxSeconds: c.promptMaxSeconds, logger });
   const leadMs = c.warningSeconds * 1000;

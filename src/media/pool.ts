@@ -43,6 +43,9 @@ export interface MediaPoolOptions {
   timeoutMs: number;
   reconnectMs: number;
   logger: Logger;
+  /** Told the addresses the media servers may send SIP from (their hosts, then each one's SIP profile address
+   * once connected): the edge's source allow-list takes them as its 'media' group. */
+  onSipHosts?: (hosts: string[]) => void;
 }
 
 interface Slot {
@@ -61,6 +64,9 @@ export function startMediaPool(o: MediaPoolOptions): MediaPool {
   });
   let closed = false;
   let next = 0;
+  const sipHosts = new Set(slots.map((s) => s.target.host));
+  const announceHosts = () => o.onSipHosts?.([...sipHosts]);
+  announceHosts();
 
   function setUp(s: Slot, up: boolean): void {
     metrics.mediaServerUp.set({ server: s.name }, up ? 1 : 0);
@@ -81,6 +87,11 @@ export function startMediaPool(o: MediaPoolOptions): MediaPool {
       s.failures = 0;
       setUp(s, true);
       log.info({ server: s.name, sip: ms.sip.ipv4.udp.address }, 'media server connected');
+      const sipHost = ms.sip.ipv4.udp.address?.split(':')[0];
+      if (sipHost && !sipHosts.has(sipHost)) {
+        sipHosts.add(sipHost);
+        announceHosts();
+      }
       ms.once('end', () => {
         if (s.lease?.ms !== ms) return;
         s.lease = null;

@@ -184,7 +184,7 @@ export async function startHarness(overrides: Record<string, unknown> = {}): Pro
   const outbox: OutboxConsumer = createOutboxConsumer({ redis, pool: db.pool, logger, instanceId: 'e2e-outbox', options: { blockMs: 100 } });
   outbox.start();
   const srf: TypedSrf = await connectSrf({ host: '127.0.0.1', port: target.controlPort, secret: target.secret }, logger);
-  const media = startMedia(srf, config, logger);
+  const media = startMedia(srf, config, logger, { sources });
   const app = createSipApp({
     srf, config, logger, pool: db.pool, redis, charging, instanceId: 'e2e', media,
     directory: createDirectory(db.pool, { ttlMs: 0 }), // tests change rows between calls

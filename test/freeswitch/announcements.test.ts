@@ -31,6 +31,10 @@ describe.skipIf(skipReason !== null)(skipReason ?? 'announcements on a real Free
     await fs?.stop();
   });
 
+  it('the media servers\' addresses are in the edge\'s SIP source allow-list', () => {
+    expect(h.sources.snapshot().media).toEqual(['127.0.0.1']);
+  });
+
   it('402 no balance: the caller hears the no_balance prompt in a 183 session, then 402; no charge', async () => {
     const t = await h.tenant({ code: 'broke', number: '+8657188880001', balanceFen: 0n });
     const sink = await openRtpSink();

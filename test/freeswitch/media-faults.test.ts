@@ -113,10 +113,12 @@ describe('media server connection failures (no FreeSWITCH needed)', () => {
     });
     await new Promise<void>((r) => rude.listen(0, '127.0.0.1', () => r()));
     const rudePort = (rude.address() as { port: number }).port;
+    const allowed: string[][] = [];
     const pool = startMediaPool({
       srf, servers: [`127.0.0.1:${refused}:ClueCon`, `127.0.0.1:${rudePort}:secret:with:colons`], listenAddress: '127.0.0.1', advertisedAddress: '',
-      timeoutMs: 500, reconnectMs: 500, logger,
+      timeoutMs: 500, reconnectMs: 500, logger, onSipHosts: (hosts) => allowed.push(hosts),
     });
+    expect(allowed).toEqual([['127.0.0.1']]); // the edge's allow-list gets the media hosts at once
     await new Promise((r) => setTimeout(r, 2600));
     expect(pool.pick()).toBeNull();
     expect(pool.status()).toEqual([{ name: `127.0.0.1:${refused}`, up: false }, { name: `127.0.0.1:${rudePort}`, up: false }]);
