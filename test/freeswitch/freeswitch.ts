@@ -23,6 +23,8 @@ export interface FreeSwitch {
   rtp: [number, number];
   /** MEDIA_SERVER entry for it */
   spec: string;
+  /** process id of the running FreeSWITCH (run-freeswitch.sh execs it) */
+  pid(): number;
   /** SIGKILL (a crash), resolves when the process is gone */
   kill(): Promise<void>;
   /** start it again on the same ports (after kill) */
@@ -110,6 +112,7 @@ export async function startFreeSwitch(): Promise<FreeSwitch> {
   await launch();
   return {
     sipPort, eslPort, rtp, spec: `127.0.0.1:${eslPort}:ClueCon`,
+    pid: () => proc?.pid ?? 0,
     kill: () => gone('SIGKILL'),
     restart: launch,
     async stop() {
