@@ -53,7 +53,7 @@ async function batch(h: Harness, fsPid: number, warned: boolean, tag: string): P
   const fs0 = procCpu(fsPid);
   const t0 = Date.now();
   const r = await runSipp(scn, [
-    `127.0.0.1:${h.edge.sipPort}`, '-p', String(await freePort()), '-m', String(N), '-r', '5', '-l', String(N), '-s', '13800138000',
+    `127.0.0.1:${h.target.sipPort}`, '-p', String(await freePort()), '-m', String(N), '-r', '5', '-l', String(N), '-s', '13800138000',
     '-inf', csv, '-key', 'rtp_port', String(sink.port),
   ], '127.0.0.1', 120);
   const wall = (Date.now() - t0) / 1000;

@@ -30,7 +30,7 @@ export async function announced(prompt: PromptLabel, result: AnnouncementResult)
 export async function refusedCall(h: Harness, o: { caller: string; status: number; sink: RtpSink; early: boolean }): Promise<SippResult> {
   const scn = scenarioFor('media-uac-refused.xml', { STATUS: o.status, EARLY_OPTIONAL: o.early ? 'false' : 'true' });
   return runSipp(scn, [
-    `127.0.0.1:${h.edge.sipPort}`, '-p', String(await freePort()), '-m', '1', '-s', '13800138000',
+    `127.0.0.1:${h.target.sipPort}`, '-p', String(await freePort()), '-m', '1', '-s', '13800138000',
     '-key', 'caller', o.caller, '-key', 'rtp_port', String(o.sink.port),
   ]);
 }
@@ -39,7 +39,7 @@ export async function refusedCall(h: Harness, o: { caller: string; status: numbe
 export async function callUntilCut(h: Harness, o: { caller: string; sink: RtpSink; warned: boolean }): Promise<SippResult> {
   const scn = scenarioFor('media-uac-warned.xml', o.warned ? { '<!--REINVITES': '', 'REINVITES-->': '' } : {});
   return runSipp(scn, [
-    `127.0.0.1:${h.edge.sipPort}`, '-p', String(await freePort()), '-m', '1', '-s', '13800138000',
+    `127.0.0.1:${h.target.sipPort}`, '-p', String(await freePort()), '-m', '1', '-s', '13800138000',
     '-key', 'caller', o.caller, '-key', 'rtp_port', String(o.sink.port),
   ], '127.0.0.1', 90);
 }
