@@ -10,6 +10,7 @@ REDIS_PORT=${REDIS_PORT_SERVICES:-6379}
 DB_NAME=${SOFTSWITCH_DB_NAME:-softswitch}
 NEED_SIPP=${NEED_SIPP:-1}
 NEED_PROMTOOL=${NEED_PROMTOOL:-1} # promtool checks the alert rules in npm test; npm start does not need it
+NEED_NFT=${NEED_NFT:-$NEED_PROMTOOL} # nft -c checks `softswitch network firewall` output in npm test; npm start does not need it
 
 log() { echo "[services] $*" >&2; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else log "need root for: $*"; return 1; fi; }
@@ -72,6 +73,12 @@ fi
 if [ "$NEED_PROMTOOL" = 1 ] && ! command -v promtool >/dev/null; then
   log "installing prometheus (for promtool)"
   apt_install --no-install-recommends prometheus
+fi
+
+# --- nft (syntax check of the generated firewall rules in npm test) -----------
+if [ "$NEED_NFT" = 1 ] && ! command -v nft >/dev/null && [ ! -x /usr/sbin/nft ]; then
+  log "installing nftables (nft -c checks the firewall rules softswitch prints)"
+  apt_install --no-install-recommends nftables || log "nftables not installed: the firewall rules are checked without nft"
 fi
 
 # --- sipp (SIP tests and benchmarks) ----------------------------------------

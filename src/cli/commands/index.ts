@@ -14,6 +14,7 @@ import { cdrCommands } from './cdr.js';
 import { billingCommands } from './billing.js';
 import { demoCommands } from './demo.js';
 import { networkCommands } from './network.js';
+import { firewallCommands } from './firewall.js';
 import { apiTokenCommands } from './api-token.js';
 import { reconcileCommands } from './reconcile.js';
 import { outboxCommands } from './outbox.js';
@@ -36,6 +37,7 @@ export const COMMANDS: CommandSpec[] = [
   ...billingCommands,
   ...demoCommands,
   ...networkCommands,
+  ...firewallCommands,
   ...apiTokenCommands,
   ...reconcileCommands,
   ...outboxCommands,
