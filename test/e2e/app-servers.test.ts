@@ -17,7 +17,8 @@ import { createTestDb, type TestDb } from '../helpers/pg.js';
 import { deleteKeys, TEST_REDIS_URL, testPrefix } from '../helpers/redis.js';
 import { freePort } from '../helpers/ports.js';
 import { eventually } from '../helpers/poll.js';
-import { killSipps, runSipp, scenarioFor, udpBound, type SippResult } from './harness.js';
+import { killSipps, scenarioFor } from './harness.js';
+import { cdrsSince, metricsText, placeCalls, readyz, startCarrier, waitActiveCalls } from './topology-fixture.js';
 
 const logger = pino({ level: process.env.SIP_TEST_LOG ?? 'silent' });
 const SECRET = 'app-servers-test';
@@ -35,38 +36,9 @@ let tenantId = '';
 const edgeOn = (sipPort: number, controlPort: number) =>
   startEdge({ sipHost: '127.0.0.1', sipPort, transports: ['udp'], controlHost: '127.0.0.1', controlPort, secret: SECRET, logger, sources: ANY_SOURCE });
 
-/** A call from the call center through the server listening on sipPort. */
-async function call(sipPort: number, scenario: string, holdMs: number): Promise<SippResult> {
-  return runSipp(scenario, [`127.0.0.1:${sipPort}`, '-p', String(await freePort()), '-m', '1', '-s', '13800138000', '-key', 'caller', CALLER, '-d', String(holdMs)]);
-}
-
-/** The carrier (sipp UAS on the gateway's port); `done` settles when its calls are over. */
-async function carrier(calls: number): Promise<{ done: Promise<SippResult> }> {
-  const done = runSipp('call-uas-answer.xml', ['-p', String(carrierPort), '-m', String(calls)]);
-  await udpBound(carrierPort);
-  return { done }; // wrapped: an async function returning the bare promise would wait for the calls to end
-}
-
-async function metricsText(): Promise<string> {
-  return (await fetch(`${base}/metrics`)).text();
-}
-
-async function readyz(): Promise<{ status: number; body: { ready: boolean; components: Record<string, unknown>; details?: { drachtio: Record<string, boolean> } } }> {
-  const r = await fetch(`${base}/readyz`);
-  return { status: r.status, body: (await r.json()) as never };
-}
-
-async function activeCalls(n: number): Promise<void> {
-  await eventually(`${n} active calls`, async () => (new RegExp(`^softswitch_active_calls ${n}$`, 'm').test(await metricsText()) ? true : null));
-}
-
-async function cdrsSince(t: Date, count: number): Promise<{ result: string; disconnect_reason: string | null; charge_fen: bigint; billable_seconds: number }[]> {
-  return eventually(`${count} CDR(s)`, async () => {
-    const r = await db.pool.query<{ result: string; disconnect_reason: string | null; charge_fen: bigint; billable_seconds: number }>(
-      `select result, disconnect_reason, charge_fen, billable_seconds from cdrs where invite_at >= $1 order by invite_at`, [t]);
-    return r.rows.length >= count ? r.rows : null;
-  });
-}
+const call = (sipPort: number, scenario: string, holdMs: number) => placeCalls(sipPort, scenario, { caller: CALLER, holdMs });
+const carrier = (calls: number) => startCarrier(carrierPort, calls);
+const activeCalls = (n: number) => waitActiveCalls(base, n);
 
 beforeAll(async () => {
   db = await createTestDb({ migrate: false }); // startApp migrates
@@ -98,12 +70,12 @@ describe('one app instance behind two SIP servers (DRACHTIO_SERVERS, embedded ed
   it('is ready with both connected; /readyz details and the per-server gauge list each server', async () => {
     expect(app!.sipPort).toBeNull(); // no embedded edge of its own
     const r = await eventually('ready', async () => {
-      const x = await readyz();
+      const x = await readyz(base);
       return x.status === 200 ? x : null;
     });
     expect(r.body.components.drachtio).toBe(true);
     expect(r.body.details).toEqual({ drachtio: { [names.a]: true, [names.b]: true } });
-    const m = await metricsText();
+    const m = await metricsText(base);
     expect(m).toContain(`softswitch_drachtio_connected{server="${names.a}"} 1`);
     expect(m).toContain(`softswitch_drachtio_connected{server="${names.b}"} 1`);
   });
@@ -118,7 +90,7 @@ describe('one app instance behind two SIP servers (DRACHTIO_SERVERS, embedded ed
     await eventually('both calls answered', async () => (edges.a!.stats().dialogs === 2 && edges.b!.stats().dialogs === 2 ? true : null));
     expect([await viaA, await viaB]).toMatchObject([{ successful: 1, failed: 0 }, { successful: 1, failed: 0 }]);
     expect(await carrierDone).toMatchObject({ successful: 2, failed: 0 });
-    const cdrs = await cdrsSince(t0, 2);
+    const cdrs = await cdrsSince(db.pool, t0, 2);
     expect(cdrs.map((c) => c.result)).toEqual(['answered', 'answered']);
     const charges = await db.pool.query<{ s: bigint }>(`select coalesce(sum(amount_fen), 0)::int8 as s from ledger_transfers where kind = 'call_charge' and tenant_id = $1`, [tenantId]);
     expect(charges.rows[0]!.s).toBe(cdrs.reduce((a, c) => a + BigInt(c.charge_fen), 0n));
@@ -142,7 +114,7 @@ describe('one app instance behind two SIP servers (DRACHTIO_SERVERS, embedded ed
     }
     expect([await viaA, await viaB]).toMatchObject([{ successful: 1, failed: 0 }, { successful: 1, failed: 0 }]);
     expect(await carrierDone).toMatchObject({ successful: 2, failed: 0 });
-    expect((await cdrsSince(t0, 2)).map((c) => c.disconnect_reason)).toEqual(['fraud review', 'fraud review']);
+    expect((await cdrsSince(db.pool, t0, 2)).map((c) => c.disconnect_reason)).toEqual(['fraud review', 'fraud review']);
   });
 
   it('losing one server ends its call (billed up to then), the other keeps serving and /readyz stays ready; it reconnects when the server is back', async () => {
@@ -164,25 +136,25 @@ describe('one app instance behind two SIP servers (DRACHTIO_SERVERS, embedded ed
     expect(lost).toMatchObject({ disconnect_reason: `drachtio server ${names.b} lost`, disconnect_side: 'system' });
     expect(lost.billable_seconds).toBeGreaterThanOrEqual(1);
     expect(BigInt(lost.charge_fen)).toBeGreaterThan(0n);
-    expect((await metricsText()).split('\n').filter((l) => l.startsWith('softswitch_drachtio_lost_calls_total{'))).toEqual([`softswitch_drachtio_lost_calls_total{server="${names.b}"} 1`]);
+    expect((await metricsText(base)).split('\n').filter((l) => l.startsWith('softswitch_drachtio_lost_calls_total{'))).toEqual([`softswitch_drachtio_lost_calls_total{server="${names.b}"} 1`]);
 
-    const r = await readyz();
+    const r = await readyz(base);
     expect(r.status).toBe(200);
     expect(r.body.details).toEqual({ drachtio: { [names.a]: true, [names.b]: false } });
-    expect(await metricsText()).toContain(`softswitch_drachtio_connected{server="${names.b}"} 0`);
+    expect(await metricsText(base)).toContain(`softswitch_drachtio_connected{server="${names.b}"} 0`);
     // the call through the other server was not touched
     expect(await viaA).toMatchObject({ successful: 1, failed: 0 });
-    const both = await cdrsSince(t0, 2);
+    const both = await cdrsSince(db.pool, t0, 2);
     expect(both.filter((c) => c.disconnect_reason === 'caller BYE')).toHaveLength(1);
     killSipps();
 
     // the server comes back on its address: reconnected and taking calls again
     edges.b = await edgeOn(ports.bSip, ports.bCtl);
-    await eventually('reconnected', async () => ((await readyz()).body.details?.drachtio[names.b] === true ? true : null));
+    await eventually('reconnected', async () => ((await readyz(base)).body.details?.drachtio[names.b] === true ? true : null));
     const t1 = new Date();
     const { done: carrierDone } = await carrier(1);
     expect(await call(ports.bSip, 'call-uac-answer.xml', 1000)).toMatchObject({ successful: 1, failed: 0 });
     expect(await carrierDone).toMatchObject({ successful: 1, failed: 0 });
-    expect((await cdrsSince(t1, 1))[0]!.result).toBe('answered');
+    expect((await cdrsSince(db.pool, t1, 1))[0]!.result).toBe('answered');
   });
 });

@@ -73,7 +73,7 @@ export interface Harness {
   /** announcements, when the overrides name media servers (media.servers) */
   media: Media | null;
   /** A tenant holding `number` (approved), a rate plan with `pricePerMinute` for prefix 86, and a paid top-up. */
-  tenant(o: { code: string; number: string; balanceFen: bigint; pricePerMinute?: string; maxConcurrent?: number }): Promise<string>;
+  tenant(o: TenantSeed): Promise<string>;
   /** Replace the carrier gateways; each points at a local port where a sipp UAS listens. */
   gateways(list: { name: string; port: number; priority?: number; weight?: number }[]): Promise<void>;
   /** Start a carrier UAS (scenario under test/scenarios, -key status for reject scenarios). */
@@ -167,6 +167,30 @@ async function until<T>(what: string, fn: () => Promise<T | null>, timeoutMs = 1
   }
 }
 
+export interface TenantSeed { code: string; number: string; balanceFen: bigint; pricePerMinute?: string; maxConcurrent?: number; maxCps?: number }
+
+/** A tenant holding `number` (approved), a rate plan with `pricePerMinute` for prefix 86, a paid top-up, loaded into Redis. */
+export async function seedTenant(pool: TestDb['pool'], redis: ChargingRedis, o: TenantSeed): Promise<string> {
+  const plan = await pool.query<{ id: bigint }>('insert into rate_plans (name) values ($1) returning id', [`plan-${o.code}`]);
+  const planId = plan.rows[0]!.id;
+  await pool.query(`insert into rate_deck_entries (rate_plan_id, prefix, price_per_minute) values ($1, '86', $2)`, [planId, o.pricePerMinute ?? '6']);
+  const t = await pool.query<{ id: bigint }>(
+    `insert into tenants (code, legal_name, rate_plan_id, max_concurrent, max_cps) values ($1, $2, $3, $4, $5) returning id`,
+    [o.code, `Tenant ${o.code}`, planId, o.maxConcurrent ?? 30, o.maxCps ?? 10],
+  );
+  const tenantId = t.rows[0]!.id;
+  await pool.query(`insert into numbers (e164, tenant_id, state) values ($1, $2, 'approved')`, [o.number, tenantId]);
+  if (o.balanceFen > 0n) {
+    const b = await pool.query<{ id: bigint }>(`insert into balance_buckets (tenant_id, kind, valid_from) values ($1, 'paid', 'epoch') returning id`, [tenantId]);
+    await postTransfers(pool, [{
+      idempotencyKey: `e2e-topup:${b.rows[0]!.id}`, debitAccountId: await systemAccount(pool, 'cash'),
+      creditAccountId: await bucketAccount(pool, b.rows[0]!.id), amountFen: o.balanceFen, kind: 'top_up', tenantId,
+    }]);
+  }
+  await loadTenant(pool, redis, tenantId.toString());
+  return tenantId.toString();
+}
+
 export async function startHarness(overrides: Record<string, unknown> = {}): Promise<Harness> {
   const db = await createTestDb();
   const prefix = testPrefix();
@@ -200,26 +224,7 @@ export async function startHarness(overrides: Record<string, unknown> = {}): Pro
       return target.edge;
     },
 
-    async tenant(o) {
-      const plan = await db.pool.query<{ id: bigint }>('insert into rate_plans (name) values ($1) returning id', [`plan-${o.code}`]);
-      const planId = plan.rows[0]!.id;
-      await db.pool.query(`insert into rate_deck_entries (rate_plan_id, prefix, price_per_minute) values ($1, '86', $2)`, [planId, o.pricePerMinute ?? '6']);
-      const t = await db.pool.query<{ id: bigint }>(
-        `insert into tenants (code, legal_name, rate_plan_id, max_concurrent) values ($1, $2, $3, $4) returning id`,
-        [o.code, `Tenant ${o.code}`, planId, o.maxConcurrent ?? 30],
-      );
-      const tenantId = t.rows[0]!.id;
-      await db.pool.query(`insert into numbers (e164, tenant_id, state) values ($1, $2, 'approved')`, [o.number, tenantId]);
-      if (o.balanceFen > 0n) {
-        const b = await db.pool.query<{ id: bigint }>(`insert into balance_buckets (tenant_id, kind, valid_from) values ($1, 'paid', 'epoch') returning id`, [tenantId]);
-        await postTransfers(db.pool, [{
-          idempotencyKey: `e2e-topup:${b.rows[0]!.id}`, debitAccountId: await systemAccount(db.pool, 'cash'),
-          creditAccountId: await bucketAccount(db.pool, b.rows[0]!.id), amountFen: o.balanceFen, kind: 'top_up', tenantId,
-        }]);
-      }
-      await loadTenant(db.pool, redis, tenantId.toString());
-      return tenantId.toString();
-    },
+    tenant: (o) => seedTenant(db.pool, redis, o),
 
     async gateways(list) {
       await db.pool.query('delete from carrier_gateways');

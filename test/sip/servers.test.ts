@@ -3,7 +3,6 @@
  * which servers the config names, connecting to all, starting with one down, losing one and getting it back, a
  * server that goes silent (a TCP relay that stops forwarding stands in for a host that vanished without a FIN).
  */
-import { createServer, connect, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { ConfigError, loadConfig } from '../../src/config/config.js';
@@ -14,6 +13,7 @@ import { parseHostPort, SrfConnectError } from '../../src/sip/connect.js';
 import { connectSipServers, drachtioTargets, type SipServers } from '../../src/sip/servers.js';
 import { freePort } from '../helpers/ports.js';
 import { eventually } from '../helpers/poll.js';
+import { startTcpRelay } from '../helpers/tcp-relay.js';
 
 const logger = pino({ level: 'silent' });
 const SECRET = 'servers-test';
@@ -123,7 +123,7 @@ describe('connectSipServers (embedded edges as the drachtio servers)', () => {
 
   it('a server that stops answering pings is declared lost without waiting for TCP (relay that goes silent)', async () => {
     const a = await edge();
-    const relay = await silentableRelay(a.controlPort);
+    const relay = await startTcpRelay(a.controlPort);
     cleanups.push(() => relay.close());
     const set = await servers([relay.port], 5000, { pingMs: 5000, missedPings: 1 });
     const name = `127.0.0.1:${relay.port}`;
@@ -134,36 +134,3 @@ describe('connectSipServers (embedded edges as the drachtio servers)', () => {
     await eventually('reconnected', () => set.status()[name] === true, 20_000);
   }, 45_000);
 });
-
-/** A TCP relay to `port` whose open connections can be made to drop every byte (silence) and to work again. */
-async function silentableRelay(port: number): Promise<{ port: number; silence(): void; speak(): void; close(): Promise<void> }> {
-  let silent = false;
-  const pairs = new Set<[Socket, Socket]>();
-  const server: Server = createServer((client) => {
-    const upstream = connect(port, '127.0.0.1');
-    const pair: [Socket, Socket] = [client, upstream];
-    pairs.add(pair);
-    client.on('data', (d) => void (!silent && upstream.write(d)));
-    upstream.on('data', (d) => void (!silent && client.write(d)));
-    const end = () => {
-      pairs.delete(pair);
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('close', end).on('error', end);
-    upstream.on('close', end).on('error', end);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    port: (server.address() as { port: number }).port,
-    silence: () => void (silent = true),
-    speak: () => void (silent = false),
-    close: async () => {
-      for (const [c, u] of pairs) {
-        c.destroy();
-        u.destroy();
-      }
-      await new Promise((r) => server.close(r));
-    },
-  };
-}
