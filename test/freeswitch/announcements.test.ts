@@ -12,13 +12,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LANGUAGES, PROMPTS } from '../../src/media/prompts.js';
 import { projectPath } from '../../src/util/paths.js';
 import type { Harness } from '../e2e/harness.js';
+import { SIP_TEST_TARGET } from '../e2e/sip-target.js';
 import { skipReason, startFreeSwitch, type FreeSwitch } from './freeswitch.js';
 import { announced, callUntilCut, carrier, mediaHarness, openRtpSink, PROMPT_SECONDS, refusedCall } from './media-helpers.js';
 import { ALL_TONES, TONES } from './rtp.js';
 
 const promptFrames = Math.floor((PROMPT_SECONDS * 1000) / 20);
 
-describe.skipIf(skipReason !== null)(skipReason ?? 'announcements on a real FreeSWITCH', () => {
+describe.skipIf(skipReason !== null)(skipReason ?? `announcements on a real FreeSWITCH (SIP server: ${SIP_TEST_TARGET})`, () => {
   let fs: FreeSwitch;
   let h: Harness;
 
