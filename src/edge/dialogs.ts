@@ -3,6 +3,7 @@
  * needs (Call-ID + our local tag, which is the To-tag of every in-dialog request that reaches us).
  */
 import type { ServerTxn } from './transactions.js';
+import type { ReliableUas } from './reliable.js';
 import type { Proto, Target } from './transport.js';
 import { parseUri } from './sip/message.js';
 
@@ -36,6 +37,10 @@ export interface Dialog {
   lastAck?: { text: string; to: Target };
   /** Set once the store let go of it (so its peer address is counted down once). */
   removed?: boolean;
+  /** UAS: reliable provisionals of the dialog-forming INVITE (RFC 3262), acknowledged by PRACKs in this dialog. */
+  reliable?: ReliableUas;
+  /** UAC: highest RSeq of a reliable provisional passed to the app (retransmissions and older ones are dropped). */
+  lastRseq?: number;
   /** A 2xx we sent for an INVITE, retransmitted on UDP until the ACK arrives. */
   pending2xx?: { txn: ServerTxn; timer?: ReturnType<typeof setTimeout>; giveUp?: ReturnType<typeof setTimeout> };
 }

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { SipRequest } from './sip/message.js';
 import type { Target } from './transport.js';
 import type { SipTimers } from './timers.js';
+import type { ReliableUas } from './reliable.js';
 
 type Timer = ReturnType<typeof setTimeout>;
 
@@ -20,7 +21,8 @@ export class ServerTxn {
   dialogId = '';
   canceled = false;
   appOwner?: unknown;
-  rseq = 0;
+  /** RFC 3262 state once the app sent a reliable provisional on this INVITE. */
+  reliable?: ReliableUas;
   /** Set when an app proxies this request instead of answering it. */
   proxy?: { cancel(reasonHeaders: { name: string; value: string }[]): void };
   private timers: Timer[] = [];
@@ -50,6 +52,7 @@ export class ServerTxn {
     this.lastResponse = text;
     if (status < 200) return;
     this.finalStatus = status;
+    this.reliable?.stop(); // a final response ends the retransmission of reliable provisionals
     this.clear();
     const reliable = this.from.proto !== 'udp';
     if (this.isInvite && status >= 300) {

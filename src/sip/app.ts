@@ -20,13 +20,13 @@ import * as decide from './decisions.js';
 import type { Rejection } from './decisions.js';
 import { createDirectory, type Directory, type Gateway, type IngressTrunk, type TenantInfo } from './directory.js';
 import { GatewayHealth, orderGateways } from './gateways.js';
-import { bLegHeaders, gatewayUri, rejectionHeaders } from './headers.js';
+import { aLegResponseHeaders, bLegHeaders, gatewayUri, rejectionHeaders } from './headers.js';
 import { createLimits, type Limits } from './limits.js';
 import { subscribeCuts } from './control.js';
 import { byeHeaders } from './headers.js';
 import { ratingDigits, toE164, userPart } from './normalize.js';
 import { singleServer, type SipServer, type SipServers } from './servers.js';
-import type { Dialog, SipError, SrfRequest, SrfResponse, TypedSrf } from './srf-types.js';
+import type { Dialog, SipError, SipMessage, SrfRequest, SrfResponse, TypedSrf } from './srf-types.js';
 
 export interface SipAppDeps {
   /** The drachtio servers to take calls from (connectSipServers), or one srf the caller connected and owns. */
@@ -224,6 +224,7 @@ export function createSipApp(deps: SipAppDeps): SipApp {
         {
           headers: bLegHeaders(ctx.req.headers, ctx.callerE164!, ctx.calleeE164!, gw, agent),
           passFailure: false,
+          responseHeaders: (bRes) => aLegResponseHeaders(ctx.req.headers, bRes),
           localSdpA: (sdpB: string) => {
             if (abandoned) throw new Error(`gateway ${gw.name} answered after it was abandoned or cancelled`);
             return sdpB;
@@ -236,6 +237,16 @@ export function createSipApp(deps: SipAppDeps): SipApp {
               return;
             }
             uacReq = r;
+            // every response of the B leg, also a 183 with SDP (srf's createB2BUA skips cbProvisional for those)
+            r.on('response', (res: SipMessage) => {
+              const status = res.status ?? 0;
+              if (status <= 100 || status >= 200) return;
+              responded = true;
+              if (status >= 180 && s.facts.ringAt === null) {
+                s.facts.ringAt = Date.now();
+                metrics.postDialDelay.observe((s.facts.ringAt - s.facts.inviteAt) / 1000);
+              }
+            });
             s.trying({
               cancel: (headers) => {
                 r.cancel({ headers });
@@ -248,13 +259,6 @@ export function createSipApp(deps: SipAppDeps): SipApp {
               r.cancel();
               cancelled();
             } else if (abandoned) r.cancel(); // the silent-gateway timer gave up on it already
-          },
-          cbProvisional: (p) => {
-            responded = true;
-            if ((p.status ?? 0) >= 180 && s.facts.ringAt === null) {
-              s.facts.ringAt = Date.now();
-              metrics.postDialDelay.observe((s.facts.ringAt - s.facts.inviteAt) / 1000);
-            }
           },
           cbFinalizedUac: (uac) => {
             responded = true;

@@ -2,7 +2,7 @@
  * Header policy of the B2BUA, as data and pure functions.
  * B leg: an allow-list, not "copy all minus some": From and P-Asserted-Identity are set explicitly to the tenant's
  * number in the gateway's format (srf would otherwise build From from the A leg's PAI, §2 of the drachtio notes),
- * and everything else (Session-Expires/Min-SE: session timers belong to the server; X-*: internal; Remote-Party-ID,
+ * and everything else (Session-Expires/Min-SE: session timers are per leg; X-*: internal; Remote-Party-ID,
  * P-Preferred-Identity: caller-ID spoofing) is left behind. `@localhost` is rewritten by the server to its SIP address.
  */
 import type { Gateway } from './directory.js';
@@ -13,11 +13,34 @@ import type { Headers } from './srf-types.js';
 /** A-leg headers copied to the B leg as they are (lowercase names as srf parses them). */
 export const COPIED_TO_B = ['allow'] as const;
 
-/** Supported option tags we pass on; 'timer' is dropped because session timers are the server's job. */
-function supportedWithoutTimer(v: string | undefined): string | null {
-  if (!v) return null;
-  const tags = v.split(',').map((t) => t.trim()).filter((t) => t && t.toLowerCase() !== 'timer');
-  return tags.length ? tags.join(', ') : null;
+function optionTags(v: string | undefined): string[] {
+  return (v ?? '').split(',').map((t) => t.trim()).filter(Boolean);
+}
+
+/**
+ * Supported option tags toward the carrier: the A leg's, without 'timer' (session timers are negotiated per leg, not
+ * passed through), plus '100rel': the SIP server PRACKs reliable provisionals for us (srf sends the PRACK), so a
+ * carrier may send its early media reliably (RFC 3262).
+ */
+function bLegSupported(v: string | undefined): string {
+  const tags = optionTags(v).filter((t) => t.toLowerCase() !== 'timer');
+  if (!tags.some((t) => t.toLowerCase() === '100rel')) tags.push('100rel');
+  return tags.join(', ');
+}
+
+/** The caller's INVITE says it can take reliable provisional responses (Supported or Require: 100rel). */
+export function supports100rel(aHeaders: Record<string, string>): boolean {
+  return [...optionTags(aHeaders['supported']), ...optionTags(aHeaders['require'])].some((t) => t.toLowerCase() === '100rel');
+}
+
+/**
+ * Extra headers on the A-leg response that relays a B-leg response: a reliable provisional from the carrier (RSeq)
+ * is relayed reliably (Require: 100rel; the server adds RSeq and retransmits until the caller's PRACK) when the caller
+ * supports it; otherwise, and for every other response, as it is.
+ */
+export function aLegResponseHeaders(aHeaders: Record<string, string>, bRes: { status?: number; has(name: string): boolean }): Headers {
+  const s = bRes.status ?? 0;
+  return s > 100 && s < 200 && bRes.has('RSeq') && supports100rel(aHeaders) ? { Require: '100rel' } : {};
 }
 
 export function gatewayUri(calleeE164: string, gw: Gateway): string {
@@ -38,8 +61,7 @@ export function bLegHeaders(aHeaders: Record<string, string>, callerE164: string
     const v = aHeaders[name];
     if (v) h[name.charAt(0).toUpperCase() + name.slice(1)] = v;
   }
-  const supported = supportedWithoutTimer(aHeaders['supported']);
-  if (supported) h['Supported'] = supported;
+  h['Supported'] = bLegSupported(aHeaders['supported']);
   return h;
 }
 

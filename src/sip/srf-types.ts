@@ -60,6 +60,8 @@ export interface B2buaOptions {
   proxyResponseHeaders?: string[];
   passFailure?: boolean;
   passProvisionalResponses?: boolean;
+  /** Headers for each A-leg response relaying a B-leg response (srf calls it with that response). */
+  responseHeaders?: (uacRes: SipMessage, headers: Headers) => Headers;
   /** SDP for the A-leg answer from B's SDP; throwing refuses the A answer and srf tears the B leg down. */
   localSdpA?: (sdpB: string, res: SipMessage) => string | Promise<string>;
 }

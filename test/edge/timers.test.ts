@@ -173,3 +173,114 @@ describe('long ringing', () => {
     await Promise.all([a.close(), b.close()]);
   });
 });
+
+describe('reliable provisional responses (RFC 3262, T1 = 20 ms)', () => {
+  const SDP = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 1 RTP/AVP 8\r\n';
+  let edge: TestEdge;
+  let srf: AnySrf;
+  let behaviour: (req: AnySrf, res: AnySrf) => void = () => undefined;
+  beforeAll(async () => {
+    edge = await startTestEdge({ transports: ['udp'], timers: TIMERS });
+    srf = await connectSrf(edge.controlPort);
+    srf.invite((req: AnySrf, res: AnySrf) => behaviour(req, res));
+  });
+  afterAll(async () => { disconnectSrf(srf); await edge.close(); });
+
+  const invite = (peer: Peer, id: string, supported: string): string => [
+    `INVITE sip:app@127.0.0.1:${edge.sipPort} SIP/2.0`, `Via: SIP/2.0/UDP 127.0.0.1:${peer.port};branch=z9hG4bK-${id};rport`,
+    `From: <sip:a@127.0.0.1>;tag=${id}`, 'To: <sip:app@127.0.0.1>', `Call-ID: ${id}`, 'CSeq: 1 INVITE',
+    `Contact: <sip:a@127.0.0.1:${peer.port}>`, ...(supported ? [`Supported: ${supported}`] : []), 'Max-Forwards: 70',
+    'Content-Type: application/sdp', `Content-Length: ${SDP.length}`, '', SDP,
+  ].join('\r\n');
+  const inDialog = (peer: Peer, id: string, toHeader: string, cseq: string, extra: string[] = []): string => [
+    `${cseq.split(' ')[1]} sip:app@127.0.0.1:${edge.sipPort} SIP/2.0`, `Via: SIP/2.0/UDP 127.0.0.1:${peer.port};branch=z9hG4bK-${id}-${cseq.replace(' ', '')};rport`,
+    `From: <sip:a@127.0.0.1>;tag=${id}`, `To: ${toHeader}`, `Call-ID: ${id}`, `CSeq: ${cseq}`, ...extra, 'Content-Length: 0', '', '',
+  ].join('\r\n');
+
+  it('the 183 is retransmitted with one RSeq until the PRACK; the 2xx waits for that PRACK because the 183 had SDP', async () => {
+    behaviour = (_req, res) => {
+      res.send(183, { headers: { Require: '100rel' }, body: SDP });
+      res.send(200, { body: SDP }); // answered at once: the edge holds the 200 until the PRACK
+    };
+    const peer = await Peer.open();
+    peer.send(invite(peer, 'rel1', 'timer, 100rel'), edge.sipPort);
+    await peer.waitFor(isRes(183), 3);
+    const sent = peer.got.filter((g) => isRes(183)(g.msg)).map((g) => g.msg);
+    expect(new Set(sent.map((m) => header(m, 'rseq'))).size).toBe(1);
+    expect(header(sent[0]!, 'require')).toMatch(/100rel/);
+    expect(peer.count(isRes(200))).toBe(0); // no answer before the PRACK
+    const rseq = header(sent[0]!, 'rseq')!;
+    peer.send(inDialog(peer, 'rel1', header(sent[0]!, 'to')!, '2 PRACK', [`RAck: ${rseq} 1 INVITE`]), edge.sipPort);
+    await peer.waitFor((m) => m.kind === 'response' && m.status === 200 && header(m, 'cseq') === '1 INVITE');
+    await peer.waitFor((m) => m.kind === 'response' && m.status === 200 && header(m, 'cseq') === '2 PRACK'); // the app answers it
+    const n183 = peer.count(isRes(183));
+    await new Promise((r) => setTimeout(r, 300)); // several T2 periods: the 183 is not sent again
+    expect(peer.count(isRes(183))).toBe(n183);
+    const ok = peer.got.find((g) => isRes(200)(g.msg) && header(g.msg, 'cseq') === '1 INVITE')!.msg;
+    peer.send(inDialog(peer, 'rel1', header(ok, 'to')!, '1 ACK'), edge.sipPort);
+    peer.send(inDialog(peer, 'rel1', header(ok, 'to')!, '3 BYE'), edge.sipPort);
+    await peer.waitFor((m) => m.kind === 'response' && header(m, 'cseq') === '3 BYE');
+    await expect.poll(() => edge.stats().dialogs).toBe(0);
+    peer.close();
+  });
+
+  it('a reliable 183 never PRACKed: the INVITE gets 503 "Reliable Response Time-Out" after 64*T1', async () => {
+    behaviour = (_req, res) => res.send(183, { headers: { Require: '100rel' } });
+    const peer = await Peer.open();
+    peer.send(invite(peer, 'rel2', '100rel'), edge.sipPort);
+    await peer.waitFor(isRes(503));
+    expect(peer.got.find((g) => isRes(503)(g.msg))!.msg).toMatchObject({ reason: 'Reliable Response Time-Out' });
+    expect(peer.count(isRes(183))).toBeGreaterThanOrEqual(3);
+    await expect.poll(() => edge.stats().dialogs).toBe(0);
+    peer.close();
+  });
+
+  it('a caller that did not offer 100rel gets no reliable 183: the app is told, as drachtio-server tells it', async () => {
+    const refused = new Promise<unknown>((resolve) => {
+      behaviour = (_req, res) => res.send(183, { headers: { Require: '100rel' } }, (err: unknown) => {
+        resolve(err);
+        res.send(486);
+      });
+    });
+    const peer = await Peer.open();
+    peer.send(invite(peer, 'rel3', 'timer'), edge.sipPort);
+    expect(String(await refused)).toMatch(/Remote endpoint does not support 100rel/);
+    await peer.waitFor(isRes(486));
+    expect(peer.count(isRes(183))).toBe(0);
+    peer.close();
+  });
+
+  it('UAC side: a carrier retransmitting its reliable 183 is PRACKed once; the app sees that 183 once', async () => {
+    const peer = await Peer.open();
+    const provisionals: AnySrf[] = [];
+    const call = srf.createUAC(`sip:carrier@127.0.0.1:${peer.port}`, { localSdp: SDP, headers: { Supported: '100rel' } }, {
+      cbProvisional: (r: AnySrf) => provisionals.push(r),
+    });
+    await peer.waitFor(isReq('INVITE'));
+    const inv = peer.got.find((g) => isReq('INVITE')(g.msg))!.msg;
+    const answer = (status: string, cseq: string, extra: string[], body = ''): void => peer.send([
+      `SIP/2.0 ${status}`, `Via: ${header(inv, 'via')}`, `From: ${header(inv, 'from')}`, `To: ${header(inv, 'to')};tag=carrier`,
+      `Call-ID: ${header(inv, 'call-id')}`, `CSeq: ${cseq}`, `Contact: <sip:carrier@127.0.0.1:${peer.port}>`, ...extra,
+      ...(body ? ['Content-Type: application/sdp'] : []), `Content-Length: ${body.length}`, '', body,
+    ].join('\r\n'), edge.sipPort);
+    const rel = ['Require: 100rel', 'RSeq: 7'];
+    answer('183 Session Progress', header(inv, 'cseq')!, rel, SDP);
+    answer('183 Session Progress', header(inv, 'cseq')!, rel, SDP); // retransmission (same RSeq)
+    await peer.waitFor(isReq('PRACK'));
+    const prack = peer.got.find((g) => isReq('PRACK')(g.msg))!.msg;
+    expect(header(prack, 'rack')).toBe(`7 ${header(inv, 'cseq')}`);
+    peer.send([`SIP/2.0 200 OK`, `Via: ${header(prack, 'via')}`, `From: ${header(prack, 'from')}`, `To: ${header(prack, 'to')}`,
+      `Call-ID: ${header(prack, 'call-id')}`, `CSeq: ${header(prack, 'cseq')}`, 'Content-Length: 0', '', ''].join('\r\n'), edge.sipPort);
+    answer('200 OK', header(inv, 'cseq')!, [], SDP);
+    const uac = await call;
+    expect(provisionals.filter((r) => r.status === 183)).toHaveLength(1);
+    expect(peer.count(isReq('PRACK'))).toBe(1);
+    const bye = uac.destroy().catch(() => undefined);
+    await peer.waitFor(isReq('BYE'));
+    const b = peer.got.find((g) => isReq('BYE')(g.msg))!.msg;
+    peer.send([`SIP/2.0 200 OK`, `Via: ${header(b, 'via')}`, `From: ${header(b, 'from')}`, `To: ${header(b, 'to')}`,
+      `Call-ID: ${header(b, 'call-id')}`, `CSeq: ${header(b, 'cseq')}`, 'Content-Length: 0', '', ''].join('\r\n'), edge.sipPort);
+    await bye;
+    peer.close();
+  });
+});

@@ -110,11 +110,14 @@ for (const proto of ['udp', 'tcp'] as const) {
       await canceled;
     });
 
-    it('reliable provisional (100rel): the caller PRACKs, the call then connects', async () => {
+    it('reliable provisional (100rel): the callee app gets the caller\'s PRACK naming its 183, answers only then; the call connects', async () => {
+      let onPrack!: (prack: AnySrf) => void;
+      const pracked = new Promise<AnySrf>((resolve) => (onPrack = resolve));
       const calleeDialog = new Promise<AnySrf>((resolve) => {
         behaviour = async (req, res) => {
-          res.send(183, { headers: { Require: '100rel' }, body: SDP_B });
-          setTimeout(async () => resolve(await callee.createUAS(req, res, { localSdp: SDP_B })), 300);
+          res.send(183, { headers: { Require: '100rel' }, body: SDP_B }, null, (prack: AnySrf) => onPrack(prack));
+          await pracked; // the answer waits for the PRACK itself, not for a timer
+          resolve(await callee.createUAS(req, res, { localSdp: SDP_B }));
         };
       });
       const provisionals: AnySrf[] = [];
@@ -122,8 +125,14 @@ for (const proto of ['udp', 'tcp'] as const) {
         cbProvisional: (res: AnySrf) => provisionals.push(res),
       });
       const uas = await calleeDialog;
-      expect(provisionals.map((r) => r.status)).toContain(183);
-      expect(provisionals.find((r) => r.status === 183)!.get('RSeq')).toBe('1');
+      const reliable = provisionals.filter((r) => r.status === 183);
+      expect(reliable).toHaveLength(1); // passed to the caller app once
+      expect(reliable[0].get('Require')).toMatch(/100rel/);
+      const rseq = reliable[0].get('RSeq');
+      expect(rseq).toMatch(/^[1-9]\d*$/); // random start below 2^31, as sofia picks it
+      const prack = await pracked;
+      expect(prack.method).toBe('PRACK');
+      expect(prack.get('RAck')).toBe(`${rseq} ${reliable[0].get('CSeq')}`);
       await uac.destroy();
       await new Promise<void>((resolve) => (uas.connected === false ? resolve() : uas.on('destroy', () => resolve())));
     });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bLegHeaders, byeHeaders, gatewayUri, rejectionHeaders } from '../../src/sip/headers.js';
+import { aLegResponseHeaders, bLegHeaders, byeHeaders, gatewayUri, rejectionHeaders } from '../../src/sip/headers.js';
 import type { Gateway } from '../../src/sip/directory.js';
 
 const gw: Gateway = { id: '1', name: 'gw1', host: '10.0.0.9', port: 5070, transport: 'udp', priority: 10, weight: 100, numberFormat: 'national' };
@@ -26,16 +26,31 @@ describe('B-leg header policy', () => {
   it('strips Session-Expires, Min-SE, X- headers, Remote-Party-ID and the timer option tag', () => {
     const names = Object.keys(h).map((k) => k.toLowerCase());
     for (const bad of ['session-expires', 'min-se', 'x-ccc-internal', 'x-tenant', 'remote-party-id']) expect(names).not.toContain(bad);
-    expect(h['Supported']).toBe('replaces');
+    expect(h['Supported']).toBe('replaces, 100rel'); // we PRACK reliable provisionals ourselves
     expect(h['Allow']).toBe(a.allow);
   });
   it('e164 gateways get +86 numbers', () => {
     const e = bLegHeaders({}, '+8657188886666', '+8613800138000', { ...gw, numberFormat: 'e164' }, 'ua');
     expect(e['From']).toBe('<sip:+8657188886666@localhost>');
-    expect(e['Supported']).toBeUndefined();
+    expect(e['Supported']).toBe('100rel');
+    expect(bLegHeaders({ supported: '100rel, timer' }, '+8657188886666', '+8613800138000', gw, 'ua')['Supported']).toBe('100rel');
   });
   it('request URI', () => {
     expect(gatewayUri('+8613800138000', gw)).toBe('sip:13800138000@10.0.0.9:5070;transport=udp');
+  });
+});
+
+describe('A-leg responses relayed from the B leg', () => {
+  const res = (status: number, rseq: boolean) => ({ status, has: (n: string) => rseq && n === 'RSeq' });
+  it('a reliable 18x goes on reliably only to a caller that supports 100rel', () => {
+    expect(aLegResponseHeaders({ supported: 'timer, 100rel' }, res(183, true))).toEqual({ Require: '100rel' });
+    expect(aLegResponseHeaders({ require: '100rel' }, res(180, true))).toEqual({ Require: '100rel' });
+    expect(aLegResponseHeaders({ supported: 'replaces' }, res(183, true))).toEqual({});
+    expect(aLegResponseHeaders({}, res(183, true))).toEqual({});
+  });
+  it('unreliable provisionals and final responses get nothing', () => {
+    expect(aLegResponseHeaders({ supported: '100rel' }, res(183, false))).toEqual({});
+    expect(aLegResponseHeaders({ supported: '100rel' }, res(200, true))).toEqual({});
   });
 });
 
