@@ -18,7 +18,6 @@ import type { SourceAllowList } from './edge/sources.js';
 import { createSipApp } from './sip/app.js';
 import { startMedia } from './media/index.js';
 import { createHttpServer } from './api/http-server.js';
-import { createTenantApiRoutes } from './api/tenant-api.js';
 import { Readiness } from './observability/readiness.js';
 import { postgresProbe, redisProbe } from './observability/probes.js';
 import { metrics } from './observability/metrics.js';
@@ -118,7 +117,8 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     readiness.add('outbox', () => outbox.alive());
     for (const [name, probe] of media?.pool.probes() ?? []) readiness.add(name, probe, { critical: false });
 
-    const http = createHttpServer({ config, logger: log, readiness, routes: createTenantApiRoutes({ pool, config }) });
+    const services = { config, pool, logger: log, redis: async () => ({ redis, error: null }), now: () => new Date() };
+    const http = createHttpServer({ config, logger: log, readiness, services });
     const bound = await http.listen();
     closers.push({ name: 'http', close: () => http.close() });
     log.info({ http: `${bound.host}:${bound.port}` }, 'HTTP API, /metrics, /healthz, /readyz listening');

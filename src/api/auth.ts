@@ -1,35 +1,77 @@
 /**
- * Who is calling the API: an operator (config api.operatorToken, sees every tenant) or one tenant (api_tokens row,
- * sees only itself; contract art. 6). `Authorization: Bearer <token>` only; anything else is 401.
+ * Who calls the API v1: `Authorization: Bearer <token>` only (anything else is 401). The token's role decides what a
+ * route allows (route config `access`); which tenant's data an answer may hold is decided again by the service
+ * operation from the actor, so a tenant token can never reach another tenant (contract art. 6).
  */
-import type { IncomingMessage } from 'node:http';
-import { sameSecret } from '../util/secrets.js';
-import { unauthorized } from './errors.js';
-import { tenantOfToken, type Db } from './tokens.js';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Actor, ServiceDeps } from '../services/context.js';
+import { InputError } from '../services/errors.js';
+import { authenticateToken, type Principal } from '../services/tokens.js';
+import { HttpError, unauthorized } from './errors.js';
 
-export type Principal = { kind: 'operator' } | { kind: 'tenant'; tenantId: bigint };
+/**
+ * any: every valid token (a tenant token is scoped to its tenant by the service); staff: operator-read and
+ * operator-admin; admin: operator-admin only; self-or-admin: a tenant token for its own tenant, or operator-admin.
+ */
+export type Access = 'any' | 'staff' | 'admin' | 'self-or-admin';
 
-function bearerToken(req: IncomingMessage): string | null {
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    access?: Access;
+  }
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+}
+
+function bearerToken(req: FastifyRequest): string | null {
   const h = req.headers.authorization;
   if (!h) return null;
   const m = /^Bearer ([\x21-\x7e]{1,512})$/.exec(h.trim());
   return m ? m[1]! : null;
 }
 
-export async function authenticate(req: IncomingMessage, db: Db, operatorToken: string): Promise<Principal> {
-  const token = bearerToken(req);
-  if (!token) throw unauthorized('send Authorization: Bearer <token>');
-  if (operatorToken !== '' && sameSecret(token, operatorToken)) return { kind: 'operator' };
-  const tenantId = await tenantOfToken(db, token);
-  if (tenantId === null) throw unauthorized('unknown or revoked token');
-  return { kind: 'tenant', tenantId };
+export function allowed(access: Access, p: Principal): boolean {
+  switch (access) {
+    case 'any':
+      return true;
+    case 'staff':
+      return p.role !== 'tenant';
+    case 'admin':
+      return p.role === 'operator-admin';
+    case 'self-or-admin':
+      return p.role === 'tenant' || p.role === 'operator-admin';
+  }
 }
 
-/**
- * The tenant a request may read. A tenant naming another tenant gets the same 404 as for a tenant that does not
- * exist, so tokens cannot be used to discover other tenants.
- */
-export function tenantScope(p: Principal, requested: bigint): bigint | null {
-  if (p.kind === 'tenant') return requested === p.tenantId ? requested : null;
-  return requested;
+/** Rate limit first (per token, before any database work), then the token, then the route's role rule. */
+export function registerAuth(app: FastifyInstance, services: ServiceDeps): void {
+  // rate deck uploads: the CSV text is the body (parsed by the rate import, not here)
+  app.addContentTypeParser(['text/csv', 'text/plain'], { parseAs: 'string' }, (_req, body, done) => done(null, body));
+  app.addHook('onRequest', app.rateLimit());
+  app.addHook('onRequest', async (req) => {
+    const token = bearerToken(req);
+    if (!token) throw unauthorized('send Authorization: Bearer <token>');
+    const p = await authenticateToken(services, token);
+    if ('refused' in p) throw unauthorized(p.refused);
+    req.principal = p;
+    const access = req.routeOptions.config.access ?? 'admin';
+    if (!allowed(access, p)) {
+      throw new HttpError(403, 'forbidden', access === 'admin' || access === 'self-or-admin'
+        ? `this needs an operator-admin token; this token's role is ${p.role}`
+        : `this is for operators; this token's role is ${p.role}`);
+    }
+  });
+}
+
+export function actorOf(req: FastifyRequest): Actor {
+  return req.principal!.actor;
+}
+
+/** A tenant path parameter as the service takes it: "me" is the token's own tenant. */
+export function tenantRef(req: FastifyRequest, raw: string): string | bigint {
+  if (raw !== 'me') return raw;
+  const a = actorOf(req);
+  if (a.kind !== 'tenant') throw new InputError('params.tenant', '"me" is the tenant of a tenant token; operators name a tenant by id or code');
+  return a.tenantId!;
 }

@@ -1,131 +1,206 @@
 /**
- * The one HTTP listener (config http.host/http.port): /metrics for Prometheus, /healthz (process alive),
- * /readyz (every readiness probe up and not draining; the JSON body says what is down), plus the JSON API
- * routes given by the caller. Errors are JSON `{"error":{"code","message"}}`; unknown path 404, wrong method 405.
+ * The one HTTP listener (config http.host/http.port), on Fastify: the probes (/metrics, /healthz, /readyz), the
+ * JSON API v1 (/v1/..., bearer tokens with roles, per-token rate limit, body limits, schema-validated input), its
+ * OpenAPI 3.1 document (/openapi.json) with an interactive page (/docs), and the web portal (/portal/).
+ * Errors are `{"error":{"code","message","field"?}}`.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createHash } from 'node:crypto';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import fastifyRateLimit from '@fastify/rate-limit';
+import fastifyStatic from '@fastify/static';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
 import type { Config } from '../config/config.js';
 import { metrics, registry } from '../observability/metrics.js';
 import type { Readiness } from '../observability/readiness.js';
+import type { ServiceDeps } from '../services/context.js';
 import type { Logger } from '../util/logger.js';
-import { HttpError } from './errors.js';
-import { matchRoute, validateRoutes, type Route } from './router.js';
+import { projectPath } from '../util/paths.js';
+import { errorResponse } from './errors.js';
+import { registerAuth } from './auth.js';
+import { SHARED_SCHEMAS } from './schemas.js';
+import { registerApiRoutes, type ExtraRoutes } from './routes/index.js';
 
 export interface HttpServerDeps {
   config: Config;
   logger: Logger;
   readiness: Readiness;
-  routes?: Route[];
+  /** With services the API v1 and the portal are served; without, only the probes (tests of the probes). */
+  services?: ServiceDeps;
+  /** More /v1 routes (e.g. billing's), registered with the same auth, limits and error format. */
+  extraRoutes?: ExtraRoutes[];
 }
 
 export interface HttpServer {
-  server: Server;
+  app: FastifyInstance;
   /** Start listening on config http.host:http.port (port 0 = any free port); resolves with the bound address. */
   listen(): Promise<{ host: string; port: number }>;
   close(): Promise<void>;
 }
 
-/** JSON with bigint as decimal strings (money is bigint fen; never a float on the wire). */
-function toJson(body: unknown): string {
+export type App = FastifyInstance;
+
+/** JSON with bigint as decimal strings (money is bigint fen; never a float on the wire) and Dates as ISO text. */
+export function toJson(body: unknown): string {
   return JSON.stringify(body, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
 }
 
-function send(res: ServerResponse, status: number, body: string, contentType: string, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'content-type': contentType, 'cache-control': 'no-store', ...headers });
-  res.end(res.req.method === 'HEAD' ? undefined : body);
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>): void {
-  send(res, status, toJson(body), 'application/json; charset=utf-8', headers);
-}
-
-function builtinRoutes(readiness: Readiness): Route[] {
-  return [
-    {
-      method: 'GET',
-      path: '/metrics',
-      // Runs the readiness probes first so softswitch_component_up is fresh at every scrape, not only when
-      // something polls /readyz. Served as text, not through the JSON path.
-      handler: async () => {
-        await readiness.check();
-        return { body: await registry.metrics(), headers: { 'content-type': registry.contentType } };
-      },
-    },
-    { method: 'GET', path: '/healthz', handler: () => ({ body: { status: 'ok', uptimeSeconds: Math.round(process.uptime()) } }) },
-    {
-      method: 'GET',
-      path: '/readyz',
-      handler: async () => {
-        const r = await readiness.check();
-        const down = Object.entries(r.components).filter(([, v]) => v !== true).map(([k]) => k);
-        return { status: r.ready ? 200 : 503, body: { ready: r.ready, down, components: r.components, ...(r.details ? { details: r.details } : {}), ...(r.optional ? { optional: r.optional } : {}) } };
-      },
-    },
-  ];
-}
-
 export function createHttpServer(deps: HttpServerDeps): HttpServer {
-  const routes = [...builtinRoutes(deps.readiness), ...(deps.routes ?? [])];
-  validateRoutes(routes);
+  const { config } = deps;
   const log = deps.logger.child({ component: 'http' });
+  const app = Fastify({
+    loggerInstance: log as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.api.bodyLimitBytes,
+    // A slow or stuck client must not hold sockets forever.
+    requestTimeout: 30_000,
+    connectionTimeout: 60_000,
+    return503OnClosing: true,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>() as unknown as FastifyInstance;
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    let routeLabel = 'unmatched';
-    const end = metrics.httpDuration.startTimer();
-    try {
-      let url: URL;
-      try {
-        url = new URL(req.url ?? '/', 'http://localhost');
-      } catch {
-        throw new HttpError(400, 'bad_request', 'malformed request URL');
-      }
-      const m = matchRoute(routes, req.method ?? 'GET', url.pathname);
-      if (m.kind === 'none') throw new HttpError(404, 'not_found', `no such endpoint: ${url.pathname}`);
-      if (m.kind === 'method') {
-        res.setHeader('allow', m.allow.join(', '));
-        throw new HttpError(405, 'method_not_allowed', `${req.method} is not allowed here; allowed: ${m.allow.join(', ')}`);
-      }
-      routeLabel = m.route.path;
-      const out = await m.route.handler({ req, url, params: m.params, logger: log });
-      const ct = out.headers?.['content-type'];
-      if (ct && !ct.startsWith('application/json')) send(res, out.status ?? 200, String(out.body), ct, out.headers);
-      else sendJson(res, out.status ?? 200, out.body, out.headers);
-    } catch (e) {
-      if (e instanceof HttpError) {
-        sendJson(res, e.status, { error: { code: e.code, message: e.message } });
-      } else {
-        log.error({ err: e, url: req.url }, 'HTTP handler failed');
-        if (!res.headersSent) sendJson(res, 500, { error: { code: 'internal', message: 'internal error; see the server log' } });
-        else res.destroy();
-      }
-    } finally {
-      metrics.httpRequests.inc({ route: routeLabel, status: String(res.statusCode) });
-      end({ route: routeLabel });
+  // Response schemas document the API; bodies are serialized here so bigint fen stays exact.
+  app.setSerializerCompiler(() => (data) => toJson(data));
+  for (const s of SHARED_SCHEMAS) app.addSchema(s);
+
+  app.addHook('onRequest', async (req) => {
+    (req as { startedAt?: bigint }).startedAt = process.hrtime.bigint();
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    // the route pattern, not the concrete URL, keeps label cardinality bounded
+    const route = req.routeOptions.url ?? 'unmatched';
+    metrics.httpRequests.inc({ route, status: String(reply.statusCode) });
+    const started = (req as { startedAt?: bigint }).startedAt;
+    if (started !== undefined) metrics.httpDuration.observe({ route }, Number(process.hrtime.bigint() - started) / 1e9);
+  });
+  // A write without a body is validated as {} (so "no body" and "{}" mean the same, and a missing field is named).
+  app.addHook('preValidation', async (req) => {
+    if (req.body === undefined && req.method !== 'GET' && req.method !== 'HEAD') req.body = {};
+  });
+  app.setErrorHandler((e, req, reply) => {
+    const r = errorResponse(e);
+    if (r.internal) log.error({ err: e, url: req.url }, 'HTTP handler failed');
+    if (reply.sent || reply.raw.headersSent) {
+      reply.raw.destroy();
+      return;
     }
-  }
+    void reply.code(r.status).header('cache-control', 'no-store').type('application/json; charset=utf-8').send(r.body);
+  });
+  // 405 with Allow when the path exists with other methods (Fastify itself only knows 404)
+  const known: { method: string; path: RegExp }[] = [];
+  app.addHook('onRoute', (r) => {
+    // an API route without query parameters refuses any: a typo must not silently widen or change a query
+    if (r.url.startsWith('/v1/') && r.schema && !r.schema.querystring) r.schema.querystring = Type.Object({}, { additionalProperties: false });
+    const path = new RegExp('^' + r.url.split('/').map((seg) => (seg.startsWith(':') ? '[^/]+' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('/') + '/?$');
+    for (const m of [r.method].flat()) known.push({ method: m, path });
+  });
+  app.setNotFoundHandler((req, reply) => {
+    const path = req.url.split('?')[0]!;
+    const allow = [...new Set(known.filter((k) => k.path.test(path) && k.method !== 'HEAD').map((k) => k.method))];
+    if (allow.length > 0) {
+      void reply.code(405).header('allow', allow.join(', ')).type('application/json; charset=utf-8')
+        .send({ error: { code: 'method_not_allowed', message: `${req.method} is not allowed here; allowed: ${allow.join(', ')}` } });
+      return;
+    }
+    void reply.code(404).type('application/json; charset=utf-8').send({ error: { code: 'not_found', message: `no such endpoint: ${req.method} ${path}` } });
+  });
 
-  const server = createServer((req, res) => void handle(req, res));
-  // A slow or stuck client must not hold sockets forever.
-  server.requestTimeout = 30_000;
-  server.headersTimeout = 10_000;
+  const ready = app.register(async (root) => {
+    await root.register(fastifySwagger, {
+      openapi: {
+        openapi: '3.1.0',
+        info: {
+          title: 'softswitch API',
+          version: '1',
+          description:
+            'Operator and tenant API of the prepaid softswitch. Bearer tokens (`softswitch api-token issue`) with roles ' +
+            'operator-admin, operator-read, tenant. Money is integer fen as decimal strings (`*Fen`). A tenant token sees only ' +
+            'its own tenant: any other tenant\'s object answers 404, exactly like one that does not exist.',
+        },
+        components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'sst_… API token or the configured API_OPERATOR_TOKEN' } } },
+        security: [{ bearer: [] }],
+      },
+      refResolver: { buildLocalReference: (json, _base, _frag, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
+    });
+    await root.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true, uiConfig: { deepLinking: true, tryItOutEnabled: true } });
+    await root.register(fastifyRateLimit, {
+      global: false,
+      max: config.api.rateLimitPerMinute,
+      timeWindow: 60_000,
+      // per token: a hash of the Authorization header (never the token itself in memory as a key); else the address
+      keyGenerator: (req) => {
+        const h = req.headers.authorization;
+        return h ? 'tok:' + createHash('sha256').update(h).digest('base64url') : 'ip:' + req.ip;
+      },
+      errorResponseBuilder: (_req, ctx) => ({
+        statusCode: 429,
+        error: { code: 'rate_limited', message: `more than ${ctx.max} requests per minute for this token; retry after ${ctx.after}` },
+      }),
+    });
+
+    root.get('/openapi.json', {
+      schema: { summary: 'This API as an OpenAPI 3.1 document', tags: ['meta'], security: [], response: { 200: Type.Object({ openapi: Type.String() }, { additionalProperties: true }) } },
+    }, async () => root.swagger());
+
+    registerProbes(root, deps.readiness);
+
+    if (deps.services) {
+      const services = deps.services;
+      await root.register(async (v1) => {
+        registerAuth(v1, services);
+        registerApiRoutes(v1, services, deps.extraRoutes ?? []);
+      });
+      await root.register(fastifyStatic, { root: projectPath('portal'), prefix: '/portal/', index: 'index.html', schemaHide: true, cacheControl: false });
+      root.get('/portal', { schema: { hide: true } }, (_req, reply) => reply.redirect('/portal/', 302));
+      root.get('/', { schema: { hide: true } }, (_req, reply) => reply.redirect('/portal/', 302));
+    }
+  });
 
   return {
-    server,
-    listen: () =>
-      new Promise((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(deps.config.http.port, deps.config.http.host, () => {
-          server.off('error', reject);
-          const a = server.address() as AddressInfo;
-          log.info({ host: a.address, port: a.port }, 'HTTP server listening');
-          resolve({ host: a.address, port: a.port });
-        });
-      }),
-    close: () =>
-      new Promise((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    app,
+    listen: async () => {
+      await ready;
+      await app.listen({ port: config.http.port, host: config.http.host });
+      const a = app.server.address() as { address: string; port: number };
+      log.info({ host: a.address, port: a.port }, 'HTTP server listening');
+      return { host: a.address, port: a.port };
+    },
+    close: async () => {
+      await app.close();
+    },
   };
+}
+
+const Health = Type.Object({ status: Type.Literal('ok'), uptimeSeconds: Type.Integer() });
+const Ready = Type.Object({
+  ready: Type.Boolean(),
+  down: Type.Array(Type.String()),
+  components: Type.Record(Type.String(), Type.Union([Type.Boolean(), Type.String()])),
+  optional: Type.Optional(Type.Array(Type.String(), { description: 'components whose being down does not make the instance unready (e.g. media)' })),
+  details: Type.Optional(Type.Record(Type.String(), Type.Record(Type.String(), Type.Boolean()), { description: 'per-part detail, e.g. drachtio: { "host:port": true }' })),
+});
+
+/** Probes: no auth, no rate limit. Their store probes are throttled (src/observability/probes.ts). */
+function registerProbes(app: FastifyInstance, readiness: Readiness): void {
+  app.get('/metrics', {
+    schema: { summary: 'Prometheus metrics (text exposition)', tags: ['probes'], security: [], produces: ['text/plain'], response: { 200: Type.String() } },
+  }, async (_req, reply) => {
+    // Runs the readiness probes first so softswitch_component_up is fresh at every scrape, not only when
+    // something polls /readyz.
+    await readiness.check();
+    const body = await registry.metrics();
+    return reply.header('cache-control', 'no-store').type(registry.contentType).serializer((x) => String(x)).send(body);
+  });
+  app.get('/healthz', {
+    schema: { summary: 'Liveness: the process is alive (never checks dependencies)', tags: ['probes'], security: [], response: { 200: Health } },
+  }, async (_req, reply) => reply.header('cache-control', 'no-store').send({ status: 'ok', uptimeSeconds: Math.round(process.uptime()) }));
+  app.get('/readyz', {
+    schema: { summary: 'Readiness: drachtio, Redis, PostgreSQL, outbox consumer up and not draining', tags: ['probes'], security: [], response: { 200: Ready, 503: Ready } },
+  }, async (_req, reply) => {
+    const r = await readiness.check();
+    const down = Object.entries(r.components).filter(([, v]) => v !== true).map(([k]) => k);
+    return reply.code(r.ready ? 200 : 503).header('cache-control', 'no-store').send({ ready: r.ready, down, components: r.components, ...(r.details ? { details: r.details } : {}), ...(r.optional ? { optional: r.optional } : {}) });
+  });
 }

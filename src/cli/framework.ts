@@ -6,6 +6,7 @@
 import type { Config } from '../config/config.js';
 import type { Pool } from '../db/pool.js';
 import type { ChargingRedis } from '../charging/redis.js';
+import type { Actor, ServiceDeps } from '../services/context.js';
 
 export class UsageError extends Error {
   constructor(
@@ -43,6 +44,10 @@ export interface CliContext {
   pool(): Pool;
   /** The charging Redis, or null with the reason when it cannot be reached (PostgreSQL work goes on). */
   redis(): Promise<{ redis: ChargingRedis | null; error: string | null }>;
+  /** What the service operations (src/services) run with; opens PostgreSQL on first use. */
+  services(): ServiceDeps;
+  /** Who runs the command: kind 'cli', id the OS user (audited with every write). */
+  actor: Actor;
   /** Progress for long work: stderr, never stdout (stdout is the command's result). */
   progress(message: string): void;
   /** Stream raw output (exports) instead of a result object. */

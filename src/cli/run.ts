@@ -3,12 +3,15 @@
  * a context holding the config and lazily opened PostgreSQL/Redis, prints text or --json, and exits:
  * 0 ok, 2 bad input (usage, rule or ledger refusal, bad config), 1 anything else (e.g. database down).
  */
+import { pino } from 'pino';
 import { ConfigError, loadConfig, type Config } from '../config/config.js';
 import { createPool, type Pool } from '../db/pool.js';
 import { createChargingRedis, waitReady, type ChargingRedis } from '../charging/redis.js';
 import { LedgerError } from '../ledger/ledger.js';
 import { RuleError } from '../tenants/rules.js';
+import type { ServiceDeps } from '../services/context.js';
 import { COMMANDS } from './commands/index.js';
+import { cliActor } from './commands/shared.js';
 import { helpText, parseArgs, toJson, UsageError, type CliContext, type CommandSpec } from './framework.js';
 
 const REDIS_CONNECT_TIMEOUT_MS = 2000;
@@ -46,7 +49,20 @@ export interface CliIo {
 
 function makeContext(config: Config, resources: { pool?: Pool; redis?: ChargingRedis }, io: CliIo): CliContext {
   let redisResult: Promise<{ redis: ChargingRedis | null; error: string | null }> | undefined;
-  return {
+  let services: ServiceDeps | undefined;
+  const ctx: CliContext = {
+    actor: cliActor(),
+    services() {
+      services ??= {
+        config,
+        pool: ctx.pool(),
+        redis: () => ctx.redis(),
+        // operations log warnings only; stderr keeps stdout for the command's result
+        logger: pino({ level: 'warn' }, pino.destination(2)),
+        now: () => new Date(),
+      };
+      return services;
+    },
     config,
     pool() {
       resources.pool ??= createPool(config.postgres.url, 4);
@@ -76,6 +92,7 @@ function makeContext(config: Config, resources: { pool?: Pool; redis?: ChargingR
       });
     },
   };
+  return ctx;
 }
 
 export async function runCli(argv: string[], io: CliIo): Promise<number> {

@@ -83,7 +83,10 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'charging.lowBalancePercent', env: 'LOW_BALANCE_PERCENT', kind: { type: 'int', min: 0, max: 100 }, doc: 'low-balance notice threshold, % of total prepaid (contract art. 2.2: 10)' },
   { path: 'service.timezone', env: 'SERVICE_TIMEZONE', kind: { type: 'string', pattern: /^[A-Za-z_]+\/[A-Za-z_]+$/, allowed: 'an IANA zone such as Asia/Shanghai' }, doc: 'zone of calling hours, service periods and bills' },
   { path: 'shutdown.drainSeconds', env: 'DRAIN_SECONDS', kind: { type: 'int', min: 0, max: 86400 }, doc: 'on SIGTERM/SIGINT, how long live calls may go on before they are cut' },
-  { path: 'api.operatorToken', env: 'API_OPERATOR_TOKEN', kind: { type: 'string', pattern: /^([A-Za-z0-9._~+\/=-]{24,256})?$/, allowed: 'empty (operator API off) or 24-256 token characters' }, doc: 'bearer token of NOC operators on the HTTP API (sees every tenant)', secret: true },
+  { path: 'api.operatorToken', env: 'API_OPERATOR_TOKEN', kind: { type: 'string', pattern: /^([A-Za-z0-9._~+\/=-]{24,256})?$/, allowed: 'empty (operator API off) or 24-256 token characters' }, doc: 'operator-admin bootstrap bearer token of the HTTP API (issue real tokens with it; empty = none)', secret: true },
+  { path: 'api.rateLimitPerMinute', env: 'API_RATE_LIMIT_PER_MINUTE', kind: { type: 'int', min: 1, max: 1000000 }, doc: 'HTTP API: requests per minute per token (per client address without a token) on each instance; more get 429' },
+  { path: 'api.bodyLimitBytes', env: 'API_BODY_LIMIT_BYTES', kind: { type: 'int', min: 1024, max: 10485760 }, doc: 'HTTP API: largest JSON request body; larger gets 413' },
+  { path: 'api.uploadLimitBytes', env: 'API_UPLOAD_LIMIT_BYTES', kind: { type: 'int', min: 1024, max: 1073741824 }, doc: 'HTTP API: largest rate deck CSV upload; larger gets 413' },
   { path: 'health.probeTimeoutMs', env: 'READINESS_PROBE_TIMEOUT_MS', kind: { type: 'int', min: 50, max: 30000 }, doc: '/readyz: a component probe slower than this counts as down' },
   { path: 'jobs.intervalSeconds', env: 'MAINTENANCE_INTERVAL_SECONDS', kind: { type: 'int', min: 5, max: 86400 }, doc: 'how often an instance reconciles read-only (drift gauges), checks low balances and sends tenant notices' },
   { path: 'jobs.schedulerEnabled', env: 'SCHEDULER_ENABLED', kind: { type: 'bool' }, doc: 'run the billing scheduler (rent, late fees, overdue suspension, reminders, period end, CDR partitions) in this instance; one instance at a time runs it (PostgreSQL lease)' },
@@ -145,7 +148,7 @@ export interface Config {
   billing: { overdueSuspendDays: number; vatRatePercent: string; sellerName: string; sellerTaxId: string; pdfFont: string };
   demo: { autoSeed: boolean };
   notify: { webhookTimeoutMs: number; maxAttempts: number; smtpUrl: string; mailFrom: string; smsUrl: string; smsTemplate: string; smsToken: string };
-  api: { operatorToken: string };
+  api: { operatorToken: string; rateLimitPerMinute: number; bodyLimitBytes: number; uploadLimitBytes: number };
   health: { probeTimeoutMs: number };
   media: {
     servers: string[];

@@ -15,11 +15,20 @@ export function redisProbe(redis: Pingable): () => Promise<boolean> {
   return async () => (await redis.ping()) === 'PONG';
 }
 
-/** PostgreSQL is up when a trivial query runs (a pooled connection can be had and used). */
-export function postgresProbe(db: Queryable): () => Promise<boolean> {
-  return async () => {
-    await db.query('select 1');
-    return true;
+/**
+ * PostgreSQL is up when a trivial query runs (a pooled connection can be had and used). However often /readyz and
+ * /metrics are hit, the database sees at most one probe query per `minIntervalMs`: callers within that time share
+ * the last answer (or the query in flight), so a scrape storm or a load balancer cannot load the system of record.
+ */
+export function postgresProbe(db: Queryable, minIntervalMs = 1000): () => Promise<boolean> {
+  let last: { at: number; result: Promise<boolean> } | null = null;
+  return () => {
+    const now = Date.now();
+    if (last && now - last.at < minIntervalMs) return last.result;
+    const result = db.query('select 1').then(() => true);
+    result.catch(() => undefined); // shared callers handle it; never an unhandled rejection
+    last = { at: now, result };
+    return result;
   };
 }
 

@@ -6,8 +6,9 @@
  */
 import { open } from 'node:fs/promises';
 import { parse, CsvError } from 'csv-parse';
+import type { Readable } from 'node:stream';
 import type { Pool } from '../db/pool.js';
-import { withTransaction } from '../db/pool.js';
+import type { Queryable } from '../ledger/ledger.js';
 import { checkHeader, parseRateRow, rowKey, RATE_COLUMNS, type RateColumn, type RateRow, type RowError } from './validate.js';
 
 export const PROGRESS_EVERY = 10_000;
@@ -27,12 +28,22 @@ export interface ImportResult {
 
 type Progress = (message: string) => void;
 
-/** Parse and validate a CSV file: all valid rows, or every bad row. */
-export async function readRateCsv(file: string, progress: Progress = () => undefined): Promise<{ rows: RateRow[]; errors: RowError[]; errorCount: number; total: number }> {
-  const fh = await open(file, 'r').catch((e: NodeJS.ErrnoException) => {
-    throw new RangeError(`cannot read ${file}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
-  });
-  const input = fh.createReadStream();
+export interface ParsedDeck {
+  rows: RateRow[];
+  errors: RowError[];
+  errorCount: number;
+  total: number;
+}
+
+/** Parse and validate a CSV file (a path) or stream (an HTTP upload): all valid rows, or every bad row. */
+export async function readRateCsv(source: string | Readable, progress: Progress = () => undefined): Promise<ParsedDeck> {
+  let input: Readable;
+  if (typeof source === 'string') {
+    const fh = await open(source, 'r').catch((e: NodeJS.ErrnoException) => {
+      throw new RangeError(`cannot read ${source}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
+    });
+    input = fh.createReadStream();
+  } else input = source;
   const parser = input.pipe(parse({ bom: true, info: true, relax_column_count: true, skip_empty_lines: true }));
   input.on('error', (e) => parser.destroy(e));
   const rows: RateRow[] = [];
@@ -80,45 +91,50 @@ export async function readRateCsv(file: string, progress: Progress = () => undef
   return { rows, errors, errorCount, total };
 }
 
-export async function importRates(
-  pool: Pool,
-  file: string,
-  opts: { plan: string; createPlan: boolean; replace: boolean; progress?: Progress },
-): Promise<ImportResult> {
-  if (!/^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$/.test(opts.plan)) throw new RangeError(`rate plan name ${JSON.stringify(opts.plan)}: use 1-64 of A-Z a-z 0-9 _ . -`);
+export const RATE_PLAN_NAME = /^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$/;
+
+export interface DeckOptions {
+  plan: string;
+  createPlan: boolean;
+  replace: boolean;
+  progress?: Progress;
+}
+
+/**
+ * Write a validated deck (parsed.errorCount must be 0) into the caller's transaction: the plan is created if asked,
+ * --replace empties it first, rows with an existing prefix + effective_from are updated.
+ */
+export async function writeRateDeck(c: Queryable, parsed: ParsedDeck, opts: DeckOptions): Promise<ImportResult> {
+  if (parsed.errorCount > 0) throw new RangeError('a deck with bad rows is never written');
   const progress = opts.progress ?? (() => undefined);
-  const parsed = await readRateCsv(file, progress);
   const base = { plan: opts.plan, rows: parsed.total, errors: parsed.errors, errorCount: parsed.errorCount };
-  if (parsed.errorCount > 0) return { ...base, ok: false, imported: 0, created: false, replaced: 0 };
-  return withTransaction(pool, async (c) => {
-    let plan = (await c.query<{ id: bigint }>('select id from rate_plans where name = $1 for update', [opts.plan])).rows[0];
-    let created = false;
-    if (!plan) {
-      if (!opts.createPlan) throw new RangeError(`no rate plan ${JSON.stringify(opts.plan)} (use --create-plan to create it)`);
-      plan = (await c.query<{ id: bigint }>('insert into rate_plans (name) values ($1) returning id', [opts.plan])).rows[0]!;
-      created = true;
-    }
-    const replaced = opts.replace ? ((await c.query('delete from rate_deck_entries where rate_plan_id = $1', [plan.id.toString()])).rowCount ?? 0) : 0;
-    let imported = 0;
-    for (let i = 0; i < parsed.rows.length; i += INSERT_BATCH) {
-      const batch = parsed.rows.slice(i, i + INSERT_BATCH);
-      await c.query(
-        `insert into rate_deck_entries (rate_plan_id, prefix, destination, price_per_minute, initial_increment, subsequent_increment,
-                                        connect_fee, minimum_seconds, effective_from, effective_to)
-         select $1, * from unnest($2::text[], $3::text[], $4::numeric[], $5::int[], $6::int[], $7::numeric[], $8::int[], $9::timestamptz[], $10::timestamptz[])
-         on conflict (rate_plan_id, prefix, effective_from) do update set destination = excluded.destination,
-           price_per_minute = excluded.price_per_minute, initial_increment = excluded.initial_increment,
-           subsequent_increment = excluded.subsequent_increment, connect_fee = excluded.connect_fee,
-           minimum_seconds = excluded.minimum_seconds, effective_to = excluded.effective_to`,
-        [plan.id.toString(), batch.map((r) => r.prefix), batch.map((r) => r.destination), batch.map((r) => r.pricePerMinute),
-         batch.map((r) => r.initialIncrement), batch.map((r) => r.subsequentIncrement), batch.map((r) => r.connectFee),
-         batch.map((r) => r.minimumSeconds), batch.map((r) => r.effectiveFrom), batch.map((r) => r.effectiveTo)],
-      );
-      imported += batch.length;
-      if (parsed.rows.length > PROGRESS_EVERY && (imported % PROGRESS_EVERY === 0 || imported === parsed.rows.length)) progress(`imported ${imported}/${parsed.rows.length} rows`);
-    }
-    return { ...base, ok: true, imported, created, replaced };
-  });
+  let plan = (await c.query<{ id: bigint }>('select id from rate_plans where name = $1 for update', [opts.plan])).rows[0];
+  let created = false;
+  if (!plan) {
+    if (!opts.createPlan) throw new RangeError(`no rate plan ${JSON.stringify(opts.plan)} (use --create-plan to create it; over HTTP ?create=true)`);
+    plan = (await c.query<{ id: bigint }>('insert into rate_plans (name) values ($1) returning id', [opts.plan])).rows[0]!;
+    created = true;
+  }
+  const replaced = opts.replace ? ((await c.query('delete from rate_deck_entries where rate_plan_id = $1', [plan.id.toString()])).rowCount ?? 0) : 0;
+  let imported = 0;
+  for (let i = 0; i < parsed.rows.length; i += INSERT_BATCH) {
+    const batch = parsed.rows.slice(i, i + INSERT_BATCH);
+    await c.query(
+      `insert into rate_deck_entries (rate_plan_id, prefix, destination, price_per_minute, initial_increment, subsequent_increment,
+                                      connect_fee, minimum_seconds, effective_from, effective_to)
+       select $1, * from unnest($2::text[], $3::text[], $4::numeric[], $5::int[], $6::int[], $7::numeric[], $8::int[], $9::timestamptz[], $10::timestamptz[])
+       on conflict (rate_plan_id, prefix, effective_from) do update set destination = excluded.destination,
+         price_per_minute = excluded.price_per_minute, initial_increment = excluded.initial_increment,
+         subsequent_increment = excluded.subsequent_increment, connect_fee = excluded.connect_fee,
+         minimum_seconds = excluded.minimum_seconds, effective_to = excluded.effective_to`,
+      [plan.id.toString(), batch.map((r) => r.prefix), batch.map((r) => r.destination), batch.map((r) => r.pricePerMinute),
+       batch.map((r) => r.initialIncrement), batch.map((r) => r.subsequentIncrement), batch.map((r) => r.connectFee),
+       batch.map((r) => r.minimumSeconds), batch.map((r) => r.effectiveFrom), batch.map((r) => r.effectiveTo)],
+    );
+    imported += batch.length;
+    if (parsed.rows.length > PROGRESS_EVERY && (imported % PROGRESS_EVERY === 0 || imported === parsed.rows.length)) progress(`imported ${imported}/${parsed.rows.length} rows`);
+  }
+  return { ...base, ok: true, imported, created, replaced };
 }
 
 function csvField(v: string): string {

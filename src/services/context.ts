@@ -15,6 +15,8 @@ export interface Actor {
   id: string;
   /** set for kind 'tenant': the only tenant this actor may see */
   tenantId?: bigint;
+  /** an operator that may read everything and change nothing (API role operator-read) */
+  readOnly?: boolean;
 }
 
 export interface ServiceDeps {

@@ -34,6 +34,18 @@ export function toE164(raw: string): string | null {
   return null;
 }
 
+/**
+ * A called-number prefix as a person types it (national 138…, 0571… with the trunk 0, +86…, 0086…) → the prefix of
+ * the stored E.164 form, for searches: '138' → '+86138', '0571' → '+86571', '0044' → '+44'.
+ */
+export function e164Prefix(typed: string): string {
+  const s = typed.replace(/[\s\-().]/g, '');
+  if (s.startsWith('+')) return s;
+  if (s.startsWith('00')) return `+${s.slice(2)}`;
+  if (s.startsWith('0')) return `+86${s.slice(1)}`;
+  return `+86${s}`;
+}
+
 export function isDomestic(e164: string): boolean {
   return e164.startsWith('+86');
 }

@@ -24,7 +24,8 @@ export interface LowBalanceCheck {
   notified: string[]; // channels with a new notification row (empty when not low or already notified)
 }
 
-export async function checkLowBalance(db: Queryable, tenantId: bigint, opts: { percent: number; at: Date; calendar: WorkingCalendar }): Promise<LowBalanceCheck> {
+/** With notify false only the figures are computed (what the portal's low-balance banner shows); nothing is written. */
+export async function checkLowBalance(db: Queryable, tenantId: bigint, opts: { percent: number; at: Date; calendar: WorkingCalendar; notify?: boolean }): Promise<LowBalanceCheck> {
   const timeZone = opts.calendar.timeZone;
   const t = (await db.query<{ service_end: Date | null }>('select service_end from tenants where id = $1', [tenantId.toString()])).rows[0];
   if (!t) throw new RuleError(`no tenant ${tenantId}`);
@@ -47,7 +48,7 @@ export async function checkLowBalance(db: Queryable, tenantId: bigint, opts: { p
   const result: LowBalanceCheck = {
     tenantId, balanceFen: sums.balance, totalPrepaidFen: sums.prepaid, monthlyFeeFen: monthly, reasons, remainingMonths, amountDueFen: due, notified: [],
   };
-  if (reasons.length === 0) return result;
+  if (reasons.length === 0 || opts.notify === false) return result;
   const payload = {
     balanceFen: sums.balance.toString(), totalPrepaidFen: sums.prepaid.toString(), monthlyFeeFen: monthly.toString(), reasons,
     remainingMonths, amountDueFen: due.toString(), topUpBy: opts.calendar.termEnd(opts.at, TOP_UP_TERM_WORKING_DAYS).toISOString(),

@@ -88,11 +88,17 @@ async function changeLocked(db: Queryable, e164: string, action: NumberAction, r
   const to = nextNumberState(cur.state, action);
   const r = await db.query<Row>(
     `update numbers set state = $2, state_reason = $3, updated_at = now(),
-            reviewed_at = case when $2 = 'approved' then now() else reviewed_at end
+            reviewed_at = case when $2 in ('approved', 'rejected') then now() else reviewed_at end
       where id = $1 returning ${COLUMNS}`,
     [cur.id.toString(), to, reason],
   );
   return toNumber(r.rows[0]!);
+}
+
+/** One number by its E.164 form, or null. */
+export async function findNumber(db: Queryable, e164: string): Promise<PhoneNumber | null> {
+  const r = await db.query<Row>(`select ${COLUMNS} from numbers where e164 = $1`, [e164]);
+  return r.rows[0] ? toNumber(r.rows[0]) : null;
 }
 
 export async function listNumbers(db: Queryable, tenantId?: bigint): Promise<PhoneNumber[]> {

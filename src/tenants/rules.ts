@@ -48,23 +48,26 @@ export function validateRent(r: Rent): void {
 
 // ---------------------------------------------------------------------------------------------- numbers
 
-export type NumberState = 'pending_review' | 'approved' | 'suspended' | 'reclaimed';
-export type NumberAction = 'approve' | 'suspend' | 'reclaim';
+export type NumberState = 'pending_review' | 'approved' | 'suspended' | 'rejected' | 'reclaimed';
+export type NumberAction = 'approve' | 'reject' | 'suspend' | 'resubmit' | 'reclaim';
 
 /**
  * Real-name number lifecycle (art. 4.2-4.3): pending_review → approved (after qualification review);
+ * pending_review → rejected (documents refused) → pending_review again when new documents are submitted (resubmit);
  * approved → suspended (carrier asks for new documents) → approved again; any state → reclaimed (end of service),
  * which is final. Anything else is refused.
  */
 export function nextNumberState(from: NumberState, action: NumberAction): NumberState {
   const table: Record<NumberState, Partial<Record<NumberAction, NumberState>>> = {
-    pending_review: { approve: 'approved', reclaim: 'reclaimed' },
+    pending_review: { approve: 'approved', reject: 'rejected', reclaim: 'reclaimed' },
     approved: { suspend: 'suspended', reclaim: 'reclaimed' },
     suspended: { approve: 'approved', reclaim: 'reclaimed' },
+    rejected: { resubmit: 'pending_review', reclaim: 'reclaimed' },
     reclaimed: {},
   };
+  const done: Record<NumberAction, string> = { approve: 'approved', reject: 'rejected', suspend: 'suspended', resubmit: 'resubmitted for review', reclaim: 'reclaimed' };
   const to = table[from][action];
-  if (!to) throw new RuleError(`a number in state ${from} cannot be ${action === 'approve' ? 'approved' : action === 'suspend' ? 'suspended' : 'reclaimed'}`);
+  if (!to) throw new RuleError(`a number in state ${from} cannot be ${done[action]}`);
   return to;
 }
 

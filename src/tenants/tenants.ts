@@ -68,9 +68,36 @@ export function validateNewTenant(t: NewTenant): void {
   if (!TENANT_CODE.test(t.code)) throw new RuleError(`tenant code ${JSON.stringify(t.code)}: use 1-63 of a-z 0-9 _ -, starting with a letter or digit`);
   const name = t.legalName.trim();
   if (name.length < 1 || name.length > 200) throw new RuleError('legal name must be 1-200 characters (bills carry the full legal name)');
-  if (t.notifyEmail && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(t.notifyEmail)) throw new RuleError(`not an e-mail address: ${JSON.stringify(t.notifyEmail)}`);
+  validateNoticeSettings(t);
+}
+
+/** Where low-balance notices go (contract art. 2.2); null = that channel is off. */
+export interface NoticeSettings {
+  notifyEmail: string | null;
+  notifySms: string | null;
+  notifyWebhook: string | null;
+}
+
+export function validateNoticeSettings(t: Partial<NoticeSettings>): void {
+  if (t.notifyEmail && !/^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$/.test(t.notifyEmail)) throw new RuleError(`not an e-mail address: ${JSON.stringify(t.notifyEmail)}`);
   if (t.notifySms && !/^\+?[0-9]{6,15}$/.test(t.notifySms)) throw new RuleError(`not a phone number: ${JSON.stringify(t.notifySms)}`);
-  if (t.notifyWebhook && !/^https?:\/\/\S+$/.test(t.notifyWebhook)) throw new RuleError(`not an http(s) URL: ${JSON.stringify(t.notifyWebhook)}`);
+  if (t.notifyWebhook && !/^https?:\/\/\S{1,500}$/.test(t.notifyWebhook)) throw new RuleError(`not an http(s) URL: ${JSON.stringify(t.notifyWebhook)}`);
+}
+
+/** Change some notice channels (only the keys given; null switches a channel off). */
+export async function setNoticeSettings(db: Queryable, tenantId: bigint, patch: Partial<NoticeSettings>): Promise<Tenant> {
+  validateNoticeSettings(patch);
+  const cols: [keyof NoticeSettings, string][] = [['notifyEmail', 'notify_email'], ['notifySms', 'notify_sms'], ['notifyWebhook', 'notify_webhook']];
+  const sets: string[] = [];
+  const params: unknown[] = [tenantId.toString()];
+  for (const [k, col] of cols) {
+    if (patch[k] === undefined) continue;
+    params.push(patch[k]);
+    sets.push(`${col} = $${params.length}`);
+  }
+  const r = await db.query<Row>(`update tenants set ${[...sets, 'updated_at = now()'].join(', ')} where id = $1 returning ${COLUMNS}`, params);
+  if (!r.rows[0]) throw new RuleError(`no tenant ${tenantId}`);
+  return toTenant(r.rows[0]);
 }
 
 /** Create a tenant; a duplicate code is a RuleError. */
@@ -175,17 +202,25 @@ export async function setTenantLimits(db: Queryable, tenantId: bigint, patch: Pa
     set('calling_hours_to', patch.callingHours?.to ?? null);
   }
   if (patch.dailySpendCapFen !== undefined) set('daily_spend_cap_fen', patch.dailySpendCapFen?.toString() ?? null);
-  const r = await db.query<{ max_concurrent: number; max_cps: number; blocked_prefixes: string[]; allow_international: boolean;
-    calling_hours_from: string | null; calling_hours_to: string | null; daily_spend_cap_fen: bigint | null }>(
-    `update tenants set ${[...sets, 'updated_at = now()'].join(', ')} where id = $1
-     returning max_concurrent, max_cps, blocked_prefixes, allow_international, calling_hours_from, calling_hours_to, daily_spend_cap_fen`,
-    params,
-  );
+  const r = await db.query<LimitsRow>(`update tenants set ${[...sets, 'updated_at = now()'].join(', ')} where id = $1 returning ${LIMIT_COLUMNS}`, params);
   const row = r.rows[0];
   if (!row) throw new RuleError(`no tenant ${tenantId}`);
-  return {
-    maxConcurrent: row.max_concurrent, maxCps: row.max_cps, blockedPrefixes: row.blocked_prefixes, allowInternational: row.allow_international,
-    callingHours: row.calling_hours_from && row.calling_hours_to ? { from: row.calling_hours_from.slice(0, 5), to: row.calling_hours_to.slice(0, 5) } : null,
-    dailySpendCapFen: row.daily_spend_cap_fen,
-  };
+  return toLimits(row);
+}
+
+interface LimitsRow {
+  max_concurrent: number; max_cps: number; blocked_prefixes: string[]; allow_international: boolean;
+  calling_hours_from: string | null; calling_hours_to: string | null; daily_spend_cap_fen: bigint | null;
+}
+const LIMIT_COLUMNS = 'max_concurrent, max_cps, blocked_prefixes, allow_international, calling_hours_from, calling_hours_to, daily_spend_cap_fen';
+const toLimits = (row: LimitsRow): TenantLimits => ({
+  maxConcurrent: row.max_concurrent, maxCps: row.max_cps, blockedPrefixes: row.blocked_prefixes, allowInternational: row.allow_international,
+  callingHours: row.calling_hours_from && row.calling_hours_to ? { from: row.calling_hours_from.slice(0, 5), to: row.calling_hours_to.slice(0, 5) } : null,
+  dailySpendCapFen: row.daily_spend_cap_fen,
+});
+
+export async function getTenantLimits(db: Queryable, tenantId: bigint): Promise<TenantLimits> {
+  const row = (await db.query<LimitsRow>(`select ${LIMIT_COLUMNS} from tenants where id = $1`, [tenantId.toString()])).rows[0];
+  if (!row) throw new RuleError(`no tenant ${tenantId}`);
+  return toLimits(row);
 }

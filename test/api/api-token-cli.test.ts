@@ -5,12 +5,12 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpServer, type HttpServer } from '../../src/api/http-server.js';
-import { createTenantApiRoutes } from '../../src/api/tenant-api.js';
 import { loadConfig } from '../../src/config/config.js';
 import { Readiness } from '../../src/observability/readiness.js';
 import { createLogger } from '../../src/util/logger.js';
 import { projectPath } from '../../src/util/paths.js';
 import { createTestDb, type TestDb } from '../helpers/pg.js';
+import { testServices } from '../helpers/services.js';
 
 let db: TestDb;
 let http: HttpServer;
@@ -37,7 +37,7 @@ beforeAll(async () => {
   db = await createTestDb();
   await db.pool.query(`insert into tenants (code, legal_name) values ('acme', 'ACME Ltd'), ('globex', 'Globex Ltd')`);
   const config = loadConfig({}, { 'http.host': '127.0.0.1', 'http.port': 0 });
-  http = createHttpServer({ config, logger: createLogger('silent'), readiness: new Readiness(), routes: createTenantApiRoutes({ pool: db.pool, config }) });
+  http = createHttpServer({ config, logger: createLogger('silent'), readiness: new Readiness(), services: testServices(db.pool, { config }) });
   base = `http://127.0.0.1:${(await http.listen()).port}`;
 });
 
@@ -65,7 +65,7 @@ describe('api-token CLI', () => {
     const revoked = await cli('api-token', 'revoke', id);
     expect(revoked.code, revoked.err).toBe(0);
     expect((await fetch(`${base}/v1/me`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(401);
-  });
+  }, 120_000); // three CLI processes, each compiling the sources: a hang guard on a loaded machine, not a timing check
 
   it('refuses bad input with exit 2 and a message on stderr', async () => {
     const [unknownTenant, badId, missing] = await Promise.all([

@@ -5,12 +5,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
 import { createHttpServer, type HttpServer } from '../../src/api/http-server.js';
-import { createTenantApiRoutes } from '../../src/api/tenant-api.js';
-import { issueApiToken, revokeApiToken } from '../../src/api/tokens.js';
+import { issueToken, revokeToken } from '../../src/services/tokens.js';
 import { bucketAccount, postTransfers, systemAccount } from '../../src/ledger/ledger.js';
 import { Readiness } from '../../src/observability/readiness.js';
 import { createLogger } from '../../src/util/logger.js';
 import { createTestDb, type TestDb } from '../helpers/pg.js';
+import { SYSTEM, testServices } from '../helpers/services.js';
 
 const OPERATOR = 'op-token-for-tests-0123456789abcdef';
 let db: TestDb;
@@ -103,14 +103,15 @@ beforeAll(async () => {
   await backdate('topup-b', '2026-11-02T00:00:00Z');
   await insertCdrs(idA, CDRS_A, 'a');
   await insertCdrs(idB, CDRS_B, 'b');
-  tokA = (await issueApiToken(db.pool, idA, 'acme portal')).token;
-  tokB = (await issueApiToken(db.pool, idB)).token;
-  const revoked = await issueApiToken(db.pool, idA, 'old');
-  tokRevoked = revoked.token;
-  expect(await revokeApiToken(db.pool, revoked.id)).toBe(true);
-
   const config = loadConfig({}, { 'http.host': '127.0.0.1', 'http.port': 0, 'api.operatorToken': OPERATOR, 'service.timezone': 'Asia/Shanghai' });
-  http = createHttpServer({ config, logger: createLogger('silent'), readiness: new Readiness(), routes: createTenantApiRoutes({ pool: db.pool, config }) });
+  const services = testServices(db.pool, { config });
+  tokA = (await issueToken(services, SYSTEM, { role: 'tenant', tenant: idA, label: 'acme portal' })).token;
+  tokB = (await issueToken(services, SYSTEM, { role: 'tenant', tenant: idB })).token;
+  const revoked = await issueToken(services, SYSTEM, { role: 'tenant', tenant: idA, label: 'old' });
+  tokRevoked = revoked.token;
+  await revokeToken(services, SYSTEM, revoked.info.id);
+
+  http = createHttpServer({ config, logger: createLogger('silent'), readiness: new Readiness(), services });
   const a = await http.listen();
   base = `http://127.0.0.1:${a.port}`;
 });
@@ -132,8 +133,8 @@ describe('authentication', () => {
   });
 
   it('tells a tenant token and the operator token apart', async () => {
-    expect((await get('/v1/me', tokA)).body).toMatchObject({ kind: 'tenant', tenant: { id: idA.toString(), code: 'acme' } });
-    expect((await get('/v1/me', OPERATOR)).body).toEqual({ kind: 'operator' });
+    expect((await get('/v1/me', tokA)).body).toMatchObject({ role: 'tenant', tenant: { id: idA.toString(), code: 'acme' } });
+    expect((await get('/v1/me', OPERATOR)).body).toEqual({ role: 'operator-admin', tokenId: null });
   });
 });
 
@@ -283,10 +284,10 @@ describe('bad input: 400 with a JSON error naming the problem; unknown 404; wron
     ['/v1/tenants/me/cdrs?result=won', 'result'],
     ['/v1/tenants/me/cdrs?cursor=%7B%7D', 'cursor'],
     ['/v1/tenants/me/cdrs?cursor=eyJhIjoxfQ', 'cursor'],
-    ['/v1/tenants/me/cdrs?tenant=2', 'unknown query parameter'],
-    ['/v1/tenants/me/cdrs?limit=1&limit=2', 'more than once'],
-    ['/v1/tenants/Bad!/balance', 'tenant'],
-    ['/v1/tenants/me/balance?x=1', 'unknown query parameter'],
+    ['/v1/tenants/me/cdrs?tenant=2', 'query.tenant: unknown field'],
+    ['/v1/tenants/me/cdrs?limit=1&limit=2', 'query.limit'],
+    ['/v1/tenants/Bad!/balance', 'params.tenant'],
+    ['/v1/tenants/me/balance?x=1', 'query.x: unknown field'],
   ];
   it.each(cases)('%s → 400 (%s)', async (path, mentions) => {
     const r = await get(path, tokA);

@@ -267,8 +267,8 @@ describe('trunks and gateways', () => {
     expect((await run(['trunk', 'add', '--name', 'ccc-b', '--address', '10.0.0.3', '--failure-policy', 'continue'])).code).toBe(0);
     const dup = await run(['trunk', 'add', '--name', 'ccc-b', '--address', '10.0.0.4']);
     expect([dup.code, dup.stderr]).toEqual([2, expect.stringMatching(/already exists/)]);
-    const trunks = JSON.parse((await run(['trunk', 'list', '--json'])).stdout) as { name: string; address: string; failure_policy: string }[];
-    expect(trunks.find((t) => t.name === 'ccc-b')).toMatchObject({ address: '10.0.0.3', failure_policy: 'continue' });
+    const trunks = JSON.parse((await run(['trunk', 'list', '--json'])).stdout) as { name: string; address: string; failurePolicy: string }[];
+    expect(trunks.find((t) => t.name === 'ccc-b')).toMatchObject({ address: '10.0.0.3', failurePolicy: 'continue' });
     expect((await run(['gateway', 'add', '--name', 'gw-b', '--host', '10.1.1.1', '--priority', '5', '--number-format', 'e164'])).code).toBe(0);
     expect((await run(['gateway', 'disable', 'gw-b'])).code).toBe(0);
     const gws = JSON.parse((await run(['gateway', 'list', '--json'])).stdout) as { name: string; enabled: boolean }[];
@@ -340,7 +340,7 @@ describe('bad input', () => {
       expect(r.stdout).toBe('');
     });
     const j = await run(['top-up', '--tenant', 'ghost', '--amount', '1.00', '--idempotency-key', 'k', '--json']);
-    expect(JSON.parse(j.stderr)).toMatchObject({ error: 'no tenant "ghost"', code: 'RuleError' });
+    expect(JSON.parse(j.stderr)).toMatchObject({ error: 'no tenant "ghost"', code: 'NotFoundError' });
   }, SPAWN_TIMEOUT);
 
   it('a database that cannot be reached is exit 1, not a bad-input exit', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { formatForGateway, isDomestic, ratingDigits, toE164, userPart } from '../../src/sip/normalize.js';
+import { e164Prefix, formatForGateway, isDomestic, ratingDigits, toE164, userPart } from '../../src/sip/normalize.js';
 
 describe('toE164 (China number formats)', () => {
   it.each([
@@ -62,5 +62,14 @@ describe('helpers', () => {
   });
   it('userPart strips URI and separators', () => {
     expect(userPart('<sip:138-0013-8000@host>;tag=x')).toBe('13800138000');
+  });
+});
+
+describe('e164Prefix (a typed called-number prefix for CDR searches)', () => {
+  it.each([
+    ['138', '+86138'], ['13800138000', '+8613800138000'], ['0571', '+86571'], ['021 8888', '+86218888'],
+    ['+86138', '+86138'], ['0044', '+44'], ['+44', '+44'],
+  ])('%s → %s', (typed, prefix) => {
+    expect(e164Prefix(typed)).toBe(prefix);
   });
 });

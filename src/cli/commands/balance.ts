@@ -1,4 +1,4 @@
-import { tenantBuckets } from '../../ledger/ledger.js';
+import { tenantBalance } from '../../services/balance.js';
 import { str, type CommandSpec } from '../framework.js';
 import { cny, iso, table, tenantArg } from './shared.js';
 
@@ -9,16 +9,14 @@ export const balanceCommands: CommandSpec[] = [
     options: [{ name: 'tenant', type: 'string', required: true, doc: 'tenant code or id' }],
     async run(ctx, args) {
       const t = await tenantArg(ctx, str(args, 'tenant'));
-      const buckets = await tenantBuckets(ctx.pool(), t.id);
-      const now = Date.now();
-      const usable = buckets.filter((b) => b.validFrom.getTime() <= now && (!b.expiresAt || b.expiresAt.getTime() > now));
-      const sum = (kind: 'paid' | 'gift') => usable.filter((b) => b.kind === kind).reduce((s, b) => s + b.balanceFen, 0n);
-      const totals = { paidFen: sum('paid'), giftFen: sum('gift'), usableFen: sum('paid') + sum('gift') };
+      const b = await tenantBalance(ctx.services(), ctx.actor, t.id);
+      const totals = { paidFen: b.usablePaidFen, giftFen: b.usableGiftFen, usableFen: b.usableTotalFen };
       const text = [
-        `tenant ${t.code}: usable ${cny(totals.usableFen)} CNY (paid ${cny(totals.paidFen)}, gift ${cny(totals.giftFen)})`,
-        table(['bucket', 'kind', 'valid from', 'expires', 'balance CNY'], buckets.map((b) => [b.bucketId.toString(), b.kind, iso(b.validFrom), iso(b.expiresAt), cny(b.balanceFen)])),
+        `tenant ${t.code}: usable ${cny(totals.usableFen)} CNY (paid ${cny(totals.paidFen)}, gift ${cny(totals.giftFen)})` +
+          (b.lowBalance.low ? `; LOW (${b.lowBalance.reasons.join(', ')})` : ''),
+        table(['bucket', 'kind', 'valid from', 'expires', 'balance CNY'], b.buckets.map((x) => [x.bucketId.toString(), x.kind, iso(x.validFrom), iso(x.expiresAt), cny(x.balanceFen)])),
       ].join('\n');
-      return { json: { tenant: { id: t.id, code: t.code }, ...totals, buckets }, text };
+      return { json: { tenant: { id: t.id, code: t.code }, ...totals, buckets: b.buckets, lowBalance: b.lowBalance }, text };
     },
   },
 ];

@@ -1,13 +1,7 @@
 /** `softswitch calls active [--tenant T]` and `softswitch calls cut --tenant T`: live calls as operators see them. */
-import { liveCallsByTenant, publishCut } from '../../sip/control.js';
-import { str, type CliContext, type CommandSpec } from '../framework.js';
-import { table, tenantArg } from './shared.js';
-
-async function redisOf(ctx: CliContext) {
-  const { redis, error } = await ctx.redis();
-  if (!redis) throw new Error(`Redis is unreachable (${error}); live calls are unknown and nothing was cut`);
-  return redis;
-}
+import { cutCalls, liveCalls } from '../../services/calls.js';
+import { str, type CommandSpec } from '../framework.js';
+import { table } from './shared.js';
 
 export const callsCommands: CommandSpec[] = [
   {
@@ -15,10 +9,7 @@ export const callsCommands: CommandSpec[] = [
     summary: 'Live calls per tenant across all SIP instances (from the shared concurrency sets in Redis).',
     options: [{ name: 'tenant', type: 'string', doc: 'only this tenant (code or id)' }],
     async run(ctx, args) {
-      const ref = str(args, 'tenant');
-      const tenantId = ref === undefined ? undefined : (await tenantArg(ctx, ref)).id.toString();
-      const live = await liveCallsByTenant(await redisOf(ctx), tenantId);
-      const rows = [...live].map(([t, n]) => ({ tenantId: t, calls: n }));
+      const rows = await liveCalls(ctx.services(), ctx.actor, str(args, 'tenant'));
       const text = rows.length === 0 ? 'no live calls' : table(['tenant id', 'live calls'], rows.map((r) => [r.tenantId, String(r.calls)]));
       return { json: rows, text };
     },
@@ -32,15 +23,8 @@ export const callsCommands: CommandSpec[] = [
     ],
     examples: ['softswitch calls cut --tenant acme --reason "fraud review"'],
     async run(ctx, args) {
-      const t = await tenantArg(ctx, str(args, 'tenant'));
-      const redis = await redisOf(ctx);
-      const tenantId = t.id.toString();
-      const before = (await liveCallsByTenant(redis, tenantId)).get(tenantId) ?? 0;
-      const instances = await publishCut(redis, tenantId, str(args, 'reason') ?? 'operator cut');
-      return {
-        json: { tenantId, tenant: t.code, liveCallsBefore: before, instancesReached: instances },
-        text: `cut requested for ${t.code}: ${before} live call(s), ${instances} SIP instance(s) reached`,
-      };
+      const r = await cutCalls(ctx.services(), ctx.actor, str(args, 'tenant')!, str(args, 'reason') ?? null);
+      return { json: r, text: `cut requested for ${r.tenant}: ${r.liveCallsBefore} live call(s), ${r.instancesReached} SIP instance(s) reached` };
     },
   },
 ];

@@ -24,6 +24,7 @@ import { calendarCommands } from './calendar.js';
 import { billCommands } from './bill.js';
 import { jobsCommands } from './jobs.js';
 import { announcementCommands } from './announcements.js';
+import { auditCommands } from './audit.js';
 
 export const COMMANDS: CommandSpec[] = [
   ...migrateCommands,
@@ -47,4 +48,5 @@ export const COMMANDS: CommandSpec[] = [
   ...billCommands,
   ...jobsCommands,
   ...announcementCommands,
+  ...auditCommands,
 ];

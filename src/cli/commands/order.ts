@@ -1,8 +1,6 @@
-import { createOrder, listOrders, payOrder } from '../../tenants/orders.js';
-import { getTenant } from '../../tenants/tenants.js';
-import { syncCredit } from '../../tenants/sync.js';
+import { createOrder, listOrders, payOrder } from '../../services/orders.js';
 import { date, flag, int, str, type CommandSpec } from '../framework.js';
-import { calendarOf, cny, cnyOption, followTenantState, iso, redisLine, RENT_OPTIONS, rentOption, table, tenantArg } from './shared.js';
+import { cny, cnyOption, iso, redisLine, RENT_OPTIONS, rentOption, table } from './shared.js';
 
 export const orderCommands: CommandSpec[] = [
   {
@@ -26,10 +24,9 @@ export const orderCommands: CommandSpec[] = [
     ],
     examples: ['softswitch order create --tenant acme --package-amount 11000.00 --validity-months 12 --numbers +8657188880001 --rent 420.00 --rent-period year'],
     async run(ctx, args) {
-      const tenant = await tenantArg(ctx, str(args, 'tenant'));
       const numbers = (str(args, 'numbers') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-      const r = await createOrder(ctx.pool(), {
-        tenantId: tenant.id,
+      const r = await createOrder(ctx.services(), ctx.actor, {
+        tenant: str(args, 'tenant')!,
         orderNo: str(args, 'order-no'),
         packageAmountFen: cnyOption(args, 'package-amount'),
         packageCount: int(args, 'package-count', 1, 0, 1000),
@@ -40,21 +37,18 @@ export const orderCommands: CommandSpec[] = [
         activatedAt: date(args, 'activated-at'),
         paid: !flag(args, 'unpaid'),
         numbers,
-      }, await calendarOf(ctx));
+      });
       if (r.duplicate) return { json: r, text: `order ${r.order.orderNo} already exists; nothing changed` };
-      const { redis, error } = await ctx.redis();
-      const state = await followTenantState(ctx, await getTenant(ctx.pool(), tenant.id.toString()));
-      const credit = r.credit ? (redis ? await syncCredit(redis, r.credit) : (`failed: Redis unreachable (${error})` as const)) : 'skipped';
       const text = [
-        `order ${r.order.orderNo} for ${tenant.code}: contract total ${cny(r.order.totalFen)} CNY${r.superseded ? ` (supersedes order id ${r.superseded})` : ''}`,
+        `order ${r.order.orderNo} for ${str(args, 'tenant')}: contract total ${cny(r.order.totalFen)} CNY${r.superseded ? ` (supersedes order id ${r.superseded})` : ''}`,
         ...r.receivables.map((x) => `receivable ${x.id}: ${cny(x.amountFen)} CNY ${x.description}; due ${iso(x.dueAt)}${x.outstandingFen === 0n ? ' (paid)' : ''}`),
         `service period ${iso(r.serviceStart)} → ${iso(r.serviceEnd)}`,
         r.credit ? `paid; credited ${cny(r.credit.amountFen)} CNY to paid bucket ${r.credit.bucketId} (transfer ${r.credit.transferId})` : 'not paid: no credit yet',
         ...r.numbers.map((n) => `number ${n.e164}: ${n.state}`),
-        redisLine(state),
-        ...(r.credit ? [redisLine(credit)] : []),
+        redisLine(r.redis.state),
+        ...(r.credit ? [redisLine(r.redis.credit)] : []),
       ].join('\n');
-      return { json: { ...r, redis: { state, credit } }, text };
+      return { json: r, text };
     },
   },
   {
@@ -63,12 +57,10 @@ export const orderCommands: CommandSpec[] = [
     positionals: [{ name: 'order-no', doc: 'the order number', required: true }],
     options: [{ name: 'paid-at', type: 'string', doc: 'payment time, ISO (default now)' }],
     async run(ctx, args) {
-      const r = await payOrder(ctx.pool(), args.positionals[0]!, date(args, 'paid-at') ?? new Date(), ctx.config.service.timezone);
-      const { redis, error } = await ctx.redis();
-      const credit = r.credit ? (redis ? await syncCredit(redis, r.credit) : (`failed: Redis unreachable (${error})` as const)) : 'skipped';
+      const r = await payOrder(ctx.services(), ctx.actor, args.positionals[0]!, date(args, 'paid-at'));
       const head = r.duplicate ? `order ${r.order.orderNo} was already paid (${iso(r.order.paidAt)})` : `order ${r.order.orderNo} paid ${iso(r.order.paidAt)}`;
       const credited = r.credit && !r.duplicate ? [`credited ${cny(r.credit.amountFen)} CNY to paid bucket ${r.credit.bucketId}`] : [];
-      return { json: { ...r, redis: { credit } }, text: [head, ...credited, ...(r.credit ? [redisLine(credit)] : [])].join('\n') };
+      return { json: r, text: [head, ...credited, ...(r.credit ? [redisLine(r.redis.credit)] : [])].join('\n') };
     },
   },
   {
@@ -76,8 +68,7 @@ export const orderCommands: CommandSpec[] = [
     summary: 'List a tenant\'s orders, oldest first (superseded ones included).',
     options: [{ name: 'tenant', type: 'string', required: true, doc: 'tenant code or id' }],
     async run(ctx, args) {
-      const t = await tenantArg(ctx, str(args, 'tenant'));
-      const os = await listOrders(ctx.pool(), t.id);
+      const os = await listOrders(ctx.services(), ctx.actor, str(args, 'tenant')!);
       return {
         json: os,
         text: table(['order', 'status', 'signed', 'activated', 'months', 'total CNY', 'paid'],

@@ -1,6 +1,7 @@
 import { createWriteStream } from 'node:fs';
-import { exportRates, importRates, PROGRESS_EVERY } from '../../rates-import/import.js';
+import { PROGRESS_EVERY } from '../../rates-import/import.js';
 import { RATE_COLUMNS } from '../../rates-import/validate.js';
+import { exportRateDeck, importRateDeck } from '../../services/rates.js';
 import { flag, reqStr, str, UsageError, type CliContext, type CommandSpec } from '../framework.js';
 
 /** Raised when rows are bad: the result is still printed (it lists the lines), then exit 2. */
@@ -21,8 +22,8 @@ export const ratesCommands: CommandSpec[] = [
     ],
     examples: ['softswitch rates import deck.csv --plan china-std --create-plan'],
     async run(ctx, args) {
-      const r = await importRates(ctx.pool(), args.positionals[0]!, {
-        plan: reqStr(args, 'plan'), createPlan: flag(args, 'create-plan'), replace: flag(args, 'replace'), progress: (m) => ctx.progress(m),
+      const r = await importRateDeck(ctx.services(), ctx.actor, {
+        plan: reqStr(args, 'plan'), source: args.positionals[0]!, createPlan: flag(args, 'create-plan'), replace: flag(args, 'replace'), progress: (m) => ctx.progress(m),
       });
       if (!r.ok) {
         const lines = r.errors.map((e) => (e.line > 0 ? `line ${e.line}: ${e.message}` : e.message));
@@ -44,12 +45,12 @@ export const ratesCommands: CommandSpec[] = [
     async run(ctx: CliContext, args) {
       const out = str(args, 'out');
       if (!out) {
-        const n = await exportRates(ctx.pool(), reqStr(args, 'plan'), (c) => ctx.write(c));
+        const n = await exportRateDeck(ctx.services(), ctx.actor, reqStr(args, 'plan'), (c) => ctx.write(c));
         ctx.progress(`exported ${n} rate(s)`);
         return { json: undefined, text: '' };
       }
       const file = createWriteStream(out);
-      const n = await exportRates(ctx.pool(), reqStr(args, 'plan'), (c) => new Promise<void>((res, rej) => (file.write(c) ? res() : file.once('drain', res).once('error', rej))));
+      const n = await exportRateDeck(ctx.services(), ctx.actor, reqStr(args, 'plan'), (c) => new Promise<void>((res, rej) => (file.write(c) ? res() : file.once('drain', res).once('error', rej))));
       await new Promise<void>((res, rej) => file.end((e?: Error | null) => (e ? rej(e) : res())));
       return { json: { plan: str(args, 'plan'), rows: n, file: out }, text: `exported ${n} rate(s) to ${out}` };
     },

@@ -1,7 +1,8 @@
 /** `softswitch reconcile`: Redis balances vs the PostgreSQL ledger (see src/reconcile/reconcile.ts). */
-import { reconcile, type Report } from '../../reconcile/reconcile.js';
+import type { Report } from '../../reconcile/reconcile.js';
+import { reconcileReport } from '../../services/reconcile.js';
 import { flag, str, UsageError, type CommandSpec } from '../framework.js';
-import { cny, table, tenantArg } from './shared.js';
+import { cny, table } from './shared.js';
 
 function text(r: Report, all: boolean): string {
   const lines = [
@@ -44,12 +45,9 @@ export const reconcileCommands: CommandSpec[] = [
     examples: ['softswitch reconcile', 'softswitch reconcile --tenant acme --repair', 'softswitch reconcile --json'],
     async run(ctx, args) {
       const ref = str(args, 'tenant');
-      const tenantId = ref === undefined ? undefined : (await tenantArg(ctx, ref)).id.toString();
-      const { redis, error } = await ctx.redis();
-      if (!redis) throw new Error(`Redis is unreachable (${error}): cannot reconcile; nothing changed`);
-      const report = await reconcile({ pool: ctx.pool(), redis, tenantId, repair: flag(args, 'repair') });
+      const report = await reconcileReport(ctx.services(), ctx.actor, { tenant: ref, repair: flag(args, 'repair') });
       const refused = report.tenants.find((t) => t.repair === 'refused');
-      if (tenantId !== undefined && refused) throw new UsageError(`tenant ${ref}: ${refused.detail ?? 'not repaired'}`);
+      if (ref !== undefined && refused) throw new UsageError(`tenant ${ref}: ${refused.detail ?? 'not repaired'}`);
       return { json: report, text: text(report, ref !== undefined) };
     },
   },

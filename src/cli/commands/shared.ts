@@ -4,10 +4,10 @@ import { RENT_PERIODS, type Rent, type RentPeriod } from '../../billing/rent.js'
 import type { WorkingCalendar } from '../../calendar/calendar.js';
 import { loadCalendar } from '../../calendar/store.js';
 import { userInfo } from 'node:os';
-import { pino } from 'pino';
 import type { Actor, ServiceDeps } from '../../services/context.js';
-import { getTenant, type Tenant } from '../../tenants/tenants.js';
-import { REDIS_REPAIR_HINT, syncTenantState, type SyncOutcome } from '../../tenants/sync.js';
+import { resolveTenant } from '../../services/common.js';
+import type { Tenant } from '../../tenants/tenants.js';
+import { REDIS_REPAIR_HINT, type SyncOutcome } from '../../tenants/sync.js';
 import { str, UsageError, type CliContext, type ParsedArgs } from '../framework.js';
 
 /** A CNY amount option (at most 2 decimals) as fen. */
@@ -51,14 +51,7 @@ export function calendarOf(ctx: CliContext): Promise<WorkingCalendar> {
 
 export async function tenantArg(ctx: CliContext, ref: string | undefined): Promise<Tenant> {
   if (!ref) throw new UsageError('a tenant (code or id) is required');
-  return getTenant(ctx.pool(), ref);
-}
-
-/** Push the tenant's state to Redis; the outcome line for text output. */
-export async function followTenantState(ctx: CliContext, t: Tenant): Promise<SyncOutcome> {
-  const { redis, error } = await ctx.redis();
-  if (!redis) return `failed: Redis unreachable (${error})`;
-  return syncTenantState(redis, t);
+  return resolveTenant(ctx.services(), ctx.actor, ref);
 }
 
 export function redisLine(outcome: SyncOutcome): string {
@@ -74,9 +67,9 @@ export function table(header: string[], rows: string[][]): string {
 
 export const iso = (d: Date | null): string => (d ? d.toISOString() : '-');
 
-/** What a service operation (src/services) needs, from the CLI context; business time is the wall clock. */
+/** What a service operation (src/services) needs, from the CLI context (ctx.services()); business time is the wall clock. */
 export function serviceDeps(ctx: CliContext): ServiceDeps {
-  return { config: ctx.config, pool: ctx.pool(), redis: () => ctx.redis(), logger: pino({ level: 'silent' }), now: () => new Date() };
+  return ctx.services();
 }
 
 /** The CLI's actor in the audit log: the OS user running it. */

@@ -1,23 +1,19 @@
-import { createTenant, listTenants, parseCallingHours, setTenantLimits, setTenantRatePlan, setTenantStatus, type Tenant, type TenantLimits, type TenantStatus } from '../../tenants/tenants.js';
-import { activeOrder } from '../../tenants/orders.js';
-import { tenantBuckets } from '../../ledger/ledger.js';
-import { listNumbers } from '../../tenants/numbers.js';
-import { str, UsageError, type CliContext, type CommandSpec, type ParsedArgs } from '../framework.js';
-import { cny, cnyOption, followTenantState, iso, redisLine, table, tenantArg } from './shared.js';
+import { parseCallingHours, type Tenant, type TenantLimits, type TenantStatus } from '../../tenants/tenants.js';
+import { changeStatus, createTenant, listTenants, showTenant, updateLimits, updateNoticeSettings, type StatusVerb } from '../../services/tenants.js';
+import { str, UsageError, type CommandSpec } from '../framework.js';
+import { cny, cnyOption, iso, redisLine, table } from './shared.js';
 
 const TENANT_POS = [{ name: 'tenant', doc: 'tenant code or id', required: true }];
 
-function statusCommand(verb: 'suspend' | 'resume' | 'terminate', status: TenantStatus, summary: string): CommandSpec {
+function statusCommand(verb: StatusVerb, summary: string): CommandSpec {
   return {
     path: ['tenant', verb],
     summary,
     positionals: TENANT_POS,
     options: [{ name: 'reason', type: 'string', doc: 'why (kept on the tenant record)' }],
     async run(ctx, args) {
-      const t = await tenantArg(ctx, args.positionals[0]);
-      const updated = await setTenantStatus(ctx.pool(), t.id, status, str(args, 'reason') ?? null);
-      const redis = await followTenantState(ctx, updated);
-      return { json: { tenant: updated, redis }, text: `tenant ${updated.code}: ${t.status} → ${updated.status}\n${redisLine(redis)}` };
+      const r = await changeStatus(ctx.services(), ctx.actor, args.positionals[0]!, verb, str(args, 'reason') ?? null);
+      return { json: { tenant: r.tenant, redis: r.redis }, text: `tenant ${r.tenant.code}: ${r.before} → ${r.tenant.status}\n${redisLine(r.redis)}` };
     },
   };
 }
@@ -25,6 +21,9 @@ function statusCommand(verb: 'suspend' | 'resume' | 'terminate', status: TenantS
 function describe(t: Tenant): string[] {
   return [t.id.toString(), t.code, t.status, iso(t.serviceStart), iso(t.serviceEnd), t.legalName];
 }
+
+/** "" switches a notice channel off; an absent option leaves it as it is. */
+const channel = (v: string | undefined): string | null | undefined => (v === undefined ? undefined : v === '' ? null : v);
 
 export const tenantCommands: CommandSpec[] = [
   {
@@ -40,14 +39,10 @@ export const tenantCommands: CommandSpec[] = [
     ],
     examples: ['softswitch tenant create --code acme --legal-name "Acme Trading Co., Ltd." --rate-plan china-std'],
     async run(ctx, args) {
-      const pool = ctx.pool();
-      let t = await createTenant(pool, {
-        code: str(args, 'code')!, legalName: str(args, 'legal-name')!, notifyEmail: str(args, 'email') ?? null,
-        notifySms: str(args, 'sms') ?? null, notifyWebhook: str(args, 'webhook') ?? null,
+      const { tenant: t, redis } = await createTenant(ctx.services(), ctx.actor, {
+        code: str(args, 'code')!, legalName: str(args, 'legal-name')!, ratePlan: str(args, 'rate-plan') ?? null,
+        notifyEmail: str(args, 'email') ?? null, notifySms: str(args, 'sms') ?? null, notifyWebhook: str(args, 'webhook') ?? null,
       });
-      const plan = str(args, 'rate-plan');
-      if (plan) t = await setTenantRatePlan(pool, t.id, plan);
-      const redis = await followTenantState(ctx, t);
       return { json: { tenant: t, redis }, text: `created tenant ${t.code} (id ${t.id})\n${redisLine(redis)}` };
     },
   },
@@ -56,7 +51,7 @@ export const tenantCommands: CommandSpec[] = [
     summary: 'List tenants.',
     options: [{ name: 'status', type: 'string', values: ['active', 'suspended', 'terminated'], doc: 'only tenants in this status' }],
     async run(ctx, args) {
-      const ts = await listTenants(ctx.pool(), { status: str(args, 'status') as TenantStatus | undefined });
+      const ts = await listTenants(ctx.services(), ctx.actor, { status: str(args, 'status') as TenantStatus | undefined });
       return { json: ts, text: table(['id', 'code', 'status', 'service start', 'service end', 'legal name'], ts.map(describe)) };
     },
   },
@@ -64,18 +59,36 @@ export const tenantCommands: CommandSpec[] = [
     path: ['tenant', 'show'],
     summary: 'Show a tenant: status, service period, active order, numbers and balances.',
     positionals: TENANT_POS,
-    async run(ctx: CliContext, args: ParsedArgs) {
-      const t = await tenantArg(ctx, args.positionals[0]);
-      const pool = ctx.pool();
-      const [order, numbers, buckets] = await Promise.all([activeOrder(pool, t.id), listNumbers(pool, t.id), tenantBuckets(pool, t.id)]);
+    async run(ctx, args) {
+      const o = await showTenant(ctx.services(), ctx.actor, args.positionals[0]!);
+      const t = o.tenant;
       const text = [
         `tenant ${t.code} (id ${t.id}): ${t.legalName}`,
         `status ${t.status}${t.statusReason ? ` (${t.statusReason})` : ''}; service ${iso(t.serviceStart)} → ${iso(t.serviceEnd)}; rate plan ${t.ratePlanId ?? '-'}`,
-        order ? `active order ${order.orderNo}: total ${cny(order.totalFen)} CNY, ${order.validityMonths} months, paid ${iso(order.paidAt)}` : 'no active order',
-        `numbers: ${numbers.map((n) => `${n.e164} ${n.state}`).join(', ') || '-'}`,
-        `balance: ${cny(buckets.reduce((s, b) => s + b.balanceFen, 0n))} CNY in ${buckets.length} buckets`,
+        o.activeOrder ? `active order ${o.activeOrder.orderNo}: total ${cny(o.activeOrder.totalFen)} CNY, ${o.activeOrder.validityMonths} months, paid ${iso(o.activeOrder.paidAt)}` : 'no active order',
+        `numbers: ${o.numbers.map((n) => `${n.e164} ${n.state}`).join(', ') || '-'}`,
+        `balance: ${cny(o.buckets.reduce((s, b) => s + b.balanceFen, 0n))} CNY in ${o.buckets.length} buckets`,
+        `notices: e-mail ${t.notifyEmail ?? '-'}, SMS ${t.notifySms ?? '-'}, webhook ${t.notifyWebhook ?? '-'}`,
       ].join('\n');
-      return { json: { tenant: t, activeOrder: order, numbers, buckets }, text };
+      return { json: o, text };
+    },
+  },
+  {
+    path: ['tenant', 'notices'],
+    summary: 'Set where low-balance notices go (only the options given change; "" switches a channel off).',
+    positionals: TENANT_POS,
+    options: [
+      { name: 'email', type: 'string', doc: 'notice e-mail address' },
+      { name: 'sms', type: 'string', doc: 'notice phone number' },
+      { name: 'webhook', type: 'string', doc: 'notice webhook URL (http/https)' },
+    ],
+    examples: ['softswitch tenant notices acme --email billing@acme.example --webhook ""'],
+    async run(ctx, args) {
+      const patch = { notifyEmail: channel(str(args, 'email')), notifySms: channel(str(args, 'sms')), notifyWebhook: channel(str(args, 'webhook')) };
+      if (Object.values(patch).every((v) => v === undefined)) throw new UsageError('give at least one of --email, --sms, --webhook');
+      const t = await updateNoticeSettings(ctx.services(), ctx.actor, args.positionals[0]!,
+        Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)));
+      return { json: t, text: `tenant ${t.code} notices: e-mail ${t.notifyEmail ?? '-'}, SMS ${t.notifySms ?? '-'}, webhook ${t.notifyWebhook ?? '-'}` };
     },
   },
   {
@@ -92,7 +105,6 @@ export const tenantCommands: CommandSpec[] = [
     ],
     examples: ['softswitch tenant limits acme --max-concurrent 60 --calling-hours 08:00-21:00 --daily-cap 500.00'],
     async run(ctx, args) {
-      const t = await tenantArg(ctx, args.positionals[0]);
       const patch: Partial<TenantLimits> = {};
       if (args.opts['max-concurrent'] !== undefined) patch.maxConcurrent = args.opts['max-concurrent'] as number;
       if (args.opts['max-cps'] !== undefined) patch.maxCps = args.opts['max-cps'] as number;
@@ -105,7 +117,7 @@ export const tenantCommands: CommandSpec[] = [
       const cap = str(args, 'daily-cap');
       if (cap !== undefined) patch.dailySpendCapFen = cap === 'none' ? null : cnyOption(args, 'daily-cap');
       if (Object.keys(patch).length === 0) throw new UsageError('give at least one limit option (see --help)');
-      const limits = await setTenantLimits(ctx.pool(), t.id, patch);
+      const { tenant: t, limits } = await updateLimits(ctx.services(), ctx.actor, args.positionals[0]!, patch);
       const text = [
         `tenant ${t.code} limits: ${limits.maxConcurrent} concurrent, ${limits.maxCps} cps, international ${limits.allowInternational ? 'yes' : 'no'}`,
         `calling hours ${limits.callingHours ? `${limits.callingHours.from}-${limits.callingHours.to}` : 'any'}; daily cap ${limits.dailySpendCapFen === null ? 'none' : `${cny(limits.dailySpendCapFen)} CNY`}; blocked ${limits.blockedPrefixes.join(',') || '-'}`,
@@ -113,7 +125,7 @@ export const tenantCommands: CommandSpec[] = [
       return { json: { tenant: t.code, limits }, text };
     },
   },
-  statusCommand('suspend', 'suspended', 'Suspend a tenant at once: new calls refused, live calls cut (art. 5.4).'),
-  statusCommand('resume', 'active', 'Reinstate a suspended tenant.'),
-  statusCommand('terminate', 'terminated', 'Terminate a tenant (final).'),
+  statusCommand('suspend', 'Suspend a tenant at once: new calls refused, live calls cut (art. 5.4).'),
+  statusCommand('resume', 'Reinstate a suspended tenant.'),
+  statusCommand('terminate', 'Terminate a tenant (final).'),
 ];

@@ -1,14 +1,14 @@
-import { creditTenant } from '../../tenants/credits.js';
-import { syncCredit } from '../../tenants/sync.js';
-import { date, reqStr, str, UsageError, type CommandSpec } from '../framework.js';
-import { cny, cnyOption, iso, redisLine, tenantArg } from './shared.js';
+import { creditBalance } from '../../services/credits.js';
+import { date, reqStr, str, type CommandSpec } from '../framework.js';
+import { cny, cnyOption, iso, redisLine } from './shared.js';
 
 export const topUpCommands: CommandSpec[] = [
   {
     path: ['top-up'],
     summary:
       'Credit a tenant: paid (cash → new paid bucket) or gift (gift funding → new gift bucket, not refundable,\n' +
-      'art. 5.3). The idempotency key makes a retry safe: the same key never credits twice.',
+      'art. 5.3). The idempotency key makes a retry safe: the same key and values never credit twice; the same key\n' +
+      'with other values is refused (the HTTP API\'s Idempotency-Key shares these keys).',
     options: [
       { name: 'tenant', type: 'string', required: true, doc: 'tenant code or id' },
       { name: 'amount', type: 'string', required: true, doc: 'CNY, e.g. 500.00' },
@@ -20,26 +20,16 @@ export const topUpCommands: CommandSpec[] = [
     ],
     examples: ['softswitch top-up --tenant acme --amount 500.00 --idempotency-key PAY-2026-0001'],
     async run(ctx, args) {
-      const t = await tenantArg(ctx, str(args, 'tenant'));
       const key = reqStr(args, 'idempotency-key');
-      if (!/^[\x21-\x7e]{1,150}$/.test(key)) throw new UsageError('--idempotency-key must be 1-150 printable characters without spaces');
-      if (t.status === 'terminated') throw new UsageError(`tenant ${t.code} is terminated`);
-      const validFrom = date(args, 'valid-from') ?? new Date();
-      const expiresAt = date(args, 'expires-at') ?? t.serviceEnd;
-      // Credit may not outlive the service period: at its end the balance is cleared (art. 7.2) by bucket expiry.
-      if (t.serviceEnd && (!expiresAt || expiresAt.getTime() > t.serviceEnd.getTime())) {
-        throw new UsageError(`--expires-at must not be after the service end ${t.serviceEnd.toISOString()}`);
-      }
-      const c = await creditTenant(ctx.pool(), {
-        tenantId: t.id, kind: (str(args, 'kind') ?? 'paid') as 'paid' | 'gift', amountFen: cnyOption(args, 'amount'),
-        validFrom, expiresAt, idempotencyKey: `topup:${key}`, memo: str(args, 'memo') ?? null,
+      const r = await creditBalance(ctx.services(), ctx.actor, {
+        tenant: str(args, 'tenant')!, kind: (str(args, 'kind') ?? 'paid') as 'paid' | 'gift', amountFen: cnyOption(args, 'amount'),
+        idempotencyKey: key, validFrom: date(args, 'valid-from'), expiresAt: date(args, 'expires-at'), memo: str(args, 'memo') ?? null,
       });
-      const { redis, error } = await ctx.redis();
-      const outcome = redis ? await syncCredit(redis, c) : (`failed: Redis unreachable (${error})` as const);
-      const head = c.duplicate
+      const c = r.credit;
+      const head = r.replayed
         ? `top-up ${key} was already applied (transfer ${c.transferId}); nothing credited again`
-        : `credited ${cny(c.amountFen)} CNY ${c.kind} to ${t.code}, bucket ${c.bucketId} valid ${iso(c.validFrom)} → ${iso(c.expiresAt)} (transfer ${c.transferId})`;
-      return { json: { credit: c, redis: outcome }, text: `${head}\n${redisLine(outcome)}` };
+        : `credited ${cny(c.amountFen)} CNY ${c.kind} to tenant ${c.tenantId}, bucket ${c.bucketId} valid ${iso(c.validFrom)} → ${iso(c.expiresAt)} (transfer ${c.transferId})`;
+      return { json: { credit: c, replayed: r.replayed, redis: r.redis }, text: `${head}\n${redisLine(r.redis)}` };
     },
   },
 ];

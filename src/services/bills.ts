@@ -5,7 +5,10 @@
  * Ledger rows are dated when posted (a call charge when the call settled); CDRs by INVITE time, so a call that
  * spans midnight at month end is counted in the CDR summary of one month and charged in the next.
  */
-import type { Db } from '../tokens.js';
+import type { Queryable } from '../ledger/ledger.js';
+import type { Actor, ServiceDeps } from './context.js';
+import { resolveTenant } from './common.js';
+import { InputError } from './errors.js';
 
 export interface BillLine {
   kind: string;
@@ -34,7 +37,16 @@ export interface MonthlyBill {
   calls: CallSummary[];
 }
 
-export async function monthlyBill(db: Db, tenantId: bigint, month: string, timezone: string): Promise<MonthlyBill> {
+/** The bill of a month (YYYY-MM) in service.timezone; a tenant actor only its own. */
+export async function monthlyBill(deps: ServiceDeps, actor: Actor, tenant: string | bigint, month: string): Promise<MonthlyBill & { tenantId: bigint }> {
+  const m = /^(\d{4})-(0[1-9]|1[0-2])$/.exec(month);
+  if (!m) throw new InputError('month', 'YYYY-MM, e.g. 2026-11');
+  if (Number(m[1]) < 2000 || Number(m[1]) > 2999) throw new InputError('month', 'the year must be between 2000 and 2999');
+  const t = await resolveTenant(deps, actor, tenant);
+  return { tenantId: t.id, ...(await billOf(deps.pool, t.id, month, deps.config.service.timezone)) };
+}
+
+async function billOf(db: Queryable, tenantId: bigint, month: string, timezone: string): Promise<MonthlyBill> {
   const p = await db.query<{ start: Date; stop: Date }>(
     `select (($1 || '-01')::date)::timestamp at time zone $2 as start,
             ((($1 || '-01')::date) + interval '1 month')::timestamp at time zone $2 as stop`,

@@ -1,0 +1,514 @@
+/**
+ * The HTTP API v1 end to end on a real, migrated PostgreSQL test database and real Redis (own key prefix), with the
+ * contract's demo tenant seeded: every route of /openapi.json is called here (the last test checks that), roles,
+ * tenant isolation, Idempotency-Key on top-ups and gifts, real-name review, rate deck upload, audit rows of every
+ * operator write, body and rate limits, and the OpenAPI 3.1 document validated against the official schema.
+ */
+import { createHash } from 'node:crypto';
+import { Validator } from '@seriousme/openapi-schema-validator';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createChargingRedis, type ChargingRedis } from '../../src/charging/redis.js';
+import { loadConfig } from '../../src/config/config.js';
+import { createHttpServer, type HttpServer } from '../../src/api/http-server.js';
+import { seedDemo } from '../../src/demo/seed.js';
+import { Readiness } from '../../src/observability/readiness.js';
+import { postgresProbe } from '../../src/observability/probes.js';
+import { createLogger } from '../../src/util/logger.js';
+import { createTestDb, type TestDb } from '../helpers/pg.js';
+import { deleteKeys, testPrefix, TEST_REDIS_URL } from '../helpers/redis.js';
+import { testServices } from '../helpers/services.js';
+
+const BOOT = 'bootstrap-operator-token-0123456789';
+let db: TestDb;
+let redis: ChargingRedis;
+const prefix = testPrefix();
+let http: HttpServer;
+let base: string;
+let clock = Date.now();
+let probeQueries = 0;
+const tok: Record<'admin' | 'read' | 'demo' | 'other', string> = { admin: '', read: '', demo: '', other: '' };
+/** method + path of every call this file makes, for the route coverage check at the end */
+const called: { method: string; path: string; status: number }[] = [];
+
+interface Res {
+  status: number;
+  body: any;
+  text: string;
+  headers: Headers;
+}
+
+async function call(method: string, path: string, opts: { token?: string | null; body?: unknown; headers?: Record<string, string>; raw?: string; type?: string } = {}): Promise<Res> {
+  const token = opts.token === undefined ? tok.admin : opts.token;
+  const headers: Record<string, string> = { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(opts.headers ?? {}) };
+  let body: string | undefined;
+  if (opts.raw !== undefined) {
+    body = opts.raw;
+    headers['content-type'] = opts.type ?? 'text/csv';
+  } else if (opts.body !== undefined) {
+    body = JSON.stringify(opts.body);
+    headers['content-type'] = 'application/json';
+  }
+  const res = await fetch(base + path, { method, headers, body });
+  const text = await res.text();
+  let parsed: unknown = null;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = null;
+  }
+  called.push({ method, path: path.split('?')[0]!, status: res.status });
+  return { status: res.status, body: parsed, text, headers: res.headers };
+}
+
+async function auditOf(action: string): Promise<any[]> {
+  return (await db.pool.query(`select * from audit_log where action = $1 order by id`, [action])).rows;
+}
+
+beforeAll(async () => {
+  db = await createTestDb();
+  redis = createChargingRedis(TEST_REDIS_URL, prefix);
+  await seedDemo(db.pool, redis, { timeZone: 'Asia/Shanghai' });
+  await db.pool.query(`insert into tenants (code, legal_name) values ('other', 'Other Co., Ltd.')`);
+  const config = loadConfig({}, { 'http.host': '127.0.0.1', 'http.port': 0, 'api.operatorToken': BOOT, 'api.bodyLimitBytes': 2048, 'api.uploadLimitBytes': 4096 });
+  const services = testServices(db.pool, { config, redis, now: () => new Date(clock) });
+  const readiness = new Readiness(1000);
+  // the PostgreSQL probe over a pool that counts what reaches the database
+  readiness.add('postgres', postgresProbe({ query: (sql: string) => ((probeQueries++), db.pool.query(sql)) }));
+  http = createHttpServer({ config, logger: createLogger('silent'), readiness, services });
+  base = `http://127.0.0.1:${(await http.listen()).port}`;
+  for (const [k, role, tenant] of [['admin', 'operator-admin'], ['read', 'operator-read'], ['demo', 'tenant', 'demo'], ['other', 'tenant', 'other']] as const) {
+    const r = await call('POST', '/v1/api-tokens', { token: BOOT, body: { role, tenant, label: k } });
+    expect(r.status, r.text).toBe(201);
+    tok[k] = r.body.token;
+  }
+});
+
+afterAll(async () => {
+  await http?.close();
+  redis?.disconnect();
+  await deleteKeys(TEST_REDIS_URL, prefix);
+  await db?.drop();
+});
+
+describe('OpenAPI 3.1 document and /docs', () => {
+  it('serves /openapi.json that validates as OpenAPI 3.1 and an interactive page at /docs', async () => {
+    const r = await call('GET', '/openapi.json', { token: null });
+    expect(r.status).toBe(200);
+    expect(r.body.openapi).toBe('3.1.0');
+    const v = new Validator();
+    const res = await v.validate(r.body);
+    expect(res.errors ?? [], JSON.stringify(res.errors)).toEqual([]);
+    expect(res.valid).toBe(true);
+    expect(v.version).toBe('3.1');
+    const docs = await fetch(base + '/docs/');
+    expect(docs.status).toBe(200);
+    expect(await docs.text()).toContain('swagger-ui');
+  });
+});
+
+describe('probes', () => {
+  it('answer without a token; however often they are hit, PostgreSQL sees at most one probe query per second', async () => {
+    const before = probeQueries;
+    const started = Date.now();
+    const rs = await Promise.all(Array.from({ length: 40 }, (_, i) => call(i % 2 ? 'GET' : 'GET', i % 2 ? '/readyz' : '/metrics', { token: null })));
+    for (let i = 0; i < 10; i++) await call('GET', '/readyz', { token: null });
+    const seconds = (Date.now() - started) / 1000;
+    expect(rs.every((r) => r.status === 200)).toBe(true);
+    expect(rs[1]!.body).toEqual({ ready: true, down: [], components: { postgres: true } });
+    expect(rs[0]!.text).toContain('softswitch_component_up{component="postgres"} 1');
+    expect(probeQueries - before).toBeGreaterThanOrEqual(1);
+    expect(probeQueries - before).toBeLessThanOrEqual(Math.ceil(seconds) + 1);
+    const h = await call('GET', '/healthz', { token: null });
+    expect(h.body.status).toBe('ok');
+  });
+});
+
+describe('tokens and roles', () => {
+  it('401 without or with a bad, revoked, expired token, or one whose tenant is terminated', async () => {
+    expect((await call('GET', '/v1/me', { token: null })).status).toBe(401);
+    expect((await call('GET', '/v1/me', { token: 'sst_' + 'A'.repeat(43) })).body.error).toEqual({ code: 'unauthorized', message: 'unknown token' });
+    const soon = await call('POST', '/v1/api-tokens', { body: { role: 'operator-read', label: 'short-lived', expiresAt: new Date(clock + 60_000).toISOString() } });
+    expect(soon.status).toBe(201);
+    expect((await call('GET', '/v1/me', { token: soon.body.token })).status).toBe(200);
+    clock += 61_000;
+    expect((await call('GET', '/v1/me', { token: soon.body.token })).body.error.message).toBe('token expired');
+    // terminate a tenant: its token stops working at once
+    await call('POST', '/v1/tenants', { body: { code: 'doomed', legalName: 'Doomed Ltd' } });
+    const t = await call('POST', '/v1/api-tokens', { body: { role: 'tenant', tenant: 'doomed' } });
+    expect((await call('GET', '/v1/tenants/me', { token: t.body.token })).status).toBe(200);
+    const term = await call('POST', '/v1/tenants/doomed/terminate', { body: { reason: 'contract ended' } });
+    expect(term.body).toMatchObject({ before: 'active', tenant: { status: 'terminated' }, redis: 'applied' });
+    expect((await call('GET', '/v1/tenants/me', { token: t.body.token })).body.error.message).toMatch(/terminated/);
+    // revoke
+    const listed = await call('GET', '/v1/api-tokens?tenant=doomed', { token: tok.read });
+    expect(listed.body.tokens).toHaveLength(1);
+    expect(listed.text).not.toContain(t.body.token);
+    const rev = await call('DELETE', `/v1/api-tokens/${t.body.info.id}`);
+    expect(rev.status).toBe(200);
+    expect((await call('DELETE', `/v1/api-tokens/${t.body.info.id}`)).status).toBe(404);
+    expect((await auditOf('api-token.revoke')).length).toBe(1);
+    // only the hash is stored
+    const row = (await db.pool.query('select token_sha256 from api_tokens where id = $1', [t.body.info.id])).rows[0];
+    expect(row.token_sha256).toBe(createHash('sha256').update(t.body.token).digest('hex'));
+  });
+
+  it('403: operator-read may read but not write; a tenant token cannot reach operator routes', async () => {
+    expect((await call('GET', '/v1/tenants', { token: tok.read })).body.tenants.length).toBeGreaterThanOrEqual(2);
+    const w = await call('POST', '/v1/tenants/demo/suspend', { token: tok.read, body: {} });
+    expect([w.status, w.body.error.code]).toEqual([403, 'forbidden']);
+    expect((await call('GET', '/v1/trunks', { token: tok.demo })).status).toBe(403);
+    expect((await call('POST', '/v1/tenants/demo/top-ups', { token: tok.demo, headers: { 'idempotency-key': 'x1' }, body: { amount: '1.00' } })).status).toBe(403);
+    const me = await call('GET', '/v1/me', { token: tok.demo });
+    expect(me.body).toMatchObject({ role: 'tenant', tenant: { code: 'demo' } });
+  });
+});
+
+describe('tenant isolation: another tenant\'s object is 404, never its data', () => {
+  it.each(['', '/balance', '/limits', '/notice-settings', '/numbers', '/orders', '/calls', '/cdrs', '/cdrs/export.csv', '/bills/2026-11'])('GET /v1/tenants/demo%s with the other tenant\'s token', async (suffix) => {
+    const other = await call('GET', `/v1/tenants/demo${suffix}`, { token: tok.other });
+    const missing = await call('GET', `/v1/tenants/nosuch${suffix}`, { token: tok.other });
+    expect(other.status).toBe(404);
+    expect(other.body.error.code).toBe('not_found');
+    expect(other.text).not.toContain('Demo Enterprise');
+    expect(other.body.error.message.replace('demo', 'X')).toBe(missing.body.error.message.replace('nosuch', 'X'));
+  });
+
+  it('a number of another tenant is 404 too', async () => {
+    expect((await call('GET', '/v1/numbers/%2B8657188880000', { token: tok.other })).status).toBe(404);
+    expect((await call('GET', '/v1/numbers/%2B8657188880000', { token: tok.demo })).body).toMatchObject({ e164: '+8657188880000', state: 'approved' });
+  });
+});
+
+describe('tenants: create, notice settings, limits, suspend/resume, with audit rows', () => {
+  it('creates a tenant (201), refuses a duplicate (409) and bad fields (400 naming the field)', async () => {
+    const r = await call('POST', '/v1/tenants', { body: { code: 'acme', legalName: 'Acme Trading Co., Ltd.', ratePlan: 'china-std', notifyEmail: 'ops@acme.example' } });
+    expect(r.status, r.text).toBe(201);
+    expect(r.body).toMatchObject({ tenant: { code: 'acme', status: 'active', notifyEmail: 'ops@acme.example' }, redis: 'applied' });
+    expect((await call('POST', '/v1/tenants', { body: { code: 'acme', legalName: 'Again' } })).status).toBe(409);
+    const bad = await call('POST', '/v1/tenants', { body: { code: 'Bad Code', legalName: 'x' } });
+    expect([bad.status, bad.body.error.field]).toEqual([400, 'body.code']);
+    const missing = await call('POST', '/v1/tenants', { body: { code: 'x1' } });
+    expect([missing.status, missing.body.error.field]).toEqual([400, 'body.legalName']);
+    const extra = await call('POST', '/v1/tenants', { body: { code: 'x2', legalName: 'X', balance: 5 } });
+    expect([extra.status, extra.body.error.field]).toEqual([400, 'body.balance']);
+    const audit = await auditOf('tenant.create');
+    expect(audit.find((a) => a.after.code === 'acme')).toMatchObject({ actor_kind: 'operator', actor_id: expect.stringMatching(/^token:\d+$/) });
+    const one = await call('GET', '/v1/tenants/acme', { token: tok.read });
+    expect(one.body.legalName).toBe('Acme Trading Co., Ltd.');
+  });
+
+  it('notice settings: a tenant changes its own, null switches a channel off; audited with before/after', async () => {
+    const r = await call('PATCH', '/v1/tenants/me/notice-settings', { token: tok.demo, body: { notifyEmail: 'billing@demo.example', notifySms: '+8613800138000' } });
+    expect(r.status, r.text).toBe(200);
+    expect(r.body).toEqual({ notifyEmail: 'billing@demo.example', notifySms: '+8613800138000', notifyWebhook: null });
+    const off = await call('PATCH', '/v1/tenants/demo/notice-settings', { body: { notifySms: null } });
+    expect(off.body.notifySms).toBeNull();
+    expect((await call('GET', '/v1/tenants/me/notice-settings', { token: tok.demo })).body.notifyEmail).toBe('billing@demo.example');
+    const bad = await call('PATCH', '/v1/tenants/me/notice-settings', { token: tok.demo, body: { notifyWebhook: 'ftp://x' } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toMatch(/http/);
+    const a = await auditOf('tenant.notice-settings');
+    expect(a[0]).toMatchObject({ actor_kind: 'tenant', before: { notifyEmail: null }, after: { notifyEmail: 'billing@demo.example' } });
+  });
+
+  it('limits: read and change; bad calling hours name the field', async () => {
+    const r = await call('PATCH', '/v1/tenants/acme/limits', { body: { maxConcurrent: 60, callingHours: '08:00-21:00', dailySpendCap: '500.00' } });
+    expect(r.status, r.text).toBe(200);
+    expect(r.body).toMatchObject({ maxConcurrent: 60, callingHours: { from: '08:00', to: '21:00' }, dailySpendCapFen: '50000' });
+    expect((await call('GET', '/v1/tenants/acme/limits', { token: tok.read })).body.maxConcurrent).toBe(60);
+    const bad = await call('PATCH', '/v1/tenants/acme/limits', { body: { callingHours: '25:00-26:00' } });
+    expect([bad.status, bad.body.error.field]).toEqual([400, 'body.callingHours']);
+    expect((await call('PATCH', '/v1/tenants/acme/limits', { body: {} })).status).toBe(400);
+    expect((await auditOf('tenant.limits'))[0]).toMatchObject({ before: { maxConcurrent: expect.any(Number) }, after: { maxConcurrent: 60 } });
+  });
+
+  it('suspend and resume follow into Redis; the audit log holds both, newest first over the API', async () => {
+    const s = await call('POST', '/v1/tenants/acme/suspend', { body: { reason: 'compliance review' } });
+    expect(s.body).toMatchObject({ before: 'active', tenant: { status: 'suspended', statusReason: 'compliance review' }, redis: 'applied' });
+    const id = s.body.tenant.id as string;
+    expect(await redis.hget(`tenant:${id}`, 'status')).toBe('suspended');
+    const r = await call('POST', '/v1/tenants/acme/resume');
+    expect(r.body.tenant.status).toBe('active');
+    const log = await call('GET', `/v1/audit?tenant=acme&limit=2`, { token: tok.read });
+    expect(log.body.entries.map((e: any) => e.action)).toEqual(['tenant.resume', 'tenant.suspend']);
+    expect(log.body.entries[1]).toMatchObject({ before: { status: 'active' }, after: { status: 'suspended', statusReason: 'compliance review' } });
+    const page2 = await call('GET', `/v1/audit?tenant=acme&limit=2&beforeId=${log.body.nextBeforeId}`, { token: tok.read });
+    expect(page2.body.entries.every((e: any) => BigInt(e.id) < BigInt(log.body.nextBeforeId))).toBe(true);
+    expect((await call('GET', '/v1/audit', { token: tok.demo })).status).toBe(403);
+  });
+});
+
+describe('orders and numbers with real-name review', () => {
+  it('an order credits the prepaid packages and puts its numbers in the review queue; paying an unpaid one credits it', async () => {
+    const o = await call('POST', '/v1/tenants/acme/orders', {
+      body: { orderNo: 'ACME-1', packageAmount: '1000.00', validityMonths: 12, numbers: ['+8657188881111'], rent: '50.00', rentPeriod: 'month' },
+    });
+    expect(o.status, o.text).toBe(201);
+    expect(o.body).toMatchObject({ duplicate: false, credit: { amountFen: '100000' }, redis: { state: 'applied', credit: 'applied' } });
+    expect((await call('POST', '/v1/tenants/acme/orders', { body: { orderNo: 'ACME-1', packageAmount: '1000.00', validityMonths: 12 } })).status).toBe(200);
+    const unpaid = await call('POST', '/v1/tenants/acme/orders', { body: { orderNo: 'ACME-2', packageAmount: '200.00', validityMonths: 12, paid: false } });
+    expect(unpaid.body.credit).toBeNull();
+    const pay = await call('POST', '/v1/orders/ACME-2/pay', { body: {} });
+    expect(pay.body).toMatchObject({ duplicate: false, credit: { amountFen: '20000' } });
+    expect((await call('POST', '/v1/orders/NOPE/pay')).status).toBe(404);
+    const list = await call('GET', '/v1/tenants/acme/orders', { token: tok.read });
+    expect(list.body.orders.map((x: any) => [x.orderNo, x.status])).toEqual([['ACME-1', 'superseded'], ['ACME-2', 'active']]);
+    expect((await auditOf('order.pay'))).toHaveLength(1);
+  });
+
+  it('documents, review queue, reject with a reason, resubmit, approve, suspend, reclaim', async () => {
+    const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+    const add = await call('POST', '/v1/tenants/acme/numbers', {
+      body: { e164: '+8657188882222', rent: '50.00', rentPeriod: 'month', documents: [{ docType: 'business_licence', docRef: 'DMS-1', fileSha256: sha('licence') }] },
+    });
+    expect(add.status, add.text).toBe(201);
+    expect(add.body).toMatchObject({ state: 'pending_review', tenantCode: 'acme', documents: [{ docType: 'business_licence', docRef: 'DMS-1' }] });
+    const queue = await call('GET', '/v1/numbers/review-queue', { token: tok.read });
+    expect(queue.body.numbers.map((n: any) => n.e164)).toEqual(['+8657188881111', '+8657188882222']);
+    const noReason = await call('POST', '/v1/numbers/%2B8657188882222/reject', { body: {} });
+    expect([noReason.status, noReason.body.error.field]).toEqual([400, 'body.reason']);
+    const badDoc = await call('POST', '/v1/numbers/%2B8657188882222/documents', { body: { documents: [{ docType: 'passport', docRef: 'x', fileSha256: 'abc' }] } });
+    expect(badDoc.status).toBe(400);
+    expect(badDoc.body.error.field).toMatch(/^body\.documents/);
+    const rej = await call('POST', '/v1/numbers/%2B8657188882222/reject', { body: { reason: 'licence expired' } });
+    expect(rej.body).toMatchObject({ state: 'rejected', stateReason: 'licence expired' });
+    const again = await call('POST', '/v1/numbers/%2B8657188882222/documents', { body: { documents: [{ docType: 'business_licence', docRef: 'DMS-2', fileSha256: sha('licence 2') }] } });
+    expect(again.body).toMatchObject({ state: 'pending_review' });
+    expect(again.body.documents).toHaveLength(2);
+    expect((await call('POST', '/v1/numbers/%2B8657188882222/approve')).body.state).toBe('approved');
+    expect((await call('POST', '/v1/numbers/%2B8657188882222/suspend', { body: { reason: 'carrier asks for new documents' } })).body.state).toBe('suspended');
+    expect((await call('POST', '/v1/numbers/%2B8657188882222/reclaim', { body: { reason: 'end' } })).body.state).toBe('reclaimed');
+    expect((await call('POST', '/v1/numbers/%2B8657188882222/approve')).status).toBe(400);
+    expect((await call('POST', '/v1/numbers/%2B8657100000000/approve')).status).toBe(404);
+    const byState = await call('GET', '/v1/numbers?state=reclaimed', { token: tok.read });
+    expect(byState.body.numbers.map((n: any) => n.e164)).toEqual(['+8657188882222']);
+    const mine = await call('GET', '/v1/tenants/me/numbers', { token: tok.demo });
+    expect(mine.body.numbers.map((n: any) => n.e164)).toEqual(['+8657188880000']);
+    const actions = (await db.pool.query(`select action from audit_log where target_id = '+8657188882222' order by id`)).rows.map((r) => r.action);
+    expect(actions).toEqual(['number.add', 'number.reject', 'number.documents', 'number.approve', 'number.suspend', 'number.reclaim']);
+  });
+});
+
+describe('top-ups and gifts with Idempotency-Key', () => {
+  it('a replay returns the first result and credits once; another body with the same key is 409', async () => {
+    const before = await call('GET', '/v1/tenants/demo/balance', { token: tok.demo });
+    const first = await call('POST', '/v1/tenants/demo/top-ups', { headers: { 'idempotency-key': 'PAY-0001' }, body: { amount: '500.00', memo: 'bank transfer' } });
+    expect(first.status, first.text).toBe(201);
+    expect(first.headers.get('idempotent-replayed')).toBe('false');
+    expect(first.headers.get('x-redis-sync')).toBe('applied');
+    expect(first.body).toMatchObject({ kind: 'paid', amountFen: '50000' });
+    const replay = await call('POST', '/v1/tenants/demo/top-ups', { headers: { 'idempotency-key': 'PAY-0001' }, body: { amount: '500.00', memo: 'bank transfer' } });
+    expect(replay.status).toBe(201);
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+    expect(replay.body).toEqual(first.body);
+    const other = await call('POST', '/v1/tenants/demo/top-ups', { headers: { 'idempotency-key': 'PAY-0001' }, body: { amount: '600.00' } });
+    expect([other.status, other.body.error.code]).toEqual([409, 'conflict']);
+    const after = await call('GET', '/v1/tenants/demo/balance', { token: tok.demo });
+    expect(BigInt(after.body.usablePaidFen) - BigInt(before.body.usablePaidFen)).toBe(50_000n);
+    const n = await db.pool.query(`select count(*)::int as n from ledger_transfers where idempotency_key = 'topup:PAY-0001'`);
+    expect(n.rows[0].n).toBe(1);
+    expect(await auditOf('credit.top-up')).toHaveLength(1);
+  });
+
+  it('20 concurrent requests with one key credit exactly once and all answer the same credit', async () => {
+    const rs = await Promise.all(Array.from({ length: 20 }, () => call('POST', '/v1/tenants/demo/gifts', { headers: { 'idempotency-key': 'GIFT-RACE' }, body: { amount: '8.88' } })));
+    expect(rs.map((r) => r.status)).toEqual(Array(20).fill(201));
+    expect(new Set(rs.map((r) => r.body.transferId)).size).toBe(1);
+    expect(rs.filter((r) => r.headers.get('idempotent-replayed') === 'false')).toHaveLength(1);
+    expect(rs[0]!.body.kind).toBe('gift');
+    const n = await db.pool.query(`select count(*)::int as n from ledger_transfers where idempotency_key = 'topup:GIFT-RACE'`);
+    expect(n.rows[0].n).toBe(1);
+    const bal = await call('GET', '/v1/tenants/me/balance', { token: tok.demo });
+    expect(bal.body.usableGiftFen).toBe('888');
+  });
+
+  it('no key, a bad key, a bad amount and an unknown tenant are refused naming the field', async () => {
+    const noKey = await call('POST', '/v1/tenants/demo/top-ups', { body: { amount: '1.00' } });
+    expect([noKey.status, noKey.body.error.field]).toEqual([400, 'headers.idempotency-key']);
+    const badAmount = await call('POST', '/v1/tenants/demo/top-ups', { headers: { 'idempotency-key': 'k2' }, body: { amount: '1.001' } });
+    expect([badAmount.status, badAmount.body.error.field]).toEqual([400, 'body.amount']);
+    const zero = await call('POST', '/v1/tenants/demo/top-ups', { headers: { 'idempotency-key': 'k3' }, body: { amount: '0.00' } });
+    expect([zero.status, zero.body.error.field]).toEqual([400, 'amount']);
+    expect((await call('POST', '/v1/tenants/nosuch/top-ups', { headers: { 'idempotency-key': 'k4' }, body: { amount: '1.00' } })).status).toBe(404);
+  });
+});
+
+describe('payments (billing\'s operations over HTTP)', () => {
+  it('records a payment once per reference and shows the account; another tenant\'s account is 404', async () => {
+    const unpaid = await call('POST', '/v1/tenants/acme/orders', { body: { orderNo: 'ACME-3', packageAmount: '300.00', validityMonths: 12, paid: false } });
+    expect(unpaid.status, unpaid.text).toBe(201);
+    const owed = await call('GET', '/v1/tenants/acme/account?open=true', { token: tok.read });
+    expect(owed.status, owed.text).toBe(200);
+    expect(BigInt(owed.body.owedFen)).toBeGreaterThanOrEqual(30_000n);
+    const p = await call('POST', '/v1/tenants/acme/payments', { body: { amount: '300.00', reference: 'BANK-77', orderNo: 'ACME-3' } });
+    expect(p.status, p.text).toBe(201);
+    expect(p.body.duplicate).toBe(false);
+    const again = await call('POST', '/v1/tenants/acme/payments', { body: { amount: '300.00', reference: 'BANK-77', orderNo: 'ACME-3' } });
+    expect(again.body.duplicate).toBe(true);
+    const acct = await call('GET', '/v1/tenants/acme/account', { token: tok.read });
+    expect(acct.body.payments.some((x: any) => x.reference === 'BANK-77')).toBe(true);
+    expect((await call('GET', '/v1/tenants/acme/account', { token: tok.demo })).status).toBe(404);
+    expect((await call('POST', '/v1/tenants/acme/payments', { body: { amount: 'x', reference: 'R' } })).body.error.field).toBe('body.amount');
+  });
+
+  it('statements as JSON, CSV and PDF; an invoice of the payment, listed and as PDF; another tenant\'s are 404', async () => {
+    const month = new Date(clock).toLocaleDateString('sv-SE', { timeZone: 'Asia/Shanghai' }).slice(0, 7);
+    const st = await call('GET', `/v1/tenants/acme/statements/${month}`, { token: tok.read });
+    expect(st.status, st.text).toBe(200);
+    expect(BigInt(st.body.totals.creditedFen)).toBeGreaterThan(0n);
+    const csv = await call('GET', `/v1/tenants/acme/statements/${month}/csv`, { token: tok.read });
+    expect([csv.status, csv.headers.get('content-type')]).toEqual([200, 'text/csv; charset=utf-8']);
+    const pdf = await fetch(`${base}/v1/tenants/acme/statements/${month}/pdf`, { headers: { authorization: `Bearer ${tok.read}` } });
+    called.push({ method: 'GET', path: `/v1/tenants/acme/statements/${month}/pdf`, status: pdf.status });
+    expect(pdf.status).toBe(200);
+    expect(Buffer.from(await pdf.arrayBuffer()).subarray(0, 5).toString()).toBe('%PDF-');
+    expect((await call('GET', `/v1/tenants/acme/statements/${month}`, { token: tok.demo })).status).toBe(404);
+    const inv = await call('POST', '/v1/tenants/acme/invoices', { body: { payment: 'BANK-77', kind: 'general' } });
+    expect(inv.status, inv.text).toBe(201);
+    const list = await call('GET', '/v1/tenants/acme/invoices', { token: tok.read });
+    expect(list.body.invoices.map((i: any) => i.number)).toEqual([inv.body.invoice.number]);
+    const ipdf = await fetch(`${base}/v1/invoices/${inv.body.invoice.number}/pdf`, { headers: { authorization: `Bearer ${tok.read}` } });
+    called.push({ method: 'GET', path: `/v1/invoices/${inv.body.invoice.number}/pdf`, status: ipdf.status });
+    expect(ipdf.status).toBe(200);
+    expect((await call('GET', `/v1/invoices/${inv.body.invoice.number}/pdf`, { token: tok.demo })).status).toBe(404);
+    const jobs = await call('GET', '/v1/jobs', { token: tok.read });
+    expect(jobs.status, jobs.text).toBe(200);
+    expect(Array.isArray(jobs.body.jobs)).toBe(true);
+  });
+});
+
+describe('rate decks, trunks, gateways', () => {
+  it('imports a CSV deck with the CLI\'s row validation: any bad row and nothing is imported', async () => {
+    const bad = await call('PUT', '/v1/rate-plans/intl/deck?create=true', { raw: 'prefix,price_per_minute\n8613,0.08\n+86,abc\n8614,0.09\n8613,0.10\n' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.errors.map((e: any) => e.line)).toEqual([3, 5]);
+    expect((await call('GET', '/v1/rate-plans', { token: tok.read })).body.plans.map((p: any) => p.name)).toEqual(['china-std']);
+    const good = await call('PUT', '/v1/rate-plans/intl/deck?create=true', { raw: 'prefix,price_per_minute,destination\n8613,0.08,Mobile\n1,0.50,USA\n' });
+    expect(good.status, good.text).toBe(200);
+    expect(good.body).toMatchObject({ ok: true, imported: 2, created: true });
+    const csv = await call('GET', '/v1/rate-plans/intl/deck', { token: tok.read });
+    expect(csv.headers.get('content-type')).toContain('text/csv');
+    expect(csv.text.split('\n')[0]).toContain('prefix');
+    expect(csv.text).toContain('8613,Mobile,0.080000');
+    expect((await call('PUT', '/v1/rate-plans/nope/deck', { raw: 'prefix,price_per_minute\n86,0.1\n' })).status).toBe(404);
+    const big = await call('PUT', '/v1/rate-plans/intl/deck', { raw: 'prefix,price_per_minute\n' + '86,0.1\n'.repeat(1000) });
+    expect([big.status, big.body.error.code]).toEqual([413, 'payload_too_large']);
+    expect((await auditOf('rates.import'))[0]).toMatchObject({ target_id: 'intl', detail: { imported: 2 } });
+  });
+
+  it('trunks and gateways: add (201), duplicate (409), bad address (400), list, disable/enable', async () => {
+    expect((await call('POST', '/v1/trunks', { body: { name: 'ccc-b', address: '10.0.0.3', failurePolicy: 'continue' } })).status).toBe(201);
+    expect((await call('POST', '/v1/trunks', { body: { name: 'ccc-b', address: '10.0.0.4' } })).status).toBe(409);
+    const bad = await call('POST', '/v1/trunks', { body: { name: 'ccc-c', address: '10.0.0.300' } });
+    expect([bad.status, bad.body.error.field]).toEqual([400, 'address']);
+    expect((await call('POST', '/v1/trunks/ccc-b/disable')).body.enabled).toBe(false);
+    expect((await call('POST', '/v1/trunks/ccc-b/enable')).body.enabled).toBe(true);
+    expect((await call('POST', '/v1/trunks/nope/enable')).status).toBe(404);
+    expect((await call('GET', '/v1/trunks', { token: tok.read })).body.trunks.map((t: any) => t.name)).toEqual(['ccc-b', 'ccc-local']);
+    expect((await call('POST', '/v1/gateways', { body: { name: 'gw-b', host: '10.1.1.1', priority: 5, numberFormat: 'e164' } })).status).toBe(201);
+    expect((await call('POST', '/v1/gateways/gw-b/disable')).body).toMatchObject({ name: 'gw-b', enabled: false });
+    expect((await call('POST', '/v1/gateways/gw-b/enable')).body.enabled).toBe(true);
+    const gws = await call('GET', '/v1/gateways', { token: tok.read });
+    expect(gws.body.gateways.map((g: any) => g.name)).toEqual(['gw-b', 'carrier-local']);
+    expect((await auditOf('trunk.disable'))[0]).toMatchObject({ before: { enabled: true }, after: { enabled: false } });
+  });
+});
+
+describe('CDRs, bills, live calls, reconcile', () => {
+  beforeAll(async () => {
+    const demo = (await db.pool.query(`select id from tenants where code = 'demo'`)).rows[0].id;
+    const now = Date.now();
+    for (let i = 0; i < 5; i++) {
+      await db.pool.query(
+        `insert into cdrs (call_id, invite_at, tenant_id, a_call_id, caller, callee, end_at, billable_seconds, duration_ms, charge_fen, sip_status, result, gateway)
+         values ($1, $2, $3, $4, '+8657188880000', $5, $2, 60, 60000, 10, 200, 'answered', 'carrier-local')`,
+        [`cdr-${i}`, new Date(now - i * 60_000), demo, `a-${i}`, i < 2 ? '+8613800138000' : '+862100000000'],
+      );
+    }
+  });
+
+  it('lists with filters and cursor paging; exports CSV streamed, tenant columns only', async () => {
+    const all = await call('GET', '/v1/tenants/me/cdrs?limit=2', { token: tok.demo });
+    expect(all.body.cdrs.map((c: any) => c.callId)).toEqual(['cdr-0', 'cdr-1']);
+    const next = await call('GET', `/v1/tenants/me/cdrs?limit=2&cursor=${all.body.nextCursor}`, { token: tok.demo });
+    expect(next.body.cdrs.map((c: any) => c.callId)).toEqual(['cdr-2', 'cdr-3']);
+    const mobile = await call('GET', '/v1/tenants/me/cdrs?callee=138', { token: tok.demo });
+    expect(mobile.body.cdrs.map((c: any) => c.callId)).toEqual(['cdr-0', 'cdr-1']);
+    const csv = await call('GET', '/v1/tenants/me/cdrs/export.csv?callee=021', { token: tok.demo });
+    expect(csv.status).toBe(200);
+    expect(csv.headers.get('content-disposition')).toContain('cdrs-demo.csv');
+    const lines = csv.text.trim().split('\n');
+    expect(lines).toHaveLength(4);
+    expect(lines[0]).not.toContain('gateway');
+    expect(lines[1]).toMatch(/^cdr-4,/);
+    const op = await call('GET', '/v1/tenants/demo/cdrs/export.csv', { token: tok.read });
+    expect(op.text.split('\n')[0]).toContain('gateway');
+    expect((await call('GET', '/v1/tenants/me/cdrs/export.csv?from=2026-13-01T00:00:00Z', { token: tok.demo })).status).toBe(400);
+  });
+
+  it('the month\'s bill of a tenant', async () => {
+    const month = new Date().toISOString().slice(0, 7);
+    const r = await call('GET', `/v1/tenants/me/bills/${month}`, { token: tok.demo });
+    expect(r.status).toBe(200);
+    expect(BigInt(r.body.closingBalanceFen)).toBe(BigInt(r.body.openingBalanceFen) + BigInt(r.body.creditedFen) - BigInt(r.body.debitedFen));
+  });
+
+  it('live calls from the shared call sets; a cut is published and audited; reconcile reports every tenant', async () => {
+    const demo = (await db.pool.query(`select id from tenants where code = 'demo'`)).rows[0].id.toString();
+    await redis.zadd(`sip:calls:${demo}`, Date.now() + 60_000, 'call-x');
+    expect((await call('GET', '/v1/calls', { token: tok.read })).body.calls).toEqual([{ tenantId: demo, calls: 1 }]);
+    expect((await call('GET', '/v1/tenants/me/calls', { token: tok.demo })).body.calls).toEqual([{ tenantId: demo, calls: 1 }]);
+    const cut = await call('POST', '/v1/tenants/demo/calls/cut', { body: { reason: 'fraud review' } });
+    expect(cut.body).toMatchObject({ tenant: 'demo', liveCallsBefore: 1 });
+    expect((await auditOf('calls.cut'))[0]).toMatchObject({ detail: { reason: 'fraud review', liveCallsBefore: 1 } });
+    const rec = await call('GET', '/v1/reconcile', { token: tok.read });
+    expect(rec.status, rec.text).toBe(200);
+    expect(rec.body.checked).toBeGreaterThanOrEqual(3);
+    expect((await call('GET', '/v1/reconcile?tenant=demo', { token: tok.read })).body.checked).toBe(1);
+  });
+});
+
+describe('limits of the HTTP layer', () => {
+  it('a JSON body over the limit is 413; a wrong content type is 415; a wrong method is 405', async () => {
+    const big = await call('POST', '/v1/tenants', { body: { code: 'big', legalName: 'x'.repeat(3000) } });
+    expect([big.status, big.body.error.code]).toEqual([413, 'payload_too_large']);
+    const xml = await call('POST', '/v1/tenants', { raw: '<x/>', type: 'application/xml' });
+    expect([xml.status, xml.body.error.code]).toEqual([415, 'unsupported_media_type']);
+    const m = await call('DELETE', '/v1/tenants/demo');
+    expect([m.status, m.headers.get('allow')]).toEqual([405, 'GET']);
+  });
+
+  it('per-token rate limit: past the limit a token gets 429 while another token still works', async () => {
+    const config = loadConfig({}, { 'http.host': '127.0.0.1', 'http.port': 0, 'api.operatorToken': BOOT, 'api.rateLimitPerMinute': 5 });
+    const small = createHttpServer({ config, logger: createLogger('silent'), readiness: new Readiness(), services: testServices(db.pool, { config }) });
+    const port = (await small.listen()).port;
+    try {
+      const get = (t: string) => fetch(`http://127.0.0.1:${port}/v1/me`, { headers: { authorization: `Bearer ${t}` } });
+      const statuses = [];
+      for (let i = 0; i < 7; i++) statuses.push((await get(tok.read)).status);
+      expect(statuses).toEqual([200, 200, 200, 200, 200, 429, 429]);
+      const limited = await get(tok.read);
+      expect(((await limited.json()) as any).error.code).toBe('rate_limited');
+      expect(limited.headers.get('retry-after')).toBeTruthy();
+      expect((await get(tok.demo)).status).toBe(200);
+      // probes are never limited
+      for (let i = 0; i < 7; i++) expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+    } finally {
+      await small.close();
+    }
+  });
+});
+
+describe('route coverage', () => {
+  it('every route of /openapi.json was called by this file', async () => {
+    const doc = (await call('GET', '/openapi.json', { token: null })).body;
+    const missing: string[] = [];
+    for (const [path, ops] of Object.entries(doc.paths as Record<string, Record<string, unknown>>)) {
+      const re = new RegExp('^' + path.replace(/\{[^}]+\}/g, '[^/]+').replace(/\./g, '\\.') + '$');
+      for (const method of Object.keys(ops)) {
+        if (!called.some((c) => c.method === method.toUpperCase() && re.test(c.path))) missing.push(`${method.toUpperCase()} ${path}`);
+      }
+    }
+    expect(missing).toEqual([]);
+  });
+});
