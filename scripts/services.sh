@@ -81,6 +81,12 @@ if [ "$NEED_NFT" = 1 ] && ! command -v nft >/dev/null && [ ! -x /usr/sbin/nft ];
   apt_install --no-install-recommends nftables || log "nftables not installed: the firewall rules are checked without nft"
 fi
 
+# --- pgbouncer (npm run test:cluster runs the app through it) ----------------
+if [ "${NEED_PGBOUNCER:-0}" = 1 ] && ! command -v pgbouncer >/dev/null; then
+  log "installing pgbouncer"
+  apt_install --no-install-recommends pgbouncer
+fi
+
 # --- sipp (SIP tests and benchmarks) ----------------------------------------
 if [ "$NEED_SIPP" = 1 ] && ! command -v sipp >/dev/null; then
   log "installing sip-tester (sipp)"

@@ -1,7 +1,8 @@
 /**
  * Versioned migrations: src/db/migrations/NNN_name.sql, applied in order, each in its own transaction,
  * recorded in schema_migrations with a checksum. Re-running is a no-op; an edited applied migration is an error.
- * A transaction-scoped advisory lock makes concurrent starts safe.
+ * Each transaction takes a transaction-scoped advisory lock first, so concurrent starts are safe, also through
+ * PgBouncer in transaction pooling mode.
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -26,36 +27,45 @@ export function listMigrations(dir = projectPath('src', 'db', 'migrations')): { 
 }
 
 export async function migrate(pool: pg.Pool): Promise<MigrationResult> {
-  const c = await pool.connect();
-  try {
-    await c.query('select pg_advisory_lock($1)', [MIGRATION_LOCK]);
-    await c.query(`create table if not exists schema_migrations (
-      version text primary key, file text not null, checksum text not null, applied_at timestamptz not null default now())`);
-    const done = new Map<string, string>(
-      (await c.query<{ version: string; checksum: string }>('select version, checksum from schema_migrations')).rows.map((r) => [r.version, r.checksum]),
-    );
-    const result: MigrationResult = { applied: [], alreadyApplied: [] };
-    for (const m of listMigrations()) {
-      const prior = done.get(m.version);
-      if (prior !== undefined) {
-        if (prior !== m.checksum) throw new Error(`migration ${m.file} was changed after it was applied (checksum differs); add a new migration instead`);
-        result.alreadyApplied.push(m.file);
-        continue;
-      }
-      await c.query('begin');
+  const result: MigrationResult = { applied: [], alreadyApplied: [] };
+  await inLockedTx(pool, (c) => c.query(`create table if not exists schema_migrations (
+    version text primary key, file text not null, checksum text not null, applied_at timestamptz not null default now())`));
+  for (const m of listMigrations()) {
+    const prior = await inLockedTx(pool, async (c) => {
+      const done = await c.query<{ checksum: string }>('select checksum from schema_migrations where version = $1', [m.version]);
+      if (done.rows[0]) return done.rows[0].checksum;
       try {
         await c.query(m.sql);
-        await c.query('insert into schema_migrations (version, file, checksum) values ($1, $2, $3)', [m.version, m.file, m.checksum]);
-        await c.query('commit');
       } catch (e) {
-        await c.query('rollback');
         throw new Error(`migration ${m.file} failed: ${(e as Error).message}`);
       }
-      result.applied.push(m.file);
-    }
-    return result;
+      await c.query('insert into schema_migrations (version, file, checksum) values ($1, $2, $3)', [m.version, m.file, m.checksum]);
+      return null;
+    });
+    if (prior === null) result.applied.push(m.file);
+    else if (prior !== m.checksum) throw new Error(`migration ${m.file} was changed after it was applied (checksum differs); add a new migration instead`);
+    else result.alreadyApplied.push(m.file);
+  }
+  return result;
+}
+
+/**
+ * One transaction holding the migration lock. The lock is transaction-scoped on purpose: concurrent starts wait for
+ * each other, and it holds through PgBouncer in transaction pooling, where a session lock would stay on whichever
+ * server connection took it (and block every later start).
+ */
+async function inLockedTx<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+  const c = await pool.connect();
+  try {
+    await c.query('begin');
+    await c.query('select pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    const out = await fn(c);
+    await c.query('commit');
+    return out;
+  } catch (e) {
+    await c.query('rollback').catch(() => undefined);
+    throw e;
   } finally {
-    await c.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
     c.release();
   }
 }
