@@ -14,7 +14,8 @@ import { drachtioServerMissing, startDrachtioServer, type DrachtioServer } from 
 import { createTestDb, type TestDb } from '../helpers/pg.js';
 import { freePort } from '../helpers/ports.js';
 import { deleteKeys, TEST_REDIS_URL, testPrefix } from '../helpers/redis.js';
-import { killSipps, scenarioFor, seedTenant } from '../e2e/harness.js';
+import { killSipps, scenarioFor } from '../e2e/harness.js';
+import { seedTenant } from '../helpers/tenants.js';
 import { cdrsSince, metricsText, placeCalls, readyz, sample, startCarrier, waitActiveCalls } from '../e2e/topology-fixture.js';
 
 const missing = drachtioServerMissing();
@@ -46,7 +47,7 @@ describe.skipIf(missing !== null)(`two app instances behind two real drachtio-se
     for (const d of servers) {
       apps.push(await startAppProcess({
         DATABASE_URL: db.url, DATABASE_POOL_SIZE: '5', REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: prefix,
-        HTTP_HOST: '127.0.0.1', HTTP_PORT: '0', DRACHTIO_SERVERS: `127.0.0.1:${d.controlPort}`, DRACHTIO_SECRET: d.secret,
+        DRACHTIO_SERVERS: `127.0.0.1:${d.controlPort}`, DRACHTIO_SECRET: d.secret,
         DEMO_AUTO_SEED: 'false', SCHEDULER_ENABLED: 'false', MAINTENANCE_INTERVAL_SECONDS: '3600', SIP_OPTIONS_PING_SECONDS: '0',
         CHARGING_SLICE_SECONDS: String(SLICE_SECONDS), CHARGING_LEASE_GRACE_SECONDS: '2', DRAIN_SECONDS: '1',
       }));

@@ -16,15 +16,15 @@ import { doorOptions, pgSources } from '../../src/edge/door.js';
 import type { SourceAllowList } from '../../src/edge/sources.js';
 import { createChargingRedis, waitReady, type ChargingRedis } from '../../src/charging/redis.js';
 import { createChargingEngine, type Engine } from '../../src/charging/engine.js';
-import { loadTenant, setTenantState, subscribeTenantControl } from '../../src/charging/tenant-sync.js';
+import { setTenantState, subscribeTenantControl } from '../../src/charging/tenant-sync.js';
 import { createOutboxConsumer, type OutboxConsumer } from '../../src/outbox/consumer.js';
-import { bucketAccount, postTransfers, systemAccount } from '../../src/ledger/ledger.js';
 import { connectSrf } from '../../src/sip/connect.js';
 import { createSipApp, type SipApp } from '../../src/sip/app.js';
 import { createDirectory } from '../../src/sip/directory.js';
 import { startMedia, type Media } from '../../src/media/index.js';
 import type { TypedSrf } from '../../src/sip/srf-types.js';
 import { projectPath } from '../../src/util/paths.js';
+import { seedTenant, type TenantSeed } from '../helpers/tenants.js';
 import { createTestDb, type TestDb } from '../helpers/pg.js';
 import { deleteKeys, TEST_REDIS_URL, testPrefix } from '../helpers/redis.js';
 import { freePort } from '../helpers/ports.js';
@@ -165,30 +165,6 @@ async function until<T>(what: string, fn: () => Promise<T | null>, timeoutMs = 1
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-}
-
-export interface TenantSeed { code: string; number: string; balanceFen: bigint; pricePerMinute?: string; maxConcurrent?: number; maxCps?: number }
-
-/** A tenant holding `number` (approved), a rate plan with `pricePerMinute` for prefix 86, a paid top-up, loaded into Redis. */
-export async function seedTenant(pool: TestDb['pool'], redis: ChargingRedis, o: TenantSeed): Promise<string> {
-  const plan = await pool.query<{ id: bigint }>('insert into rate_plans (name) values ($1) returning id', [`plan-${o.code}`]);
-  const planId = plan.rows[0]!.id;
-  await pool.query(`insert into rate_deck_entries (rate_plan_id, prefix, price_per_minute) values ($1, '86', $2)`, [planId, o.pricePerMinute ?? '6']);
-  const t = await pool.query<{ id: bigint }>(
-    `insert into tenants (code, legal_name, rate_plan_id, max_concurrent, max_cps) values ($1, $2, $3, $4, $5) returning id`,
-    [o.code, `Tenant ${o.code}`, planId, o.maxConcurrent ?? 30, o.maxCps ?? 10],
-  );
-  const tenantId = t.rows[0]!.id;
-  await pool.query(`insert into numbers (e164, tenant_id, state) values ($1, $2, 'approved')`, [o.number, tenantId]);
-  if (o.balanceFen > 0n) {
-    const b = await pool.query<{ id: bigint }>(`insert into balance_buckets (tenant_id, kind, valid_from) values ($1, 'paid', 'epoch') returning id`, [tenantId]);
-    await postTransfers(pool, [{
-      idempotencyKey: `e2e-topup:${b.rows[0]!.id}`, debitAccountId: await systemAccount(pool, 'cash'),
-      creditAccountId: await bucketAccount(pool, b.rows[0]!.id), amountFen: o.balanceFen, kind: 'top_up', tenantId,
-    }]);
-  }
-  await loadTenant(pool, redis, tenantId.toString());
-  return tenantId.toString();
 }
 
 export async function startHarness(overrides: Record<string, unknown> = {}): Promise<Harness> {

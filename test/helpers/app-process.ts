@@ -1,11 +1,12 @@
 /**
  * The product as a separate process, exactly as `npm run dev` runs it (src/main.ts under tsx), configured by
  * environment variables: for tests that kill an app instance (SIGKILL: no drain, no settlement, nothing flushed)
- * or run several instances side by side. Resolves once the instance logged "softswitch ready" (its HTTP port is
- * read from that line); its log lines are kept and printed when it fails to start.
+ * or run several instances side by side. Its HTTP port is a spare one (HTTP_PORT); resolves once its /readyz
+ * answers 200. Its log lines are kept, and printed when it fails to start.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { projectPath } from '../../src/util/paths.js';
+import { freePort } from './ports.js';
 
 export interface AppProcess {
   pid: number;
@@ -20,8 +21,9 @@ export interface AppProcess {
 }
 
 export async function startAppProcess(env: Record<string, string>, timeoutMs = 60_000): Promise<AppProcess> {
+  const httpPort = await freePort();
   const proc: ChildProcess = spawn(process.execPath, ['--import', 'tsx', projectPath('src', 'main.ts')], {
-    cwd: projectPath(), env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: projectPath(), env: { ...process.env, LOG_LEVEL: 'info', ...env, HTTP_HOST: '127.0.0.1', HTTP_PORT: String(httpPort) }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: Record<string, unknown>[] = [];
   let stderr = '';
@@ -42,20 +44,20 @@ export async function startAppProcess(env: Record<string, string>, timeoutMs = 6
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
   const alive = () => proc.exitCode === null && proc.signalCode === null;
 
+  const base = `http://127.0.0.1:${httpPort}`;
+  const ready = async () => (await fetch(`${base}/readyz`).catch(() => null))?.status === 200;
   const end = Date.now() + timeoutMs;
-  let httpPort = 0;
-  while (!httpPort) {
-    const ready = lines.find((l) => l.msg === 'softswitch ready');
-    if (ready) httpPort = Number(ready.httpPort);
-    else if (!alive() || Date.now() > end) {
+  while (!(await ready())) {
+    if (!alive() || Date.now() > end) {
       proc.kill('SIGKILL');
       await exited;
       const tail = lines.slice(-20).map((l) => JSON.stringify(l)).join('\n');
       throw new Error(`app process did not become ready (exit ${proc.exitCode ?? proc.signalCode}): ${stderr.trim()}\n${tail}`);
-    } else await new Promise((r) => setTimeout(r, 50));
+    }
+    await new Promise((r) => setTimeout(r, 100));
   }
   return {
-    pid: proc.pid!, httpPort, base: `http://127.0.0.1:${httpPort}`,
+    pid: proc.pid!, httpPort, base,
     logs: () => lines,
     async kill() {
       if (alive()) proc.kill('SIGKILL');
