@@ -28,7 +28,7 @@ function pct(sorted: number[], p: number): number {
 
 const db = await createTestDb();
 const prefix = testPrefix();
-const redis = createChargingRedis(TEST_REDIS_URL, prefix);
+const redis = createChargingRedis({ ...loadConfig({}).redis, url: TEST_REDIS_URL, keyPrefix: prefix });
 await waitReady(redis);
 const clock = new ManualClock(Date.now()); // never advanced: no slice timers fire during the bench
 const plan = await createPlan(db.pool, 'bench', [{ prefix: '86', price: '0.1' }]);

@@ -14,12 +14,12 @@
  *   npm run bench:instances -- --step 5 --cps 20,40  # quick run
  */
 import { cpus, loadavg } from 'node:os';
-import { createChargingRedis, waitReady } from '../src/charging/redis.js';
+import { waitReady } from '../src/charging/redis.js';
 import { startAppProcess, type AppProcess } from '../test/helpers/app-process.js';
 import { drachtioServerMissing, startDrachtioServer, type DrachtioServer } from '../test/helpers/drachtio-server.js';
 import { createTestDb } from '../test/helpers/pg.js';
 import { freePort } from '../test/helpers/ports.js';
-import { deleteKeys, TEST_REDIS_URL, testPrefix } from '../test/helpers/redis.js';
+import { deleteKeys, TEST_REDIS_URL, testChargingRedis, testPrefix } from '../test/helpers/redis.js';
 import { seedTenant } from '../test/helpers/tenants.js';
 import { killSipps, sipp, waitForListener, waitMs } from '../test/edge/support.js';
 
@@ -38,7 +38,7 @@ const HOLD_MS = 500;
 
 const db = await createTestDb();
 const prefix = testPrefix();
-const redis = createChargingRedis(TEST_REDIS_URL, prefix);
+const redis = testChargingRedis(prefix);
 await waitReady(redis);
 const carrierPort = await freePort();
 await db.pool.query(`insert into ingress_trunks (name, address) values ('ccc-bench', '127.0.0.1')`);

@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import { configForLog, type Config } from './config/config.js';
 import { createPool } from './db/pool.js';
 import { migrate } from './db/migrate.js';
-import { createChargingRedis, waitReady } from './charging/redis.js';
+import { createChargingRedis, waitReady, watchFailovers } from './charging/redis.js';
 import { createChargingEngine } from './charging/engine.js';
 import { subscribeTenantControl } from './charging/tenant-sync.js';
 import { createOutboxConsumer } from './outbox/consumer.js';
@@ -57,9 +57,11 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     await pool.query('select ensure_cdr_partitions(now(), 3)');
     await importMissingYears(pool); // the bundled working-day calendar (config/calendar) for years not imported yet
 
-    const redis = createChargingRedis(config.redis.url, config.redis.keyPrefix);
+    const redis = createChargingRedis(config.redis);
     closers.push({ name: 'redis', close: () => redis.quit() });
     await waitReady(redis);
+    const unwatch = watchFailovers(redis, (f) => log.warn(f, 'Redis master changed (failover)'));
+    closers.push({ name: 'redis-failover-watch', close: async () => unwatch() });
 
     if (config.demo.autoSeed) {
       const { rows } = await pool.query<{ n: string }>('select count(*)::text as n from tenants');
@@ -71,7 +73,7 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
 
     const charging = createChargingEngine({ redis, pool, config, logger: log, instanceId });
     closers.push({ name: 'charging', close: () => charging.close() });
-    const outbox = createOutboxConsumer({ redis, pool, logger: log, instanceId });
+    const outbox = createOutboxConsumer({ redis, pool, logger: log, instanceId, options: { batchSize: config.outbox.batchSize } });
     outbox.start();
     closers.push({ name: 'outbox', close: () => outbox.stop() });
 

@@ -14,9 +14,8 @@ import { ratingDigits } from '../rating/normalize.js';
 import type { AuthorizeRequest, AuthorizeResult, ChargingEngine, LowCreditWarning, Metering, SettleResult } from './types.js';
 import { billCall } from './cdr.js';
 import { realClock, type Clock } from './clock.js';
-import { keys } from './keys.js';
 import { RateCache } from './rate-cache.js';
-import type { ChargingRedis } from './redis.js';
+import { durably, type ChargingRedis } from './redis.js';
 import { expireBuckets, loadTenant, subscribeTenantControl } from './tenant-sync.js';
 
 /** A call that never gets answered keeps its first slice this long before the sweeper may reclaim it. */
@@ -88,6 +87,7 @@ export type Engine = ChargingEngine & {
 
 export function createChargingEngine(deps: ChargingEngineDeps): Engine {
   const { redis, pool, config, instanceId } = deps;
+  const k = redis.layout;
   const clock = deps.clock ?? realClock;
   const cfg = config.charging;
   const graceMs = cfg.leaseGraceSeconds * 1000;
@@ -125,7 +125,7 @@ export function createChargingEngine(deps: ChargingEngineDeps): Engine {
   async function ratePlanOf(tenantId: string): Promise<string> {
     const known = plans.get(tenantId);
     if (known !== undefined) return known;
-    const p = (await timed('redis', 'charging_plan', () => redis.hget(keys.tenant(tenantId), 'plan'))) ?? '';
+    const p = (await timed('redis', 'charging_plan', () => redis.hget(k.tenant(tenantId), 'plan'))) ?? '';
     plans.set(tenantId, p);
     return p;
   }
@@ -175,9 +175,11 @@ export function createChargingEngine(deps: ChargingEngineDeps): Engine {
       const maxCall = prep?.maxCall ?? cfg.maxCallSeconds;
       let reply: (string | number)[];
       try {
-        reply = await timed('redis', 'charging_authorize', () => redis.chargeAuthorize(
-          keys.tenant(req.tenantId), keys.buckets(req.tenantId), keys.bucketMeta(req.tenantId), keys.expirySeq(req.tenantId),
-          keys.call(req.callId), keys.done(req.callId), keys.leases, keys.outbox, keys.calls(req.tenantId),
+        const t = req.tenantId;
+        const shard = k.shardOfTenant(t);
+        reply = await timed('redis', 'charging_authorize', () => durably(redis, 'authorize', 'chargeAuthorize',
+          k.tenant(t), k.buckets(t), k.bucketMeta(t), k.expirySeq(t),
+          k.call(shard, req.callId), k.done(shard, req.callId), k.leases(shard), k.outbox(shard), k.calls(t),
           req.callId, req.tenantId, req.at, planId, r.price, r.cf, r.init, r.sub, r.min, r.rnd,
           Math.min(cfg.sliceSeconds, maxCall), maxCall, cfg.consumptionOrder, instanceId, req.at + PENDING_LEASE_MS + graceMs,
           prep?.json ?? 'null', digits,
@@ -248,7 +250,8 @@ export function createChargingEngine(deps: ChargingEngineDeps): Engine {
     c.warning = warning ?? null;
     if (c.reserved) {
       try {
-        const g = await timed('redis', 'charging_answer', () => redis.chargeAnswer(keys.call(callId), keys.leases, callId, answerAt, graceMs));
+        const shard = k.shardOfTenant(c.tenantId);
+        const g = await timed('redis', 'charging_answer', () => durably(redis, 'answer', 'chargeAnswer', k.call(shard, callId), k.leases(shard), callId, answerAt, graceMs));
         if (g < 0) {
           c.log.warn('call was reclaimed before answer; cutting it');
           c.granted = 0;
@@ -337,9 +340,11 @@ export function createChargingEngine(deps: ChargingEngineDeps): Engine {
       // a warned call also asks (read only) whether the balance carries it past the warning's lead plus a slice
       const now = clock.now();
       const ahead = c.warning ? Math.ceil((now - c.answerAt + c.warning.leadMs) / 1000) + cfg.sliceSeconds : 0;
-      const [g, fin, reach] = (await timed('redis', 'charging_extend', () => redis.chargeExtend(
-        keys.tenant(c.tenantId), keys.buckets(c.tenantId), keys.bucketMeta(c.tenantId), keys.expirySeq(c.tenantId),
-        keys.call(c.callId), keys.leases, keys.outbox, keys.calls(c.tenantId), c.callId, c.tenantId, now, target, cfg.consumptionOrder, graceMs,
+      const t = c.tenantId;
+      const shard = k.shardOfTenant(t);
+      const [g, fin, reach] = (await timed('redis', 'charging_extend', () => durably(redis, 'extend', 'chargeExtend',
+        k.tenant(t), k.buckets(t), k.bucketMeta(t), k.expirySeq(t),
+        k.call(shard, c.callId), k.leases(shard), k.outbox(shard), k.calls(t), c.callId, t, now, target, cfg.consumptionOrder, graceMs,
         ...(ahead > 0 ? [ahead] : []),
       ))).map(Number) as [number, number, number | undefined];
       // the balance runs out `reach` seconds from answer at the latest (another call of the tenant may take some first)
@@ -382,7 +387,8 @@ export function createChargingEngine(deps: ChargingEngineDeps): Engine {
       // not ours (e.g. restarted instance), or a slice request's reply was lost: use what Redis knows of the call
       let h: (string | null)[];
       try {
-        h = await timed('redis', 'charging_call_read', () => redis.hmget(keys.call(facts.callId), 'rate', 'granted'));
+        const shard = k.shardOf(facts.tenantId ?? c?.tenantId, facts.callId);
+        h = await timed('redis', 'charging_call_read', () => redis.hmget(k.call(shard, facts.callId), 'rate', 'granted'));
       } catch (e) {
         log.error({ callId: facts.callId, err: (e as Error).message }, 'settlement deferred: Redis unreachable');
         queueRetry(facts.callId, async () => void (await finish(facts)));
@@ -399,7 +405,16 @@ export function createChargingEngine(deps: ChargingEngineDeps): Engine {
     }
     const cdr = billCall(facts, rate, granted, instanceId);
     const summary = `${cdr.chargeFen}|${cdr.billableSeconds}`;
-    const run = reserved ? () => settleReserved(facts.callId, facts.tenantId ?? c?.tenantId ?? '', cdr, summary) : () => recordUnreserved(cdr, 'call.settled');
+    const tenantId = facts.tenantId ?? c?.tenantId ?? '';
+    const run = reserved ? () => settleReserved(facts.callId, tenantId, cdr, summary).catch(async (e: unknown) => {
+      if (!/charge exceeds hold/.test(String((e as Error)?.message))) throw e;
+      // Redis holds a shorter grant than this instance let the call run: a slice request whose write was lost
+      // with a failed master (docs/scaling.md). Bill what Redis holds; the rest of the talk time is not charged.
+      const g = Number((await redis.hget(k.call(k.shardOfTenant(tenantId), facts.callId), 'granted')) ?? '0');
+      const capped = billCall(facts, rate, Math.min(granted, g), instanceId);
+      (c?.log ?? log).warn({ callId: facts.callId, granted, redisGranted: g }, 'grant in Redis shorter than the one used: billing the Redis grant');
+      return settleReserved(facts.callId, tenantId, capped, `${capped.chargeFen}|${capped.billableSeconds}`);
+    }) : () => recordUnreserved(cdr, 'call.settled');
     try {
       const out = await run();
       live.delete(facts.callId);
@@ -414,8 +429,9 @@ export function createChargingEngine(deps: ChargingEngineDeps): Engine {
   }
 
   async function settleReserved(callId: string, tenantId: string, cdr: CdrRecord, summary: string, reclaim = false): Promise<SettleResult> {
-    const reply = await timed('redis', 'charging_settle', () => redis.chargeSettle(
-      keys.call(callId), keys.done(callId), keys.buckets(tenantId), keys.bucketMeta(tenantId), keys.leases, keys.outbox, keys.calls(tenantId),
+    const shard = k.shardOfTenant(tenantId);
+    const reply = await timed('redis', 'charging_settle', () => durably(redis, 'settle', 'chargeSettle',
+      k.call(shard, callId), k.done(shard, callId), k.buckets(tenantId), k.bucketMeta(tenantId), k.leases(shard), k.outbox(shard), k.calls(tenantId),
       callId, clock.now(), cdr.chargeFen, JSON.stringify(cdr), cfg.consumptionOrder, reclaim ? '1' : '0', DONE_TTL_SECONDS, summary,
     ));
     if (reply[0] === 'dup') {
@@ -429,9 +445,12 @@ export function createChargingEngine(deps: ChargingEngineDeps): Engine {
 
   async function recordUnreserved(cdr: CdrRecord, type: 'call.settled' | 'call.rejected'): Promise<SettleResult> {
     const t = cdr.tenantId ?? '';
-    const tk = t || '_';
-    const reply = await timed('redis', 'charging_record', () => redis.chargeRecord(
-      keys.done(cdr.callId), keys.outbox, keys.buckets(tk), keys.bucketMeta(tk), keys.expirySeq(tk),
+    const shard = k.shardOf(t, cdr.callId);
+    // without a tenant the script touches no bucket: the shard's outbox stands in for the three tenant keys, so
+    // the step still names keys of one slot only
+    const tenantKeys = t ? [k.buckets(t), k.bucketMeta(t), k.expirySeq(t)] as const : [k.outbox(shard), k.outbox(shard), k.outbox(shard)] as const;
+    const reply = await timed('redis', 'charging_record', () => durably(redis, 'settle', 'chargeRecord',
+      k.done(shard, cdr.callId), k.outbox(shard), ...tenantKeys,
       cdr.callId, clock.now(), type, JSON.stringify(cdr), cdr.chargeFen, cfg.consumptionOrder, t, DONE_TTL_SECONDS,
     ));
     if (reply[0] === 'dup') return { chargeFen: BigInt(String(reply[1]).split('|')[0]!), billableSeconds: cdr.billableSeconds, cdr, duplicate: true };
@@ -478,16 +497,31 @@ export function createChargingEngine(deps: ChargingEngineDeps): Engine {
 
   // ---------- crash recovery ----------
 
+  /** Every shard in turn; a shard whose node is unreachable (failover) does not stop the others. */
   async function sweep(): Promise<number> {
+    let n = 0;
+    let failed: unknown = null;
+    for (const shard of k.all()) {
+      try {
+        n += await sweepShard(shard);
+      } catch (e) {
+        failed ??= e;
+      }
+    }
+    if (failed) throw failed;
+    return n;
+  }
+
+  async function sweepShard(shard: number): Promise<number> {
     const now = clock.now();
-    for (const t of await redis.zrangebyscore(keys.expiries, '-inf', now, 'LIMIT', 0, 200)) await expireBuckets(redis, t, now);
-    const due = await redis.zrangebyscore(keys.leases, '-inf', now, 'LIMIT', 0, 200);
+    for (const t of await redis.zrangebyscore(k.expiries(shard), '-inf', now, 'LIMIT', 0, 200)) await expireBuckets(redis, t, now);
+    const due = await redis.zrangebyscore(k.leases(shard), '-inf', now, 'LIMIT', 0, 200);
     let n = 0;
     for (const callId of due) {
       if (live.has(callId) || retries.has(callId)) continue; // ours: our timers or our deferred settlement handle it
-      const h = await redis.hgetall(keys.call(callId));
+      const h = await redis.hgetall(k.call(shard, callId));
       if (!h.tenant) {
-        await redis.zrem(keys.leases, callId);
+        await redis.zrem(k.leases(shard), callId);
         continue;
       }
       const answerAt = h.answer ? Number(h.answer) : null;

@@ -5,8 +5,8 @@
  */
 import type { Pool } from '../db/pool.js';
 import { timed } from '../observability/metrics.js';
-import { keys, bucketMeta } from './keys.js';
-import { waitReady, type ChargingRedis } from './redis.js';
+import { bucketMeta, controlChannel } from './keys.js';
+import { duplicateConnection, waitReady, type ChargingRedis } from './redis.js';
 
 export type ControlAction = 'suspend' | 'resume' | 'terminate' | 'credit';
 export interface ControlMessage {
@@ -20,7 +20,7 @@ function checkId(what: string, v: string): void {
 }
 
 async function publish(redis: ChargingRedis, msg: ControlMessage): Promise<void> {
-  await redis.publish(keys.control(redis.keyPrefix), JSON.stringify(msg));
+  await redis.publish(controlChannel(redis.keyPrefix), JSON.stringify(msg));
 }
 
 /** Add a top-up/gift to a bucket in Redis, once per ledger transfer id; true if applied now. Live calls of the
@@ -34,7 +34,8 @@ export async function applyCredit(
   if (c.amountFen <= 0n) throw new RangeError(`credit amount must be > 0 fen, got ${c.amountFen}`);
   if (!c.transferId) throw new RangeError('transferId is required (idempotency)');
   const t = c.tenantId;
-  const applied = await timed('redis', 'charging_credit', () => redis.chargeCredit(keys.buckets(t), keys.bucketMeta(t), keys.credits(t), keys.creditAmounts(t), keys.expiries,
+  const k = redis.layout;
+  const applied = await timed('redis', 'charging_credit', () => redis.chargeCredit(k.buckets(t), k.bucketMeta(t), k.credits(t), k.creditAmounts(t), k.expiries(k.shardOfTenant(t)),
     c.bucketId, c.amountFen.toString(), bucketMeta(c.kind, c.validFrom, c.expiresAt), c.transferId, t));
   if (applied === 1) await publish(redis, { tenantId: t, action: 'credit' });
   return applied === 1;
@@ -49,7 +50,7 @@ export async function setTenantState(
 ): Promise<void> {
   checkId('tenantId', s.tenantId);
   if (!(s.status in ACTION)) throw new RangeError(`unknown tenant status ${JSON.stringify(s.status)}`);
-  await redis.hset(keys.tenant(s.tenantId), {
+  await redis.hset(redis.layout.tenant(s.tenantId), {
     status: s.status,
     start: s.serviceStart ? String(s.serviceStart.getTime()) : '',
     end: s.serviceEnd ? String(s.serviceEnd.getTime()) : '',
@@ -109,13 +110,16 @@ export async function loadTenant(pool: Pool, redis: ChargingRedis, tenantId: str
   argv.push(credits.length);
   for (const r of credits) argv.push(r.id.toString(), r.bucket_id.toString(), r.amount_fen.toString());
   argv.push(tenantId);
-  await timed('redis', 'charging_load', () => redis.chargeLoad(keys.tenant(tenantId), keys.buckets(tenantId), keys.bucketMeta(tenantId), keys.credits(tenantId), keys.creditAmounts(tenantId), keys.expiries, ...argv));
+  const k = redis.layout;
+  await timed('redis', 'charging_load', () => redis.chargeLoad(k.tenant(tenantId), k.buckets(tenantId), k.bucketMeta(tenantId), k.credits(tenantId), k.creditAmounts(tenantId), k.expiries(k.shardOfTenant(tenantId)), ...argv));
 }
 
 /** Clear the tenant's buckets expired at `now` into the outbox (bucket.expired) and schedule its next expiry. */
 export async function expireBuckets(redis: ChargingRedis, tenantId: string, now: number): Promise<void> {
   checkId('tenantId', tenantId);
-  await timed('redis', 'charging_expire', () => redis.chargeExpire(keys.buckets(tenantId), keys.bucketMeta(tenantId), keys.expirySeq(tenantId), keys.outbox, keys.expiries, tenantId, now));
+  const k = redis.layout;
+  const shard = k.shardOfTenant(tenantId);
+  await timed('redis', 'charging_expire', () => redis.chargeExpire(k.buckets(tenantId), k.bucketMeta(tenantId), k.expirySeq(tenantId), k.outbox(shard), k.expiries(shard), tenantId, now));
 }
 
 /** Subscribe to tenant control messages; returns an unsubscribe function (closes the subscriber connection). */
@@ -123,9 +127,8 @@ export async function subscribeTenantControl(
   redis: ChargingRedis,
   handler: (msg: ControlMessage) => void,
 ): Promise<() => Promise<void>> {
-  const sub = redis.duplicate({ enableOfflineQueue: true });
-  sub.on('error', () => undefined);
-  const channel = keys.control(redis.keyPrefix);
+  const sub = duplicateConnection(redis, { enableOfflineQueue: true });
+  const channel = controlChannel(redis.keyPrefix);
   sub.on('message', (ch: string, text: string) => {
     if (ch !== channel) return;
     let msg: unknown;

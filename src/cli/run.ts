@@ -70,7 +70,7 @@ function makeContext(config: Config, resources: { pool?: Pool; redis?: ChargingR
     },
     redis() {
       redisResult ??= (async () => {
-        const r = createChargingRedis(config.redis.url, config.redis.keyPrefix, { connectTimeout: REDIS_CONNECT_TIMEOUT_MS });
+        const r = createChargingRedis(config.redis, { connectTimeout: REDIS_CONNECT_TIMEOUT_MS });
         resources.redis = r;
         try {
           await waitReady(r, REDIS_CONNECT_TIMEOUT_MS);

@@ -54,6 +54,14 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'postgres.poolSize', env: 'DATABASE_POOL_SIZE', kind: { type: 'int', min: 1, max: 200 }, doc: 'PostgreSQL connection pool size' },
   { path: 'redis.url', env: 'REDIS_URL', kind: { type: 'string', pattern: /^rediss?:\/\//, allowed: 'a redis:// URL' }, doc: 'Redis, the real-time balance store' },
   { path: 'redis.keyPrefix', env: 'REDIS_KEY_PREFIX', kind: { type: 'string', pattern: /^[A-Za-z0-9:_\-]{1,64}$/, allowed: '1-64 chars of A-Za-z0-9:_-' }, doc: 'prefix of every Redis key this instance uses' },
+  { path: 'redis.mode', env: 'REDIS_MODE', kind: { type: 'enum', values: ['standalone', 'sentinel', 'cluster'] }, doc: 'Redis topology: one server at REDIS_URL, a master found through Sentinel (REDIS_SENTINELS), or Redis Cluster (REDIS_CLUSTER_NODES); docs/scaling.md' },
+  { path: 'redis.sentinels', env: 'REDIS_SENTINELS', kind: { type: 'list', pattern: HOST_PORT, allowed: 'comma list of host:port', optional: true }, doc: 'sentinel mode: the Sentinels to ask for the master (required then)' },
+  { path: 'redis.sentinelMaster', env: 'REDIS_SENTINEL_MASTER', kind: { type: 'string', pattern: /^[A-Za-z0-9._\-]{1,64}$/, allowed: '1-64 chars of A-Za-z0-9._-' }, doc: 'sentinel mode: the master name the Sentinels monitor' },
+  { path: 'redis.clusterNodes', env: 'REDIS_CLUSTER_NODES', kind: { type: 'list', pattern: HOST_PORT, allowed: 'comma list of host:port', optional: true }, doc: 'cluster mode: some nodes of the Redis Cluster to discover it from (required then)' },
+  { path: 'redis.password', env: 'REDIS_PASSWORD', kind: { type: 'string', pattern: /^\S{0,256}$/, allowed: 'empty or up to 256 non-space characters' }, doc: 'password of the Redis data nodes in sentinel and cluster mode (standalone: put it in REDIS_URL)', secret: true },
+  { path: 'redis.shards', env: 'REDIS_SHARDS', kind: { type: 'int', min: 1, max: 1024 }, doc: 'number of key shards (hash tags {s0}..): every instance and the CLI must agree; change only as docs/scaling.md says' },
+  { path: 'redis.waitReplicas', env: 'REDIS_WAIT_REPLICAS', kind: { type: 'int', min: -1, max: 8 }, doc: 'replicas that must have a charging step (authorize, extend, settle) before the app acts on it (WAIT); -1 = 0 in standalone, 1 in sentinel and cluster mode' },
+  { path: 'redis.waitTimeoutMs', env: 'REDIS_WAIT_TIMEOUT_MS', kind: { type: 'int', min: 1, max: 10000 }, doc: 'longest a charging step waits for its replicas; past it the step stands on the master alone (counted, docs/scaling.md)' },
   { path: 'drachtio.servers', env: 'DRACHTIO_SERVERS', kind: { type: 'list', pattern: HOST_PORT, allowed: 'empty or a comma list of host:port', optional: true }, doc: 'several external drachtio-servers (control ports); the app takes calls from all of them (docs/scaling.md). Empty = DRACHTIO_HOST/DRACHTIO_PORT, or the embedded edge when that is empty too' },
   { path: 'drachtio.host', env: 'DRACHTIO_HOST', kind: { type: 'string', pattern: /^([A-Za-z0-9.:\-[\]]+)?$/, allowed: 'empty (embedded edge) or a host' }, doc: 'external drachtio-server; empty = start the embedded SIP edge' },
   { path: 'drachtio.port', env: 'DRACHTIO_PORT', kind: { type: 'int', min: 1, max: 65535 }, doc: 'drachtio control port (app ⇄ server)' },
@@ -87,6 +95,7 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'api.rateLimitPerMinute', env: 'API_RATE_LIMIT_PER_MINUTE', kind: { type: 'int', min: 1, max: 1000000 }, doc: 'HTTP API: requests per minute per token (per client address without a token) on each instance; more get 429' },
   { path: 'api.bodyLimitBytes', env: 'API_BODY_LIMIT_BYTES', kind: { type: 'int', min: 1024, max: 10485760 }, doc: 'HTTP API: largest JSON request body; larger gets 413' },
   { path: 'api.uploadLimitBytes', env: 'API_UPLOAD_LIMIT_BYTES', kind: { type: 'int', min: 1024, max: 1073741824 }, doc: 'HTTP API: largest rate deck CSV upload; larger gets 413' },
+  { path: 'outbox.batchSize', env: 'OUTBOX_BATCH_SIZE', kind: { type: 'int', min: 1, max: 5000 }, doc: 'outbox consumer: most events written to PostgreSQL in one transaction (docs/outbox.md)' },
   { path: 'health.probeTimeoutMs', env: 'READINESS_PROBE_TIMEOUT_MS', kind: { type: 'int', min: 50, max: 30000 }, doc: '/readyz: a component probe slower than this counts as down' },
   { path: 'jobs.intervalSeconds', env: 'MAINTENANCE_INTERVAL_SECONDS', kind: { type: 'int', min: 5, max: 86400 }, doc: 'how often an instance reconciles read-only (drift gauges), checks low balances and sends tenant notices' },
   { path: 'jobs.schedulerEnabled', env: 'SCHEDULER_ENABLED', kind: { type: 'bool' }, doc: 'run the billing scheduler (rent, late fees, overdue suspension, reminders, period end, CDR partitions) in this instance; one instance at a time runs it (PostgreSQL lease)' },
@@ -118,7 +127,18 @@ export interface Config {
   log: { level: string };
   http: { host: string; port: number };
   postgres: { url: string; poolSize: number };
-  redis: { url: string; keyPrefix: string };
+  redis: {
+    url: string;
+    keyPrefix: string;
+    mode: 'standalone' | 'sentinel' | 'cluster';
+    sentinels: string[];
+    sentinelMaster: string;
+    clusterNodes: string[];
+    password: string;
+    shards: number;
+    waitReplicas: number;
+    waitTimeoutMs: number;
+  };
   drachtio: { servers: string[]; host: string; port: number; secret: string; allowDefaultSecret: boolean };
   edge: {
     sipHost: string;
@@ -160,6 +180,7 @@ export interface Config {
     reconnectSeconds: number;
     warningSeconds: number;
   };
+  outbox: { batchSize: number };
 }
 
 function getPath(obj: Record<string, unknown>, path: string): unknown {
@@ -243,6 +264,8 @@ export function loadConfig(
 
 /** Rules between settings (each setting alone was checked by coerce). */
 function checkTogether(c: Config): void {
+  if (c.redis.mode === 'sentinel' && c.redis.sentinels.length === 0) throw new ConfigError('redis.sentinels (REDIS_SENTINELS)', '', 'a comma list of host:port when REDIS_MODE=sentinel');
+  if (c.redis.mode === 'cluster' && c.redis.clusterNodes.length === 0) throw new ConfigError('redis.clusterNodes (REDIS_CLUSTER_NODES)', '', 'a comma list of host:port when REDIS_MODE=cluster');
   if (c.drachtio.servers.length > 0 && c.drachtio.host !== '') {
     throw new ConfigError('drachtio.servers (DRACHTIO_SERVERS)', c.drachtio.servers.join(','), 'either DRACHTIO_SERVERS or DRACHTIO_HOST, not both (DRACHTIO_HOST=h DRACHTIO_PORT=p is DRACHTIO_SERVERS=h:p)');
   }

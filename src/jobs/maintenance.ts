@@ -10,7 +10,7 @@
  * Every instance may run it: each step is idempotent. A failed step is logged and retried next interval; the others
  * still run.
  */
-import type { Redis } from 'ioredis';
+import type { ChargingRedis } from '../charging/redis.js';
 import type { Config } from '../config/config.js';
 import type { Pool } from '../db/pool.js';
 import { metrics } from '../observability/metrics.js';
@@ -25,7 +25,7 @@ export interface Maintenance {
   stop(): void;
 }
 
-export function startMaintenance(deps: { pool: Pool; redis: Redis; config: Config; logger: Logger; intervalMs: number }): Maintenance {
+export function startMaintenance(deps: { pool: Pool; redis: ChargingRedis; config: Config; logger: Logger; intervalMs: number }): Maintenance {
   const { pool, redis, config } = deps;
   const log = deps.logger.child({ component: 'maintenance' });
   let running: Promise<void> | null = null;

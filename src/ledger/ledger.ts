@@ -148,53 +148,73 @@ export async function postTransfers(db: Queryable, transfers: TransferInput[]): 
 
 async function postInTransaction(c: pg.PoolClient, transfers: TransferInput[]): Promise<PostResult> {
   const order = transfers.map((_, i) => i).sort((a, b) => (transfers[a]!.idempotencyKey < transfers[b]!.idempotencyKey ? -1 : 1));
+  const col = <T>(f: (t: TransferInput) => T) => order.map((i) => f(transfers[i]!));
+  // One statement for the whole batch (the outbox writer posts hundreds at once), rows in key order.
+  let inserted: { id: bigint; idempotency_key: string }[];
+  try {
+    inserted = (
+      await c.query<{ id: bigint; idempotency_key: string }>(
+        `insert into ledger_transfers (idempotency_key, debit_account_id, credit_account_id, amount_fen, kind, tenant_id, call_id, memo, booked_at)
+         select k, d, cr, a, kind, t, call, memo, coalesce(b, now())
+           from unnest($1::text[], $2::int8[], $3::int8[], $4::int8[], $5::text[], $6::int8[], $7::text[], $8::text[], $9::timestamptz[])
+                with ordinality as u(k, d, cr, a, kind, t, call, memo, b, n)
+          order by n
+         on conflict (idempotency_key) do nothing returning id, idempotency_key`,
+        [col((t) => t.idempotencyKey), col((t) => t.debitAccountId.toString()), col((t) => t.creditAccountId.toString()),
+         col((t) => t.amountFen.toString()), col((t) => t.kind), col((t) => (t.tenantId == null ? null : t.tenantId.toString())),
+         col((t) => t.callId ?? null), col((t) => t.memo ?? null), col((t) => t.bookedAt ?? null)],
+      )
+    ).rows;
+  } catch (e) {
+    if ((e as { code?: string }).code === '23503') {
+      throw new LedgerError('unknown_account', `transfers ${transfers.map((t) => JSON.stringify(t.idempotencyKey)).join(', ')}: an account or tenant does not exist`, {
+        keys: transfers.map((t) => t.idempotencyKey),
+      });
+    }
+    throw e;
+  }
+  const newIds = new Map(inserted.map((r) => [r.idempotency_key, r.id]));
   const ids: bigint[] = new Array<bigint>(transfers.length);
   const isNew: boolean[] = new Array<boolean>(transfers.length).fill(false);
   const delta = new Map<bigint, { debit: bigint; credit: bigint }>();
+  const earlier: number[] = []; // keys that were there before this batch (or twice in it)
   for (const i of order) {
     const t = transfers[i]!;
-    let inserted: { id: bigint }[];
-    try {
-      inserted = (
-        await c.query<{ id: bigint }>(
-          `insert into ledger_transfers (idempotency_key, debit_account_id, credit_account_id, amount_fen, kind, tenant_id, call_id, memo, booked_at)
-           values ($1, $2, $3, $4, $5, $6, $7, $8, coalesce($9::timestamptz, now())) on conflict (idempotency_key) do nothing returning id`,
-          [t.idempotencyKey, t.debitAccountId.toString(), t.creditAccountId.toString(), t.amountFen.toString(), t.kind,
-           t.tenantId == null ? null : t.tenantId.toString(), t.callId ?? null, t.memo ?? null, t.bookedAt ?? null],
-        )
-      ).rows;
-    } catch (e) {
-      if ((e as { code?: string }).code === '23503') {
-        throw new LedgerError('unknown_account', `transfer ${JSON.stringify(t.idempotencyKey)}: account or tenant does not exist`, {
-          debitAccountId: t.debitAccountId, creditAccountId: t.creditAccountId, tenantId: t.tenantId,
-        });
-      }
-      throw e;
-    }
-    if (inserted.length === 1) {
-      ids[i] = inserted[0]!.id;
-      isNew[i] = true;
-      for (const [acct, side] of [[t.debitAccountId, 'debit'], [t.creditAccountId, 'credit']] as const) {
-        const d = delta.get(acct) ?? { debit: 0n, credit: 0n };
-        d[side] += t.amountFen;
-        delta.set(acct, d);
-      }
+    const id = newIds.get(t.idempotencyKey);
+    if (id === undefined) {
+      earlier.push(i);
       continue;
     }
-    const prior = (
-      await c.query<StoredTransfer>(
-        `select id, debit_account_id, credit_account_id, amount_fen, kind, tenant_id, call_id, memo
-           from ledger_transfers where idempotency_key = $1`,
-        [t.idempotencyKey],
-      )
-    ).rows[0];
-    if (!prior) throw new Error(`ledger: transfer ${t.idempotencyKey} conflicted but cannot be read`);
-    if (!sameContent(t, prior)) {
-      throw new LedgerError('idempotency_conflict', `idempotency key ${JSON.stringify(t.idempotencyKey)} was already used for a different transfer (id ${prior.id})`, {
-        existingId: prior.id,
-      });
+    newIds.delete(t.idempotencyKey); // the same key again in this batch compares with this row below
+    ids[i] = id;
+    isNew[i] = true;
+    for (const [acct, side] of [[t.debitAccountId, 'debit'], [t.creditAccountId, 'credit']] as const) {
+      const d = delta.get(acct) ?? { debit: 0n, credit: 0n };
+      d[side] += t.amountFen;
+      delta.set(acct, d);
     }
-    ids[i] = prior.id;
+  }
+  if (earlier.length > 0) {
+    const prior = new Map(
+      (
+        await c.query<StoredTransfer & { idempotency_key: string }>(
+          `select id, idempotency_key, debit_account_id, credit_account_id, amount_fen, kind, tenant_id, call_id, memo
+             from ledger_transfers where idempotency_key = any($1::text[])`,
+          [earlier.map((i) => transfers[i]!.idempotencyKey)],
+        )
+      ).rows.map((r) => [r.idempotency_key, r]),
+    );
+    for (const i of earlier) {
+      const t = transfers[i]!;
+      const p = prior.get(t.idempotencyKey);
+      if (!p) throw new Error(`ledger: transfer ${t.idempotencyKey} conflicted but cannot be read`);
+      if (!sameContent(t, p)) {
+        throw new LedgerError('idempotency_conflict', `idempotency key ${JSON.stringify(t.idempotencyKey)} was already used for a different transfer (id ${p.id})`, {
+          existingId: p.id,
+        });
+      }
+      ids[i] = p.id;
+    }
   }
   for (const acct of [...delta.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))) {
     const d = delta.get(acct)!;

@@ -129,6 +129,20 @@ export const metrics = {
   }),
   outboxBacklog: new Gauge({ name: 'softswitch_outbox_backlog', help: 'CDR/ledger events waiting in the Redis outbox', registers: [registry] }),
   outboxOldestAge: new Gauge({ name: 'softswitch_outbox_oldest_age_seconds', help: 'Age of the oldest event waiting in the outbox', registers: [registry] }),
+  outboxShardLag: new Gauge({
+    name: 'softswitch_outbox_shard_lag_seconds', help: 'Per Redis key shard: age of the oldest outbox event not yet written to PostgreSQL (0 = none waiting)',
+    labelNames: ['shard'] as const, registers: [registry],
+  }),
+  outboxBatches: new Counter({
+    name: 'softswitch_outbox_batches_total', help: 'PostgreSQL transactions of the outbox writer (events written per transaction = events / batches)', registers: [registry],
+  }),
+  redisFailovers: new Counter({
+    name: 'softswitch_redis_failovers_total', help: 'Redis master changes this instance saw (Sentinel handed over a new master, or a cluster shard moved to a promoted replica)', registers: [registry],
+  }),
+  redisUnreplicatedSteps: new Counter({
+    name: 'softswitch_redis_unreplicated_steps_total', help: 'Charging steps acknowledged by the Redis master but not confirmed by REDIS_WAIT_REPLICAS replicas within REDIS_WAIT_TIMEOUT_MS',
+    labelNames: ['step'] as const, registers: [registry],
+  }),
   outboxProcessedTotal: new Counter({
     name: 'softswitch_outbox_events_total', help: 'Outbox events handled by the consumer', labelNames: ['outcome'] as const, registers: [registry],
   }),

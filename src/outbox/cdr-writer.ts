@@ -1,14 +1,16 @@
 /**
- * Writes one outbox event to PostgreSQL in ONE transaction: the processed_events guard row, the CDR (for call
- * events) and the ledger transfers. A second write of the same event id finds the guard row and changes nothing,
- * which is what makes the consumer exactly-once whatever crashes between commit and XACK.
+ * Writes a batch of outbox events to PostgreSQL in ONE transaction: each event's processed_events guard row, the
+ * CDRs (one multi-row insert) and the ledger transfers (one multi-row insert; each account row, the hot
+ * `revenue:calls` included, updated once per batch). An event whose guard row is already there was written before
+ * and changes nothing, which is what makes the consumer exactly-once whatever crashes between commit and XACK.
+ * The batch is all or nothing: when PostgreSQL refuses one event, the consumer writes them one by one to find it.
  */
 import type { Pool, PoolClient } from '../db/pool.js';
 import { withTransaction } from '../db/pool.js';
 import { bucketAccount, postTransfers, systemAccount, type SystemAccountCode, type TransferInput } from '../ledger/ledger.js';
 import type { CdrRecord } from '../cdr/types.js';
 import type { Logger } from '../util/logger.js';
-import { timed } from '../observability/metrics.js';
+import { metrics, timed } from '../observability/metrics.js';
 import type { BucketExpiredEvent, CallEvent, OutboxEvent } from './event.js';
 
 export type WriteOutcome = 'written' | 'duplicate';
@@ -55,7 +57,14 @@ const CDR_COLUMNS = [
   'initial_increment', 'subsequent_increment', 'connect_fee', 'minimum_seconds', 'rounding', 'charge_fen', 'sip_status',
   'result', 'reject_reason', 'disconnect_side', 'disconnect_reason', 'instance_id',
 ] as const;
-const CDR_INSERT = `insert into cdrs (${CDR_COLUMNS.join(', ')}) values (${CDR_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})`;
+// one multi-row insert per batch: each column is an array, element types as in cdrs
+const CDR_TYPES = [
+  'text', 'timestamptz', 'int8', 'text', 'text', 'text', 'text', 'text', 'text',
+  'timestamptz', 'timestamptz', 'timestamptz', 'int4', 'int8', 'int8', 'text', 'numeric',
+  'int4', 'int4', 'numeric', 'int4', 'text', 'int8', 'int4',
+  'text', 'text', 'text', 'text', 'text',
+] as const;
+const CDR_INSERT = `insert into cdrs (${CDR_COLUMNS.join(', ')}) select * from unnest(${CDR_TYPES.map((t, i) => `$${i + 1}::${t}[]`).join(', ')})`;
 
 const ts = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
@@ -86,13 +95,17 @@ class Lookup {
   readonly found: Resolved = { accounts: new Map(), owners: new Map() };
   constructor(private readonly c: PoolClient, private readonly cache: Resolved) {}
 
+  /** Look up the owners of buckets not known yet, in one query for a whole batch. */
+  async owners(bucketIds: string[]): Promise<void> {
+    const unknown = [...new Set(bucketIds.filter((b) => !this.cache.owners.has(b) && !this.found.owners.has(b)))];
+    if (unknown.length === 0) return;
+    const { rows } = await this.c.query<{ id: bigint; tenant_id: bigint }>('select id, tenant_id from balance_buckets where id = any($1::int8[])', [unknown]);
+    for (const r of rows) this.found.owners.set(r.id.toString(), r.tenant_id.toString());
+  }
+
   /** The buckets debited must belong to the event's tenant: a charge never moves between tenants. */
   async checkBuckets(tenantId: string, bucketIds: string[]): Promise<void> {
-    const unknown = bucketIds.filter((b) => !this.cache.owners.has(b));
-    if (unknown.length > 0) {
-      const { rows } = await this.c.query<{ id: bigint; tenant_id: bigint }>('select id, tenant_id from balance_buckets where id = any($1::int8[])', [unknown]);
-      for (const r of rows) this.found.owners.set(r.id.toString(), r.tenant_id.toString());
-    }
+    await this.owners(bucketIds);
     for (const b of bucketIds) {
       const t = this.cache.owners.get(b) ?? this.found.owners.get(b);
       if (t === undefined) throw new EventRejected(`bucket ${b} does not exist`);
@@ -118,15 +131,15 @@ class Lookup {
   }
 }
 
-async function writeCall(c: PoolClient, look: Lookup, ev: CallEvent): Promise<void> {
-  await c.query(CDR_INSERT, cdrValues(ev.cdr));
-  if (ev.debits.length === 0) return;
+/** The transfers of a call charge: one per debited bucket, bucket → revenue:calls. */
+async function callTransfers(look: Lookup, ev: CallEvent): Promise<TransferInput[]> {
+  if (ev.debits.length === 0) return [];
   const tenantId = ev.cdr.tenantId!; // parseOutboxEvent refuses debits without a tenant
   await look.checkBuckets(tenantId, ev.debits.map((d) => d.bucketId));
   const revenue = await look.system('revenue:calls');
-  const transfers: TransferInput[] = [];
+  const out: TransferInput[] = [];
   for (const d of ev.debits) {
-    transfers.push({
+    out.push({
       idempotencyKey: `call:${ev.cdr.callId}:${d.bucketId}`,
       debitAccountId: await look.bucket(d.bucketId),
       creditAccountId: revenue,
@@ -137,12 +150,13 @@ async function writeCall(c: PoolClient, look: Lookup, ev: CallEvent): Promise<vo
       bookedAt: new Date(ev.cdr.endAt), // statements date a call charge by the call's end
     });
   }
-  await postTransfers(c, transfers);
+  return out;
 }
 
-async function writeExpiry(c: PoolClient, look: Lookup, ev: BucketExpiredEvent): Promise<void> {
+/** The transfer of a bucket expiry: bucket → expired, keyed by the event id. */
+async function expiryTransfers(look: Lookup, ev: BucketExpiredEvent): Promise<TransferInput[]> {
   await look.checkBuckets(ev.tenantId, [ev.bucketId]);
-  await postTransfers(c, [{
+  return [{
     idempotencyKey: ev.eventId,
     debitAccountId: await look.bucket(ev.bucketId),
     creditAccountId: await look.system('expired'),
@@ -151,35 +165,60 @@ async function writeExpiry(c: PoolClient, look: Lookup, ev: BucketExpiredEvent):
     tenantId: BigInt(ev.tenantId),
     memo: 'bucket expired',
     bookedAt: new Date(ev.at),
-  }]);
+  }];
+}
+
+export interface BatchItem {
+  event: OutboxEvent;
+  streamId: string;
 }
 
 /**
- * Write an event exactly once. 'duplicate' = its event id was already processed (nothing written now).
- * Throws on failure with nothing written (the transaction rolls back).
+ * Write events exactly once, all in one transaction. Returns one outcome per item, in order: 'duplicate' = its event
+ * id was already processed (by an earlier batch, or earlier in this one), nothing written for it now.
+ * Throws on failure with nothing written (the transaction rolls back); a LedgerError or EventRejected means the
+ * content of some event contradicts the database.
  */
-export async function writeEvent(pool: Pool, ev: OutboxEvent, streamId: string, log?: Logger): Promise<WriteOutcome> {
-  if (ev.type !== 'bucket.expired') {
-    await timed('postgres', 'outbox_cdr_partition', () => ensureCdrPartition(pool, ev.cdr.inviteAt)).catch((e: unknown) => {
-      log?.warn({ err: e, eventId: ev.eventId }, 'could not create the CDR month partition; the CDR goes to the default partition');
+export async function writeEvents(pool: Pool, items: BatchItem[], log?: Logger): Promise<WriteOutcome[]> {
+  if (items.length === 0) return [];
+  for (const it of items) {
+    if (it.event.type === 'bucket.expired') continue;
+    await timed('postgres', 'outbox_cdr_partition', () => ensureCdrPartition(pool, (it.event as CallEvent).cdr.inviteAt)).catch((e: unknown) => {
+      log?.warn({ err: e, eventId: it.event.eventId }, 'could not create the CDR month partition; the CDR goes to the default partition');
     });
   }
   let look: Lookup | undefined;
-  const write = () => withTransaction(pool, async (c): Promise<WriteOutcome> => {
+  const write = () => withTransaction(pool, async (c): Promise<WriteOutcome[]> => {
     look = new Lookup(c, resolvedOf(pool));
-    // A concurrent writer of the same event id waits here on the primary key until the first one commits or
-    // rolls back, then sees the row (duplicate) or inserts it itself.
-    const guard = await c.query('insert into processed_events (event_id, stream_id) values ($1, $2) on conflict (event_id) do nothing', [ev.eventId, streamId]);
-    if (guard.rowCount === 0) return 'duplicate';
-    if (ev.type === 'bucket.expired') await writeExpiry(c, look, ev);
-    else await writeCall(c, look, ev);
-    return 'written';
+    // Guard rows in event-id order: concurrent writers of overlapping batches wait on each other's rows in the same
+    // order (no deadlock), and a writer that waited sees the other's rows as duplicates once it commits.
+    const sorted = [...items].sort((a, b) => (a.event.eventId < b.event.eventId ? -1 : a.event.eventId > b.event.eventId ? 1 : 0));
+    const guard = await c.query<{ event_id: string }>(
+      `insert into processed_events (event_id, stream_id)
+       select e, s from unnest($1::text[], $2::text[]) with ordinality as u(e, s, n) order by n
+       on conflict (event_id) do nothing returning event_id`,
+      [sorted.map((i) => i.event.eventId), sorted.map((i) => i.streamId)],
+    );
+    const fresh = new Set(guard.rows.map((r) => r.event_id));
+    // an id twice in this batch: the first item writes it, the second is a duplicate
+    const outcomes = items.map((it): WriteOutcome => (fresh.delete(it.event.eventId) ? 'written' : 'duplicate'));
+    const written = items.filter((_, i) => outcomes[i] === 'written').map((it) => it.event);
+    const calls = written.filter((ev): ev is CallEvent => ev.type !== 'bucket.expired');
+    if (calls.length > 0) {
+      const rows = calls.map((ev) => cdrValues(ev.cdr));
+      await c.query(CDR_INSERT, CDR_COLUMNS.map((_, col) => rows.map((r) => r[col])));
+    }
+    await look.owners(written.flatMap((ev) => (ev.type === 'bucket.expired' ? [ev.bucketId] : ev.debits.map((d) => d.bucketId))));
+    const transfers: TransferInput[] = [];
+    for (const ev of written) transfers.push(...(ev.type === 'bucket.expired' ? await expiryTransfers(look, ev) : await callTransfers(look, ev)));
+    await postTransfers(c, transfers);
+    return outcomes;
   });
   // store metrics count PostgreSQL failures only: an event the ledger or the writer refuses (LedgerError,
   // EventRejected) is a bad event, dead-lettered and counted by the consumer, not a store error
   const result = await timed('postgres', 'outbox_write', async () => {
     try {
-      return { outcome: await write() };
+      return { outcomes: await write() };
     } catch (e) {
       const name = (e as Error | undefined)?.name;
       if (name === 'LedgerError' || name === 'EventRejected') return { refused: e };
@@ -188,5 +227,11 @@ export async function writeEvent(pool: Pool, ev: OutboxEvent, streamId: string, 
   });
   if ('refused' in result) throw result.refused;
   look?.commit();
-  return result.outcome;
+  metrics.outboxBatches.inc();
+  return result.outcomes;
+}
+
+/** Write one event exactly once (a batch of one). */
+export async function writeEvent(pool: Pool, ev: OutboxEvent, streamId: string, log?: Logger): Promise<WriteOutcome> {
+  return (await writeEvents(pool, [{ event: ev, streamId }], log))[0]!;
 }

@@ -1,21 +1,20 @@
 /**
- * The Redis side of the outbox consumer: reading the stream `outbox` in consumer group `ledger-writer`
- * (own pending entries, stale entries of dead consumers, new entries), acknowledging, dead-lettering, trimming and
- * measuring the backlog. Key names are relative to the connection's keyPrefix (contract 3).
+ * The Redis side of the outbox consumer: one stream per key shard (`{s<k>}:outbox`, keys.ts), each read in consumer
+ * group `ledger-writer` (own pending entries, stale entries of dead consumers, new entries), acknowledging,
+ * dead-lettering (`{s<k>}:outbox:dead`), trimming and measuring the backlog. Every Lua step here touches the keys of
+ * one shard only (one slot in Redis Cluster). Key names are relative to the connection's keyPrefix (contract 3).
  */
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
-import { keys } from '../charging/keys.js';
+import type { KeyLayout } from '../charging/keys.js';
+import { isCluster, type RedisClient } from '../charging/redis.js';
 import { projectPath } from '../util/paths.js';
 import { deadEventTenants } from './event.js';
 
-export const OUTBOX = keys.outbox;
-export const DEAD = 'outbox:dead';
-export const ACKED = 'outbox:acked';
 export const GROUP = 'ledger-writer';
 
 export interface Entry {
-  id: string; // stream id
+  shard: number;
+  id: string; // stream id within the shard's stream
   raw: string | null; // field `event`, null when missing
 }
 
@@ -25,7 +24,7 @@ interface OutboxCommands {
   outboxTrim(outbox: string, acked: string, ...argv: (string | number)[]): Promise<number>;
   outboxReplay(dead: string, outbox: string, deadId: string): Promise<string | null>;
 }
-export type OutboxRedis = Redis & OutboxCommands;
+export type OutboxRedis = RedisClient & OutboxCommands & { readonly layout: KeyLayout };
 
 const SCRIPTS: readonly [string, keyof OutboxCommands, number][] = [
   ['ack.lua', 'outboxAck', 2],
@@ -34,20 +33,21 @@ const SCRIPTS: readonly [string, keyof OutboxCommands, number][] = [
   ['replay.lua', 'outboxReplay', 2],
 ];
 
-/** Define the outbox scripts on a connection (idempotent per connection). */
-export function withOutboxCommands(redis: Redis): OutboxRedis {
+/** Define the outbox scripts on a connection and give it the key layout (idempotent per connection). */
+export function withOutboxCommands(redis: RedisClient, layout: KeyLayout): OutboxRedis {
   const r = redis as OutboxRedis;
   if (typeof r.outboxAck === 'function') return r;
   for (const [file, name, numberOfKeys] of SCRIPTS) {
     redis.defineCommand(name, { numberOfKeys, lua: readFileSync(projectPath('src', 'outbox', 'lua', file), 'utf8') });
   }
+  if (!('layout' in redis)) Object.defineProperty(redis, 'layout', { value: layout, enumerable: false });
   return r;
 }
 
-/** Create the consumer group (from the start of the stream, so events written before any consumer ran count). */
-export async function ensureGroup(redis: Redis): Promise<void> {
+/** Create the shard's consumer group (from the start of the stream, so events written before any consumer ran count). */
+export async function ensureGroup(redis: OutboxRedis, shard: number): Promise<void> {
   try {
-    await redis.xgroup('CREATE', OUTBOX, GROUP, '0', 'MKSTREAM');
+    await redis.xgroup('CREATE', redis.layout.outbox(shard), GROUP, '0', 'MKSTREAM');
   } catch (e) {
     if (!String((e as Error).message).includes('BUSYGROUP')) throw e;
   }
@@ -55,55 +55,70 @@ export async function ensureGroup(redis: Redis): Promise<void> {
 
 type RawEntry = [string, string[] | null];
 
-function toEntry([id, fields]: RawEntry): Entry {
+function toEntry(shard: number, [id, fields]: RawEntry): Entry {
   let raw: string | null = null;
   for (let i = 0; fields && i + 1 < fields.length; i += 2) if (fields[i] === 'event') raw = fields[i + 1]!;
-  return { id, raw };
+  return { shard, id, raw };
 }
 
-function entriesOf(reply: unknown): Entry[] {
+/** Entries of an XREADGROUP reply, each tagged with the shard its stream belongs to. */
+function entriesOf(redis: OutboxRedis, shards: number[], reply: unknown): Entry[] {
   const streams = reply as [string, RawEntry[]][] | null;
-  if (!streams || streams.length === 0) return [];
+  if (!streams) return [];
+  const prefix = redis.options.keyPrefix ?? '';
+  const byKey = new Map(shards.map((s) => [prefix + redis.layout.outbox(s), s]));
   // an entry deleted while pending comes back with no fields; it cannot be processed and is skipped by callers
-  return streams[0]![1].map(toEntry);
+  return streams.flatMap(([key, rows]) => rows.map((r) => toEntry(byKey.get(key)!, r)));
 }
 
-/** Entries delivered to this consumer and not acknowledged (after a failure or a restart under the same name). */
-export async function readOwnPending(redis: Redis, consumer: string, count: number): Promise<Entry[]> {
-  return entriesOf(await redis.xreadgroup('GROUP', GROUP, consumer, 'COUNT', count, 'STREAMS', OUTBOX, '0'));
-}
-
-/** New entries; waits up to blockMs when there are none (0 = do not wait). */
-export async function readNew(redis: Redis, consumer: string, count: number, blockMs: number): Promise<Entry[]> {
-  const reply = blockMs > 0
-    ? await redis.xreadgroup('GROUP', GROUP, consumer, 'COUNT', count, 'BLOCK', blockMs, 'STREAMS', OUTBOX, '>')
-    : await redis.xreadgroup('GROUP', GROUP, consumer, 'COUNT', count, 'STREAMS', OUTBOX, '>');
-  return entriesOf(reply);
+/** Entries of the shard delivered to this consumer and not acknowledged (after a failure or a restart under the same name). */
+export async function readOwnPending(redis: OutboxRedis, shard: number, consumer: string, count: number): Promise<Entry[]> {
+  return entriesOf(redis, [shard], await redis.xreadgroup('GROUP', GROUP, consumer, 'COUNT', count, 'STREAMS', redis.layout.outbox(shard), '0'));
 }
 
 /**
- * Take over entries pending for longer than minIdleMs with another (dead or stuck) consumer. Scans the pending
- * list from `cursor`; returns the claimed entries and the cursor of the next scan ('0-0' = scan complete).
+ * New entries of the given shards in one XREADGROUP (up to `count` per shard); waits up to blockMs when there are
+ * none (0 = do not wait). Redis Cluster refuses streams of several slots in one command: there, call it per shard.
  */
-export async function claimStale(redis: Redis, consumer: string, minIdleMs: number, cursor: string, count: number): Promise<{ entries: Entry[]; next: string }> {
-  const [next, claimed] = (await redis.xautoclaim(OUTBOX, GROUP, consumer, minIdleMs, cursor, 'COUNT', count)) as [string, RawEntry[], string[]];
-  return { entries: claimed.map(toEntry), next };
+export async function readNew(redis: OutboxRedis, shards: number[], consumer: string, count: number, blockMs: number): Promise<Entry[]> {
+  const streams = [...shards.map((s) => redis.layout.outbox(s)), ...shards.map(() => '>')];
+  const reply = blockMs > 0
+    ? await redis.xreadgroup('GROUP', GROUP, consumer, 'COUNT', count, 'BLOCK', blockMs, 'STREAMS', ...streams)
+    : await redis.xreadgroup('GROUP', GROUP, consumer, 'COUNT', count, 'STREAMS', ...streams);
+  return entriesOf(redis, shards, reply);
 }
 
-export async function ack(redis: OutboxRedis, ids: string[], now = Date.now()): Promise<number> {
+/** true when one command may name the streams of several shards (not Redis Cluster: they are in different slots). */
+export function multiShardCommands(redis: RedisClient): boolean {
+  return !isCluster(redis);
+}
+
+/**
+ * Take over the shard's entries pending for longer than minIdleMs with another (dead or stuck) consumer. Scans the
+ * pending list from `cursor`; returns the claimed entries and the cursor of the next scan ('0-0' = scan complete).
+ */
+export async function claimStale(redis: OutboxRedis, shard: number, consumer: string, minIdleMs: number, cursor: string, count: number): Promise<{ entries: Entry[]; next: string }> {
+  const [next, claimed] = (await redis.xautoclaim(redis.layout.outbox(shard), GROUP, consumer, minIdleMs, cursor, 'COUNT', count)) as [string, RawEntry[], string[]];
+  return { entries: claimed.map((r) => toEntry(shard, r)), next };
+}
+
+export async function ack(redis: OutboxRedis, shard: number, ids: string[], now = Date.now()): Promise<number> {
   if (ids.length === 0) return 0;
-  return redis.outboxAck(OUTBOX, ACKED, GROUP, now, ...ids);
+  const k = redis.layout;
+  return redis.outboxAck(k.outbox(shard), k.outboxAcked(shard), GROUP, now, ...ids);
 }
 
 export async function deadLetter(redis: OutboxRedis, e: Entry, reason: string, consumer: string, now = Date.now()): Promise<boolean> {
-  return (await redis.outboxDead(OUTBOX, DEAD, ACKED, GROUP, now, e.id, e.raw ?? '', reason, consumer)) === 1;
+  const k = redis.layout;
+  return (await redis.outboxDead(k.outbox(e.shard), k.outboxDead(e.shard), k.outboxAcked(e.shard), GROUP, now, e.id, e.raw ?? '', reason, consumer)) === 1;
 }
 
-/** Delete entries acknowledged at or before cutoffMs, in chunks; returns how many were deleted. */
-export async function trimAcked(redis: OutboxRedis, cutoffMs: number, chunk = 500): Promise<number> {
+/** Delete the shard's entries acknowledged at or before cutoffMs, in chunks; returns how many were deleted. */
+export async function trimAcked(redis: OutboxRedis, shard: number, cutoffMs: number, chunk = 500): Promise<number> {
+  const k = redis.layout;
   let total = 0;
   for (;;) {
-    const n = await redis.outboxTrim(OUTBOX, ACKED, cutoffMs, chunk);
+    const n = await redis.outboxTrim(k.outbox(shard), k.outboxAcked(shard), cutoffMs, chunk);
     total += n;
     if (n < chunk) return total;
   }
@@ -114,12 +129,20 @@ export function idTime(id: string): number {
   return Number(id.slice(0, id.indexOf('-')));
 }
 
-export interface OutboxStats {
+export interface ShardStats {
+  shard: number;
   pending: number; // delivered to a consumer, not acknowledged
   undelivered: number; // not yet delivered to any consumer
   backlog: number; // pending + undelivered: events whose CDR/ledger rows may not be in PostgreSQL yet
   oldestId: string | null;
   deadLetters: number;
+}
+
+export interface OutboxStats extends Omit<ShardStats, 'shard'> {
+  /** the oldest waiting event over all shards, as "<shard>:<stream id>" */
+  oldestId: string | null;
+  oldestAt: number | null; // epoch ms it was appended
+  shards: ShardStats[];
 }
 
 function field(info: unknown[], name: string): unknown {
@@ -129,9 +152,10 @@ function field(info: unknown[], name: string): unknown {
 
 const STATS_SCAN_LIMIT = 100_000;
 
-export async function outboxStats(redis: Redis): Promise<OutboxStats> {
-  await ensureGroup(redis);
-  const groups = (await redis.xinfo('GROUPS', OUTBOX)) as unknown[][];
+export async function shardStats(redis: OutboxRedis, shard: number): Promise<ShardStats> {
+  await ensureGroup(redis, shard);
+  const key = redis.layout.outbox(shard);
+  const groups = (await redis.xinfo('GROUPS', key)) as unknown[][];
   const g = groups.find((x) => field(x, 'name') === GROUP)!;
   const pending = Number(field(g, 'pending'));
   const lastDelivered = String(field(g, 'last-delivered-id'));
@@ -139,63 +163,96 @@ export async function outboxStats(redis: Redis): Promise<OutboxStats> {
   let undelivered: number;
   if (typeof lag === 'number') undelivered = lag;
   // Redis cannot tell the lag after some deletions: count, but never more than STATS_SCAN_LIMIT entries
-  else undelivered = (await redis.xrange(OUTBOX, `(${lastDelivered}`, '+', 'COUNT', STATS_SCAN_LIMIT)).length;
+  else undelivered = (await redis.xrange(key, `(${lastDelivered}`, '+', 'COUNT', STATS_SCAN_LIMIT)).length;
   const candidates: string[] = [];
   if (pending > 0) {
-    const summary = (await redis.xpending(OUTBOX, GROUP)) as [number, string | null, string | null, unknown];
+    const summary = (await redis.xpending(key, GROUP)) as [number, string | null, string | null, unknown];
     if (summary[1]) candidates.push(summary[1]);
   }
   if (undelivered > 0) {
-    const first = await redis.xrange(OUTBOX, `(${lastDelivered}`, '+', 'COUNT', 1);
+    const first = await redis.xrange(key, `(${lastDelivered}`, '+', 'COUNT', 1);
     if (first[0]) candidates.push(first[0][0]);
   }
   candidates.sort((a, b) => idTime(a) - idTime(b));
-  return { pending, undelivered, backlog: pending + undelivered, oldestId: candidates[0] ?? null, deadLetters: await redis.xlen(DEAD) };
+  return { shard, pending, undelivered, backlog: pending + undelivered, oldestId: candidates[0] ?? null, deadLetters: await redis.xlen(redis.layout.outboxDead(shard)) };
+}
+
+/** Backlog over every shard (and per shard). */
+export async function outboxStats(redis: OutboxRedis): Promise<OutboxStats> {
+  const shards = await Promise.all(redis.layout.all().map((s) => shardStats(redis, s)));
+  let oldest: ShardStats | null = null;
+  for (const s of shards) if (s.oldestId && (!oldest || idTime(s.oldestId) < idTime(oldest.oldestId!))) oldest = s;
+  const sum = (f: (s: ShardStats) => number) => shards.reduce((a, s) => a + f(s), 0);
+  return {
+    pending: sum((s) => s.pending),
+    undelivered: sum((s) => s.undelivered),
+    backlog: sum((s) => s.backlog),
+    deadLetters: sum((s) => s.deadLetters),
+    oldestId: oldest ? `${oldest.shard}:${oldest.oldestId}` : null,
+    oldestAt: oldest ? idTime(oldest.oldestId!) : null,
+    shards,
+  };
 }
 
 export interface DeadLetter {
-  id: string; // id in outbox:dead
-  streamId: string; // id it had in outbox
+  id: string; // "<shard>:<id in the shard's dead-letter stream>", what `outbox dead replay` takes
+  streamId: string; // id it had in the shard's outbox
   reason: string;
   consumer: string;
   at: number; // epoch ms it was dead-lettered
   event: string; // raw event text
 }
 
-/** Dead letters, oldest first. */
-export async function listDead(redis: Redis, count = 100): Promise<DeadLetter[]> {
-  const rows = await redis.xrange(DEAD, '-', '+', 'COUNT', count);
-  return rows.map(([id, f]) => {
-    const m = new Map<string, string>();
-    for (let i = 0; i + 1 < f.length; i += 2) m.set(f[i]!, f[i + 1]!);
-    return { id, streamId: m.get('streamId') ?? '', reason: m.get('reason') ?? '', consumer: m.get('consumer') ?? '', at: Number(m.get('at') ?? 0), event: m.get('event') ?? '' };
-  });
+/** Dead letters of every shard, oldest first (at most `count`). */
+export async function listDead(redis: OutboxRedis, count = 100): Promise<DeadLetter[]> {
+  const k = redis.layout;
+  const perShard = await Promise.all(k.all().map(async (shard) => {
+    const rows = await redis.xrange(k.outboxDead(shard), '-', '+', 'COUNT', count);
+    return rows.map(([id, f]): DeadLetter => {
+      const m = new Map<string, string>();
+      for (let i = 0; i + 1 < f.length; i += 2) m.set(f[i]!, f[i + 1]!);
+      return { id: `${shard}:${id}`, streamId: m.get('streamId') ?? '', reason: m.get('reason') ?? '', consumer: m.get('consumer') ?? '', at: Number(m.get('at') ?? 0), event: m.get('event') ?? '' };
+    });
+  }));
+  return perShard.flat().sort((a, b) => idTime(a.id.slice(a.id.indexOf(':') + 1)) - idTime(b.id.slice(b.id.indexOf(':') + 1))).slice(0, count);
 }
 
 /**
- * Dead letters per tenant they name (`unknown`: letters whose tenant cannot be told). Their money is in Redis but not
- * in the ledger, so a repair of such a tenant from the ledger would be wrong; reconcile --repair refuses it.
+ * Dead letters of every shard per tenant they name (`unknown`: letters whose tenant cannot be told). Their money is
+ * in Redis but not in the ledger, so a repair of such a tenant from the ledger would be wrong; reconcile --repair
+ * refuses it.
  */
-export async function deadLetterTenants(redis: Redis, page = 1000): Promise<{ byTenant: Map<string, number>; unknown: number }> {
+export async function deadLetterTenants(redis: OutboxRedis, page = 1000): Promise<{ byTenant: Map<string, number>; unknown: number }> {
   const byTenant = new Map<string, number>();
   let unknown = 0;
-  let start = '-';
-  for (;;) {
-    const rows = await redis.xrange(DEAD, start, '+', 'COUNT', page);
-    for (const [, f] of rows) {
-      const i = f.indexOf('event');
-      const raw = i >= 0 && i % 2 === 0 ? f[i + 1] ?? '' : '';
-      const d = deadEventTenants(raw);
-      if (d.unknown) unknown++;
-      for (const t of d.tenants) byTenant.set(t, (byTenant.get(t) ?? 0) + 1);
+  for (const shard of redis.layout.all()) {
+    let start = '-';
+    for (;;) {
+      const rows = await redis.xrange(redis.layout.outboxDead(shard), start, '+', 'COUNT', page);
+      for (const [, f] of rows) {
+        const i = f.indexOf('event');
+        const raw = i >= 0 && i % 2 === 0 ? f[i + 1] ?? '' : '';
+        const d = deadEventTenants(raw);
+        if (d.unknown) unknown++;
+        for (const t of d.tenants) byTenant.set(t, (byTenant.get(t) ?? 0) + 1);
+      }
+      if (rows.length < page) break;
+      start = `(${rows[rows.length - 1]![0]}`;
     }
-    if (rows.length < page) break;
-    start = `(${rows[rows.length - 1]![0]}`;
   }
   return { byTenant, unknown };
 }
 
-/** Move a dead letter back into the outbox; returns its new outbox id, or null when there is no such dead letter. */
+/**
+ * Move a dead letter ("<shard>:<id>" as listDead gives it) back into its shard's outbox; returns its new outbox id,
+ * or null when there is no such dead letter. Throws RangeError on an id of another form.
+ */
 export async function replayDead(redis: OutboxRedis, deadId: string): Promise<string | null> {
-  return redis.outboxReplay(DEAD, OUTBOX, deadId);
+  const m = /^([0-9]{1,4}):([0-9]+-[0-9]+)$/.exec(deadId);
+  const shard = m ? Number(m[1]) : NaN;
+  if (!m || shard >= redis.layout.shards) {
+    throw new RangeError(`dead-letter id must be <shard>:<stream id> with shard < ${redis.layout.shards} (as \`softswitch outbox dead list\` prints it), got ${JSON.stringify(deadId)}`);
+  }
+  const k = redis.layout;
+  return redis.outboxReplay(k.outboxDead(shard), k.outbox(shard), m[2]!);
 }

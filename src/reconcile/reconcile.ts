@@ -4,12 +4,12 @@
  * set Redis to the ledger truth — atomically, never taking back money a live call holds (that tenant is deferred).
  * Publishes the drift as metrics reconcileDrift / reconcileDriftTenants.
  */
-import type { Redis } from 'ioredis';
 import type { Pool } from '../db/pool.js';
-import { keys } from '../charging/keys.js';
+import { controlChannel } from '../charging/keys.js';
+import type { ChargingRedis } from '../charging/redis.js';
 import { inconsistentAccounts } from '../ledger/ledger.js';
 import { metrics } from '../observability/metrics.js';
-import { deadLetterTenants, outboxStats } from '../outbox/stream.js';
+import { deadLetterTenants, outboxStats, withOutboxCommands } from '../outbox/stream.js';
 import type { Logger } from '../util/logger.js';
 import { absDrift, compareTenant, type TenantComparison } from './compare.js';
 import { repairTenant, takeSnapshot, withReconcileCommands, MAX_SNAPSHOT_SPAN_MS, type TenantSnapshot } from './snapshot.js';
@@ -57,9 +57,10 @@ export class ReconcilePostponed extends Error {
 const CHUNK = 200; // tenants per Redis snapshot: bounds how long one script runs
 const ATTEMPTS = 3; // a tenant whose top-up is in flight is measured again
 
-export async function reconcile(deps: { pool: Pool; redis: Redis; tenantId?: string; repair: boolean; logger?: Logger }): Promise<Report> {
+export async function reconcile(deps: { pool: Pool; redis: ChargingRedis; tenantId?: string; repair: boolean; logger?: Logger }): Promise<Report> {
   const { pool, repair } = deps;
   const redis = withReconcileCommands(deps.redis);
+  const outbox = withOutboxCommands(deps.redis, deps.redis.layout);
   const log = deps.logger?.child({ component: 'reconcile' });
   let tenantIds: string[];
   if (deps.tenantId !== undefined) {
@@ -71,15 +72,15 @@ export async function reconcile(deps: { pool: Pool; redis: Redis; tenantId?: str
     tenantIds = (await pool.query<{ id: bigint }>('select id from tenants order by id')).rows.map((r) => r.id.toString());
   }
 
-  const before = await outboxStats(redis);
+  const before = await outboxStats(outbox);
   if (before.backlog > MAX_BACKLOG) throw new ReconcilePostponed(before.backlog);
   // a dead-lettered event was charged in Redis but never reached the ledger: "repairing" Redis to the ledger would
   // give that money back (or take it twice once the letter is replayed), so such tenants are not repaired
-  const dead = repair && before.deadLetters > 0 ? await deadLetterTenants(redis) : { byTenant: new Map<string, number>(), unknown: 0 };
+  const dead = repair && before.deadLetters > 0 ? await deadLetterTenants(outbox) : { byTenant: new Map<string, number>(), unknown: 0 };
   const refusal = (tenantId: string): string | undefined => {
     const n = dead.byTenant.get(tenantId) ?? 0;
-    if (n > 0) return `not repaired: ${n} dead letter(s) in outbox:dead name this tenant; replay or resolve them first (softswitch outbox dead list)`;
-    if (dead.unknown > 0) return `not repaired: ${dead.unknown} dead letter(s) in outbox:dead name no readable tenant and could be this tenant's; resolve them first (softswitch outbox dead list)`;
+    if (n > 0) return `not repaired: ${n} dead letter(s) name this tenant; replay or resolve them first (softswitch outbox dead list)`;
+    if (dead.unknown > 0) return `not repaired: ${dead.unknown} dead letter(s) name no readable tenant and could be this tenant's; resolve them first (softswitch outbox dead list)`;
     return undefined;
   };
 
@@ -122,7 +123,7 @@ export async function reconcile(deps: { pool: Pool; redis: Redis; tenantId?: str
   }
 
   const tenants = tenantIds.map((t) => reports.get(t)!).filter(Boolean);
-  const stats = await outboxStats(redis);
+  const stats = await outboxStats(outbox);
   const report: Report = {
     at: new Date(),
     repair,
@@ -160,7 +161,7 @@ async function repairOne(redis: ReturnType<typeof withReconcileCommands>, ts: Te
       report.repair = 'repaired';
       // live calls at their final grant may go on now that the balance grew
       if (corrections.some((c) => c.deltaFen > 0n)) {
-        await redis.publish(keys.control(redis.options.keyPrefix ?? ''), JSON.stringify({ tenantId: ts.tenantId, action: 'credit' }));
+        await redis.publish(controlChannel(redis.keyPrefix), JSON.stringify({ tenantId: ts.tenantId, action: 'credit' }));
       }
       return 'done';
     case 'held':

@@ -7,10 +7,10 @@
  * consumer's ackRetentionMs (and acked-since covers them with a wide margin).
  */
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
 import type { Pool } from '../db/pool.js';
-import { keys, bucketMeta } from '../charging/keys.js';
-import { ACKED, GROUP, OUTBOX } from '../outbox/stream.js';
+import { bucketMeta } from '../charging/keys.js';
+import type { ChargingRedis } from '../charging/redis.js';
+import { GROUP } from '../outbox/stream.js';
 import { projectPath } from '../util/paths.js';
 import type { LedgerBucket, RedisTenant, TenantSnapshot } from './compare.js';
 
@@ -31,9 +31,9 @@ interface ReconcileCommands {
   reconcileSnapshot(leases: string, outbox: string, acked: string, ...argv: (string | number)[]): Promise<unknown>;
   reconcileRepair(tenant: string, buckets: string, meta: string, credits: string, expiries: string, ...argv: (string | number)[]): Promise<string[]>;
 }
-export type ReconcileRedis = Redis & ReconcileCommands;
+export type ReconcileRedis = ChargingRedis & ReconcileCommands;
 
-export function withReconcileCommands(redis: Redis): ReconcileRedis {
+export function withReconcileCommands(redis: ChargingRedis): ReconcileRedis {
   const r = redis as ReconcileRedis;
   if (typeof r.reconcileSnapshot === 'function') return r;
   redis.defineCommand('reconcileSnapshot', { numberOfKeys: 3, lua: readFileSync(projectPath('src', 'reconcile', 'lua', 'snapshot.lua'), 'utf8') });
@@ -58,7 +58,10 @@ function fen(s: string): bigint | null {
 }
 
 export async function takeSnapshot(pool: Pool, redis: ReconcileRedis, tenantIds: string[]): Promise<Snapshot> {
-  const prefix = redis.options.keyPrefix ?? '';
+  const prefix = redis.keyPrefix;
+  const k = redis.layout;
+  const byShard = new Map<number, string[]>();
+  for (const t of tenantIds) byShard.set(k.shardOfTenant(t), [...(byShard.get(k.shardOfTenant(t)) ?? []), t]);
   const c = await pool.connect();
   try {
     await c.query('begin isolation level repeatable read read only');
@@ -78,11 +81,15 @@ export async function takeSnapshot(pool: Pool, redis: ReconcileRedis, tenantIds:
         where b.tenant_id = any($1::int8[]) and tr.kind in ('top_up', 'gift')`,
       [tenantIds],
     );
-    const [rTenants, rHolds, rOutbox] = (await redis.reconcileSnapshot(keys.leases, OUTBOX, ACKED, prefix, GROUP, ackedSince, ...tenantIds)) as [
-      [string, number, string[], string[], string[]][],
-      [string, string, string, number][],
-      string[][],
-    ];
+    // one atomic step per shard: a tenant, its calls and its shard's outbox are all in one shard
+    type Reply = [[string, number, string[], string[], string[]][], [string, string, string, number][], string[][]];
+    const replies = await Promise.all([...byShard].map(async ([shard, ts]) => (await redis.reconcileSnapshot(
+      k.leases(shard), k.outbox(shard), k.outboxAcked(shard), prefix + k.call(shard, ''), GROUP, ackedSince,
+      ...ts.flatMap((t) => [t, prefix + k.tenant(t), prefix + k.buckets(t), prefix + k.bucketMeta(t), prefix + k.credits(t)]),
+    )) as Reply));
+    const rTenants = replies.flatMap((r) => r[0]);
+    const rHolds = replies.flatMap((r) => r[1]);
+    const rOutbox = replies.flatMap((r) => r[2]);
     const spanMs = Date.now() - t0;
     const eventIds = [...new Set(rOutbox.map((r) => r[1]!))];
     const done = new Set(
@@ -150,7 +157,8 @@ export async function repairTenant(
     argv.push(x.bucketId, x.deltaFen.toString(), x.ledger ? bucketMeta(x.ledger.kind, x.ledger.validFrom, x.ledger.expiresAt) : '');
   }
   argv.push(missingCredits.length, ...missingCredits, tenantId);
-  const r = await redis.reconcileRepair(keys.tenant(tenantId), keys.buckets(tenantId), keys.bucketMeta(tenantId), keys.credits(tenantId), keys.expiries, ...argv);
+  const k = redis.layout;
+  const r = await redis.reconcileRepair(k.tenant(tenantId), k.buckets(tenantId), k.bucketMeta(tenantId), k.credits(tenantId), k.expiries(k.shardOfTenant(tenantId)), ...argv);
   switch (r[0]) {
     case 'ok':
       return { result: 'repaired' };

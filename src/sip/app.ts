@@ -7,7 +7,7 @@
  * A leg came from, and one book of live calls (drain, operator cuts, metrics) spans them all.
  */
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { ChargingRedis } from '../charging/redis.js';
 import type { Config } from '../config/config.js';
 import type { Pool } from '../db/pool.js';
 import type { ChargingEngine } from '../charging/types.js';
@@ -35,7 +35,7 @@ export interface SipAppDeps {
   config: Config;
   logger: Logger;
   pool: Pool;
-  redis: Redis;
+  redis: ChargingRedis;
   charging: ChargingEngine;
   instanceId: string;
   /** Operator control channel (contract 2: subscribeTenantControl bound to the charging Redis). */

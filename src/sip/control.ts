@@ -3,7 +3,7 @@
  * (a suspension goes through the charging engine's tenant control channel instead). Redis pub/sub on
  * `<keyPrefix>sip:control`; every SIP instance subscribes and cuts its own calls of the tenant.
  */
-import type { Redis } from 'ioredis';
+import { duplicateConnection, masterNodes, type ChargingRedis } from '../charging/redis.js';
 
 export interface CutMessage {
   action: 'cut';
@@ -15,22 +15,17 @@ function channel(keyPrefix: string): string {
   return `${keyPrefix}sip:control`; // pub/sub channels get no ioredis keyPrefix: add it ourselves
 }
 
-function prefixOf(redis: Redis): string {
-  return (redis.options.keyPrefix as string | undefined) ?? '';
-}
-
 /** Publish a cut; returns how many SIP instances received it. */
-export async function publishCut(redis: Redis, tenantId: string, reason = 'operator cut'): Promise<number> {
+export async function publishCut(redis: ChargingRedis, tenantId: string, reason = 'operator cut'): Promise<number> {
   if (!/^[0-9]{1,19}$/.test(tenantId)) throw new RangeError(`tenantId must be a decimal id, got ${JSON.stringify(tenantId)}`);
   const msg: CutMessage = { action: 'cut', tenantId, reason };
-  return redis.publish(channel(prefixOf(redis)), JSON.stringify(msg));
+  return redis.publish(channel(redis.keyPrefix), JSON.stringify(msg));
 }
 
 /** Subscribe on a duplicate connection; returns the unsubscribe function. Malformed messages are ignored. */
-export async function subscribeCuts(redis: Redis, handler: (m: CutMessage) => void): Promise<() => Promise<void>> {
-  const sub = redis.duplicate({ enableOfflineQueue: true });
-  sub.on('error', () => undefined);
-  const ch = channel(prefixOf(redis));
+export async function subscribeCuts(redis: ChargingRedis, handler: (m: CutMessage) => void): Promise<() => Promise<void>> {
+  const sub = duplicateConnection(redis, { enableOfflineQueue: true });
+  const ch = channel(redis.keyPrefix);
   sub.on('message', (c: string, text: string) => {
     if (c !== ch) return;
     try {
@@ -47,22 +42,27 @@ export async function subscribeCuts(redis: Redis, handler: (m: CutMessage) => vo
 }
 
 /** Live calls per tenant, from the limits' call sets (all instances); leases that ran out are not counted. */
-export async function liveCallsByTenant(redis: Redis, tenantId?: string, now = Date.now()): Promise<Map<string, number>> {
+export async function liveCallsByTenant(redis: ChargingRedis, tenantId?: string, now = Date.now()): Promise<Map<string, number>> {
   const out = new Map<string, number>();
+  const k = redis.layout;
   if (tenantId !== undefined) {
-    out.set(tenantId, await redis.zcount(`sip:calls:${tenantId}`, now, '+inf'));
+    out.set(tenantId, await redis.zcount(k.sipCalls(tenantId), now, '+inf'));
     return out;
   }
-  const prefix = prefixOf(redis);
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}sip:calls:*`, 'COUNT', 500);
-    cursor = next;
-    for (const k of keys) {
-      const t = k.slice(`${prefix}sip:calls:`.length);
-      const n = await redis.zcount(`sip:calls:${t}`, now, '+inf');
-      if (n > 0) out.set(t, n);
-    }
-  } while (cursor !== '0');
+  const name = new RegExp(`^${redis.keyPrefix}\\{s[0-9]+\\}:sip:calls:([0-9]+)$`);
+  // SCAN walks one node's keyspace: every master in Redis Cluster
+  for (const node of masterNodes(redis)) {
+    let cursor = '0';
+    do {
+      const [next, found] = await node.scan(cursor, 'MATCH', `${redis.keyPrefix}*:sip:calls:*`, 'COUNT', 500);
+      cursor = next;
+      for (const key of found) {
+        const t = name.exec(key)?.[1];
+        if (t === undefined) continue;
+        const n = await redis.zcount(k.sipCalls(t), now, '+inf');
+        if (n > 0) out.set(t, n);
+      }
+    } while (cursor !== '0');
+  }
   return out;
 }

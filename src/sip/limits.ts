@@ -4,12 +4,12 @@
  * day in service.timezone (for the optional daily spend cap; integer fen).
  */
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import type { ChargingRedis } from '../charging/redis.js';
 import { projectPath } from '../util/paths.js';
 import { timed } from '../observability/metrics.js';
 import type { Admission } from './decisions.js';
 
-type LimitsRedis = Redis & {
+type LimitsRedis = ChargingRedis & {
   sipAdmit(calls: string, cps: string, callId: string, now: number, leaseMs: number, maxConc: number, maxCps: number): Promise<Admission>;
 };
 
@@ -28,30 +28,37 @@ export function dayKey(at: number, timeZone: string): string {
   return new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(at);
 }
 
-export function createLimits(redis: Redis, opts: { timeZone: string; leaseMs?: number }): Limits {
+/** Keys (keys.ts): each tenant's limit keys carry its shard's hash tag, so admit.lua is a single-slot step. */
+export function createLimits(redis: ChargingRedis, opts: { timeZone: string; leaseMs?: number }): Limits {
   const r = redis as LimitsRedis;
   if (typeof r.sipAdmit !== 'function') {
     r.defineCommand('sipAdmit', { numberOfKeys: 2, lua: readFileSync(projectPath('src', 'sip', 'lua', 'admit.lua'), 'utf8') });
   }
   const lease = opts.leaseMs ?? 180_000;
-  const callsKey = (t: string) => `sip:calls:${t}`;
-  const spendKey = (t: string, at: number) => `sip:spend:${t}:${dayKey(at, opts.timeZone)}`;
+  const k = redis.layout;
+  const callsKey = (t: string) => k.sipCalls(t);
+  const spendKey = (t: string, at: number) => k.sipSpend(t, dayKey(at, opts.timeZone));
   return {
     admit(tenantId, callId, maxConcurrent, maxCps, now = Date.now()) {
       const sec = Math.floor(now / 1000);
-      return timed('redis', 'sip_admit', () => r.sipAdmit(callsKey(tenantId), `sip:cps:${tenantId}:${sec}`, callId, now, lease, maxConcurrent, maxCps));
+      return timed('redis', 'sip_admit', () => r.sipAdmit(callsKey(tenantId), k.sipCps(tenantId, sec), callId, now, lease, maxConcurrent, maxCps));
     },
     async release(tenantId, callId) {
       await timed('redis', 'sip_release', () => r.zrem(callsKey(tenantId), callId));
     },
     async renew(calls, now = Date.now()) {
       if (!calls.length) return;
-      const p = r.pipeline();
-      for (const c of calls) {
-        p.zadd(callsKey(c.tenantId), 'XX', now + lease, c.callId);
-        p.pexpire(callsKey(c.tenantId), lease * 2);
-      }
-      await timed('redis', 'sip_renew', () => p.exec());
+      // one pipeline per shard: Redis Cluster runs a pipeline on one node only
+      const byShard = new Map<number, typeof calls>();
+      for (const c of calls) byShard.set(k.shardOfTenant(c.tenantId), [...(byShard.get(k.shardOfTenant(c.tenantId)) ?? []), c]);
+      await timed('redis', 'sip_renew', () => Promise.all([...byShard.values()].map((group) => {
+        const p = r.pipeline();
+        for (const c of group) {
+          p.zadd(callsKey(c.tenantId), 'XX', now + lease, c.callId);
+          p.pexpire(callsKey(c.tenantId), lease * 2);
+        }
+        return p.exec();
+      })));
     },
     async spentToday(tenantId, now = Date.now()) {
       const v = await timed('redis', 'sip_spend_get', () => r.get(spendKey(tenantId, now)));

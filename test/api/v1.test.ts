@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createChargingRedis, type ChargingRedis } from '../../src/charging/redis.js';
+import type { ChargingRedis } from '../../src/charging/redis.js';
 import { loadConfig } from '../../src/config/config.js';
 import { createHttpServer, type HttpServer } from '../../src/api/http-server.js';
 import { seedDemo } from '../../src/demo/seed.js';
@@ -15,7 +15,7 @@ import { Readiness } from '../../src/observability/readiness.js';
 import { postgresProbe } from '../../src/observability/probes.js';
 import { createLogger } from '../../src/util/logger.js';
 import { createTestDb, type TestDb } from '../helpers/pg.js';
-import { deleteKeys, testPrefix, TEST_REDIS_URL } from '../helpers/redis.js';
+import { deleteKeys, testChargingRedis, testPrefix, TEST_REDIS_URL } from '../helpers/redis.js';
 import { testServices } from '../helpers/services.js';
 
 const BOOT = 'bootstrap-operator-token-0123456789';
@@ -66,7 +66,7 @@ async function auditOf(action: string): Promise<any[]> {
 
 beforeAll(async () => {
   db = await createTestDb();
-  redis = createChargingRedis(TEST_REDIS_URL, prefix);
+  redis = testChargingRedis(prefix);
   await seedDemo(db.pool, redis, { timeZone: 'Asia/Shanghai' });
   await db.pool.query(`insert into tenants (code, legal_name) values ('other', 'Other Co., Ltd.')`);
   const config = loadConfig({}, { 'http.host': '127.0.0.1', 'http.port': 0, 'api.operatorToken': BOOT, 'api.bodyLimitBytes': 2048, 'api.uploadLimitBytes': 4096 });

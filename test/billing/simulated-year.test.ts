@@ -6,10 +6,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { createTestDb, type TestDb } from '../helpers/pg.js';
-import { deleteKeys, testPrefix, TEST_REDIS_URL } from '../helpers/redis.js';
+import { deleteKeys, testChargingRedis, testKeys as keys, testPrefix, TEST_REDIS_URL } from '../helpers/redis.js';
 import { loadConfig } from '../../src/config/config.js';
-import { createChargingRedis, type ChargingRedis } from '../../src/charging/redis.js';
-import { keys } from '../../src/charging/keys.js';
+import type { ChargingRedis } from '../../src/charging/redis.js';
 import { parseOutboxEvent } from '../../src/outbox/event.js';
 import { writeEvent } from '../../src/outbox/cdr-writer.js';
 import type { ServiceDeps } from '../../src/services/context.js';
@@ -39,7 +38,7 @@ const OP = { kind: 'operator' as const, id: 'noc' };
 beforeAll(async () => {
   db = await createTestDb({ poolSize: 10 });
   prefix = testPrefix();
-  redis = createChargingRedis(TEST_REDIS_URL, prefix);
+  redis = testChargingRedis(prefix);
   const config = loadConfig({}, { 'postgres.url': db.url, 'redis.keyPrefix': prefix, 'billing.overdueSuspendDays': 15 });
   deps = { config, pool: db.pool, redis: async () => ({ redis, error: null }), logger: pino({ level: 'silent' }), now: () => now };
   await importMissingYears(db.pool);
@@ -159,7 +158,7 @@ describe('the demo contract through a simulated year', () => {
     const ended = await getTenant(db.pool, 'demo');
     expect(ended.status).toBe('terminated');
     expect((await db.pool.query(`select 1 from numbers where tenant_id = $1 and state <> 'reclaimed'`, [t0.id.toString()])).rowCount).toBe(0);
-    const stream = await redis.xrange(keys.outbox, '-', '+');
+    const stream = await redis.xrange(keys.outbox(keys.shardOfTenant(t0.id.toString())), '-', '+');
     for (const [id, fields] of stream) {
       const ev = parseOutboxEvent(fields[1]!);
       if (ev.ok) await writeEvent(db.pool, ev.event, id);

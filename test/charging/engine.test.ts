@@ -1,12 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, type TestDb } from '../helpers/pg.js';
-import { TEST_REDIS_URL, deleteKeys, testPrefix } from '../helpers/redis.js';
+import { TEST_REDIS_URL, deleteKeys, testChargingRedis, testKeys as keys, testPrefix } from '../helpers/redis.js';
 import { applyCredit, loadTenant, setTenantState } from '../../src/charging/tenant-sync.js';
 import { rerate } from '../../src/rating/charge.js';
 import { createBucket, createPlan, createTenant } from './fixtures.js';
 import { ManualClock } from './manual-clock.js';
 import { available, facts, outbox, silent, startInstance, stopInstance, testConfig, type Instance } from './setup.js';
-import { keys } from '../../src/charging/keys.js';
 import { metrics } from '../../src/observability/metrics.js';
 import { createChargingEngine } from '../../src/charging/engine.js';
 import { createChargingRedis } from '../../src/charging/redis.js';
@@ -278,7 +277,7 @@ describe('charging engine', () => {
     // the restarted instance reports the call's end late: nothing charged again
     const again = await A.engine.finish(facts('k1', t.id, ans, ans, ans + 9000));
     expect(again.duplicate).toBe(true);
-    expect(await A.redis.zscore(keys.leases, 'k1')).toBeNull();
+    expect(await A.redis.zscore(keys.leases(keys.shardOfTenant(t.id)), 'k1')).toBeNull();
   });
 
   it('rejected calls are recorded once', async () => {
@@ -299,7 +298,8 @@ describe('charging engine', () => {
       // unreserved path (record.lua)
       await A.engine.recordRejected({ ...base, aCallId: text, caller: text, callee: text, result: 'rejected', sipStatus: 403, rejectReason: 'caller_id', disconnectReason: text });
     }
-    const raws = (await A.redis.xrange(keys.outbox, '-', '+')).map(([, f]) => f[1]!).filter((r) => r.includes('"call:inj'));
+    // the calls' events are in their tenant's shard (recordRejected with a tenant)
+    const raws = (await A.redis.xrange(keys.outbox(keys.shardOfTenant(t.id)), '-', '+')).map(([, f]) => f[1]!).filter((r) => r.includes('"call:inj'));
     expect(raws).toHaveLength(hostile.length);
     for (const raw of raws) {
       const p = parseOutboxEvent(raw);
@@ -318,7 +318,7 @@ describe('charging engine', () => {
     await clock.advance(5000, settle);
     const r = await A.engine.finish({ ...facts('inj-settle', t.id, answerAt, answerAt, clock.now()), aCallId: '__CHARGE__', caller: '"}', callee: '__CHARGE__' });
     expect(r.chargeFen).toBeGreaterThan(0n);
-    const raw = (await A.redis.xrange(keys.outbox, '-', '+')).map(([, f]) => f[1]!).find((x) => x.includes('"call:inj-settle"'))!;
+    const raw = (await A.redis.xrange(keys.outbox(keys.shardOfTenant(t.id)), '-', '+')).map(([, f]) => f[1]!).find((x) => x.includes('"call:inj-settle"'))!;
     const p = parseOutboxEvent(raw);
     expect(p.ok, raw).toBe(true);
     if (p.ok && p.event.type !== 'bucket.expired') {
@@ -345,14 +345,14 @@ describe('charging engine', () => {
     const gift = await createBucket(db.pool, id, 'gift', 40n, new Date(0), new Date(clock.now() + 1000));
     const later = await createBucket(db.pool, id, 'gift', 30n, new Date(0), new Date(clock.now() + 86_400_000));
     await loadTenant(db.pool, A.redis, id);
-    expect(await A.redis.zscore(keys.expiries, id)).toBe(String(clock.now() + 1000));
+    expect(await A.redis.zscore(keys.expiries(keys.shardOfTenant(id)), id)).toBe(String(clock.now() + 1000));
     await clock.advance(2000, settle);
     await B.engine.sweep();
     const ev = (await outbox(A.redis)).filter((e) => e.type === 'bucket.expired' && e.tenantId === id);
     expect(ev).toEqual([expect.objectContaining({ eventId: `expire:${gift.bucketId}:1`, bucketId: gift.bucketId, amountFen: '40' })]);
     expect(await A.redis.hget(keys.buckets(id), gift.bucketId)).toBe('0');
     expect(await A.redis.hget(keys.buckets(id), later.bucketId)).toBe('30');
-    expect(await A.redis.zscore(keys.expiries, id)).toBe(String(clock.now() - 2000 + 86_400_000));
+    expect(await A.redis.zscore(keys.expiries(keys.shardOfTenant(id)), id)).toBe(String(clock.now() - 2000 + 86_400_000));
   });
 
   it('an expired bucket is cleared into the outbox and cannot pay', async () => {
@@ -389,7 +389,7 @@ describe('store metrics of the charging engine', () => {
 
   it('a Redis failure is counted in softswitch_store_errors_total with the op name', async () => {
     const port = await freePort(); // nothing listens there
-    const redis = createChargingRedis(`redis://127.0.0.1:${port}`, prefix, { retryStrategy: () => null });
+    const redis = testChargingRedis(prefix, {}, { retryStrategy: () => null }, `redis://127.0.0.1:${port}`);
     const engine = createChargingEngine({ redis, pool: db.pool, config: testConfig(), logger: silent, instanceId: 'down', clock, sweepIntervalMs: 0 });
     const before = await count('charging_plan', 'errors');
     await new Promise((r) => setTimeout(r, 100)); // let the connection attempt fail

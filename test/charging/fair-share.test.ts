@@ -7,8 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, type TestDb } from '../helpers/pg.js';
-import { TEST_REDIS_URL, deleteKeys, testPrefix } from '../helpers/redis.js';
-import { keys } from '../../src/charging/keys.js';
+import { TEST_REDIS_URL, deleteKeys, testChargingRedis, testKeys as keys, testPrefix } from '../helpers/redis.js';
 import { rerate } from '../../src/rating/charge.js';
 import { createBucket, createPlan, createTenant } from './fixtures.js';
 import { ManualClock } from './manual-clock.js';

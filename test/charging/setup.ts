@@ -2,10 +2,10 @@
 import { loadConfig, type Config } from '../../src/config/config.js';
 import { createLogger } from '../../src/util/logger.js';
 import { createChargingEngine, type Engine } from '../../src/charging/engine.js';
-import { createChargingRedis, waitReady, type ChargingRedis } from '../../src/charging/redis.js';
+import { waitReady, type ChargingRedis } from '../../src/charging/redis.js';
 import type { Pool } from '../../src/db/pool.js';
 import type { CallFacts } from '../../src/cdr/types.js';
-import { keys } from '../../src/charging/keys.js';
+import { testChargingRedis } from '../helpers/redis.js';
 import type { ManualClock } from './manual-clock.js';
 
 export const silent = createLogger('silent');
@@ -18,8 +18,12 @@ export interface Instance { engine: Engine; redis: ChargingRedis; id: string }
 
 /** An engine instance with its own Redis connection (several instances in one process = several app servers). */
 export async function startInstance(url: string, prefix: string, pool: Pool, clock: ManualClock, id: string, config = testConfig()): Promise<Instance> {
-  const redis = createChargingRedis(url, prefix);
-  await waitReady(redis);
+  return startInstanceOn(testChargingRedis(prefix, {}, {}, url), pool, clock, id, config);
+}
+
+/** An engine instance on a connection of any topology (standalone, Sentinel, Cluster). */
+export async function startInstanceOn(redis: ChargingRedis, pool: Pool, clock: ManualClock, id: string, config = testConfig()): Promise<Instance> {
+  await waitReady(redis, 15_000);
   const engine = createChargingEngine({ redis, pool, config, logger: silent, instanceId: id, clock, sweepIntervalMs: 0 });
   return { engine, redis, id };
 }
@@ -43,11 +47,14 @@ export interface OutboxEvent {
 }
 
 export async function outbox(redis: ChargingRedis): Promise<OutboxEvent[]> {
-  const rows = await redis.xrange(keys.outbox, '-', '+');
+  // every shard's stream, in the order Redis appended the entries (stream ids are append times)
+  const k = redis.layout;
+  const rows = (await Promise.all(k.all().map((s) => redis.xrange(k.outbox(s), '-', '+')))).flat();
+  rows.sort(([a], [b]) => { const [am, as] = a.split('-').map(Number); const [bm, bs] = b.split('-').map(Number); return am! - bm! || as! - bs!; });
   return rows.map(([, f]) => JSON.parse(f[1]!) as OutboxEvent);
 }
 
 export async function available(redis: ChargingRedis, tenantId: string): Promise<bigint> {
-  const h = await redis.hgetall(keys.buckets(tenantId));
+  const h = await redis.hgetall(redis.layout.buckets(tenantId));
   return Object.values(h).reduce((a, v) => a + BigInt(v), 0n);
 }

@@ -12,7 +12,7 @@ import { startOwnRedis, type OwnRedis } from '../helpers/own-redis.js';
 import { createChargingEngine } from '../../src/charging/engine.js';
 import { createChargingRedis, waitReady } from '../../src/charging/redis.js';
 import { rerate } from '../../src/rating/charge.js';
-import { TEST_REDIS_URL, deleteKeys, testPrefix } from '../helpers/redis.js';
+import { TEST_REDIS_URL, deleteKeys, testChargingRedis, testKeys as keys, testPrefix } from '../helpers/redis.js';
 import { createBucket, createPlan, createTenant } from './fixtures.js';
 import { ManualClock } from './manual-clock.js';
 import { available, facts, outbox, silent, startInstance, stopInstance, testConfig } from './setup.js';
@@ -100,7 +100,7 @@ describe('PostgreSQL stopped mid-run (own server, pg_ctl stop)', () => {
       const other = await createTenant(pool, 'pg2', p);
       await createBucket(pool, tenant, 'paid', 100n);
       await createBucket(pool, other, 'paid', 100n);
-      const redis = createChargingRedis(TEST_REDIS_URL, prefix);
+      const redis = testChargingRedis(prefix);
       await waitReady(redis);
       const e = createChargingEngine({ redis, pool, config: testConfig(), logger: silent, instanceId: 'pg-A', clock, sweepIntervalMs: 0 });
       const req = (callId: string, t: string) => ({ callId, tenantId: t, calledNumber: '8613800138000', at: clock.now(), failurePolicy: 'terminate' as const });

@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, type TestDb } from '../helpers/pg.js';
-import { TEST_REDIS_URL, deleteKeys, testPrefix } from '../helpers/redis.js';
+import { TEST_REDIS_URL, deleteKeys, testChargingRedis, testKeys as keys, testPrefix } from '../helpers/redis.js';
 import { createChargingRedis, waitReady, type ChargingRedis } from '../../src/charging/redis.js';
 import { applyCredit, loadTenant, setTenantState, subscribeTenantControl, type ControlMessage } from '../../src/charging/tenant-sync.js';
-import { keys } from '../../src/charging/keys.js';
 import { createBucket, createPlan, createTenant } from './fixtures.js';
 
 let db: TestDb;
@@ -12,7 +11,7 @@ const prefix = testPrefix();
 
 beforeAll(async () => {
   db = await createTestDb();
-  redis = createChargingRedis(TEST_REDIS_URL, prefix);
+  redis = testChargingRedis(prefix);
   await waitReady(redis);
 });
 afterAll(async () => {

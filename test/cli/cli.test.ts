@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { projectPath } from '../../src/util/paths.js';
 import { createTestDb, type TestDb } from '../helpers/pg.js';
-import { deleteKeys, testPrefix, TEST_REDIS_URL } from '../helpers/redis.js';
+import { deleteKeys, testKeys as keys, testPrefix, TEST_REDIS_URL } from '../helpers/redis.js';
 import { freePort } from '../helpers/ports.js';
 import { runCli } from '../../src/cli/run.js';
 
@@ -92,8 +92,8 @@ describe('demo seed', () => {
     expect(JSON.parse(bal.stdout)).toMatchObject({ paidFen: '1100000', giftFen: '0', usableFen: '1100000' });
     const r = new Redis(TEST_REDIS_URL, { keyPrefix: prefix });
     try {
-      expect(await r.hvals(`tenant:${out.tenantId}:buckets`)).toEqual(['1100000']);
-      expect(await r.hget(`tenant:${out.tenantId}`, 'status')).toBe('active');
+      expect(await r.hvals(keys.buckets(out.tenantId))).toEqual(['1100000']);
+      expect(await r.hget(keys.tenant(out.tenantId), 'status')).toBe('active');
     } finally {
       r.disconnect();
     }
@@ -250,11 +250,12 @@ describe('billing period-end through the CLI', () => {
     }]);
     const redis = new Redis(TEST_REDIS_URL, { keyPrefix: prefix });
     try {
-      const events = (await redis.xrange('outbox', '-', '+')).map(([, fields]) => JSON.parse(fields[1]!) as { type: string; bucketId?: string; amountFen?: string });
+      const tenantId = (JSON.parse(o.stdout) as { order: { tenantId: string } }).order.tenantId;
+      const events = (await redis.xrange(keys.outbox(keys.shardOfTenant(tenantId)), '-', '+')).map(([, fields]) => JSON.parse(fields[1]!) as { type: string; bucketId?: string; amountFen?: string });
       expect(events.filter((e) => e.type === 'bucket.expired' && e.bucketId === bucketId)).toEqual([
         expect.objectContaining({ amountFen: '10000' }),
       ]);
-      expect(await redis.hget(`tenant:${(JSON.parse(o.stdout) as { order: { tenantId: string } }).order.tenantId}`, 'status')).toBe('terminated');
+      expect(await redis.hget(keys.tenant(tenantId), 'status')).toBe('terminated');
     } finally {
       redis.disconnect();
     }

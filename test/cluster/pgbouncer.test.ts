@@ -12,11 +12,11 @@ import { startApp, type RunningApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config/config.js';
 import { createPool } from '../../src/db/pool.js';
 import { migrate } from '../../src/db/migrate.js';
-import { createChargingRedis, waitReady } from '../../src/charging/redis.js';
+import { waitReady } from '../../src/charging/redis.js';
 import { reconcile } from '../../src/reconcile/reconcile.js';
 import { createTestDb, type TestDb } from '../helpers/pg.js';
 import { freePort } from '../helpers/ports.js';
-import { deleteKeys, TEST_REDIS_URL, testPrefix } from '../helpers/redis.js';
+import { deleteKeys, TEST_REDIS_URL, testChargingRedis, testPrefix } from '../helpers/redis.js';
 import { pgbouncerMissing, startPgBouncer, type PgBouncer } from '../helpers/pgbouncer.js';
 import { killSipps } from '../e2e/harness.js';
 import { cdrsSince, placeCalls, readyz, startCarrier } from '../e2e/topology-fixture.js';
@@ -76,7 +76,7 @@ describe.skipIf(missing !== null)(`through PgBouncer in transaction pooling mode
     const tenant = (await db.pool.query<{ id: string }>(`select id::text from tenants where code = 'demo'`)).rows[0]!.id;
     const posted = await db.pool.query<{ s: string }>(`select coalesce(sum(amount_fen), 0)::text as s from ledger_transfers where kind = 'call_charge' and tenant_id = $1`, [tenant]);
     expect(posted.rows[0]!.s).toBe(cdr!.charge_fen);
-    const redis = createChargingRedis(TEST_REDIS_URL, prefix);
+    const redis = testChargingRedis(prefix);
     await waitReady(redis);
     try {
       const viaBouncer = new pg.Pool({ connectionString: bouncer.url(db.name), max: 2 });

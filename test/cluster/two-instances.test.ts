@@ -7,13 +7,13 @@
  * ≥ 0, every CDR is charged once, and Redis agrees with the ledger.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createChargingRedis, waitReady, type ChargingRedis } from '../../src/charging/redis.js';
+import { waitReady, type ChargingRedis } from '../../src/charging/redis.js';
 import { reconcile } from '../../src/reconcile/reconcile.js';
 import { startAppProcess, type AppProcess } from '../helpers/app-process.js';
 import { drachtioServerMissing, startDrachtioServer, type DrachtioServer } from '../helpers/drachtio-server.js';
 import { createTestDb, type TestDb } from '../helpers/pg.js';
 import { freePort } from '../helpers/ports.js';
-import { deleteKeys, TEST_REDIS_URL, testPrefix } from '../helpers/redis.js';
+import { deleteKeys, TEST_REDIS_URL, testChargingRedis, testPrefix } from '../helpers/redis.js';
 import { killSipps, scenarioFor } from '../e2e/harness.js';
 import { seedTenant } from '../helpers/tenants.js';
 import { cdrsSince, metricsText, placeCalls, readyz, sample, startCarrier, waitActiveCalls } from '../e2e/topology-fixture.js';
@@ -36,7 +36,7 @@ let carrierPort = 0;
 describe.skipIf(missing !== null)(`two app instances behind two real drachtio-servers${missing ? ` (skipped: ${missing})` : ''}`, () => {
   beforeAll(async () => {
     db = await createTestDb();
-    redis = createChargingRedis(TEST_REDIS_URL, prefix);
+    redis = testChargingRedis(prefix);
     await waitReady(redis);
     carrierPort = await freePort();
     await db.pool.query(`insert into ingress_trunks (name, address) values ('ccc-test', '127.0.0.1')`);

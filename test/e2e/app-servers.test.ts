@@ -9,12 +9,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config/config.js';
 import { startApp, type RunningApp } from '../../src/app.js';
-import { createChargingRedis, waitReady } from '../../src/charging/redis.js';
+import { waitReady } from '../../src/charging/redis.js';
 import { startEdge, type Edge } from '../../src/edge/index.js';
 import { ANY_SOURCE } from '../../src/edge/sources.js';
 import { publishCut } from '../../src/sip/control.js';
 import { createTestDb, type TestDb } from '../helpers/pg.js';
-import { deleteKeys, TEST_REDIS_URL, testPrefix } from '../helpers/redis.js';
+import { deleteKeys, TEST_REDIS_URL, testChargingRedis, testPrefix } from '../helpers/redis.js';
 import { freePort } from '../helpers/ports.js';
 import { eventually } from '../helpers/poll.js';
 import { killSipps, scenarioFor } from './harness.js';
@@ -105,7 +105,7 @@ describe('one app instance behind two SIP servers (DRACHTIO_SERVERS, embedded ed
     const viaB = call(ports.bSip, scn, 30_000);
     await activeCalls(2);
     await eventually('both answered', async () => (edges.a!.stats().dialogs === 2 && edges.b!.stats().dialogs === 2 ? true : null));
-    const redis = createChargingRedis(TEST_REDIS_URL, prefix);
+    const redis = testChargingRedis(prefix);
     await waitReady(redis);
     try {
       expect(await publishCut(redis, tenantId, 'fraud review')).toBeGreaterThanOrEqual(1);

@@ -5,7 +5,6 @@
  * Real sipp, SIP server (embedded edge, or drachtio-server with SIP_TEST_TARGET=drachtio), Redis, PostgreSQL.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { keys } from '../../src/charging/keys.js';
 import { createLimits } from '../../src/sip/limits.js';
 import { registry } from '../../src/observability/metrics.js';
 import { freePort } from '../helpers/ports.js';
@@ -33,7 +32,7 @@ async function until(what: string, ok: () => boolean | Promise<boolean>, timeout
 /** Nothing of the call is held any more: no limits slot, no live reservation. */
 async function expectNoHolds(tenantId: string): Promise<void> {
   expect(await createLimits(h.redis, { timeZone: h.config.service.timezone }).liveCount(tenantId)).toBe(0);
-  expect(await h.redis.scard(keys.calls(tenantId))).toBe(0);
+  expect(await h.redis.scard(h.redis.layout.calls(tenantId))).toBe(0);
 }
 
 describe('the carrier never answers our CANCEL with a final response', () => {

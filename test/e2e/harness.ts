@@ -178,7 +178,7 @@ export async function startHarness(overrides: Record<string, unknown> = {}): Pro
   });
   const { sources, refresh } = await pgSources(db.pool, config, logger);
   const target = await startSipTarget(SECRET, logger, { sources, ...doorOptions(config) });
-  const redis = createChargingRedis(config.redis.url, prefix);
+  const redis = createChargingRedis({ ...config.redis, keyPrefix: prefix });
   await waitReady(redis);
   const charging = createChargingEngine({ redis, pool: db.pool, config, logger, instanceId: 'e2e', sweepIntervalMs: 0 });
   const outbox: OutboxConsumer = createOutboxConsumer({ redis, pool: db.pool, logger, instanceId: 'e2e-outbox', options: { blockMs: 100 } });

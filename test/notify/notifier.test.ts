@@ -13,7 +13,7 @@ import { metrics } from '../../src/observability/metrics.js';
 import { createTenant } from '../../src/tenants/tenants.js';
 import { freePort } from '../helpers/ports.js';
 import { createTestDb, type TestDb } from '../helpers/pg.js';
-import { TEST_REDIS_URL, deleteKeys, testPrefix } from '../helpers/redis.js';
+import { TEST_REDIS_URL, deleteKeys, testChargingRedis, testKeys as keys, testPrefix } from '../helpers/redis.js';
 import type { Logger } from '../../src/util/logger.js';
 
 interface Received { path: string; headers: IncomingHttpHeaders; body: Record<string, unknown> }
@@ -257,7 +257,7 @@ describe('email, sms, log', () => {
 describe('maintenance loop', () => {
   it('a maintenance round sends the pending notices (after the low-balance check)', async () => {
     const prefix = testPrefix();
-    const redis = createChargingRedis(TEST_REDIS_URL, prefix);
+    const redis = testChargingRedis(prefix);
     try {
       await waitReady(redis);
       const t = await tenant({ webhook: `${base}/ok` });
@@ -279,7 +279,7 @@ describe('maintenance loop', () => {
 
   it('with Redis unreachable the reconcile step fails and is logged, and the notices are still sent', async () => {
     const dead = await freePort();
-    const redis = createChargingRedis(`redis://127.0.0.1:${dead}/0`, 'dead:');
+    const redis = testChargingRedis('dead:', {}, {}, `redis://127.0.0.1:${dead}/0`);
     redis.on('error', () => undefined);
     try {
       const t = await tenant({ webhook: `${base}/ok` });

@@ -4,7 +4,8 @@
  * PostgreSQL address where nothing listens, drachtio-srf connected to an embedded edge (closed and restarted), and
  * a real outbox consumer (stopped and replaced).
  */
-import { Redis } from 'ioredis';
+import type { ChargingRedis } from '../../src/charging/redis.js';
+import { testChargingRedis } from '../helpers/redis.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
 import { createHttpServer, type HttpServer } from '../../src/api/http-server.js';
@@ -25,7 +26,7 @@ import { startOwnRedis, type OwnRedis } from '../helpers/own-redis.js';
 import { missingFamilies, parseExposition, sampleValue, scrapeMetrics } from './helpers/exposition.js';
 
 let own: OwnRedis;
-let redis: Redis;
+let redis: ChargingRedis;
 let pool: Pool;
 let http: HttpServer;
 let base: string;
@@ -53,8 +54,8 @@ async function readyz(): Promise<{ status: number; body: any }> {
 
 beforeAll(async () => {
   own = await startOwnRedis();
-  redis = new Redis({ port: own.port, host: '127.0.0.1', maxRetriesPerRequest: 1, retryStrategy: () => 100 });
-  redis.on('error', () => undefined); // refused while the test has Redis killed: the probe reports it
+  // refused while the test has Redis killed: the probe reports it
+  redis = testChargingRedis('health:', {}, { enableOfflineQueue: true, maxRetriesPerRequest: 1, retryStrategy: () => 100 }, own.url);
   pool = createPool(ADMIN_URL, 2);
   controlPort = await freePort(); // the edge comes back on the same port, where srf reconnects
   edge = await startTestEdge();

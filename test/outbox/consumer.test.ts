@@ -3,21 +3,22 @@
  * events, a consumer dying between commit and XACK, two consumers racing over the same entries.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
+import type { ChargingRedis } from '../../src/charging/redis.js';
 import { pino } from 'pino';
 import { createTestDb, type TestDb } from '../helpers/pg.js';
-import { TEST_REDIS_URL, deleteKeys, testPrefix } from '../helpers/redis.js';
+import { TEST_REDIS_URL, deleteKeys, testChargingRedis, testPrefix } from '../helpers/redis.js';
 import { createOutboxConsumer, type OutboxConsumer } from '../../src/outbox/consumer.js';
+import { registry } from '../../src/observability/metrics.js';
 import { parseOutboxEvent } from '../../src/outbox/event.js';
 import { writeEvent } from '../../src/outbox/cdr-writer.js';
-import { ensureGroup, GROUP, listDead, OUTBOX, readNew, replayDead, withOutboxCommands } from '../../src/outbox/stream.js';
+import { GROUP, listDead, replayDead, withOutboxCommands } from '../../src/outbox/stream.js';
 import { bucketAccount, postTransfers, systemAccount } from '../../src/ledger/ledger.js';
 import { eventually } from '../helpers/poll.js';
-import { bucketBalance, counts, expired, rejected, seedTenant, settled, xadd } from './fixtures/events.js';
+import { bucketBalance, counts, expired, pendingCount, rejected, seedTenant, settled, streamLength, takeNew, xadd } from './fixtures/events.js';
 
 const logger = pino({ level: 'silent' });
 let db: TestDb;
-let redis: Redis;
+let redis: ChargingRedis;
 let prefix: string;
 const consumers: OutboxConsumer[] = [];
 
@@ -34,7 +35,7 @@ async function drain(c: OutboxConsumer): Promise<number> {
 }
 
 async function deadLetters(): Promise<{ reason: string; event: string }[]> {
-  return (await redis.xrange('outbox:dead', '-', '+')).map(([, f]) => ({ event: f[f.indexOf('event') + 1]!, reason: f[f.indexOf('reason') + 1]! }));
+  return (await listDead(withOutboxCommands(redis, redis.layout))).map((d) => ({ event: d.event, reason: d.reason }));
 }
 
 beforeAll(async () => {
@@ -51,7 +52,7 @@ beforeEach(async () => {
   if (prefix) await deleteKeys(TEST_REDIS_URL, prefix);
   redis?.disconnect();
   prefix = testPrefix();
-  redis = new Redis(TEST_REDIS_URL, { keyPrefix: prefix });
+  redis = testChargingRedis(prefix, {}, { enableOfflineQueue: true });
 });
 
 describe('outbox consumer', () => {
@@ -81,6 +82,38 @@ describe('outbox consumer', () => {
     expect(s).toMatchObject({ pending: 0, undelivered: 0, backlog: 0, deadLetters: 0 });
   });
 
+  it('reads every shard: events of tenants in different shards and a call without a tenant, in one transaction', async () => {
+    const tenants: { tenantId: string; bucketId: string }[] = [];
+    for (let i = 0; tenants.length < 3 && i < 40; i++) {
+      const t = await seedTenant(db.pool, `oc-shard-${i}`, 1000n);
+      if (!tenants.some((x) => redis.layout.shardOfTenant(x.tenantId) === redis.layout.shardOfTenant(t.tenantId))) tenants.push(t);
+    }
+    expect(tenants).toHaveLength(3); // three different shards
+    const events = [...tenants.map((t, i) => settled(`sh${i}`, t.tenantId, [[t.bucketId, BigInt(i + 1)]])), rejected('sh-anon', null)];
+    await xadd(redis, ...events);
+    const batches = async () => (await registry.getSingleMetricAsString('softswitch_outbox_batches_total')).match(/ (\d+)$/m)![1];
+    const before = Number(await batches());
+    expect(await drain(consumerOf('sh'))).toBe(4);
+    expect(Number(await batches()) - before).toBe(1); // four events, one PostgreSQL transaction
+    expect((await db.pool.query(`select count(*)::int as n from cdrs where call_id like 'sh%'`)).rows[0].n).toBe(4);
+    for (const [i, t] of tenants.entries()) expect(await bucketBalance(db.pool, t.bucketId)).toBe(1000n - BigInt(i + 1));
+    expect(await pendingCount(redis)).toBe(0);
+    const s = await consumerOf('sh2').stats();
+    expect(s.backlog).toBe(0);
+    expect(s.shards).toHaveLength(redis.layout.shards);
+  });
+
+  it('the one-event-per-transaction writer (bench baseline) writes the same', async () => {
+    const t = await seedTenant(db.pool, 'oc-single', 1000n);
+    await xadd(redis, ...Array.from({ length: 5 }, (_, i) => settled(`single${i}`, t.tenantId, [[t.bucketId, 2n]])), '{poison');
+    const batches = async () => Number((await registry.getSingleMetricAsString('softswitch_outbox_batches_total')).match(/ (\d+)$/m)![1]);
+    const before = await batches();
+    expect(await drain(consumerOf('single', { perEventTransactions: true }))).toBe(6);
+    expect((await batches()) - before).toBe(5);
+    expect(await bucketBalance(db.pool, t.bucketId)).toBe(990n);
+    expect(await deadLetters()).toHaveLength(1);
+  });
+
   it('creates a missing month partition for an old or future CDR', async () => {
     const t = await seedTenant(db.pool, 'oc-part', 1000n);
     const inviteAt = Date.UTC(2027, 5, 1, 0, 0, 0);
@@ -99,14 +132,14 @@ describe('outbox consumer', () => {
     expect(after.cdrs - before.cdrs).toBe(1);
     expect(after.transfers - before.transfers).toBe(1);
     expect(await bucketBalance(db.pool, t.bucketId)).toBe(993n);
-    expect((await redis.xpending(OUTBOX, GROUP))[0]).toBe(0);
+    expect(await pendingCount(redis)).toBe(0);
   });
 
-  it('poison events go to outbox:dead with their reason and do not block the events behind them', async () => {
+  it("poison events go to their shard's dead-letter stream with their reason and do not block the events behind them", async () => {
     const t = await seedTenant(db.pool, 'oc-poison', 1000n);
     const other = await seedTenant(db.pool, 'oc-other', 1000n);
     await xadd(redis, '{not json', settled('ok1', t.tenantId, [[t.bucketId, 1n]]));
-    await redis.xadd('outbox', '*', 'wrong', 'field');
+    await redis.xadd(redis.layout.outbox(0), '*', 'wrong', 'field');
     // valid JSON, but debits a bucket of another tenant: PostgreSQL-side check, permanent → dead-letter
     await xadd(redis, settled('steal', t.tenantId, [[other.bucketId, 50n]]), settled('ok2', t.tenantId, [[t.bucketId, 2n]]));
     // valid, but more than the ledger holds: the ledger refuses the overdraw (LedgerError) → dead-letter
@@ -123,7 +156,7 @@ describe('outbox consumer', () => {
     expect((await db.pool.query(`select call_id from cdrs where call_id in ('ok1','ok2','steal','over') order by call_id`)).rows.map((r) => r.call_id)).toEqual(['ok1', 'ok2']);
     expect(await bucketBalance(db.pool, other.bucketId)).toBe(1000n);
     expect(await bucketBalance(db.pool, t.bucketId)).toBe(997n);
-    expect((await redis.xpending(OUTBOX, GROUP))[0]).toBe(0);
+    expect(await pendingCount(redis)).toBe(0);
     expect((await consumerOf('x2').stats()).deadLetters).toBe(4);
   });
 
@@ -132,14 +165,16 @@ describe('outbox consumer', () => {
     await xadd(redis, settled('rp1', t.tenantId, [[t.bucketId, 150n]])); // more than the ledger holds
     const c = consumerOf('rp');
     await drain(c);
-    const [dead] = await listDead(redis);
+    const r = withOutboxCommands(redis, redis.layout);
+    const [dead] = await listDead(r);
     expect(dead).toMatchObject({ consumer: 'rp', reason: expect.stringContaining('overdraw') });
     // the operator books the payment that was missing, then replays
     await postTransfers(db.pool, [{ idempotencyKey: 'rp-fix', debitAccountId: await systemAccount(db.pool, 'cash'), creditAccountId: await bucketAccount(db.pool, BigInt(t.bucketId)), amountFen: 100n, kind: 'top_up', tenantId: BigInt(t.tenantId) }]);
-    const r = withOutboxCommands(redis);
+    expect(dead!.id).toMatch(new RegExp(`^${redis.layout.shardOfTenant(t.tenantId)}:\\d+-\\d+$`)); // <shard>:<id>
     expect(await replayDead(r, dead!.id)).toMatch(/^\d+-\d+$/);
     expect(await replayDead(r, dead!.id)).toBeNull();
-    expect(await listDead(redis)).toEqual([]);
+    await expect(replayDead(r, '1700000000000-0')).rejects.toThrow(/<shard>:<stream id>/);
+    expect(await listDead(r)).toEqual([]);
     expect(await drain(c)).toBe(1);
     expect(await bucketBalance(db.pool, t.bucketId)).toBe(50n);
     expect((await db.pool.query(`select count(*)::int as n from cdrs where call_id = 'rp1'`)).rows[0].n).toBe(1);
@@ -149,14 +184,13 @@ describe('outbox consumer', () => {
     const t = await seedTenant(db.pool, 'oc-crash', 10_000n);
     await xadd(redis, ...Array.from({ length: 10 }, (_, i) => settled(`k${i}`, t.tenantId, [[t.bucketId, 10n]])));
     // the dead consumer: read 10 entries, committed 6 of them to PostgreSQL, then vanished (no XACK)
-    await ensureGroup(redis);
-    const taken = await readNew(redis, 'dead-1', 10, 0);
+    const taken = await takeNew(redis, 'dead-1', 10);
     for (const e of taken.slice(0, 6)) {
       const p = parseOutboxEvent(e.raw);
       if (!p.ok) throw new Error(p.reason);
       expect(await writeEvent(db.pool, p.event, e.id)).toBe('written');
     }
-    expect((await redis.xpending(OUTBOX, GROUP))[0]).toBe(10);
+    expect(await pendingCount(redis)).toBe(10);
     // a live consumer does not steal entries that are not idle long enough
     const live = consumerOf('live-1', { claimIdleMs: 60_000 });
     expect(await drain(live)).toBe(0);
@@ -164,7 +198,7 @@ describe('outbox consumer', () => {
     const rescuer = consumerOf('live-2', { claimIdleMs: 1 });
     await new Promise((r) => setTimeout(r, 5));
     expect(await drain(rescuer)).toBe(10);
-    expect((await redis.xpending(OUTBOX, GROUP))[0]).toBe(0);
+    expect(await pendingCount(redis)).toBe(0);
     const r = await db.pool.query<{ n: number; s: bigint }>(`select count(*)::int as n, sum(amount_fen)::int8 as s from ledger_transfers where call_id like 'k%'`);
     expect(r.rows[0]).toEqual({ n: 10, s: 100n });
     expect(await bucketBalance(db.pool, t.bucketId)).toBe(9_900n);
@@ -173,8 +207,7 @@ describe('outbox consumer', () => {
   it('a consumer restarted under the same name replays its own pending entries', async () => {
     const t = await seedTenant(db.pool, 'oc-restart', 1000n);
     await xadd(redis, settled('r1', t.tenantId, [[t.bucketId, 3n]]), settled('r2', t.tenantId, [[t.bucketId, 4n]]));
-    await ensureGroup(redis);
-    const taken = await readNew(redis, 'sip-7', 10, 0);
+    const taken = await takeNew(redis, 'sip-7', 10);
     const p = parseOutboxEvent(taken[0]!.raw);
     if (!p.ok) throw new Error(p.reason);
     await writeEvent(db.pool, p.event, taken[0]!.id); // committed, never acked
@@ -207,7 +240,7 @@ describe('outbox consumer', () => {
     expect(after.transfers - before.transfers).toBe(N);
     expect(after.dupCdrs).toBe(0);
     expect(await bucketBalance(db.pool, t.bucketId)).toBe(1_000_000n - expectedFen);
-    expect((await redis.xpending(OUTBOX, GROUP))[0]).toBe(0);
+    expect(await pendingCount(redis)).toBe(0);
     expect(await deadLetters()).toEqual([]);
   });
 
@@ -216,7 +249,7 @@ describe('outbox consumer', () => {
     const c = consumerOf('ng');
     await xadd(redis, settled('ng1', t.tenantId, [[t.bucketId, 1n]]));
     expect(await drain(c)).toBe(1);
-    await redis.xgroup('DESTROY', OUTBOX, GROUP);
+    for (const s of redis.layout.all()) await redis.xgroup('DESTROY', redis.layout.outbox(s), GROUP);
     await xadd(redis, settled('ng2', t.tenantId, [[t.bucketId, 1n]]));
     await expect(c.drainOnce()).rejects.toThrow(/NOGROUP/);
     // the new group starts from the beginning of the stream: ng1 comes again and is recognized as written
@@ -230,21 +263,22 @@ describe('outbox consumer', () => {
     const c = consumerOf('trim', { ackRetentionMs: 0, blockMs: 20 });
     c.start();
     await xadd(redis, '{"poison"');
-    await eventually('the outbox trimmed to empty', async () => (await redis.xlen(OUTBOX)) === 0);
+    await eventually('the outbox trimmed to empty', async () => (await streamLength(redis)) === 0);
     await c.stop();
-    expect(await redis.zcard('outbox:acked')).toBe(0);
-    expect(await redis.xlen('outbox:dead')).toBe(1);
+    const shard = redis.layout.shardOfTenant(t.tenantId);
+    const stream = redis.layout.outbox(shard);
+    expect(await redis.zcard(redis.layout.outboxAcked(shard))).toBe(0);
+    expect(await streamLength(redis, 'outboxDead')).toBe(1);
     // a pending (delivered to another consumer, unacked) entry survives the trims that delete an acked one beside it
-    await ensureGroup(redis);
     const [pendingId] = await xadd(redis, settled('t3', t.tenantId, [[t.bucketId, 1n]]));
-    expect((await readNew(redis, 'other', 10, 0)).map((e) => e.id)).toEqual([pendingId]);
+    expect((await takeNew(redis, 'other', 10)).map((e) => e.id)).toEqual([pendingId]);
     const [ackedId] = await xadd(redis, settled('t4', t.tenantId, [[t.bucketId, 1n]]));
     const c2 = consumerOf('trim2', { ackRetentionMs: 0, claimIdleMs: 60_000, blockMs: 20 });
     c2.start();
-    await eventually(`acked entry ${ackedId} trimmed`, async () => (await redis.xrange(OUTBOX, ackedId!, ackedId!)).length === 0);
+    await eventually(`acked entry ${ackedId} trimmed`, async () => (await redis.xrange(stream, ackedId!, ackedId!)).length === 0);
     await c2.stop();
-    expect((await redis.xrange(OUTBOX, '-', '+')).map(([id]) => id)).toEqual([pendingId]);
-    expect((await redis.xpending(OUTBOX, GROUP))[0]).toBe(1);
+    expect((await redis.xrange(stream, '-', '+')).map(([id]) => id)).toEqual([pendingId]);
+    expect(await pendingCount(redis)).toBe(1);
     expect((await db.pool.query(`select call_id from cdrs where call_id in ('t3', 't4')`)).rows).toEqual([{ call_id: 't4' }]);
   });
 });

@@ -5,17 +5,17 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
+import type { ChargingRedis } from '../../src/charging/redis.js';
 import { createTestDb, type TestDb } from '../helpers/pg.js';
-import { TEST_REDIS_URL, deleteKeys, testPrefix } from '../helpers/redis.js';
-import { outboxStats, GROUP, OUTBOX } from '../../src/outbox/stream.js';
+import { TEST_REDIS_URL, deleteKeys, testChargingRedis, testPrefix } from '../helpers/redis.js';
+import { outboxStats, GROUP, withOutboxCommands } from '../../src/outbox/stream.js';
 import { bucketBalance, counts, seedTenant, settled, xadd } from './fixtures/events.js';
 import { projectPath } from '../../src/util/paths.js';
 import { createOutboxConsumer } from '../../src/outbox/consumer.js';
 import { pino } from 'pino';
 
 let db: TestDb;
-let redis: Redis;
+let redis: ChargingRedis;
 const prefix = testPrefix();
 const children: ChildProcess[] = [];
 
@@ -33,7 +33,7 @@ async function processed(): Promise<number> {
 
 beforeAll(async () => {
   db = await createTestDb();
-  redis = new Redis(TEST_REDIS_URL, { keyPrefix: prefix });
+  redis = testChargingRedis(prefix, {}, { enableOfflineQueue: true });
 });
 afterAll(async () => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
@@ -46,28 +46,37 @@ it('kill -9 of a consumer mid-stream: the next one claims its entries, each even
   const t = await seedTenant(db.pool, 'killed', 10_000_000n);
   const N = 150;
   await xadd(redis, ...Array.from({ length: N }, (_, i) => settled(`kill${i}`, t.tenantId, [[t.bucketId, BigInt(1 + (i % 5))]])));
-  const a = child('victim');
-  await once(a.stdout!, 'data');
-  for (const end = Date.now() + 20_000; Date.now() < end && (await processed()) < 20; ) await new Promise((r) => setTimeout(r, 10));
-  a.kill('SIGKILL');
-  await once(a, 'exit');
+  const stream = redis.layout.outbox(redis.layout.shardOfTenant(t.tenantId));
+  const victimPending = async () => (await redis.xpending(stream, GROUP, '-', '+', 1000, 'victim')).length;
+  // kill it while it holds a batch (read, being written or committed, not acked) after it wrote some; a kill that
+  // lands between a batch's XACK and the next read leaves nothing pending: then a new victim goes on and is killed
+  let pendingOfVictim = 0;
+  for (let attempt = 0; attempt < 5 && pendingOfVictim === 0 && (await processed()) < N - 30; attempt++) {
+    const a = child('victim');
+    await once(a.stdout!, 'data');
+    const from = await processed();
+    for (const end = Date.now() + 20_000; Date.now() < end && ((await processed()) < from + 20 || (await victimPending()) === 0); ) await new Promise((r) => setTimeout(r, 2));
+    a.kill('SIGKILL');
+    await once(a, 'exit');
+    pendingOfVictim = await victimPending();
+  }
   const atKill = await processed();
   expect(atKill).toBeGreaterThan(0);
   expect(atKill).toBeLessThan(N); // killed mid-stream, not after it finished
-  const pendingOfVictim = (await redis.xpending(OUTBOX, GROUP, '-', '+', 1000, 'victim')).length;
 
   // the heir runs in this process (one process start is enough to prove the kill)
   const heir = createOutboxConsumer({ redis, pool: db.pool, logger: pino({ level: 'silent' }), instanceId: 'heir', options: { blockMs: 20, claimIdleMs: 200, housekeepingMs: 0 } });
   heir.start();
-  for (const end = Date.now() + 30_000; Date.now() < end && (await outboxStats(redis)).backlog > 0; ) await new Promise((r) => setTimeout(r, 25));
+  const o = withOutboxCommands(redis, redis.layout);
+  for (const end = Date.now() + 30_000; Date.now() < end && (await outboxStats(o)).backlog > 0; ) await new Promise((r) => setTimeout(r, 25));
   await heir.stop();
 
-  expect((await outboxStats(redis)).backlog).toBe(0);
+  expect((await outboxStats(o)).backlog).toBe(0);
   const c = await counts(db.pool);
   expect(c).toMatchObject({ cdrs: N, transfers: N, processed: N, dupCdrs: 0 });
   const expected = Array.from({ length: N }, (_, i) => BigInt(1 + (i % 5))).reduce((x, y) => x + y, 0n);
   expect(await bucketBalance(db.pool, t.bucketId)).toBe(10_000_000n - expected);
   // the victim died holding entries (read, maybe committed, not acked): the heir took them all over
   expect(pendingOfVictim).toBeGreaterThan(0);
-  expect((await redis.xpending(OUTBOX, GROUP, '-', '+', 1000, 'victim')).length).toBe(0);
+  expect((await redis.xpending(stream, GROUP, '-', '+', 1000, 'victim')).length).toBe(0);
 });

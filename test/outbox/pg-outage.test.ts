@@ -3,18 +3,18 @@
  * and once the server is back every event lands exactly once.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
+import type { ChargingRedis } from '../../src/charging/redis.js';
 import { pino } from 'pino';
 import { createPool, type Pool } from '../../src/db/pool.js';
 import { migrate } from '../../src/db/migrate.js';
 import { createOutboxConsumer, type OutboxConsumer } from '../../src/outbox/consumer.js';
-import { TEST_REDIS_URL, deleteKeys, testPrefix } from '../helpers/redis.js';
+import { TEST_REDIS_URL, deleteKeys, testChargingRedis, testPrefix } from '../helpers/redis.js';
 import { startOwnPostgres, type OwnPostgres } from '../helpers/own-pg.js';
 import { bucketBalance, counts, seedTenant, settled, xadd } from './fixtures/events.js';
 
 let pg: OwnPostgres;
 let pool: Pool;
-let redis: Redis;
+let redis: ChargingRedis;
 let consumer: OutboxConsumer | undefined;
 const prefix = testPrefix();
 
@@ -22,7 +22,7 @@ beforeAll(async () => {
   pg = await startOwnPostgres();
   pool = createPool(pg.url, 5);
   await migrate(pool);
-  redis = new Redis(TEST_REDIS_URL, { keyPrefix: prefix });
+  redis = testChargingRedis(prefix, {}, { enableOfflineQueue: true });
 });
 afterAll(async () => {
   await consumer?.stop();

@@ -3,7 +3,8 @@
  * the shared one): the consumer backs off, reconnects, and every event lands exactly once.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
+import type { ChargingRedis } from '../../src/charging/redis.js';
+import { testChargingRedis } from '../helpers/redis.js';
 import { pino } from 'pino';
 import { createTestDb, type TestDb } from '../helpers/pg.js';
 import { startOwnRedis, type OwnRedis } from '../helpers/own-redis.js';
@@ -12,14 +13,13 @@ import { bucketBalance, counts, seedTenant, settled, xadd } from './fixtures/eve
 
 let db: TestDb;
 let own: OwnRedis; // append-only, fsync always: every write acknowledged to a client survives the SIGKILL
-let redis: Redis;
+let redis: ChargingRedis;
 let consumer: OutboxConsumer | undefined;
 
 beforeAll(async () => {
   db = await createTestDb();
   own = await startOwnRedis({ appendOnly: true });
-  redis = new Redis({ port: own.port, host: '127.0.0.1', keyPrefix: 'ss:', maxRetriesPerRequest: 1, retryStrategy: () => 50 });
-  redis.on('error', () => undefined);
+  redis = testChargingRedis('ss:', {}, { enableOfflineQueue: true, maxRetriesPerRequest: 1, retryStrategy: () => 50 }, own.url);
 });
 afterAll(async () => {
   await consumer?.stop();

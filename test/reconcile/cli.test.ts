@@ -2,12 +2,10 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createTestDb, type TestDb } from '../helpers/pg.js';
-import { TEST_REDIS_URL, deleteKeys, testPrefix } from '../helpers/redis.js';
+import { TEST_REDIS_URL, deleteKeys, testChargingRedis, testKeys as keys, testPrefix } from '../helpers/redis.js';
 import { freePort } from '../helpers/ports.js';
 import { createChargingRedis, waitReady, type ChargingRedis } from '../../src/charging/redis.js';
 import { loadTenant } from '../../src/charging/tenant-sync.js';
-import { keys } from '../../src/charging/keys.js';
-import { DEAD } from '../../src/outbox/stream.js';
 import { projectPath } from '../../src/util/paths.js';
 import { createBucket, createTenant } from '../charging/fixtures.js';
 
@@ -32,7 +30,7 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: 
 
 beforeAll(async () => {
   db = await createTestDb();
-  redis = createChargingRedis(TEST_REDIS_URL, prefix);
+  redis = testChargingRedis(prefix);
   await waitReady(redis);
   tenantId = await createTenant(db.pool, 'cli-acme', null);
   bucketId = (await createBucket(db.pool, tenantId, 'paid', 10_000n)).bucketId;
@@ -71,14 +69,14 @@ it('reports drift (text and --json) and repairs it with --repair; bad input exit
 
 it('reconcile --tenant X --repair refuses (exit 2, says why) while dead letters name the tenant, and changes nothing', async () => {
   await redis.hincrby(keys.buckets(tenantId), bucketId, -100);
-  await redis.xadd(DEAD, '*', 'event', JSON.stringify({ eventId: 'call:d1', type: 'call.settled', cdr: { tenantId }, debits: [{ bucketId, amountFen: '100' }] }), 'reason', 'test');
+  await redis.xadd(keys.outboxDead(keys.shardOfTenant(tenantId)), '*', 'event', JSON.stringify({ eventId: 'call:d1', type: 'call.settled', cdr: { tenantId }, debits: [{ bucketId, amountFen: '100' }] }), 'reason', 'test');
   try {
     const r = await cli(['reconcile', '--tenant', 'cli-acme', '--repair']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('1 dead letter(s) in outbox:dead name this tenant');
+    expect(r.stderr).toContain('1 dead letter(s) name this tenant');
     expect(await redis.hget(keys.buckets(tenantId), bucketId)).toBe('9900');
   } finally {
-    await redis.del(DEAD);
+    await redis.del(keys.outboxDead(keys.shardOfTenant(tenantId)));
     await redis.hincrby(keys.buckets(tenantId), bucketId, 100);
   }
 });

@@ -4,10 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, type TestDb } from '../helpers/pg.js';
-import { TEST_REDIS_URL, deleteKeys, testPrefix } from '../helpers/redis.js';
+import { TEST_REDIS_URL, deleteKeys, testChargingRedis, testKeys as keys, testPrefix } from '../helpers/redis.js';
 import { applyCredit, loadTenant } from '../../src/charging/tenant-sync.js';
-import { keys } from '../../src/charging/keys.js';
-import { DEAD } from '../../src/outbox/stream.js';
 import { bucketAccount, postTransfers, systemAccount } from '../../src/ledger/ledger.js';
 import { createOutboxConsumer, type OutboxConsumer } from '../../src/outbox/consumer.js';
 import { MAX_BACKLOG, ReconcilePostponed, reconcile, type Report, type TenantReport } from '../../src/reconcile/reconcile.js';
@@ -133,7 +131,7 @@ describe('reconcile', () => {
     expect(r.t.buckets.map((b) => [b.bucketId, b.outboxFen, b.redisFen])).toEqual([[paid.bucketId, 5n, 95n], [gift.bucketId, 3n, 0n], [old.bucketId, 40n, 0n]]);
 
     await drain();
-    const dead = await A.redis.xlen('outbox:dead');
+    const dead = await A.redis.xlen(keys.outboxDead(keys.shardOfTenant(id)));
     expect(dead).toBe(0);
     const cdrs = (await db.pool.query(`select call_id, result, charge_fen from cdrs where call_id in ('conf1', 'conf2') order by call_id`)).rows;
     expect(cdrs).toEqual([{ call_id: 'conf1', result: 'answered', charge_fen: 8n }, { call_id: 'conf2', result: 'rejected', charge_fen: 0n }]);
@@ -167,28 +165,29 @@ describe('reconcile', () => {
   it('refuses to repair a tenant while dead letters name it (and everyone while a dead letter names no readable tenant)', async () => {
     const t = await tenant(5_000n);
     const other = await tenant(5_000n);
-    await A.redis.hincrby(keys.buckets(t.id), t.bucket, -700); // a charge that went to outbox:dead, not to the ledger
+    await A.redis.hincrby(keys.buckets(t.id), t.bucket, -700); // a charge that was dead-lettered, not written to the ledger
     await A.redis.hincrby(keys.buckets(other.id), other.bucket, 40);
-    const letter = (event: string) => A.redis.xadd(DEAD, '*', 'event', event, 'reason', 'test', 'streamId', '0-1', 'consumer', 'c', 'at', '0');
-    await letter(JSON.stringify({ eventId: 'call:x', type: 'call.settled', at: 0, cdr: { tenantId: t.id, chargeFen: '__CHARGE__' }, debits: [{ bucketId: t.bucket, amountFen: '700' }] }));
+    // dead letters sit in the dead-letter stream of their event's shard; an unreadable one in any shard
+    const letter = (event: string, shard: number) => A.redis.xadd(keys.outboxDead(shard), '*', 'event', event, 'reason', 'test', 'streamId', '0-1', 'consumer', 'c', 'at', '0');
+    await letter(JSON.stringify({ eventId: 'call:x', type: 'call.settled', at: 0, cdr: { tenantId: t.id, chargeFen: '__CHARGE__' }, debits: [{ bucketId: t.bucket, amountFen: '700' }] }), keys.shardOfTenant(t.id));
     // an unauthenticated attempt (no tenant, no money) blocks nobody
-    await letter(JSON.stringify({ eventId: 'call:y', type: 'call.rejected', at: 0, cdr: { tenantId: null, callee: '\u0000' }, debits: [] }));
+    await letter(JSON.stringify({ eventId: 'call:y', type: 'call.rejected', at: 0, cdr: { tenantId: null, callee: '\u0000' }, debits: [] }), keys.shardOfCall('y'));
     try {
       let r = await one(t.id, true);
       expect(r.t).toMatchObject({ state: 'drift', repair: 'refused' });
-      expect(r.t.detail).toContain('1 dead letter(s) in outbox:dead name this tenant');
+      expect(r.t.detail).toContain('1 dead letter(s) name this tenant');
       expect(r.report.refused).toBe(1);
       expect(await available(A.redis, t.id)).toBe(4_300n); // untouched
       r = await one(other.id, true);
       expect(r.t.repair).toBe('repaired');
       // a letter whose tenant cannot be read could be anyone's: no repair at all
       await A.redis.hincrby(keys.buckets(other.id), other.bucket, 40);
-      await letter('{"eventId":"call:z","cdr":{"tenantId":');
+      await letter('{"eventId":"call:z","cdr":{"tenantId":', (keys.shardOfTenant(other.id) + 1) % keys.shards);
       r = await one(other.id, true);
       expect(r.t).toMatchObject({ repair: 'refused' });
       expect(r.t.detail).toContain('name no readable tenant');
     } finally {
-      await A.redis.del(DEAD);
+      await A.redis.del(...keys.all().map((s) => keys.outboxDead(s)));
     }
     expect((await one(t.id, true)).t.repair).toBe('repaired');
   });
@@ -218,11 +217,11 @@ describe('reconcile', () => {
     await loadTenant(db.pool, A.redis, id);
     const expiresAt = new Date(T0 + 7 * 86_400_000);
     const gift = await createBucket(db.pool, id, 'gift', 300n, new Date(0), expiresAt); // never credited in Redis
-    await A.redis.zrem(keys.expiries, id);
+    await A.redis.zrem(keys.expiries(keys.shardOfTenant(id)), id);
     const r = await one(id, true);
     expect(r.t).toMatchObject({ state: 'drift', repair: 'repaired', missingCredits: [gift.transferId] });
     expect(await A.redis.hget(keys.buckets(id), gift.bucketId)).toBe('300');
-    expect(await A.redis.zscore(keys.expiries, id)).toBe(String(expiresAt.getTime()));
+    expect(await A.redis.zscore(keys.expiries(keys.shardOfTenant(id)), id)).toBe(String(expiresAt.getTime()));
   });
 
   it('never takes back money a live call holds: the repair is deferred and nothing changes', async () => {
@@ -274,12 +273,12 @@ describe('reconcile', () => {
 
   it('is postponed while a large backlog waits in the outbox (it would scan it inside Redis)', async () => {
     const other = testPrefix();
-    const r = createChargingRedis(TEST_REDIS_URL, other);
+    const r = testChargingRedis(other);
     await waitReady(r);
     try {
       for (let i = 0; i <= MAX_BACKLOG; i += 2000) {
         const p = r.pipeline();
-        for (let k = 0; k < 2000; k++) p.xadd(keys.outbox, '*', 'event', '{}');
+        for (let k = 0; k < 2000; k++) p.xadd(keys.outbox((i / 2000) % keys.shards), '*', 'event', '{}'); // spread over shards: the limit is on the total
         await p.exec();
       }
       await expect(reconcile({ pool: db.pool, redis: r, repair: true })).rejects.toThrow(ReconcilePostponed);

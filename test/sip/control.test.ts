@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
+import type { ChargingRedis } from '../../src/charging/redis.js';
 import { liveCallsByTenant, publishCut, subscribeCuts, type CutMessage } from '../../src/sip/control.js';
 import { createLimits } from '../../src/sip/limits.js';
-import { deleteKeys, TEST_REDIS_URL, testPrefix } from '../helpers/redis.js';
+import { deleteKeys, TEST_REDIS_URL, testChargingRedis, testPrefix } from '../helpers/redis.js';
 
 const prefix = testPrefix();
-let redis: Redis;
+let redis: ChargingRedis;
 beforeAll(() => {
-  redis = new Redis(TEST_REDIS_URL, { keyPrefix: prefix });
+  redis = testChargingRedis(prefix, {}, { enableOfflineQueue: true });
 });
 afterAll(async () => {
   await deleteKeys(TEST_REDIS_URL, prefix);
@@ -18,7 +18,7 @@ describe('SIP control channel (real Redis)', () => {
   it('a cut reaches every subscribed instance of the same prefix, and only those', async () => {
     const got: CutMessage[][] = [[], []];
     const other: CutMessage[] = [];
-    const otherRedis = new Redis(TEST_REDIS_URL, { keyPrefix: testPrefix() });
+    const otherRedis = testChargingRedis(testPrefix(), {}, { enableOfflineQueue: true });
     const unsub = [await subscribeCuts(redis, (m) => got[0]!.push(m)), await subscribeCuts(redis, (m) => got[1]!.push(m)), await subscribeCuts(otherRedis, (m) => other.push(m))];
     expect(await publishCut(redis, '42', 'fraud review')).toBe(2);
     await redis.publish(`${prefix}sip:control`, 'not json'); // ignored

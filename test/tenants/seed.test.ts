@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createChargingRedis, waitReady, type ChargingRedis } from '../../src/charging/redis.js';
+import { waitReady, type ChargingRedis } from '../../src/charging/redis.js';
 import { DEMO, seedDemo } from '../../src/demo/seed.js';
 import { tenantBuckets } from '../../src/ledger/ledger.js';
 import { createTestDb, type TestDb } from '../helpers/pg.js';
-import { deleteKeys, testPrefix, TEST_REDIS_URL } from '../helpers/redis.js';
+import { deleteKeys, testChargingRedis, testPrefix, TEST_REDIS_URL } from '../helpers/redis.js';
 
 let db: TestDb;
 let redis: ChargingRedis;
@@ -11,7 +11,7 @@ const prefix = testPrefix();
 
 beforeAll(async () => {
   db = await createTestDb();
-  redis = createChargingRedis(TEST_REDIS_URL, prefix);
+  redis = testChargingRedis(prefix);
   await waitReady(redis);
 });
 afterAll(async () => {
@@ -35,7 +35,7 @@ describe('seedDemo', () => {
     expect(await q(`select 1 from payments where reference = 'order:${DEMO.orderNo}' and amount_fen = 1142000`)).toBe(1);
     const buckets = await tenantBuckets(db.pool, tenantId);
     expect(buckets.map((b) => [b.kind, b.balanceFen])).toEqual([['paid', 1_100_000n]]);
-    expect(await redis.hget(`tenant:${tenantId}:buckets`, buckets[0]!.bucketId.toString())).toBe('1100000');
+    expect(await redis.hget(redis.layout.buckets(tenantId.toString()), buckets[0]!.bucketId.toString())).toBe('1100000');
     expect(results.map((r) => r.redis.credit).sort()).toEqual(['already-applied', 'already-applied', 'applied']);
   });
 

@@ -1,5 +1,5 @@
 -- answer.lua: mark a call answered; its lease becomes answer + granted seconds + grace.
--- KEYS[1] call:<callId>  KEYS[2] leases
+-- KEYS[1] {s<k>}:call:<callId>  KEYS[2] {s<k>}:leases
 -- ARGV[1] callId  ARGV[2] answer ms  ARGV[3] lease grace ms
 -- Returns granted seconds, or -1 when the call is unknown (settled or reclaimed).
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end

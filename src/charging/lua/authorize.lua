@@ -1,7 +1,7 @@
 -- authorize.lua: admit a call and reserve its first slice, in one atomic step.
--- KEYS[1] tenant:<t> (hash status,start,end,plan,loaded)  KEYS[2] tenant:<t>:buckets  KEYS[3] tenant:<t>:bmeta
--- KEYS[4] tenant:<t>:expseq  KEYS[5] call:<callId> (hash)  KEYS[6] done:<callId>  KEYS[7] leases (zset callId ->
--- lease end ms)  KEYS[8] outbox (stream)  KEYS[9] tenant:<t>:calls (set of the tenant's live call ids)
+-- KEYS[1] {s<k>}:tenant:<t> (hash status,start,end,plan,loaded)  KEYS[2] {s<k>}:tenant:<t>:buckets  KEYS[3] {s<k>}:tenant:<t>:bmeta
+-- KEYS[4] {s<k>}:tenant:<t>:expseq  KEYS[5] {s<k>}:call:<callId> (hash)  KEYS[6] {s<k>}:done:<callId>  KEYS[7] {s<k>}:leases (zset callId ->
+-- lease end ms)  KEYS[8] {s<k>}:outbox (stream)  KEYS[9] {s<k>}:tenant:<t>:calls (set of the tenant's live call ids)
 -- ARGV[1] callId  ARGV[2] tenantId  ARGV[3] now ms  ARGV[4] rate plan id the engine rated with
 -- ARGV[5] price micro-CNY/min  ARGV[6] connect fee micro-CNY  ARGV[7] initial incr s  ARGV[8] subsequent incr s
 -- ARGV[9] minimum s  ARGV[10] rounding  ARGV[11] first slice s  ARGV[12] max call s  ARGV[13] consumption order

@@ -1,9 +1,9 @@
 -- credit.lua: add a paid/gift credit (top-up, gift) to a tenant bucket, once per ledger transfer.
--- KEYS[1] tenant:<t>:buckets  hash bucketId -> available fen (integer)
--- KEYS[2] tenant:<t>:bmeta    hash bucketId -> "kind|validFromMs|expiresAtMs"
--- KEYS[3] tenant:<t>:credits  set of ledger transfer ids already applied (read by reconcile)
--- KEYS[4] tenant:<t>:creditamt hash transfer id -> "bucketId|amountFen" (lets a racing cold load add it on top)
--- KEYS[5] expiries            zset tenantId -> earliest bucket expiry (ms) the sweeper must look at
+-- KEYS[1] {s<k>}:tenant:<t>:buckets  hash bucketId -> available fen (integer)
+-- KEYS[2] {s<k>}:tenant:<t>:bmeta    hash bucketId -> "kind|validFromMs|expiresAtMs"
+-- KEYS[3] {s<k>}:tenant:<t>:credits  set of ledger transfer ids already applied (read by reconcile)
+-- KEYS[4] {s<k>}:tenant:<t>:creditamt hash transfer id -> "bucketId|amountFen" (lets a racing cold load add it on top)
+-- KEYS[5] {s<k>}:expiries            zset tenantId -> earliest bucket expiry (ms) the sweeper must look at
 -- ARGV[1] bucketId, ARGV[2] amount fen (integer > 0), ARGV[3] meta "kind|validFromMs|expiresAtMs", ARGV[4] transferId, ARGV[5] tenantId
 -- Returns 1 when applied now, 0 when this transfer was applied before (idempotent: a retry never credits twice).
 -- Invariant: available fen of a bucket = its ledger balance - holds of live calls - settled charges not yet in

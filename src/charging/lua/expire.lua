@@ -1,6 +1,6 @@
 -- expire.lua: clear the expired buckets of one tenant (bucket.expired events in the outbox) and schedule its next
 -- expiry; run by the lease sweeper for tenants whose earliest expiry has passed, so idle tenants expire on time too.
--- KEYS[1] tenant:<t>:buckets  KEYS[2] tenant:<t>:bmeta  KEYS[3] tenant:<t>:expseq  KEYS[4] outbox  KEYS[5] expiries
+-- KEYS[1] {s<k>}:tenant:<t>:buckets  KEYS[2] {s<k>}:tenant:<t>:bmeta  KEYS[3] {s<k>}:tenant:<t>:expseq  KEYS[4] {s<k>}:outbox  KEYS[5] {s<k>}:expiries
 -- ARGV[1] tenantId  ARGV[2] now ms
 -- Money held by live calls is not touched (it is expired when released). Returns the next expiry ms, or -1.
 local now = tonumber(ARGV[2])

@@ -1,7 +1,7 @@
 -- extend.lua: grow a live call's reservation up to `target` seconds (the next slice), or to its fair share of a
 -- short balance, or to what is affordable.
--- KEYS[1] tenant:<t>  KEYS[2] tenant:<t>:buckets  KEYS[3] tenant:<t>:bmeta  KEYS[4] tenant:<t>:expseq
--- KEYS[5] call:<callId>  KEYS[6] leases  KEYS[7] outbox  KEYS[8] tenant:<t>:calls (set of live call ids)
+-- KEYS[1] {s<k>}:tenant:<t>  KEYS[2] {s<k>}:tenant:<t>:buckets  KEYS[3] {s<k>}:tenant:<t>:bmeta  KEYS[4] {s<k>}:tenant:<t>:expseq
+-- KEYS[5] {s<k>}:call:<callId>  KEYS[6] {s<k>}:leases  KEYS[7] {s<k>}:outbox  KEYS[8] {s<k>}:tenant:<t>:calls (set of live call ids)
 -- ARGV[1] callId  ARGV[2] tenantId  ARGV[3] now ms  ARGV[4] target granted seconds (absolute, from answer)
 -- ARGV[5] consumption order  ARGV[6] lease grace ms
 -- ARGV[7] (optional) look-ahead seconds from answer: only read, never reserved (the low-credit warning's question

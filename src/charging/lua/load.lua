@@ -1,10 +1,10 @@
 -- load.lua: cold load of a tenant from PostgreSQL (ledger balances + tenant row) into Redis.
--- KEYS[1] tenant:<t>          hash status, start, end (epoch ms or ''), plan (rate plan id or ''), loaded
--- KEYS[2] tenant:<t>:buckets  hash bucketId -> available fen
--- KEYS[3] tenant:<t>:bmeta    hash bucketId -> "kind|validFromMs|expiresAtMs"
--- KEYS[4] tenant:<t>:credits  set of applied credit transfer ids
--- KEYS[5] tenant:<t>:creditamt hash transferId -> "bucketId|amountFen" written by credit.lua
--- KEYS[6] expiries           zset tenantId -> earliest bucket expiry (ms)
+-- KEYS[1] {s<k>}:tenant:<t>          hash status, start, end (epoch ms or ''), plan (rate plan id or ''), loaded
+-- KEYS[2] {s<k>}:tenant:<t>:buckets  hash bucketId -> available fen
+-- KEYS[3] {s<k>}:tenant:<t>:bmeta    hash bucketId -> "kind|validFromMs|expiresAtMs"
+-- KEYS[4] {s<k>}:tenant:<t>:credits  set of applied credit transfer ids
+-- KEYS[5] {s<k>}:tenant:<t>:creditamt hash transferId -> "bucketId|amountFen" written by credit.lua
+-- KEYS[6] {s<k>}:expiries           zset tenantId -> earliest bucket expiry (ms)
 -- ARGV[1] status, ARGV[2] start, ARGV[3] end, ARGV[4] plan, ARGV[5] n buckets,
 --   then n x (bucketId, ledger balance fen, meta), then m, then m x (transferId, bucketId, amountFen) of the credit
 --   transfers the ledger balances above include, then (last) the tenantId.

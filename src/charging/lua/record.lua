@@ -1,6 +1,8 @@
 -- record.lua: put a CDR event for a call that holds no reservation (rejected, or admitted without Redis under the
 -- 'continue' failure policy) in the outbox, exactly once per call id.
--- KEYS[1] done:<callId>  KEYS[2] outbox  KEYS[3] tenant:<t>:buckets  KEYS[4] tenant:<t>:bmeta  KEYS[5] tenant:<t>:expseq
+-- KEYS[1] {s<k>}:done:<callId>  KEYS[2] {s<k>}:outbox  KEYS[3] {s<k>}:tenant:<t>:buckets  KEYS[4] {s<k>}:tenant:<t>:bmeta
+-- KEYS[5] {s<k>}:tenant:<t>:expseq. Without a tenant the call's shard is fnv1a32(callId) mod shards and KEYS[3..5]
+-- are that shard's outbox key again (unused; they keep the step on one slot).
 -- ARGV[1] callId  ARGV[2] now ms  ARGV[3] type 'call.rejected' | 'call.settled'  ARGV[4] CDR JSON (its chargeFen is
 -- replaced by the fen actually taken)  ARGV[5] wanted charge fen  ARGV[6] consumption order  ARGV[7] tenantId (or '')
 -- ARGV[8] done TTL seconds

@@ -1,7 +1,7 @@
 -- settle.lua: end a call: charge it from its holds, release the rest, and put the CDR + ledger event in the
 -- outbox, all in one atomic step. Exactly once per call: a second settle (retry, sweeper race) is a no-op.
--- KEYS[1] call:<callId>  KEYS[2] done:<callId>  KEYS[3] tenant:<t>:buckets  KEYS[4] tenant:<t>:bmeta
--- KEYS[5] leases  KEYS[6] outbox  KEYS[7] tenant:<t>:calls (set of live call ids: the call leaves it)
+-- KEYS[1] {s<k>}:call:<callId>  KEYS[2] {s<k>}:done:<callId>  KEYS[3] {s<k>}:tenant:<t>:buckets  KEYS[4] {s<k>}:tenant:<t>:bmeta
+-- KEYS[5] {s<k>}:leases  KEYS[6] {s<k>}:outbox  KEYS[7] {s<k>}:tenant:<t>:calls (set of live call ids: the call leaves it)
 -- ARGV[1] callId  ARGV[2] now ms (event time)  ARGV[3] charge fen  ARGV[4] CDR JSON (chargeFen already in it)
 -- ARGV[5] consumption order  ARGV[6] '1' = reclaim by the sweeper: only if the lease is still expired at ARGV[2]
 -- ARGV[7] TTL of the done marker, seconds  ARGV[8] summary stored in the done marker ("chargeFen|billableSeconds")

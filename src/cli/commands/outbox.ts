@@ -1,12 +1,12 @@
 /** `softswitch outbox status | dead list | dead replay <id>`: the CDR/ledger outbox as operators see it. */
-import { idTime, listDead, outboxStats, replayDead, withOutboxCommands } from '../../outbox/stream.js';
+import { listDead, outboxStats, replayDead, withOutboxCommands } from '../../outbox/stream.js';
 import { int, UsageError, type CliContext, type CommandSpec } from '../framework.js';
 import { table } from './shared.js';
 
 async function redisOf(ctx: CliContext) {
   const { redis, error } = await ctx.redis();
   if (!redis) throw new Error(`Redis is unreachable (${error}); nothing changed`);
-  return withOutboxCommands(redis);
+  return withOutboxCommands(redis, redis.layout);
 }
 
 export const outboxCommands: CommandSpec[] = [
@@ -16,7 +16,7 @@ export const outboxCommands: CommandSpec[] = [
     needsDb: false,
     async run(ctx) {
       const s = await outboxStats(await redisOf(ctx));
-      const oldestAgeSeconds = s.oldestId ? Math.max(0, (Date.now() - idTime(s.oldestId)) / 1000) : 0;
+      const oldestAgeSeconds = s.oldestAt ? Math.max(0, (Date.now() - s.oldestAt) / 1000) : 0;
       const json = { ...s, oldestAgeSeconds };
       return {
         json,
@@ -40,11 +40,11 @@ export const outboxCommands: CommandSpec[] = [
   {
     path: ['outbox', 'dead', 'replay'],
     summary: 'Put a dead-lettered event back into the outbox once its cause is fixed (if it still fails it comes back\nwith a new reason). Replay before running reconcile --repair, which would otherwise refund it.',
-    positionals: [{ name: 'deadId', doc: 'id shown by `outbox dead list`', required: true }],
+    positionals: [{ name: 'deadId', doc: 'id shown by `outbox dead list` (<shard>:<stream id>)', required: true }],
     needsDb: false,
     async run(ctx, args) {
       const deadId = args.positionals[0]!;
-      if (!/^\d{1,20}-\d{1,20}$/.test(deadId)) throw new UsageError(`deadId must be a stream id such as 1700000000000-0, got ${JSON.stringify(deadId)}`);
+      if (!/^\d{1,4}:\d{1,20}-\d{1,20}$/.test(deadId)) throw new UsageError(`deadId must be <shard>:<stream id> such as 3:1700000000000-0 (as \`outbox dead list\` prints it), got ${JSON.stringify(deadId)}`);
       const id = await replayDead(await redisOf(ctx), deadId);
       if (id === null) throw new UsageError(`no dead letter ${deadId} (see softswitch outbox dead list)`);
       return { json: { deadId, outboxId: id }, text: `dead letter ${deadId} is back in the outbox as ${id}` };

@@ -9,7 +9,7 @@ function text(r: Report, all: boolean): string {
     `checked ${r.checked} tenant(s): ${r.driftTenants} with drift (${cny(r.driftFen)} CNY in total), ${r.repaired} repaired, ` +
       `${r.deferred} deferred, ${r.refused} refused (dead letters), ${r.unstable} unstable, ${r.notLoaded} not loaded in Redis${r.repair ? '' : ' (report only; --repair to fix)'}`,
     `outbox: ${r.outbox.backlog} event(s) waiting, ${r.outbox.deadLetters} dead letter(s)` +
-      (r.outbox.deadLetters > 0 ? ' — WARNING: events in outbox:dead were charged in Redis but are not in the ledger' : ''),
+      (r.outbox.deadLetters > 0 ? ' — WARNING: dead-lettered events (softswitch outbox dead list) were charged in Redis but are not in the ledger' : ''),
     r.ledgerInconsistent.length === 0
       ? 'ledger: every account equals the sum of its transfers'
       : `ledger: WARNING ${r.ledgerInconsistent.length} account(s) differ from their transfers: ${r.ledgerInconsistent.map((a) => a.code).join(', ')}`,
@@ -37,7 +37,7 @@ export const reconcileCommands: CommandSpec[] = [
       'Compare each tenant\'s Redis balance with the PostgreSQL ledger, counting money held by live calls and charges\n' +
       'still in the outbox; report every difference (amounts in CNY). With --repair, set Redis to the ledger truth\n' +
       '(atomically; a tenant whose correction would take back money held by live calls is deferred; a tenant named by\n' +
-      'dead letters in outbox:dead is refused: with --tenant the command fails, exit 2).',
+      'dead letters (outbox dead list) is refused: with --tenant the command fails, exit 2).',
     options: [
       { name: 'tenant', type: 'string', doc: 'only this tenant (code or id); default every tenant' },
       { name: 'repair', type: 'bool', doc: 'correct Redis where it differs from the ledger' },

@@ -1,6 +1,6 @@
 -- replay.lua: put a dead-lettered event back into the outbox (after the cause was fixed), in one step.
--- KEYS[1] outbox:dead (stream)  KEYS[2] outbox (stream)
--- ARGV[1] id of the entry in outbox:dead
+-- KEYS[1] {s<k>}:outbox:dead (stream)  KEYS[2] {s<k>}:outbox (stream)
+-- ARGV[1] id of the entry in the shard's dead-letter stream
 -- Returns the new outbox stream id, or false when there is no such dead entry (or it has no event text).
 -- Invariant: the event is in exactly one of the two streams at any time; if it is still poison, the consumer
 -- dead-letters it again with a fresh reason.

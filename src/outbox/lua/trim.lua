@@ -1,5 +1,5 @@
 -- trim.lua: delete outbox entries acknowledged before a cutoff (only acked entries are ever deleted).
--- KEYS[1] outbox (stream)  KEYS[2] outbox:acked (zset stream id -> ack time, epoch ms)
+-- KEYS[1] {s<k>}:outbox (stream)  KEYS[2] {s<k>}:outbox:acked (zset stream id -> ack time, epoch ms)
 -- ARGV[1] cutoff (epoch ms): entries acked at or before it go  ARGV[2] most entries deleted per call
 -- Returns the number of entries deleted.
 local ids = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))

@@ -2,7 +2,7 @@
 -- money already reserved by a live call would be taken back.
 -- KEYS[1] tenant:<t>  KEYS[2] tenant:<t>:buckets (bucketId -> available fen)  KEYS[3] tenant:<t>:bmeta
 -- KEYS[4] tenant:<t>:credits (ledger credit transfer ids already applied)
--- KEYS[5] expiries (zset tenantId -> earliest bucket expiry ms the charging sweeper looks at)
+-- KEYS[5] {s<k>}:expiries of the tenant's shard (zset tenantId -> earliest bucket expiry ms the sweeper looks at)
 -- ARGV[1] n, then n x (bucketId, delta fen (integer, may be negative), meta "kind|validFromMs|expiresAtMs" or ''
 --   for a bucket the ledger does not know),
 --   then m, then m credit transfer ids that were in the ledger but not in KEYS[4] when the drift was measured,

@@ -1,35 +1,37 @@
--- snapshot.lua: one consistent, read-only picture of the Redis side of some tenants, for reconciliation.
--- KEYS[1] leases (zset callId -> lease end ms)  KEYS[2] outbox (stream)  KEYS[3] outbox:acked (zset id -> ack ms)
--- ARGV[1] key prefix of the connection (the per-tenant and per-call keys below are built from it)
+-- snapshot.lua: one consistent, read-only picture of the Redis side of some tenants of ONE key shard, for
+-- reconciliation (src/reconcile/snapshot.ts runs it once per shard).
+-- KEYS[1] {s<k>}:leases (zset callId -> lease end ms)  KEYS[2] {s<k>}:outbox (stream)
+-- KEYS[3] {s<k>}:outbox:acked (zset id -> ack ms)
+-- ARGV[1] full name (connection prefix included) of the shard's call keys without the call id ('<prefix>{s<k>}:call:')
 -- ARGV[2] consumer group  ARGV[3] acked-since (epoch ms): acked entries acknowledged at or after it are included
--- ARGV[4..] tenant ids
--- Reads keys not passed in KEYS (tenant:<t>*, call:<id>): the charging keyspace lives on one Redis, not a cluster.
+-- ARGV[4..] per tenant 5 values: tenantId, then the full names of its keys tenant, buckets, bmeta, credits
+-- Reads keys not passed in KEYS (the tenants' and the calls' keys): they carry the same hash tag as KEYS, so in Redis
+-- Cluster they are in the same slot as KEYS and the script stays a single-slot step.
 -- Money is integer fen throughout. Returns {tenants, holds, outbox}:
 --   tenants: per tenant { tenantId, loaded 0|1, {bucketId, availFen, ...}, {bucketId, meta, ...}, {credit transfer ids} }
 --   holds:   { tenantId, bucketId, heldFen, liveCalls } per bucket with a live reservation (liveCalls = calls of the
 --            tenant, repeated on each row)
 --   outbox:  per entry that may not be in PostgreSQL yet (undelivered, pending, or acked since ARGV[3]) and that
 --            takes money from one of the tenants: { streamId, eventId, tenantId, bucketId, fen, bucketId, fen, ... }
-local prefix = ARGV[1]
+local callKey = ARGV[1]
 local wanted = {}
 local out_tenants = {}
-for i = 4, #ARGV do
+for i = 4, #ARGV, 5 do
   local t = ARGV[i]
   wanted[t] = true
-  local tk = prefix .. 'tenant:' .. t
   table.insert(out_tenants, {
     t,
-    redis.call('HEXISTS', tk, 'loaded'),
-    redis.call('HGETALL', tk .. ':buckets'),
-    redis.call('HGETALL', tk .. ':bmeta'),
-    redis.call('SMEMBERS', tk .. ':credits'),
+    redis.call('HEXISTS', ARGV[i + 1], 'loaded'),
+    redis.call('HGETALL', ARGV[i + 2]),
+    redis.call('HGETALL', ARGV[i + 3]),
+    redis.call('SMEMBERS', ARGV[i + 4]),
   })
 end
 
 -- live reservations: held fen per (tenant, bucket) over the calls in the lease set
 local held, calls, order = {}, {}, {}
 for _, callId in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  local raw = redis.call('HGETALL', prefix .. 'call:' .. callId)
+  local raw = redis.call('HGETALL', callKey .. callId)
   local h, tenant = {}, nil
   for j = 1, #raw, 2 do
     if raw[j] == 'tenant' then tenant = raw[j + 1] end
