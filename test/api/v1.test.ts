@@ -226,7 +226,7 @@ describe('tenants: create, notice settings, limits, suspend/resume, with audit r
     const s = await call('POST', '/v1/tenants/acme/suspend', { body: { reason: 'compliance review' } });
     expect(s.body).toMatchObject({ before: 'active', tenant: { status: 'suspended', statusReason: 'compliance review' }, redis: 'applied' });
     const id = s.body.tenant.id as string;
-    expect(await redis.hget(`tenant:${id}`, 'status')).toBe('suspended');
+    expect(await redis.hget(redis.layout.tenant(String(id)), 'status')).toBe('suspended');
     const r = await call('POST', '/v1/tenants/acme/resume');
     expect(r.body.tenant.status).toBe('active');
     const log = await call('GET', `/v1/audit?tenant=acme&limit=2`, { token: tok.read });
@@ -455,7 +455,7 @@ describe('CDRs, bills, live calls, reconcile', () => {
 
   it('live calls from the shared call sets; a cut is published and audited; reconcile reports every tenant', async () => {
     const demo = (await db.pool.query(`select id from tenants where code = 'demo'`)).rows[0].id.toString();
-    await redis.zadd(`sip:calls:${demo}`, Date.now() + 60_000, 'call-x');
+    await redis.zadd(redis.layout.sipCalls(String(demo)), Date.now() + 60_000, 'call-x');
     expect((await call('GET', '/v1/calls', { token: tok.read })).body.calls).toEqual([{ tenantId: demo, calls: 1 }]);
     expect((await call('GET', '/v1/tenants/me/calls', { token: tok.demo })).body.calls).toEqual([{ tenantId: demo, calls: 1 }]);
     const cut = await call('POST', '/v1/tenants/demo/calls/cut', { body: { reason: 'fraud review' } });
