@@ -32,6 +32,8 @@ export interface RunningApp {
   httpPort: number;
   sipPort: number | null; // embedded edge's SIP port; null with an external drachtio-server
   controlPort: number | null;
+  /** Calls this instance is handling now (several instances in one process share the metrics registry). */
+  activeCalls(): number;
   /** Stop taking calls, let live ones run up to drainSeconds, cut the rest, close everything. Idempotent. */
   shutdown(reason: string): Promise<void>;
 }
@@ -149,7 +151,7 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
       return stopping;
     };
 
-    return { instanceId, httpPort: bound.port, sipPort: edge?.sipPort ?? null, controlPort: edge?.controlPort ?? null, shutdown };
+    return { instanceId, httpPort: bound.port, sipPort: edge?.sipPort ?? null, controlPort: edge?.controlPort ?? null, activeCalls: () => sip.activeCalls(), shutdown };
   } catch (e) {
     await closeAll();
     throw e;

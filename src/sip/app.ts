@@ -550,6 +550,7 @@ export function createSipApp(deps: SipAppDeps): SipApp {
     async drain(deadlineMs) {
       draining = true;
       metrics.draining.set(1);
+      servers.stopNewCalls(); // new calls go to the other instances on the same servers; ours go on
       if (sessions.size > 0) {
         await new Promise<void>((resolve) => {
           const t = setTimeout(resolve, Math.max(0, deadlineMs - Date.now()));

@@ -27,6 +27,12 @@ export interface SipServers {
   onChange(fn: (server: SipServer, up: boolean) => void): void;
   /** name → up, for /readyz */
   status(): Record<string, boolean>;
+  /**
+   * Draining: ask every server to stop sending us new INVITEs (drachtio `remove_route`), so it gives them to the
+   * other app instances connected to it, or answers 503 itself when there is none. In-dialog requests of our live
+   * calls keep coming.
+   */
+  stopNewCalls(): void;
   close(): void;
 }
 
@@ -37,7 +43,7 @@ export function drachtioTargets(config: Pick<Config, 'drachtio'>): DrachtioTarge
   return host ? [{ host, port, secret }] : [];
 }
 
-function setOf(list: SipServer[], onClose: () => void, subscribe: (fn: (s: SipServer, up: boolean) => void) => void): SipServers {
+function setOf(list: SipServer[], onClose: () => void, subscribe: (fn: (s: SipServer, up: boolean) => void) => void, stopNewCalls: () => void): SipServers {
   let next = 0;
   return {
     list,
@@ -53,6 +59,7 @@ function setOf(list: SipServer[], onClose: () => void, subscribe: (fn: (s: SipSe
     },
     onChange: subscribe,
     status: () => Object.fromEntries(list.map((s) => [s.name, s.up])),
+    stopNewCalls,
     close: onClose,
   };
 }
@@ -80,10 +87,22 @@ export async function connectSipServers(targets: DrachtioTarget[], logger: Logge
   } finally {
     clearTimeout(timer);
   }
-  return setOf(links, closeAll, (fn) => void listeners.push(fn));
+  const stopNewCalls = () => {
+    for (const l of links) {
+      try {
+        l.srf.unregisterForMessages('invite');
+      } catch (err) {
+        logger.debug({ err, drachtio: l.name }, 'INVITE route already removed');
+      }
+    }
+  };
+  return setOf(links, closeAll, (fn) => void listeners.push(fn), stopNewCalls);
 }
 
-/** One Srf the caller connected and owns (tests, the e2e harness): always counted up, never changes. */
+/**
+ * One Srf the caller connected and owns (tests, the e2e harness): always counted up, never changes, and keeps its
+ * INVITE route while draining (the app answers 503 `draining` itself).
+ */
 export function singleServer(srf: TypedSrf, name = 'drachtio'): SipServers {
-  return setOf([{ name, srf, up: true }], () => undefined, () => undefined);
+  return setOf([{ name, srf, up: true }], () => undefined, () => undefined, () => undefined);
 }

@@ -79,6 +79,8 @@ export interface TypedSrf extends EventEmitter {
   createB2BUA(req: SrfRequest, res: SrfResponse, uri: string, opts: B2buaOptions, cbs: B2buaCallbacks): Promise<{ uas: Dialog; uac: Dialog }>;
   /** With stackDialogId: a request inside a dialog the server holds, found by its id (the uri is then ignored). */
   request(uri: string, opts: { method: string; headers?: Headers; body?: string; stackDialogId?: string }): Promise<SrfRequest>;
+  /** Send the server `remove_route|<verb>`: no more new requests of that method for this connection. */
+  unregisterForMessages(verb: string): void;
   disconnect(): void;
 }
 

@@ -7,7 +7,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { loadConfig } from '../../src/config/config.js';
+import { loadConfig, type Config } from '../../src/config/config.js';
 import { startApp, type RunningApp } from '../../src/app.js';
 import { waitReady } from '../../src/charging/redis.js';
 import { startEdge, type Edge } from '../../src/edge/index.js';
@@ -32,6 +32,8 @@ const ports = { aSip: 0, aCtl: 0, bSip: 0, bCtl: 0 };
 let names: { a: string; b: string };
 let carrierPort = 0;
 let tenantId = '';
+let config: Config;
+let second: RunningApp | null = null;
 
 const edgeOn = (sipPort: number, controlPort: number) =>
   startEdge({ sipHost: '127.0.0.1', sipPort, transports: ['udp'], controlHost: '127.0.0.1', controlPort, secret: SECRET, logger, sources: ANY_SOURCE });
@@ -46,10 +48,10 @@ beforeAll(async () => {
   edges.a = await edgeOn(ports.aSip, ports.aCtl);
   edges.b = await edgeOn(ports.bSip, ports.bCtl);
   names = { a: `127.0.0.1:${ports.aCtl}`, b: `127.0.0.1:${ports.bCtl}` };
-  const config = loadConfig({}, {
+  config = loadConfig({}, {
     'postgres.url': db.url, 'redis.url': TEST_REDIS_URL, 'redis.keyPrefix': prefix, 'http.port': 0,
     'drachtio.servers': [names.a, names.b], 'drachtio.secret': SECRET,
-    'demo.autoSeed': true, 'shutdown.drainSeconds': 1, 'sip.optionsPingSeconds': 0, 'log.level': process.env.SIP_TEST_LOG ?? 'silent',
+    'demo.autoSeed': true, 'shutdown.drainSeconds': 8, 'sip.optionsPingSeconds': 0, 'log.level': process.env.SIP_TEST_LOG ?? 'silent',
   });
   app = await startApp(config, logger);
   base = `http://127.0.0.1:${app.httpPort}`;
@@ -60,6 +62,7 @@ beforeAll(async () => {
 afterEach(() => killSipps());
 afterAll(async () => {
   killSipps();
+  await second?.shutdown('test end');
   await app?.shutdown('test end');
   for (const e of [edges.a, edges.b]) await e?.close();
   await deleteKeys(TEST_REDIS_URL, prefix);
@@ -157,4 +160,33 @@ describe('one app instance behind two SIP servers (DRACHTIO_SERVERS, embedded ed
     expect(await carrierDone).toMatchObject({ successful: 1, failed: 0 });
     expect((await cdrsSince(db.pool, t1, 1))[0]!.result).toBe('answered');
   });
+
+  it('a draining instance takes no new calls from the servers: they go to the other instance connected to them', async () => {
+    second = await startApp(config, logger); // a second instance on the same two servers, database and Redis
+    const instances = [app!, second];
+    // a live call that keeps its instance draining, on whichever instance the server gave it to
+    const t0 = new Date();
+    const { done: carrierDone } = await carrier(3);
+    const live = call(ports.aSip, scenarioFor('call-uac-cut.xml', { REASON_TEXT: 'service shutdown' }), 30_000);
+    const holder = await eventually('the live call answered', async () => {
+      const busy = instances.filter((a) => a.activeCalls() === 1);
+      return busy.length === 1 && instances.every((a) => a.activeCalls() <= 1) ? busy[0]! : null;
+    });
+    const other = holder === app ? second : app!;
+    const stopping = holder.shutdown('test drain');
+    await eventually('draining', async () => (await readyz(`http://127.0.0.1:${holder.httpPort}`)).status === 503);
+    // new calls through both servers: all answered, by the instance that is not draining
+    const fresh = await Promise.all([call(ports.aSip, 'call-uac-answer.xml', 500), call(ports.bSip, 'call-uac-answer.xml', 500)]);
+    expect(fresh).toMatchObject([{ successful: 1, failed: 0 }, { successful: 1, failed: 0 }]);
+    const rows = await cdrsSince(db.pool, t0, 2);
+    expect(rows.filter((r) => r.result === 'answered')).toHaveLength(2);
+    expect(rows.some((r) => r.disconnect_reason === 'draining' || r.result === 'rejected')).toBe(false);
+    // the drained instance cuts its live call at the deadline and stops; the other keeps serving
+    await stopping;
+    if (holder === app) app = null;
+    else second = null;
+    expect(await live).toMatchObject({ successful: 1, failed: 0 });
+    expect(await carrierDone).toMatchObject({ successful: 3, failed: 0 });
+    expect((await readyz(`http://127.0.0.1:${other.httpPort}`)).status).toBe(200);
+  }, 60_000);
 });
