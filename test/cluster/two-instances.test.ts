@@ -1,6 +1,7 @@
 /**
  * Two app instances (separate processes, src/main.ts as deployed), each behind its own real drachtio-server 0.9.4
- * (../shared/drachtio-server), sharing one Redis and one PostgreSQL. One tenant's concurrent calls are spread over
+ * (../shared/drachtio-server), sharing one Redis Cluster (3 masters + 3 replicas, REDIS_MODE=cluster) and one
+ * PostgreSQL. One tenant's concurrent calls are spread over
  * both; instance A is killed with SIGKILL mid-call. Its calls are reclaimed by B after their lease and billed
  * within the documented bound (docs/charging.md "Crash recovery", docs/scaling.md: at most one charging slice past
  * the kill), B's calls go on until the shared balance runs out, and nothing is overdrawn: the ledger balance stays
@@ -13,7 +14,8 @@ import { startAppProcess, type AppProcess } from '../helpers/app-process.js';
 import { drachtioServerMissing, startDrachtioServer, type DrachtioServer } from '../helpers/drachtio-server.js';
 import { createTestDb, type TestDb } from '../helpers/pg.js';
 import { freePort } from '../helpers/ports.js';
-import { deleteKeys, TEST_REDIS_URL, testChargingRedis, testPrefix } from '../helpers/redis.js';
+import { startOwnCluster, type OwnCluster } from '../helpers/own-redis-cluster.js';
+import { testChargingRedis, testPrefix } from '../helpers/redis.js';
 import { killSipps, scenarioFor } from '../e2e/harness.js';
 import { seedTenant } from '../helpers/tenants.js';
 import { cdrsSince, metricsText, placeCalls, readyz, sample, startCarrier, waitActiveCalls } from '../e2e/topology-fixture.js';
@@ -27,6 +29,7 @@ const CALLER = '+8613900001111';
 
 let db: TestDb;
 let redis: ChargingRedis;
+let cluster: OwnCluster;
 const prefix = testPrefix();
 const servers: DrachtioServer[] = [];
 const apps: AppProcess[] = [];
@@ -36,7 +39,8 @@ let carrierPort = 0;
 describe.skipIf(missing !== null)(`two app instances behind two real drachtio-servers${missing ? ` (skipped: ${missing})` : ''}`, () => {
   beforeAll(async () => {
     db = await createTestDb();
-    redis = testChargingRedis(prefix);
+    cluster = await startOwnCluster();
+    redis = testChargingRedis(prefix, { mode: 'cluster', clusterNodes: cluster.startupNodes });
     await waitReady(redis);
     carrierPort = await freePort();
     await db.pool.query(`insert into ingress_trunks (name, address) values ('ccc-test', '127.0.0.1')`);
@@ -46,7 +50,7 @@ describe.skipIf(missing !== null)(`two app instances behind two real drachtio-se
     // each instance behind its own server; same database, same Redis key space
     for (const d of servers) {
       apps.push(await startAppProcess({
-        DATABASE_URL: db.url, DATABASE_POOL_SIZE: '5', REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: prefix,
+        DATABASE_URL: db.url, DATABASE_POOL_SIZE: '5', REDIS_MODE: 'cluster', REDIS_CLUSTER_NODES: cluster.startupNodes.join(','), REDIS_KEY_PREFIX: prefix,
         DRACHTIO_SERVERS: `127.0.0.1:${d.controlPort}`, DRACHTIO_SECRET: d.secret,
         DEMO_AUTO_SEED: 'false', SCHEDULER_ENABLED: 'false', MAINTENANCE_INTERVAL_SECONDS: '3600', SIP_OPTIONS_PING_SECONDS: '0',
         CHARGING_SLICE_SECONDS: String(SLICE_SECONDS), CHARGING_LEASE_GRACE_SECONDS: '2', DRAIN_SECONDS: '1',
@@ -59,7 +63,7 @@ describe.skipIf(missing !== null)(`two app instances behind two real drachtio-se
     for (const a of apps) await a.stop();
     for (const d of servers) await d.stop();
     await redis?.quit().catch(() => undefined);
-    await deleteKeys(TEST_REDIS_URL, prefix).catch(() => undefined);
+    await cluster?.destroy();
     await db?.drop();
   });
 
