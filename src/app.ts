@@ -17,6 +17,7 @@ import { connectSipServers, drachtioTargets } from './sip/servers.js';
 import type { SourceAllowList } from './edge/sources.js';
 import { createSipApp } from './sip/app.js';
 import { startMedia } from './media/index.js';
+import { createOutageRecorder } from './outages/recorder.js';
 import { createHttpServer } from './api/http-server.js';
 import { Readiness } from './observability/readiness.js';
 import { postgresProbe, redisProbe } from './observability/probes.js';
@@ -108,8 +109,10 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
 
     const media = startMedia(servers, config, log, { sources: edgeSources });
     if (media) closers.push({ name: 'media', close: () => media.close() });
+    const outageLog = createOutageRecorder({ pool, logger: log, instanceId });
+    closers.push({ name: 'outage-log', close: () => outageLog.close() });
     const sip = createSipApp({
-      servers, config, logger: log, pool, redis, charging, instanceId, media,
+      servers, config, logger: log, pool, redis, charging, instanceId, media, outageLog,
       subscribeControl: (handler) => subscribeTenantControl(redis, handler),
     });
     closers.push({ name: 'sip', close: () => sip.close() });

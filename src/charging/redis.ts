@@ -29,6 +29,7 @@ export interface ChargingCommands {
   chargeAnswer(k1: string, k2: string, ...argv: Arg[]): Promise<number>;
   chargeSettle(...keysAndArgs: Arg[]): Promise<Reply>;
   chargeRecord(...keysAndArgs: Arg[]): Promise<Reply>;
+  chargeRefund(...keysAndArgs: Arg[]): Promise<Reply>;
 }
 
 export type ChargingRedis = RedisClient & ChargingCommands & {
@@ -51,6 +52,7 @@ const SCRIPTS: readonly [string, keyof ChargingCommands, number][] = [
   ['settle.lua', 'chargeSettle', 7],
   ['record.lua', 'chargeRecord', 5],
   ['expire.lua', 'chargeExpire', 5],
+  ['refund.lua', 'chargeRefund', 6],
 ];
 
 let sources: Map<string, string> | undefined;

@@ -6,7 +6,7 @@
 import type { Pool } from '../db/pool.js';
 import { timed } from '../observability/metrics.js';
 import { bucketMeta, controlChannel } from './keys.js';
-import { duplicateConnection, waitReady, type ChargingRedis } from './redis.js';
+import { duplicateConnection, durably, waitReady, type ChargingRedis } from './redis.js';
 
 export type ControlAction = 'suspend' | 'resume' | 'terminate' | 'credit';
 export interface ControlMessage {
@@ -120,6 +120,38 @@ export async function expireBuckets(redis: ChargingRedis, tenantId: string, now:
   const k = redis.layout;
   const shard = k.shardOfTenant(tenantId);
   await timed('redis', 'charging_expire', () => redis.chargeExpire(k.buckets(tenantId), k.bucketMeta(tenantId), k.expirySeq(tenantId), k.outbox(shard), k.expiries(shard), tenantId, now));
+}
+
+export interface PaidRefund {
+  /** live calls of the tenant at the instant of the refund: what they hold is not refunded by this run */
+  liveCalls: number;
+  /** one per paid bucket refunded now, with the outbox entry that carries it to the ledger */
+  buckets: { bucketId: string; amountFen: bigint; streamId: string; eventId: string }[];
+}
+
+/**
+ * Refund the tenant's paid balance in Redis (refund.lua): paid buckets to zero, one bucket.refunded outbox event per
+ * bucket, atomically; gift buckets untouched. A tenant Redis never held is loaded from PostgreSQL first.
+ */
+export async function refundPaid(pool: Pool, redis: ChargingRedis, tenantId: string, refundId: string, now: number): Promise<PaidRefund> {
+  checkId('tenantId', tenantId);
+  checkId('refundId', refundId);
+  const k = redis.layout;
+  // money moves: replicated like a settlement before the caller acts on it (durably: WAIT when replicas are set)
+  const run = () => timed('redis', 'charging_refund', () => durably(redis, 'refund', 'chargeRefund', k.tenant(tenantId), k.buckets(tenantId), k.bucketMeta(tenantId),
+    k.expirySeq(tenantId), k.outbox(k.shardOfTenant(tenantId)), k.calls(tenantId), tenantId, now, refundId));
+  let r = await run();
+  if (r[0] === 'unloaded') {
+    await loadTenant(pool, redis, tenantId);
+    r = await run();
+  }
+  if (r[0] !== 'ok') throw new Error(`refund.lua answered ${JSON.stringify(r)}`);
+  const buckets: PaidRefund['buckets'] = [];
+  for (let i = 2; i < r.length; i += 3) {
+    const bucketId = String(r[i]);
+    buckets.push({ bucketId, amountFen: BigInt(String(r[i + 1])), streamId: String(r[i + 2]), eventId: `refund:${refundId}:${bucketId}` });
+  }
+  return { liveCalls: Number(r[1]), buckets };
 }
 
 /** Subscribe to tenant control messages; returns an unsubscribe function (closes the subscriber connection). */

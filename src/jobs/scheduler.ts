@@ -15,6 +15,9 @@ export interface JobDef {
   name: string;
   cadence: Cadence;
   perTenant: boolean;
+  /** per-tenant jobs run for every tenant not terminated; 'owing' also for terminated tenants that still owe money
+   * (arrears stay collectable, art. 7.2: they keep bearing late fees and overdue notices) */
+  covers?: 'owing';
   /** after downtime: 'each' missed period runs in order; 'latest' only the newest (the job catches up by itself) */
   catchUp: 'each' | 'latest';
   doc: string;
@@ -29,9 +32,9 @@ export const JOBS: readonly JobDef[] = [
     run: async (deps, _a, at) => deps.pool.query('select ensure_cdr_partitions($1, 3)', [at]).then(() => ({ ok: true })) },
   { name: 'rent', catchUp: 'each', cadence: daily(5), perTenant: true, doc: 'number rent of every rent period started (in advance)',
     run: (deps, a, at, t) => runRent(deps, a, { ...one(t), at }) },
-  { name: 'late-fees', catchUp: 'each', cadence: daily(10), perTenant: true, doc: 'late fee of each overdue day (3 per mille, art. 3.2)',
+  { name: 'late-fees', catchUp: 'each', cadence: daily(10), perTenant: true, covers: 'owing', doc: 'late fee of each overdue day (3 per mille, art. 3.2)',
     run: (deps, a, at, t) => runLateFees(deps, a, { ...one(t), at }) },
-  { name: 'overdue', catchUp: 'each', cadence: daily(15), perTenant: true, doc: 'overdue notices; suspension after OVERDUE_SUSPEND_DAYS',
+  { name: 'overdue', catchUp: 'each', cadence: daily(15), perTenant: true, covers: 'owing', doc: 'overdue notices; suspension after OVERDUE_SUSPEND_DAYS',
     run: (deps, a, at, t) => runOverdue(deps, a, { ...one(t), at }) },
   { name: 'renewal-reminder', catchUp: 'each', cadence: daily(9 * 60), perTenant: true, doc: 'renewal reminder 5 working days before the period end (art. 2.3)',
     run: (deps, a, at, t) => runRenewalReminders(deps, a, { ...one(t), at }) },
@@ -40,6 +43,17 @@ export const JOBS: readonly JobDef[] = [
 ];
 
 export const SCHEDULER_ACTOR: Actor = { kind: 'system', id: 'scheduler' };
+/** While catching up, the lease is renewed (and its loss noticed) at least this often. */
+const LEASE_CHECK_MS = 1000;
+
+/** Tenants with something outstanding on their receivables. */
+async function owingTenants(pool: Pool): Promise<Set<bigint>> {
+  const { rows } = await pool.query<{ tenant_id: bigint }>(
+    `select r.tenant_id from receivables r left join (select receivable_id, sum(amount_fen) as paid from payment_allocations group by receivable_id) a on a.receivable_id = r.id
+      group by r.tenant_id having sum(r.amount_fen - coalesce(a.paid, 0)) > 0`,
+  );
+  return new Set(rows.map((r) => r.tenant_id));
+}
 const LEASE = 'billing-scheduler';
 
 export interface TickResult {
@@ -99,29 +113,29 @@ export function createScheduler(opts: { deps: ServiceDeps; instanceId: string; t
 
   async function round(): Promise<TickResult> {
     if (!(await holdLease(deps.pool, instanceId, ttlMs))) return { leader: false, runs: [] };
+    let renewedAt = Date.now();
     const out: TickResult['runs'] = [];
     const now = deps.now();
+    // what ran, what failed, which tenants: read once per round (a long catch-up runs many periods in one round)
+    const last = new Map((await deps.pool.query<{ job: string; p: string }>(`select job, max(period) as p from job_runs where status = 'ok' group by job`)).rows.map((r) => [r.job, r.p]));
+    const failed = (await deps.pool.query<{ job: string; tenant_id: bigint; period: string }>(`select job, tenant_id, period from job_runs where status = 'failed' order by period`)).rows;
+    const tenants = await listTenants(deps.pool);
+    const owing = jobs.some((j) => j.covers === 'owing') ? await owingTenants(deps.pool) : new Set<bigint>();
+    const covered = (job: JobDef, t: Tenant): boolean => t.status !== 'terminated' || (job.covers === 'owing' && owing.has(t.id));
     for (const job of jobs) {
-      const last = (await deps.pool.query<{ p: string | null }>(`select max(period) as p from job_runs where job = $1 and status = 'ok'`, [job.name])).rows[0]!.p;
-      const done = new Set((await deps.pool.query<{ k: string }>(
-        `select tenant_id || '/' || period as k from job_runs where job = $1 and status = 'ok' and period >= coalesce($2, '')`, [job.name, last],
-      )).rows.map((r) => r.k));
       // failed runs of earlier periods first (a tenant that failed is retried even after later periods ran)
-      const failed = (await deps.pool.query<{ tenant_id: bigint; period: string }>(`select tenant_id, period from job_runs where job = $1 and status = 'failed' order by period`, [job.name])).rows;
-      const all = job.perTenant ? await listTenants(deps.pool) : [];
-      for (const f of failed) {
-        const t = job.perTenant ? all.find((x) => x.id === f.tenant_id) ?? null : null;
+      for (const f of failed.filter((x) => x.job === job.name)) {
+        const t = job.perTenant ? tenants.find((x) => x.id === f.tenant_id) ?? null : null;
         if (job.perTenant && !t) continue;
         await runOne(job, periodOf(job.cadence, f.period, tz), t, out);
       }
-      const due = duePeriods(job.cadence, last, now, tz);
+      const due = duePeriods(job.cadence, last.get(job.name) ?? null, now, tz);
       for (const p of job.catchUp === 'latest' ? due.slice(-1) : due) {
-        const current = job.perTenant ? (await listTenants(deps.pool)).filter((t) => t.status !== 'terminated') : [null];
-        for (const t of current) {
-          if (done.has(`${t ? t.id : 0}/${p.label}`)) continue;
-          await runOne(job, p, t, out);
+        for (const t of job.perTenant ? tenants.filter((x) => covered(job, x)) : [null]) await runOne(job, p, t, out);
+        if (Date.now() - renewedAt >= LEASE_CHECK_MS) {
+          if (!(await holdLease(deps.pool, instanceId, ttlMs))) return { leader: false, runs: out }; // lost the lease mid-way
+          renewedAt = Date.now();
         }
-        if (!(await holdLease(deps.pool, instanceId, ttlMs))) return { leader: false, runs: out }; // lost the lease mid-way
       }
     }
     if (out.length) log.info({ runs: out.length, failed: out.filter((r) => !r.ok).length }, 'scheduled jobs ran');

@@ -11,7 +11,7 @@ import { bucketAccount, postTransfers, systemAccount, type SystemAccountCode, ty
 import type { CdrRecord } from '../cdr/types.js';
 import type { Logger } from '../util/logger.js';
 import { metrics, timed } from '../observability/metrics.js';
-import type { BucketExpiredEvent, CallEvent, OutboxEvent } from './event.js';
+import { isBucketEvent, type BucketEvent, type CallEvent, type OutboxEvent } from './event.js';
 
 export type WriteOutcome = 'written' | 'duplicate';
 
@@ -153,17 +153,21 @@ async function callTransfers(look: Lookup, ev: CallEvent): Promise<TransferInput
   return out;
 }
 
-/** The transfer of a bucket expiry: bucket → expired, keyed by the event id. */
-async function expiryTransfers(look: Lookup, ev: BucketExpiredEvent): Promise<TransferInput[]> {
+/**
+ * The transfer of a bucket's money out without a call, keyed by the event id: an expiry (bucket → expired, kind
+ * expiry_clear) or a paid-balance refund (bucket → cash, kind refund; src/charging/lua/refund.lua).
+ */
+async function bucketTransfers(look: Lookup, ev: BucketEvent): Promise<TransferInput[]> {
   await look.checkBuckets(ev.tenantId, [ev.bucketId]);
+  const refund = ev.type === 'bucket.refunded';
   return [{
     idempotencyKey: ev.eventId,
     debitAccountId: await look.bucket(ev.bucketId),
-    creditAccountId: await look.system('expired'),
+    creditAccountId: await look.system(refund ? 'cash' : 'expired'),
     amountFen: ev.amountFen,
-    kind: 'expiry_clear',
+    kind: refund ? 'refund' : 'expiry_clear',
     tenantId: BigInt(ev.tenantId),
-    memo: 'bucket expired',
+    memo: refund ? `paid balance refunded (refund ${ev.eventId.split(':')[1]}, art. 5.3)` : 'bucket expired',
     bookedAt: new Date(ev.at),
   }];
 }
@@ -182,7 +186,7 @@ export interface BatchItem {
 export async function writeEvents(pool: Pool, items: BatchItem[], log?: Logger): Promise<WriteOutcome[]> {
   if (items.length === 0) return [];
   for (const it of items) {
-    if (it.event.type === 'bucket.expired') continue;
+    if (isBucketEvent(it.event)) continue;
     await timed('postgres', 'outbox_cdr_partition', () => ensureCdrPartition(pool, (it.event as CallEvent).cdr.inviteAt)).catch((e: unknown) => {
       log?.warn({ err: e, eventId: it.event.eventId }, 'could not create the CDR month partition; the CDR goes to the default partition');
     });
@@ -203,14 +207,14 @@ export async function writeEvents(pool: Pool, items: BatchItem[], log?: Logger):
     // an id twice in this batch: the first item writes it, the second is a duplicate
     const outcomes = items.map((it): WriteOutcome => (fresh.delete(it.event.eventId) ? 'written' : 'duplicate'));
     const written = items.filter((_, i) => outcomes[i] === 'written').map((it) => it.event);
-    const calls = written.filter((ev): ev is CallEvent => ev.type !== 'bucket.expired');
+    const calls = written.filter((ev): ev is CallEvent => !isBucketEvent(ev));
     if (calls.length > 0) {
       const rows = calls.map((ev) => cdrValues(ev.cdr));
       await c.query(CDR_INSERT, CDR_COLUMNS.map((_, col) => rows.map((r) => r[col])));
     }
-    await look.owners(written.flatMap((ev) => (ev.type === 'bucket.expired' ? [ev.bucketId] : ev.debits.map((d) => d.bucketId))));
+    await look.owners(written.flatMap((ev) => (isBucketEvent(ev) ? [ev.bucketId] : ev.debits.map((d) => d.bucketId))));
     const transfers: TransferInput[] = [];
-    for (const ev of written) transfers.push(...(ev.type === 'bucket.expired' ? await expiryTransfers(look, ev) : await callTransfers(look, ev)));
+    for (const ev of written) transfers.push(...(isBucketEvent(ev) ? await bucketTransfers(look, ev) : await callTransfers(look, ev)));
     await postTransfers(c, transfers);
     return outcomes;
   });

@@ -19,7 +19,7 @@ import type { Pool } from '../db/pool.js';
 import type { Logger } from '../util/logger.js';
 import { metrics, timed } from '../observability/metrics.js';
 import { duplicateConnection, type ChargingRedis } from '../charging/redis.js';
-import { parseOutboxEvent, type OutboxEvent } from './event.js';
+import { isBucketEvent, parseOutboxEvent, type OutboxEvent } from './event.js';
 import { writeEvents, type WriteOutcome } from './cdr-writer.js';
 import { classifyFailure, describe } from './errors.js';
 import {
@@ -110,7 +110,7 @@ export function createOutboxConsumer(deps: {
   }
 
   function eventLog(ev: OutboxEvent): Logger {
-    return log.child(ev.type === 'bucket.expired' ? { eventId: ev.eventId, tenant: ev.tenantId } : { callId: ev.cdr.callId, tenant: ev.cdr.tenantId });
+    return log.child(isBucketEvent(ev) ? { eventId: ev.eventId, tenant: ev.tenantId } : { callId: ev.cdr.callId, tenant: ev.cdr.tenantId });
   }
 
   /** Acknowledge written entries, one step per shard. */

@@ -29,7 +29,23 @@ export interface BucketExpiredEvent {
   amountFen: bigint;
 }
 
-export type OutboxEvent = CallEvent | BucketExpiredEvent;
+/** Paid balance refunded (contract art. 5.3; src/charging/lua/refund.lua): bucket → cash, kind 'refund'. */
+export interface BucketRefundedEvent {
+  eventId: string; // refund:<refundId>:<bucketId>
+  type: 'bucket.refunded';
+  at: number;
+  tenantId: string;
+  bucketId: string;
+  amountFen: bigint;
+}
+
+/** Events that move one bucket's money out without a call. */
+export type BucketEvent = BucketExpiredEvent | BucketRefundedEvent;
+export type OutboxEvent = CallEvent | BucketEvent;
+
+export function isBucketEvent(ev: OutboxEvent): ev is BucketEvent {
+  return ev.type === 'bucket.expired' || ev.type === 'bucket.refunded';
+}
 
 export type ParseResult = { ok: true; event: OutboxEvent } | { ok: false; reason: string };
 
@@ -143,14 +159,17 @@ function parseDebits(v: unknown): Debit[] {
 
 function parseObject(o: Obj): OutboxEvent {
   const eventId = text(o, 'eventId', 'event');
-  const type = oneOf(o, 'type', 'event', ['call.settled', 'call.rejected', 'bucket.expired'] as const);
+  const type = oneOf(o, 'type', 'event', ['call.settled', 'call.rejected', 'bucket.expired', 'bucket.refunded'] as const);
   const at = epochMs(o, 'at', 'event');
-  if (type === 'bucket.expired') {
+  if (type === 'bucket.expired' || type === 'bucket.refunded') {
     const tenantId = matching(o, 'tenantId', 'event', ID, 'a decimal id');
     const bucketId = matching(o, 'bucketId', 'event', ID, 'a decimal id');
     const amountFen = BigInt(matching(o, 'amountFen', 'event', FEN, 'integer fen as a decimal string'));
     if (amountFen <= 0n) throw new Invalid('event.amountFen must be > 0');
-    if (!new RegExp(`^expire:${bucketId}:[1-9][0-9]{0,18}$`).test(eventId)) throw new Invalid(`eventId must be expire:${bucketId}:<seq>`);
+    const [shape, want] = type === 'bucket.expired'
+      ? [new RegExp(`^expire:${bucketId}:[1-9][0-9]{0,18}$`), `expire:${bucketId}:<seq>`]
+      : [new RegExp(`^refund:[1-9][0-9]{0,18}:${bucketId}$`), `refund:<refundId>:${bucketId}`];
+    if (!shape.test(eventId)) throw new Invalid(`eventId must be ${want}`);
     return { eventId, type, at, tenantId, bucketId, amountFen };
   }
   const cdr = parseCdr(o.cdr);
@@ -183,7 +202,7 @@ export function parseOutboxEvent(raw: string | undefined | null): ParseResult {
 
 /** Per-bucket fen an event takes from Redis balances that the ledger has not seen until the event is written. */
 export function eventDebits(ev: OutboxEvent): { tenantId: string; bucketId: string; amountFen: bigint }[] {
-  if (ev.type === 'bucket.expired') return [{ tenantId: ev.tenantId, bucketId: ev.bucketId, amountFen: ev.amountFen }];
+  if (isBucketEvent(ev)) return [{ tenantId: ev.tenantId, bucketId: ev.bucketId, amountFen: ev.amountFen }];
   const t = ev.cdr.tenantId;
   return t === null ? [] : ev.debits.map((d) => ({ tenantId: t, bucketId: d.bucketId, amountFen: d.amountFen }));
 }

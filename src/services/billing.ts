@@ -32,12 +32,13 @@ export function calendarOf(deps: ServiceDeps): Promise<WorkingCalendar> {
   return loadCalendar(deps.pool, deps.config.service.timezone);
 }
 
-async function followState(deps: ServiceDeps, t: Tenant): Promise<SyncOutcome> {
+/** Make Redis follow a committed tenant state change (live calls cut on suspend/terminate); reported, never thrown. */
+export async function followState(deps: ServiceDeps, t: Tenant): Promise<SyncOutcome> {
   const { redis, error } = await deps.redis();
   return redis ? syncTenantState(redis, t) : `failed: Redis unreachable (${error})`;
 }
 
-function operatorOnly(actor: Actor, what: string): void {
+export function operatorOnly(actor: Actor, what: string): void {
   if (actor.kind === 'tenant') throw new RuleError(`${what} is an operator operation`);
 }
 
@@ -121,16 +122,19 @@ export async function showAccount(deps: ServiceDeps, actor: Actor, input: { tena
 
 // ------------------------------------------------------------------------------------------------ period jobs
 
-/** Which tenants a job covers: one (by ref) or every tenant not terminated. */
+/** Which tenants a job covers: one (by ref) or every tenant not terminated (and, for `owing` jobs, terminated ones
+ * that still owe: arrears stay collectable, art. 7.2). */
 export interface JobScope {
   tenant?: string;
   at?: Date; // default deps.now()
 }
 
-async function scope(deps: ServiceDeps, actor: Actor, s: JobScope): Promise<Tenant[]> {
+async function scope(deps: ServiceDeps, actor: Actor, s: JobScope, owing = false): Promise<Tenant[]> {
   operatorOnly(actor, 'running a billing job');
   if (s.tenant !== undefined) return [await tenantFor(deps.pool, actor, s.tenant)];
-  return (await listTenants(deps.pool)).filter((t) => t.status !== 'terminated');
+  const out: Tenant[] = [];
+  for (const t of await listTenants(deps.pool)) if (t.status !== 'terminated' || (owing && (await owedFen(deps.pool, t.id)) > 0n)) out.push(t);
+  return out;
 }
 
 export interface TenantReceivables {
@@ -152,7 +156,7 @@ export async function runLateFees(deps: ServiceDeps, actor: Actor, s: JobScope =
   const at = s.at ?? deps.now();
   const cal = await calendarOf(deps);
   const out: TenantReceivables[] = [];
-  for (const t of await scope(deps, actor, s)) out.push({ tenant: t.code, issued: await accrueLateFees(deps.pool, t.id, at, cal) });
+  for (const t of await scope(deps, actor, s, true)) out.push({ tenant: t.code, issued: await accrueLateFees(deps.pool, t.id, at, cal) });
   return out;
 }
 
@@ -174,7 +178,7 @@ export async function runOverdue(deps: ServiceDeps, actor: Actor, s: JobScope = 
   const tz = deps.config.service.timezone;
   const limit = deps.config.billing.overdueSuspendDays;
   const out: OverdueOutcome[] = [];
-  for (const t0 of await scope(deps, actor, s)) {
+  for (const t0 of await scope(deps, actor, s, true)) {
     const r = await withTransaction(deps.pool, async (c) => {
       const overdue = await overdueState(c, t0.id, at, tz);
       const noticed: string[] = [];

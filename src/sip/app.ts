@@ -19,7 +19,7 @@ import { CallSession, type EndCause } from './call-session.js';
 import * as decide from './decisions.js';
 import type { Rejection } from './decisions.js';
 import { createDirectory, type Directory, type Gateway, type IngressTrunk, type TenantInfo } from './directory.js';
-import { GatewayHealth, orderGateways } from './gateways.js';
+import { GatewayHealth, orderGateways, type GatewayChange } from './gateways.js';
 import { aLegResponseHeaders, bLegHeaders, gatewayUri, rejectionHeaders } from './headers.js';
 import { createLimits, type Limits } from './limits.js';
 import { subscribeCuts } from './control.js';
@@ -43,6 +43,8 @@ export interface SipAppDeps {
   directory?: Directory;
   /** Announcements (src/media): refusal prompts and the low-credit warning; absent = none. */
   media?: Media | null;
+  /** Carrier outage log (src/outages/recorder.ts): gets each gateway up/down change; must never block. */
+  outageLog?: { record(change: GatewayChange): void };
 }
 
 export interface SipApp {
@@ -92,7 +94,7 @@ export function createSipApp(deps: SipAppDeps): SipApp {
   const log = deps.logger.child({ component: 'sip' });
   const directory = deps.directory ?? createDirectory(pool);
   const limits: Limits = createLimits(deps.redis, { timeZone: config.service.timezone });
-  const health = new GatewayHealth();
+  const health = new GatewayHealth(2, deps.outageLog && ((c) => deps.outageLog!.record(c)));
   const sessions = new Map<string, CallSession>();
   const contexts = new Map<string, Ctx>(); // callId → its INVITE's context (server, lost flag)
   let draining = false;

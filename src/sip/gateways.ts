@@ -25,18 +25,40 @@ export function orderGateways(list: readonly Gateway[], isUp: (g: Gateway) => bo
   return [...ordered.filter(isUp), ...ordered.filter((g) => !isUp(g))];
 }
 
-/** Up/down state from OPTIONS pings: down after `downAfter` consecutive failures, up again on one success. */
+/** A gateway's state as established by its pings, at the instant it changed (the outage log records these). */
+export interface GatewayChange {
+  gateway: string;
+  up: boolean;
+  /** down: the first failed ping of the run that took it down; up: the ping that answered */
+  at: Date;
+}
+
+/**
+ * Up/down state from OPTIONS pings: down after `downAfter` consecutive failures, up again on one success. Each
+ * established state that differs from the last one reported goes to `onChange`: a gateway's first answer, or its
+ * going down, after start-up too (an outage that spans a restart stays one open period in the log).
+ */
 export class GatewayHealth {
   private readonly failures = new Map<string, number>();
-  constructor(private readonly downAfter = 2) {}
+  private readonly firstFailureAt = new Map<string, number>();
+  private readonly reported = new Map<string, boolean>();
+  constructor(private readonly downAfter = 2, private readonly onChange?: (c: GatewayChange) => void) {}
 
   isUp(g: Pick<Gateway, 'name'>): boolean {
     return (this.failures.get(g.name) ?? 0) < this.downAfter;
   }
 
   /** Record a ping result; returns the new up state. Any SIP answer (even 4xx/5xx) proves the gateway alive. */
-  record(name: string, answered: boolean): boolean {
-    this.failures.set(name, answered ? 0 : (this.failures.get(name) ?? 0) + 1);
-    return this.isUp({ name });
+  record(name: string, answered: boolean, atMs = Date.now()): boolean {
+    const n = answered ? 0 : (this.failures.get(name) ?? 0) + 1;
+    if (n === 1) this.firstFailureAt.set(name, atMs);
+    this.failures.set(name, n);
+    const up = this.isUp({ name });
+    // "up" is only established by an answer (a first failed ping leaves a gateway up but proves nothing)
+    if (this.reported.get(name) !== up && (answered || !up)) {
+      this.reported.set(name, up);
+      this.onChange?.({ gateway: name, up, at: new Date(up ? atMs : this.firstFailureAt.get(name) ?? atMs) });
+    }
+    return up;
   }
 }

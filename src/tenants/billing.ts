@@ -16,19 +16,26 @@ import { startOfDay } from '../calendar/zone.js';
 import { listNumbers } from './numbers.js';
 import { issueRent } from './orders.js';
 import { issueReceivable, listReceivables, type Receivable } from './receivables.js';
+import { reclaimNumbers } from './termination.js';
 import { inTransaction } from './tx.js';
 
-/** Rent of every period started by `at` for each number the tenant holds (any state but reclaimed). */
+/** Rent of every period started by `at` for each number the tenant holds (any state but reclaimed); returns the
+ * receivables issued by this call (periods billed before are skipped). */
 export async function chargeRent(db: Queryable, tenantId: bigint, at: Date, cal: WorkingCalendar): Promise<Receivable[]> {
   return inTransaction(db, async (c) => {
     const t = (await c.query<{ service_start: Date | null; service_end: Date | null }>('select service_start, service_end from tenants where id = $1', [tenantId.toString()])).rows[0];
     if (!t?.service_start || !t.service_end) return [];
     const out: Receivable[] = [];
+    // periods already billed (by the order or an earlier run): skipped without a ledger round trip each day
+    const billed = new Set((await c.query<{ k: string }>(
+      `select number_id || '/' || (extract(epoch from period_start) * 1000)::int8 as k from receivables where tenant_id = $1 and kind = 'rent'`, [tenantId.toString()],
+    )).rows.map((r) => r.k));
     for (const n of await listNumbers(c, tenantId)) {
       if (n.state === 'reclaimed' || n.rent.amountFen === 0n) continue;
       for (const w of rentPeriods(t.service_start, t.service_end, n.rent.period, cal.timeZone)) {
         if (w.start.getTime() > at.getTime()) break;
         if (n.heldSince && n.heldSince.getTime() >= w.end.getTime()) continue;
+        if (billed.has(`${n.id}/${w.start.getTime()}`)) continue;
         const issuedAt = n.heldSince && n.heldSince.getTime() > w.start.getTime() ? n.heldSince : w.start;
         const r = await issueRent(c, n, t.service_start, t.service_end, w.start, { issuedAt, dueAt: cal.termEnd(issuedAt, PAYMENT_TERM_WORKING_DAYS) }, cal.timeZone);
         if (r) out.push(r);
@@ -106,9 +113,8 @@ export async function periodEndClearing(db: Queryable, tenantId: bigint, at: Dat
     const remaining = (await tenantBuckets(c, tenantId))
       .filter((b) => b.balanceFen > 0n)
       .map((b) => ({ bucketId: b.bucketId, balanceFen: b.balanceFen, expiresAt: b.expiresAt, expiresByPeriodEnd: b.expiresAt !== null && b.expiresAt.getTime() <= end }));
-    const n = await c.query(`update numbers set state = 'reclaimed', state_reason = 'service period ended', updated_at = now()
-                               where tenant_id = $1 and state <> 'reclaimed'`, [tenantId.toString()]);
+    const numbersReclaimed = await reclaimNumbers(c, tenantId, 'service period ended');
     await c.query(`update tenants set status = 'terminated', status_reason = 'service period ended', updated_at = now() where id = $1`, [tenantId.toString()]);
-    return { terminated: true, numbersReclaimed: n.rowCount ?? 0, remaining };
+    return { terminated: true, numbersReclaimed, remaining };
   });
 }

@@ -57,7 +57,7 @@ export async function checkLowBalance(db: Queryable, tenantId: bigint, opts: { p
   return result;
 }
 
-export type NoticeKind = 'low_balance' | 'payment_overdue' | 'suspended' | 'resumed' | 'renewal_reminder' | 'period_ended';
+export type NoticeKind = 'low_balance' | 'payment_overdue' | 'suspended' | 'resumed' | 'renewal_reminder' | 'period_ended' | 'terminated' | 'refund';
 
 /**
  * Queue a notice to a tenant: one `notifications` row per channel it has (e-mail, SMS, webhook; 'log' when none),

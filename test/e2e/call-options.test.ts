@@ -1,10 +1,12 @@
 /**
  * OPTIONS both ways through the embedded edge with real sipp: the call center's keepalive is answered 200, and the
- * app's OPTIONS pings mark a silent carrier gateway down and a live one up (softswitch_gateway_up).
+ * app's OPTIONS pings mark a silent carrier gateway down and a live one up (softswitch_gateway_up), and the silent
+ * one's down period is written to the carrier outage log (gateway_outages, contract art. 10).
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { registry } from '../../src/observability/metrics.js';
 import { freePort } from '../helpers/ports.js';
+import { eventually } from '../helpers/poll.js';
 import { killSipps, startHarness, type Harness } from './harness.js';
 
 let h: Harness;
@@ -43,5 +45,14 @@ describe('OPTIONS', () => {
     }
     expect(await gatewayUp('gw-dead')).toBe(0);
     expect(await gatewayUp('gw-live')).toBe(1);
+  });
+
+  it('the silent gateway\'s outage is in the outage log, open, from its first failed ping; the live one has none', async () => {
+    const rows = await eventually('the outage row of gw-dead', async () => {
+      const r = await h.db.pool.query<{ gateway: string; down_at: Date; up_at: Date | null; down_seen_by: string }>('select gateway, down_at, up_at, down_seen_by from gateway_outages');
+      return r.rows.length > 0 ? r.rows : null;
+    });
+    expect(rows.map((r) => [r.gateway, r.up_at, r.down_seen_by])).toEqual([['gw-dead', null, 'e2e']]);
+    expect(rows[0]!.down_at.getTime()).toBeLessThanOrEqual(Date.now());
   });
 });

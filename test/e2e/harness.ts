@@ -22,6 +22,7 @@ import { connectSrf } from '../../src/sip/connect.js';
 import { createSipApp, type SipApp } from '../../src/sip/app.js';
 import { createDirectory } from '../../src/sip/directory.js';
 import { startMedia, type Media } from '../../src/media/index.js';
+import { createOutageRecorder } from '../../src/outages/recorder.js';
 import type { TypedSrf } from '../../src/sip/srf-types.js';
 import { projectPath } from '../../src/util/paths.js';
 import { seedTenant, type TenantSeed } from '../helpers/tenants.js';
@@ -185,8 +186,9 @@ export async function startHarness(overrides: Record<string, unknown> = {}): Pro
   outbox.start();
   const srf: TypedSrf = await connectSrf({ host: '127.0.0.1', port: target.controlPort, secret: target.secret }, logger);
   const media = startMedia(srf, config, logger, { sources });
+  const outageLog = createOutageRecorder({ pool: db.pool, logger, instanceId: 'e2e' });
   const app = createSipApp({
-    srf, config, logger, pool: db.pool, redis, charging, instanceId: 'e2e', media,
+    srf, config, logger, pool: db.pool, redis, charging, instanceId: 'e2e', media, outageLog,
     directory: createDirectory(db.pool, { ttlMs: 0 }), // tests change rows between calls
     subscribeControl: (h) => subscribeTenantControl(redis, h),
   });
@@ -259,6 +261,7 @@ export async function startHarness(overrides: Record<string, unknown> = {}): Pro
       killSipps();
       await app.close();
       await media?.close();
+      await outageLog.close();
       srf.disconnect();
       await charging.close();
       await outbox.stop();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { eventDebits, parseOutboxEvent } from '../../src/outbox/event.js';
-import { cdr, expired, rejected, settled } from './fixtures/events.js';
+import { eventDebits, isBucketEvent, parseOutboxEvent } from '../../src/outbox/event.js';
+import { cdr, expired, refunded, rejected, settled } from './fixtures/events.js';
 
 function reason(raw: string | null): string {
   const r = parseOutboxEvent(raw);
@@ -18,7 +18,7 @@ describe('parseOutboxEvent (contract 3 schema)', () => {
   it('accepts a settled call and keeps money as bigint fen', () => {
     const r = parseOutboxEvent(settled('c1', '7', [['12', 100n], ['13', 30n]]));
     expect(r.ok).toBe(true);
-    if (!r.ok || r.event.type === 'bucket.expired') throw new Error('unexpected');
+    if (!r.ok || isBucketEvent(r.event)) throw new Error('unexpected');
     expect(r.event.chargeFen).toBe(130n);
     expect(r.event.debits).toEqual([{ bucketId: '12', amountFen: 100n }, { bucketId: '13', amountFen: 30n }]);
     expect(eventDebits(r.event)).toEqual([{ tenantId: '7', bucketId: '12', amountFen: 100n }, { tenantId: '7', bucketId: '13', amountFen: 30n }]);
@@ -30,6 +30,12 @@ describe('parseOutboxEvent (contract 3 schema)', () => {
     const e = parseOutboxEvent(expired('7', '12', 500n, 3));
     expect(e.ok && e.event.type === 'bucket.expired' && e.event.amountFen).toBe(500n);
     if (e.ok) expect(eventDebits(e.event)).toEqual([{ tenantId: '7', bucketId: '12', amountFen: 500n }]);
+  });
+
+  it('accepts a paid-balance refund (art. 5.3) and counts it as a debit of its bucket', () => {
+    const r = parseOutboxEvent(refunded('7', '12', 800n, 4));
+    expect(r).toEqual({ ok: true, event: { eventId: 'refund:4:12', type: 'bucket.refunded', at: expect.any(Number), tenantId: '7', bucketId: '12', amountFen: 800n } });
+    if (r.ok) expect(eventDebits(r.event)).toEqual([{ tenantId: '7', bucketId: '12', amountFen: 800n }]);
   });
 
   it('accepts an anonymous caller (empty user part)', () => {
@@ -56,13 +62,15 @@ describe('parseOutboxEvent (contract 3 schema)', () => {
     ['ms as string', mutate(settled('c', '7', []), (o) => (o.cdr.inviteAt = String(o.cdr.inviteAt))), 'cdr.inviteAt must be an integer'],
     ['expiry id of another bucket', mutate(expired('7', '12', 5n, 1), (o) => (o.eventId = 'expire:13:1')), 'eventId must be expire:12:<seq>'],
     ['expiry of nothing', expired('7', '12', 0n, 1), 'event.amountFen must be > 0'],
+    ['refund id of another bucket', mutate(refunded('7', '12', 5n, 1), (o) => (o.eventId = 'refund:1:13')), 'eventId must be refund:<refundId>:12'],
+    ['refund with an expiry id', mutate(refunded('7', '12', 5n, 1), (o) => (o.eventId = 'expire:12:1')), 'eventId must be refund:<refundId>:12'],
   ])('refuses %s', (_name, raw, why) => {
     expect(reason(raw)).toContain(why);
   });
 
   it('the fixture CDR matches CdrRecord exactly (no extra or missing fields)', () => {
     const r = parseOutboxEvent(settled('c9', '7', []));
-    if (!r.ok || r.event.type === 'bucket.expired') throw new Error('unexpected');
+    if (!r.ok || isBucketEvent(r.event)) throw new Error('unexpected');
     expect(r.event.cdr).toEqual(cdr({ callId: 'c9', tenantId: '7', chargeFen: '0' }));
   });
 });

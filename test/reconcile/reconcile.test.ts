@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, type TestDb } from '../helpers/pg.js';
 import { TEST_REDIS_URL, deleteKeys, testChargingRedis, testKeys as keys, testPrefix } from '../helpers/redis.js';
-import { applyCredit, loadTenant } from '../../src/charging/tenant-sync.js';
+import { applyCredit, loadTenant, refundPaid } from '../../src/charging/tenant-sync.js';
 import { bucketAccount, postTransfers, systemAccount } from '../../src/ledger/ledger.js';
 import { createOutboxConsumer, type OutboxConsumer } from '../../src/outbox/consumer.js';
 import { MAX_BACKLOG, ReconcilePostponed, reconcile, type Report, type TenantReport } from '../../src/reconcile/reconcile.js';
@@ -140,6 +140,23 @@ describe('reconcile', () => {
     r = await one(id);
     expect(r.t.state).toBe('ok');
     expect(r.t.buckets.map((b) => [b.ledgerFen, b.redisFen, b.outboxFen])).toEqual([[95n, 95n, 0n], [0n, 0n, 0n], [0n, 0n, 0n]]);
+  });
+
+  it('a paid-balance refund waiting in the outbox is no drift; written, it is a refund transfer and Redis == ledger', async () => {
+    const id = await createTenant(db.pool, `rc${++n}`, plan);
+    const paid = await createBucket(db.pool, id, 'paid', 700n);
+    const gift = await createBucket(db.pool, id, 'gift', 9n);
+    await loadTenant(db.pool, A.redis, id);
+    const r0 = await refundPaid(db.pool, A.redis, id, '77', clock.now());
+    expect(r0.buckets.map((b) => [b.bucketId, b.amountFen, b.eventId])).toEqual([[paid.bucketId, 700n, `refund:77:${paid.bucketId}`]]);
+    let r = await one(id);
+    expect(r.t.state).toBe('ok');
+    expect(r.t.buckets.map((b) => [b.bucketId, b.outboxFen, b.redisFen])).toEqual([[paid.bucketId, 700n, 0n], [gift.bucketId, 0n, 9n]]);
+    await drain();
+    const tr = (await db.pool.query(`select kind, amount_fen, idempotency_key from ledger_transfers where tenant_id = $1 and kind = 'refund'`, [id])).rows;
+    expect(tr).toEqual([{ kind: 'refund', amount_fen: 700n, idempotency_key: `refund:77:${paid.bucketId}` }]);
+    r = await one(id);
+    expect(r.t.buckets.map((b) => [b.ledgerFen, b.redisFen, b.outboxFen])).toEqual([[0n, 0n, 0n], [9n, 9n, 0n]]);
   });
 
   it('reports drift and repairs Redis to the ledger truth; the metrics show it', async () => {

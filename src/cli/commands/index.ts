@@ -25,6 +25,8 @@ import { billCommands } from './bill.js';
 import { jobsCommands } from './jobs.js';
 import { announcementCommands } from './announcements.js';
 import { auditCommands } from './audit.js';
+import { outageCommands } from './outage.js';
+import { terminationCommands } from './termination.js';
 
 export const COMMANDS: CommandSpec[] = [
   ...migrateCommands,
@@ -49,4 +51,6 @@ export const COMMANDS: CommandSpec[] = [
   ...jobsCommands,
   ...announcementCommands,
   ...auditCommands,
+  ...outageCommands,
+  ...terminationCommands,
 ];

@@ -1,7 +1,8 @@
 import { parseCallingHours, type Tenant, type TenantLimits, type TenantStatus } from '../../tenants/tenants.js';
 import { changeStatus, createTenant, listTenants, showTenant, updateLimits, updateNoticeSettings, type StatusVerb } from '../../services/tenants.js';
-import { str, UsageError, type CommandSpec } from '../framework.js';
+import { flag, str, UsageError, type CommandSpec } from '../framework.js';
 import { cny, cnyOption, iso, redisLine, table } from './shared.js';
+import { runTerminateEarly } from './termination.js';
 
 const TENANT_POS = [{ name: 'tenant', doc: 'tenant code or id', required: true }];
 
@@ -10,8 +11,12 @@ function statusCommand(verb: StatusVerb, summary: string): CommandSpec {
     path: ['tenant', verb],
     summary,
     positionals: TENANT_POS,
-    options: [{ name: 'reason', type: 'string', doc: 'why (kept on the tenant record)' }],
+    options: [
+      { name: 'reason', type: 'string', doc: 'why (kept on the tenant record)' },
+      ...(verb === 'terminate' ? [{ name: 'early', type: 'bool' as const, doc: 'the tenant cancels its contract: post the 30% early-termination fee (art. 4.6)' }] : []),
+    ],
     async run(ctx, args) {
+      if (verb === 'terminate' && flag(args, 'early')) return runTerminateEarly(ctx, args, args.positionals[0]!);
       const r = await changeStatus(ctx.services(), ctx.actor, args.positionals[0]!, verb, str(args, 'reason') ?? null);
       return { json: { tenant: r.tenant, redis: r.redis }, text: `tenant ${r.tenant.code}: ${r.before} → ${r.tenant.status}\n${redisLine(r.redis)}` };
     },

@@ -90,7 +90,7 @@ for _, e in ipairs(entries) do
   if tid and wanted[tid] then ok, ev = pcall(cjson.decode, raw) end
   if ok and type(ev) == 'table' then
     local row = nil
-    if ev.type == 'bucket.expired' and wanted[tostring(ev.tenantId)] then
+    if (ev.type == 'bucket.expired' or ev.type == 'bucket.refunded') and wanted[tostring(ev.tenantId)] then
       row = { e[1], tostring(ev.eventId), tostring(ev.tenantId), tostring(ev.bucketId), tostring(ev.amountFen) }
     elseif type(ev.cdr) == 'table' and type(ev.debits) == 'table' and #ev.debits > 0 and wanted[tostring(ev.cdr.tenantId)] then
       row = { e[1], tostring(ev.eventId), tostring(ev.cdr.tenantId) }
