@@ -1,6 +1,6 @@
 /**
  * SIP app end to end, calls cut by the system: balance exhaustion (one call, and two concurrent calls sharing
- * one balance), operator suspension and `calls cut`; both legs get a BYE with the Reason (each sipp checks it). Real sipp, embedded edge, charging engine, Redis, outbox, PostgreSQL.
+ * one balance), operator suspension, `calls cut` and the outage refund (which terminates the tenant); both legs get a BYE with the Reason (each sipp checks it). Real sipp, embedded edge, charging engine, Redis, outbox, PostgreSQL.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/ports.js';
@@ -111,5 +111,31 @@ describe('calls cut by the system', () => {
     const [cdr] = await h.cdrs({ tenantId }, 1);
     expect(cdr).toMatchObject({ result: 'answered', disconnect_side: 'system', disconnect_reason: 'fraud review' });
     expect((await cli(['calls', 'cut', '--json'])).code).toBe(2); // --tenant is required
+  });
+
+  it('`tenant refund --reason outage` cuts the live call, waits for it to settle, then refunds the rest of the paid balance', async () => {
+    const tenantId = await h.tenant({ code: 'refunded', number: '+8657100000015', balanceFen: 100_000n, pricePerMinute: '6' });
+    const port = await freePort();
+    await h.gateways([{ name: 'gw-a', port }]);
+    const carrier = await h.carrier(scenarioFor('call-uas-cut.xml', { REASON_TEXT: 'tenant terminated' }), port);
+    const caller = h.call(scenarioFor('call-uac-cut.xml', { REASON_TEXT: 'tenant terminated' }), { caller: '+8657100000015', callee: CALLEE });
+    await eventually('an answered call', () => h.app.answeredCalls() === 1);
+    let stdout = '';
+    let stderr = '';
+    const code = await runCli(['tenant', 'refund', 'refunded', '--reason', 'outage', '--override', 'carrier trunk down 2026-02-02..03-02 (ticket 7)', '--json'], {
+      stdout: { write: (c: string) => ((stdout += c), true), once: () => undefined },
+      stderr: { write: (c: string) => ((stderr += c), true) },
+      env: { DATABASE_URL: h.db.url, REDIS_URL: h.config.redis.url, REDIS_KEY_PREFIX: h.config.redis.keyPrefix, LOG_LEVEL: 'silent' },
+    });
+    expect(code, stderr).toBe(0);
+    expect(await caller).toMatchObject({ successful: 1, failed: 0 });
+    expect(await carrier.done).toMatchObject({ successful: 1, failed: 0 });
+    const [cdr] = await h.cdrs({ tenantId }, 1);
+    expect(cdr).toMatchObject({ result: 'answered', disconnect_side: 'system', disconnect_reason: 'tenant terminated' });
+    const out = JSON.parse(stdout) as { liveCalls: number; refundedFen: string; terminated: boolean };
+    // the call settled before the refund ran: one run refunds everything it did not use
+    expect(out).toMatchObject({ liveCalls: 0, terminated: true });
+    expect(BigInt(out.refundedFen) + cdr!.charge_fen).toBe(100_000n);
+    await eventually('the call in the ledger', async () => (await h.ledgerBalance(tenantId)) === 0n);
   });
 });
