@@ -18,13 +18,26 @@ import { RuleError } from '../tenants/rules.js';
 import { syncCredit, syncTenantState, type SyncOutcome } from '../tenants/sync.js';
 import { getTenant, listTenants, setTenantStatus, type Tenant } from '../tenants/tenants.js';
 import type { Actor, ServiceDeps } from './context.js';
+import { requireWriter } from './common.js';
+import { NotFoundError } from './errors.js';
 
 // ------------------------------------------------------------------------------------------------ helpers
 
-/** The tenant `ref` (code or id) as this actor may see it: a tenant actor sees only itself (else "no tenant"). */
+/**
+ * The tenant `ref` (code or id) as this actor may see it, read through `db` (a transaction's client too): a tenant
+ * actor naming another tenant gets the same NotFoundError as for one that does not exist (src/services/common.ts
+ * resolveTenant does the same on the pool).
+ */
 export async function tenantFor(db: Queryable, actor: Actor, ref: string): Promise<Tenant> {
-  const t = await getTenant(db, ref);
-  if (actor.kind === 'tenant' && actor.tenantId !== t.id) throw new RuleError(`no tenant ${JSON.stringify(ref)}`);
+  const missing = () => new NotFoundError(`no tenant ${JSON.stringify(ref)}`);
+  let t: Tenant;
+  try {
+    t = await getTenant(db, ref);
+  } catch (e) {
+    if (e instanceof RuleError) throw missing();
+    throw e;
+  }
+  if (actor.kind === 'tenant' && actor.tenantId !== t.id) throw missing();
   return t;
 }
 
@@ -36,10 +49,6 @@ export function calendarOf(deps: ServiceDeps): Promise<WorkingCalendar> {
 export async function followState(deps: ServiceDeps, t: Tenant): Promise<SyncOutcome> {
   const { redis, error } = await deps.redis();
   return redis ? syncTenantState(redis, t) : `failed: Redis unreachable (${error})`;
-}
-
-export function operatorOnly(actor: Actor, what: string): void {
-  if (actor.kind === 'tenant') throw new RuleError(`${what} is an operator operation`);
 }
 
 // ------------------------------------------------------------------------------------------------ payments
@@ -66,7 +75,7 @@ export interface PaymentOutcome extends PaymentResult {
  * overdue any more.
  */
 export async function recordPayment(deps: ServiceDeps, actor: Actor, input: PaymentInput): Promise<PaymentOutcome> {
-  operatorOnly(actor, 'recording a payment');
+  requireWriter(actor, 'recording a payment');
   const at = input.receivedAt ?? deps.now();
   const out = await withTransaction(deps.pool, async (c) => {
     const t = await tenantFor(c, actor, input.tenant);
@@ -130,7 +139,7 @@ export interface JobScope {
 }
 
 async function scope(deps: ServiceDeps, actor: Actor, s: JobScope, owing = false): Promise<Tenant[]> {
-  operatorOnly(actor, 'running a billing job');
+  requireWriter(actor, 'running a billing job');
   if (s.tenant !== undefined) return [await tenantFor(deps.pool, actor, s.tenant)];
   const out: Tenant[] = [];
   for (const t of await listTenants(deps.pool)) if (t.status !== 'terminated' || (owing && (await owedFen(deps.pool, t.id)) > 0n)) out.push(t);

@@ -12,7 +12,9 @@ import { insertFaultReport, listFaultReportRows, type FaultReport } from '../out
 import { enabledGateways, listGatewayOutages, type GatewayOutage } from '../outages/log.js';
 import { RuleError } from '../tenants/rules.js';
 import type { Tenant } from '../tenants/tenants.js';
-import { calendarOf, operatorOnly, tenantFor } from './billing.js';
+import { calendarOf, tenantFor } from './billing.js';
+import { requireStaff } from './common.js';
+import { ForbiddenError } from './errors.js';
 import type { Actor, ServiceDeps } from './context.js';
 
 export type { FaultReport } from '../outages/faults.js';
@@ -46,7 +48,7 @@ function logged(p: Period, now: Date, cal: WorkingCalendar): LoggedPeriod {
 
 /** `softswitch outage list`: gateway down periods and carrier outages overlapping [from, to) (operators only). */
 export async function listOutages(deps: ServiceDeps, actor: Actor, input: OutageListInput = {}): Promise<OutageList> {
-  operatorOnly(actor, 'the carrier outage log');
+  requireStaff(actor, 'the carrier outage log');
   const now = deps.now();
   const [cal, rows, gws] = await Promise.all([calendarOf(deps), listGatewayOutages(deps.pool, input), enabledGateways(deps.pool)]);
   // carrier outages from every period (not just the gateway asked for), then cut to the range asked
@@ -83,6 +85,7 @@ const MAX_DESCRIPTION = 2000;
 export async function reportFault(deps: ServiceDeps, actor: Actor, input: FaultReportInput): Promise<FaultReportOutcome> {
   const description = input.description.trim();
   if (description.length === 0 || description.length > MAX_DESCRIPTION) throw new RuleError(`a fault description is 1-${MAX_DESCRIPTION} characters`);
+  if (actor.readOnly) throw new ForbiddenError('recording a fault report needs a token that may write; this one is read-only');
   if (actor.kind === 'tenant' && input.reportedAt !== undefined) throw new RuleError('the report time is the time of the request');
   const now = deps.now();
   const reportedAt = input.reportedAt ?? now;

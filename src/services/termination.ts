@@ -25,7 +25,8 @@ import type { SyncOutcome } from '../tenants/sync.js';
 import { findTermination, insertRefund, insertTermination, listRefundRows, reclaimNumbers, type Refund, type Termination } from '../tenants/termination.js';
 import { getTenant, setTenantStatus, type Tenant } from '../tenants/tenants.js';
 import { fenToCny } from '../money/units.js';
-import { calendarOf, followState, operatorOnly, tenantFor } from './billing.js';
+import { calendarOf, followState, tenantFor } from './billing.js';
+import { requireWriter } from './common.js';
 import type { Actor, ServiceDeps } from './context.js';
 import { outageRefundCheck } from './outages.js';
 
@@ -73,7 +74,7 @@ export interface EarlyTerminationOutcome {
  * cleared at its expiry (the end of the service period, art. 7.2), kept in the ledger. Idempotent per tenant.
  */
 export async function terminateEarly(deps: ServiceDeps, actor: Actor, input: EarlyTerminationInput): Promise<EarlyTerminationOutcome> {
-  operatorOnly(actor, 'early termination');
+  requireWriter(actor, 'early termination');
   const at = deps.now();
   const cal = await calendarOf(deps);
   const r = await withTransaction(deps.pool, async (c) => {
@@ -166,7 +167,7 @@ export const OVERRIDE_MAX = 500;
  * Redis unreachable: refused before anything is changed. Running it again refunds only what came back since.
  */
 export async function refundOutage(deps: ServiceDeps, actor: Actor, input: OutageRefundInput): Promise<OutageRefundOutcome> {
-  operatorOnly(actor, 'a refund');
+  requireWriter(actor, 'a refund');
   if (input.reason !== 'outage') throw new RuleError(`refund reason must be outage (art. 5.3), got ${JSON.stringify(input.reason)}`);
   const override = input.override?.trim();
   if (override !== undefined && (override.length === 0 || override.length > OVERRIDE_MAX)) throw new RuleError(`an override reason is 1-${OVERRIDE_MAX} characters`);

@@ -131,7 +131,7 @@ describe('early termination (art. 4.6)', () => {
     await expect(terminateEarly(deps, OP, { tenant: 'ended' })).rejects.toThrow(/that is the period end/);
     await createTenant(db.pool, { code: 'noorder', legalName: 'No Order Co.' });
     await expect(terminateEarly(deps, OP, { tenant: 'noorder' })).rejects.toThrow(/no order in force/);
-    await expect(terminateEarly(deps, { kind: 'tenant', id: 't', tenantId: 1n }, { tenant: 'noorder' })).rejects.toThrow(/operator operation/);
+    await expect(terminateEarly(deps, { kind: 'tenant', id: 't', tenantId: 1n }, { tenant: 'noorder' })).rejects.toThrow(/for operators only/);
     const r = await cli(['tenant', 'terminate', 'noorder', '--early']);
     expect([r.code, r.stderr]).toEqual([2, expect.stringMatching(/no order in force/)]);
   });

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { invoicePdf, issueInvoice, listInvoices, showStatement, statementCsv, statementPdf, type Statement } from '../../services/statements.js';
 import { flag, reqStr, str, UsageError, type CommandSpec } from '../framework.js';
-import { cliActor, cny, iso, serviceDeps, table } from './shared.js';
+import { cny, iso, table } from './shared.js';
 
 function statementText(s: Statement): string {
   const lines = [
@@ -33,8 +33,8 @@ export const billCommands: CommandSpec[] = [
     ],
     examples: ['softswitch bill show --tenant demo --month 2026-12 --pdf demo-2026-12.pdf'],
     async run(ctx, args) {
-      const deps = serviceDeps(ctx);
-      const s = await showStatement(deps, cliActor(), { tenant: reqStr(args, 'tenant'), month: reqStr(args, 'month') });
+      const deps = ctx.services();
+      const s = await showStatement(deps, ctx.actor, { tenant: reqStr(args, 'tenant'), month: reqStr(args, 'month') });
       const pdf = str(args, 'pdf');
       if (flag(args, 'csv') && (pdf || flag(args, 'json'))) throw new UsageError('choose one of --json, --csv, --pdf');
       if (pdf) {
@@ -59,12 +59,12 @@ export const billCommands: CommandSpec[] = [
       { name: 'pdf', type: 'string', doc: 'also write the invoice PDF to this file' },
     ],
     async run(ctx, args) {
-      const deps = serviceDeps(ctx);
-      const r = await issueInvoice(deps, cliActor(), {
+      const deps = ctx.services();
+      const r = await issueInvoice(deps, ctx.actor, {
         tenant: reqStr(args, 'tenant'), payment: reqStr(args, 'payment'), kind: str(args, 'kind') === 'vat-special' ? 'vat_special' : 'general', buyerTaxId: str(args, 'buyer-tax-id') ?? null,
       });
       const pdf = str(args, 'pdf');
-      if (pdf) writeFileSync(pdf, await invoicePdf(deps, cliActor(), { number: r.invoice.number }));
+      if (pdf) writeFileSync(pdf, await invoicePdf(deps, ctx.actor, { number: r.invoice.number }));
       const i = r.invoice;
       return {
         json: r,
@@ -77,7 +77,7 @@ export const billCommands: CommandSpec[] = [
     summary: 'List a tenant\'s invoices.',
     options: [{ name: 'tenant', type: 'string', required: true, doc: 'tenant code or id' }],
     async run(ctx, args) {
-      const is = await listInvoices(serviceDeps(ctx), cliActor(), { tenant: reqStr(args, 'tenant') });
+      const is = await listInvoices(ctx.services(), ctx.actor, { tenant: reqStr(args, 'tenant') });
       return { json: is, text: table(['number', 'kind', 'issued', 'payment', 'net', 'VAT', 'total CNY'], is.map((i) => [i.number, i.kind, iso(i.issuedAt), i.paymentReference, cny(i.netFen), cny(i.taxFen), cny(i.totalFen)])) };
     },
   },
@@ -88,7 +88,7 @@ export const billCommands: CommandSpec[] = [
     options: [{ name: 'out', type: 'string', required: true, doc: 'file to write' }],
     async run(ctx, args) {
       const out = reqStr(args, 'out');
-      writeFileSync(out, await invoicePdf(serviceDeps(ctx), cliActor(), { number: args.positionals[0]! }));
+      writeFileSync(out, await invoicePdf(ctx.services(), ctx.actor, { number: args.positionals[0]! }));
       return { json: { written: out }, text: `invoice ${args.positionals[0]} written to ${out}` };
     },
   },

@@ -1,6 +1,6 @@
 import { runLateFees, runLowBalance, runOverdue, runPeriodEnd, runRent, type JobScope, type TenantReceivables } from '../../services/billing.js';
 import { date, str, type CommandSpec, type ParsedArgs } from '../framework.js';
-import { cliActor, cny, iso, redisLine, serviceDeps } from './shared.js';
+import { cny, iso, redisLine } from './shared.js';
 
 const OPTIONS = [
   { name: 'tenant', type: 'string' as const, doc: 'one tenant (code or id); default every active or suspended tenant' },
@@ -21,7 +21,7 @@ function rentCommand(name: 'rent' | 'rental'): CommandSpec {
       : 'Same as `billing rent` (the older name).',
     options: OPTIONS,
     async run(ctx, args) {
-      const out = await runRent(serviceDeps(ctx), cliActor(), jobScope(args));
+      const out = await runRent(ctx.services(), ctx.actor, jobScope(args));
       return { json: out, text: issuedText(out, 'no rent to bill') };
     },
   };
@@ -35,7 +35,7 @@ export const billingCommands: CommandSpec[] = [
     summary: 'Post late fees (3 per mille per overdue day of the overdue amount, rounded down to the fen) on every overdue\nreceivable, once per receivable and day, catching up missed days.',
     options: OPTIONS,
     async run(ctx, args) {
-      const out = await runLateFees(serviceDeps(ctx), cliActor(), jobScope(args));
+      const out = await runLateFees(ctx.services(), ctx.actor, jobScope(args));
       return { json: out, text: issuedText(out, 'no late fees due') };
     },
   },
@@ -44,7 +44,7 @@ export const billingCommands: CommandSpec[] = [
     summary: 'Send overdue notices and suspend tenants overdue for more than OVERDUE_SUSPEND_DAYS (live calls cut); a payment\nthat clears the overdue debt reinstates them.',
     options: OPTIONS,
     async run(ctx, args) {
-      const out = await runOverdue(serviceDeps(ctx), cliActor(), jobScope(args));
+      const out = await runOverdue(ctx.services(), ctx.actor, jobScope(args));
       const lines = out.filter((o) => o.overdue.overdueFen > 0n).map((o) =>
         `${o.tenant}: ${cny(o.overdue.overdueFen)} CNY overdue for ${o.overdue.days} day(s)${o.noticed.length ? `; notified ${o.noticed.join(', ')}` : ''}` +
         `${o.suspended ? `; SUSPENDED, ${redisLine(o.redis)}` : ''}`);
@@ -56,7 +56,7 @@ export const billingCommands: CommandSpec[] = [
     summary: 'Check the art. 2.2 low-balance rule and queue notices (deduplicated) for tenants below it.',
     options: OPTIONS,
     async run(ctx, args) {
-      const out = await runLowBalance(serviceDeps(ctx), cliActor(), jobScope(args));
+      const out = await runLowBalance(ctx.services(), ctx.actor, jobScope(args));
       const lines = out.filter((o) => o.reasons.length).map((o) =>
         `${o.tenant}: balance ${cny(o.balanceFen)} CNY low (${o.reasons.join(', ')}); due ${cny(o.amountDueFen)} CNY for ${o.remainingMonths} month(s); notified ${o.notified.join(', ') || 'before'}`);
       return { json: out, text: lines.join('\n') || 'no tenant below the low-balance line' };
@@ -69,7 +69,7 @@ export const billingCommands: CommandSpec[] = [
       'clear the remaining balance now (bucket expiry → outbox → ledger expiry_clear entry, kept). Arrears stay owed.',
     options: OPTIONS,
     async run(ctx, args) {
-      const out = await runPeriodEnd(serviceDeps(ctx), cliActor(), jobScope(args));
+      const out = await runPeriodEnd(ctx.services(), ctx.actor, jobScope(args));
       const lines = out.flatMap((o) => [
         `${o.tenant}: ${o.numbersReclaimed} number(s) reclaimed, terminated; ${redisLine(o.redis.state)}`,
         ...o.remaining.map((b) => b.expiresByPeriodEnd

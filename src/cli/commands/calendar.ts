@@ -1,6 +1,6 @@
 import { importCalendar, showCalendar } from '../../services/calendar.js';
 import { int, type CommandSpec } from '../framework.js';
-import { cliActor, serviceDeps, table } from './shared.js';
+import { table } from './shared.js';
 
 export const calendarCommands: CommandSpec[] = [
   {
@@ -10,7 +10,7 @@ export const calendarCommands: CommandSpec[] = [
       'into the database; every "working days" rule reads them. A year is replaced as a whole. Files are validated first.',
     positionals: [{ name: 'path', doc: 'a <year>.json file or a folder of them (default config/calendar)', required: false }],
     async run(ctx, args) {
-      const r = await importCalendar(serviceDeps(ctx), cliActor(), { path: args.positionals[0] });
+      const r = await importCalendar(ctx.services(), ctx.actor, { path: args.positionals[0] });
       const text = r.map((y) => `${y.year}: ${y.status}, ${y.days} day(s) imported${y.status === 'unconfirmed' ? ' - NOT the official schedule: Monday-Friday count as working days' : ''}`).join('\n');
       return { json: r, text };
     },
@@ -20,7 +20,7 @@ export const calendarCommands: CommandSpec[] = [
     summary: 'Show the working-day calendar of a year as stored: source, holidays, make-up working days.',
     options: [{ name: 'year', type: 'int', doc: 'the year (default this year)' }],
     async run(ctx, args) {
-      const r = await showCalendar(serviceDeps(ctx), cliActor(), { year: int(args, 'year', new Date().getFullYear(), 2000, 2100) });
+      const r = await showCalendar(ctx.services(), ctx.actor, { year: int(args, 'year', new Date().getFullYear(), 2000, 2100) });
       const head = r.status === 'missing'
         ? `${r.year}: not imported - Monday-Friday count as working days (run softswitch calendar import)`
         : `${r.year}: ${r.status}${r.announcedOn ? `, announced ${r.announcedOn}` : ''}\nsource: ${r.source}${r.note ? `\nnote: ${r.note}` : ''}`;

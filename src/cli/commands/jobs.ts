@@ -1,13 +1,13 @@
 import { jobsStatus } from '../../services/jobs.js';
 import type { CommandSpec } from '../framework.js';
-import { cliActor, iso, serviceDeps, table } from './shared.js';
+import { iso, table } from './shared.js';
 
 export const jobsCommands: CommandSpec[] = [
   {
     path: ['jobs', 'status'],
     summary: 'The billing scheduler\'s jobs: last period run (and failures), next period due, which instance holds the lease.',
     async run(ctx) {
-      const s = await jobsStatus(serviceDeps(ctx), cliActor());
+      const s = await jobsStatus(ctx.services(), ctx.actor);
       const text = [
         `scheduler lease: ${s.leaseHolder ? `${s.leaseHolder.holder} until ${iso(s.leaseHolder.expiresAt)}` : 'nobody (no server running the scheduler)'}`,
         table(['job', 'cadence', 'last period', 'finished', 'tenants', 'failed', 'next period', 'due', 'to catch up'], s.jobs.map((j) => [

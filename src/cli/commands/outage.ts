@@ -1,6 +1,6 @@
 import { listFaultReports, listOutages, reportFault } from '../../services/outages.js';
 import { date, reqStr, str, type CommandSpec } from '../framework.js';
-import { cliActor, iso, serviceDeps, table } from './shared.js';
+import { iso, table } from './shared.js';
 
 export const outageCommands: CommandSpec[] = [
   {
@@ -15,7 +15,7 @@ export const outageCommands: CommandSpec[] = [
     ],
     examples: ['softswitch outage list --from 2026-02-01 --to 2026-03-01'],
     async run(ctx, args) {
-      const r = await listOutages(serviceDeps(ctx), cliActor(), { from: date(args, 'from'), to: date(args, 'to'), gateway: str(args, 'gateway') });
+      const r = await listOutages(ctx.services(), ctx.actor, { from: date(args, 'from'), to: date(args, 'to'), gateway: str(args, 'gateway') });
       const text = [
         'gateway down periods:',
         table(['id', 'gateway', 'down', 'up', 'working days', 'seen by'],
@@ -40,7 +40,7 @@ export const outageCommands: CommandSpec[] = [
     ],
     examples: ['softswitch fault report --tenant acme --found-at 2026-02-02T09:30:00+08:00 --description "all outbound calls fail with 503"'],
     async run(ctx, args) {
-      const r = await reportFault(serviceDeps(ctx), cliActor(), {
+      const r = await reportFault(ctx.services(), ctx.actor, {
         tenant: reqStr(args, 'tenant'), description: reqStr(args, 'description'), foundAt: date(args, 'found-at'), reportedAt: date(args, 'reported-at'),
       });
       const f = r.report;
@@ -53,7 +53,7 @@ export const outageCommands: CommandSpec[] = [
     summary: 'Fault reports, newest first (of one tenant, or of all).',
     options: [{ name: 'tenant', type: 'string', doc: 'tenant code or id' }],
     async run(ctx, args) {
-      const rs = await listFaultReports(serviceDeps(ctx), cliActor(), { tenant: str(args, 'tenant') });
+      const rs = await listFaultReports(ctx.services(), ctx.actor, { tenant: str(args, 'tenant') });
       return {
         json: rs,
         text: table(['id', 'tenant id', 'found', 'reported', 'due by', 'on time', 'by', 'description'],

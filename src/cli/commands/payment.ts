@@ -1,6 +1,6 @@
 import { recordPayment, showAccount } from '../../services/billing.js';
 import { date, flag, reqStr, str, type CommandSpec } from '../framework.js';
-import { cliActor, cny, cnyOption, iso, redisLine, serviceDeps, table } from './shared.js';
+import { cny, cnyOption, iso, redisLine, table } from './shared.js';
 
 const TENANT = { name: 'tenant', type: 'string' as const, required: true, doc: 'tenant code or id' };
 
@@ -20,7 +20,7 @@ export const paymentCommands: CommandSpec[] = [
     ],
     examples: ['softswitch payment record --tenant acme --amount 11420.00 --reference BANK-2026-0001'],
     async run(ctx, args) {
-      const r = await recordPayment(serviceDeps(ctx), cliActor(), {
+      const r = await recordPayment(ctx.services(), ctx.actor, {
         tenant: reqStr(args, 'tenant'), amountFen: cnyOption(args, 'amount'), reference: reqStr(args, 'reference'),
         receivedAt: date(args, 'received-at'), memo: str(args, 'memo') ?? null,
       });
@@ -41,7 +41,7 @@ export const paymentCommands: CommandSpec[] = [
     summary: 'List a tenant\'s payments, oldest first.',
     options: [TENANT],
     async run(ctx, args) {
-      const a = await showAccount(serviceDeps(ctx), cliActor(), { tenant: reqStr(args, 'tenant') });
+      const a = await showAccount(ctx.services(), ctx.actor, { tenant: reqStr(args, 'tenant') });
       return {
         json: a.payments,
         text: table(['id', 'reference', 'CNY', 'received', 'memo'], a.payments.map((p) => [p.id.toString(), p.reference, cny(p.amountFen), iso(p.receivedAt), p.memo ?? ''])),
@@ -53,7 +53,7 @@ export const paymentCommands: CommandSpec[] = [
     summary: 'What a tenant owes: its receivables (orders, rent, late fees, fees) with what is paid and what is overdue.',
     options: [TENANT, { name: 'open', type: 'bool', doc: 'only receivables with something outstanding' }],
     async run(ctx, args) {
-      const a = await showAccount(serviceDeps(ctx), cliActor(), { tenant: reqStr(args, 'tenant'), openOnly: flag(args, 'open') });
+      const a = await showAccount(ctx.services(), ctx.actor, { tenant: reqStr(args, 'tenant'), openOnly: flag(args, 'open') });
       const text = [
         table(['id', 'kind', 'CNY', 'paid', 'outstanding', 'issued', 'due', 'what'],
           a.receivables.map((r) => [r.id.toString(), r.kind, cny(r.amountFen), cny(r.paidFen), cny(r.outstandingFen), iso(r.issuedAt), iso(r.dueAt), r.description])),

@@ -1,10 +1,8 @@
 /** Helpers shared by command modules: money options, tenant lookup, Redis follow-up reporting, text tables. */
 import { cnyToFen, fenToCny } from '../../money/units.js';
 import { RENT_PERIODS, type Rent, type RentPeriod } from '../../billing/rent.js';
-import type { WorkingCalendar } from '../../calendar/calendar.js';
-import { loadCalendar } from '../../calendar/store.js';
 import { userInfo } from 'node:os';
-import type { Actor, ServiceDeps } from '../../services/context.js';
+import type { Actor } from '../../services/context.js';
 import { resolveTenant } from '../../services/common.js';
 import type { Tenant } from '../../tenants/tenants.js';
 import { REDIS_REPAIR_HINT, type SyncOutcome } from '../../tenants/sync.js';
@@ -44,11 +42,6 @@ export function rentOption(args: ParsedArgs): Rent {
 
 export const rentText = (r: Rent): string => `${fenToCny(r.amountFen)} CNY/${r.period}`;
 
-/** The working-day calendar as stored (src/calendar/store.ts). */
-export function calendarOf(ctx: CliContext): Promise<WorkingCalendar> {
-  return loadCalendar(ctx.pool(), ctx.config.service.timezone);
-}
-
 export async function tenantArg(ctx: CliContext, ref: string | undefined): Promise<Tenant> {
   if (!ref) throw new UsageError('a tenant (code or id) is required');
   return resolveTenant(ctx.services(), ctx.actor, ref);
@@ -66,11 +59,6 @@ export function table(header: string[], rows: string[][]): string {
 }
 
 export const iso = (d: Date | null): string => (d ? d.toISOString() : '-');
-
-/** What a service operation (src/services) needs, from the CLI context (ctx.services()); business time is the wall clock. */
-export function serviceDeps(ctx: CliContext): ServiceDeps {
-  return ctx.services();
-}
 
 /** The CLI's actor in the audit log: the OS user running it. */
 export function cliActor(): Actor {

@@ -1,11 +1,11 @@
 /** `tenant terminate --early` (art. 4.6) and `tenant refund --reason outage` (art. 5.3): src/services/termination.ts. */
 import { refundOutage, terminateEarly, OVERRIDE_MAX } from '../../services/termination.js';
 import { int, reqStr, str, UsageError, type CliContext, type CommandResult, type CommandSpec, type ParsedArgs } from '../framework.js';
-import { cliActor, cny, iso, redisLine, serviceDeps } from './shared.js';
+import { cny, iso, redisLine } from './shared.js';
 
 /** The `--early` branch of `tenant terminate`. */
 export async function runTerminateEarly(ctx: CliContext, args: ParsedArgs, tenant: string): Promise<CommandResult> {
-  const r = await terminateEarly(serviceDeps(ctx), cliActor(), { tenant, reason: str(args, 'reason') });
+  const r = await terminateEarly(ctx.services(), ctx.actor, { tenant, reason: str(args, 'reason') });
   const text = r.duplicate
     ? `tenant ${r.tenant} was already terminated early at ${iso(r.termination.at)} (fee ${cny(r.feeFen)} CNY); nothing changed`
     : [
@@ -36,7 +36,7 @@ export const terminationCommands: CommandSpec[] = [
     async run(ctx, args) {
       const tenant = args.positionals[0];
       if (!tenant) throw new UsageError('a tenant (code or id) is required');
-      const r = await refundOutage(serviceDeps(ctx), cliActor(), {
+      const r = await refundOutage(ctx.services(), ctx.actor, {
         tenant, reason: reqStr(args, 'reason') as 'outage', override: str(args, 'override'),
         waitSeconds: args.opts['wait-seconds'] === undefined ? undefined : int(args, 'wait-seconds', 10, 0, 600),
       });
