@@ -20,6 +20,7 @@ import type { SipTimers } from './timers.js';
 import { cancelRequest, localFailure, newBranch, newTag, nonSuccessAck, REASONS, responseTo, stackTime } from './builders.js';
 import { ProxySession, type ProxyHost, type ProxyResponseHandler } from './proxy.js';
 import { offers100rel, parseRack, ReliableUas } from './reliable.js';
+import { MIN_SE, parseSessionExpires, SessionTimers } from './session-timer.js';
 import { RoutedDialogs, type RoutedDialog } from './routed.js';
 import { RateLimiter } from './ratelimit.js';
 import { sipInputProblem } from '../cdr/input-limits.js';
@@ -56,6 +57,7 @@ export class EdgeCore implements AppMessageHandler {
   /** Which app gets what follows for a client transaction, and the dialog it belongs to. */
   private readonly clientMeta = new Map<string, { app?: AppConn; dialog?: Dialog; proxy?: ProxyResponseHandler }>();
   wire!: WireServer;
+  private readonly sessionTimers: SessionTimers;
   private readonly proxyHost: ProxyHost = {
     recordRoute: (proto) => `<sip:${this.host}:${this.sipPort};lr${proto === 'udp' ? '' : `;transport=${proto}`}>`,
     via: (proto, branch) => this.via(proto, branch),
@@ -104,6 +106,7 @@ export class EdgeCore implements AppMessageHandler {
     this.rate = new RateLimiter(door.sourceRateLimit ?? 0);
     this.maxServerTransactions = door.maxServerTransactions ?? 50_000;
     this.maxDialogs = door.maxDialogs ?? 50_000;
+    this.sessionTimers = new SessionTimers({ refresh: (d, sec) => this.refreshSession(d, sec), expire: (d) => this.unsolicitedBye(d, 'Session timer expired') }, timers.sessionSecond);
   }
 
   // ---------------------------------------------------------------- the door (issue 9): before any parsing or state
@@ -283,6 +286,15 @@ export class EdgeCore implements AppMessageHandler {
       tx.localTag = d.localTag;
       tx.appOwner = d.owner;
       if (['INVITE', 'UPDATE'].includes(req.method)) {
+        const se = parseSessionExpires(header(req, 'session-expires'));
+        if (se && se.seconds < MIN_SE) {
+          // RFC 4028 §8.1, as drachtio-server answers it (the app never sees the request)
+          const tooSmall = responseTo(req, 422, 'Session Interval Too Small', tx.localTag);
+          tooSmall.headers.push({ name: 'Min-SE', value: String(MIN_SE) });
+          this.respondRaw(tx, tooSmall);
+          return;
+        }
+        this.sessionTimers.fromHeader(d, header(req, 'session-expires'), true);
         const c = header(req, 'contact');
         if (c) d.remoteTarget = uriOf(c);
       }
@@ -455,7 +467,11 @@ export class EdgeCore implements AppMessageHandler {
     if (!fresh || !meta) return;
     if (res.status === 100) return; // the stack absorbs 100 Trying, as sofia does
     const d = meta.dialog;
+    const forming = d !== undefined && tx.isInvite && d.state === 'early';
     if (d && tx.isInvite) this.updateUacDialog(d, res);
+    if (d && forming && res.status >= 200 && res.status < 300 && header(res, 'session-expires') !== undefined) {
+      this.sessionTimers.fromHeader(d, header(res, 'session-expires'), false);
+    }
     if (tx.isInvite && res.status < 200 && tx.cancelPending) {
       const c = tx.cancelPending;
       tx.cancelPending = undefined;
@@ -498,12 +514,30 @@ export class EdgeCore implements AppMessageHandler {
 
   // ---------------------------------------------------------------- app → edge
 
+  /**
+   * An app disconnected. Its calls are lost with it (the app ends them on its side too: src/sip/app.ts serverDown),
+   * and nothing would ever hang them up: so calls still ringing toward it get 503, INVITEs it sent that are still
+   * ringing are CANCELled, and its established dialogs get a BYE. Their session timers stop with them, so a departed
+   * app's carrier leg is never refreshed. (drachtio-server keeps such dialogs, and refreshes them: docs/edge.md.)
+   */
   onAppGone(app: AppConn): void {
-    // Calls still ringing toward a departed app get 503 so callers are not left hanging.
+    const reason = { name: 'Reason', value: 'SIP;cause=503;text="application gone"' };
     for (const tx of this.serverById.values()) {
       if (tx.appOwner === app && tx.finalStatus === 0 && tx.request.method !== 'ACK') this.respondStateless(tx, 503);
     }
-    for (const d of this.dialogs.all()) if (d.owner === app) this.dialogs.remove(d);
+    for (const tx of this.clientById.values()) {
+      if (this.clientMeta.get(tx.id)?.app !== app || !tx.isInvite || tx.canceled || tx.finalStatus !== 0) continue;
+      if (tx.state !== 'calling' && tx.state !== 'proceeding') continue;
+      tx.canceled = true;
+      const cancel: SipRequest = { kind: 'request', method: 'CANCEL', uri: tx.request.uri, headers: [reason], body: '' };
+      if (tx.state === 'calling') tx.cancelPending = cancel;
+      else this.sendCancelNow(tx, cancel);
+    }
+    for (const d of this.dialogs.all()) {
+      if (d.owner !== app) continue;
+      if (d.state === 'confirmed') void this.sendInDialog(d, { kind: 'request', method: 'BYE', uri: 'sip:placeholder', headers: [reason], body: '' }).catch(() => undefined);
+      this.dialogs.remove(d);
+    }
   }
 
   /** `id|proxy|txnId|remainInDialog|fullResponse|followRedirects|simultaneous|serial|provT|finalT|dest…` (serial only). */
@@ -613,7 +647,12 @@ export class EdgeCore implements AppMessageHandler {
       this.send(tx.from, text);
       tx.responded(status, text);
       const d = this.dialogs.get(dialogId);
-      if (isInvite && status >= 200 && status < 300 && d) this.start2xxRetransmit(d, tx, text);
+      if (isInvite && status >= 200 && status < 300 && d) {
+        this.start2xxRetransmit(d, tx, text);
+        if (msg.body !== '') d.localSdp = msg.body;
+        // the app's 2xx to the INVITE that formed the dialog arms its session timer (peer re-INVITEs arm on arrival)
+        if (cseqOf(req)!.seq === d.inviteCseqRemote && header(res, 'session-expires') !== undefined) this.sessionTimers.fromHeader(d, header(res, 'session-expires'), true);
+      }
       if (isInvite && status >= 300 && d && d.state === 'early' && tx.dialogId === dialogId && d.role === 'uas' && cseqOf(req)!.seq === d.inviteCseqRemote) {
         this.dialogs.remove(d, true);
       }
@@ -684,7 +723,7 @@ export class EdgeCore implements AppMessageHandler {
 
   /** The stack tears a dialog down by itself: BYE on the wire and an `unsolicited` BYE to the app (reference §1.7). */
   private unsolicitedBye(d: Dialog, why: string): void {
-    const reason = `SIP;text="${why}"`;
+    const reason = `SIP;cause=200;text="${why}"`;
     void this.sendInDialog(d, { kind: 'request', method: 'BYE', uri: 'sip:placeholder', headers: [{ name: 'Reason', value: reason }], body: '' })
       .catch(() => undefined);
     const app = d.owner as AppConn;
@@ -714,7 +753,7 @@ export class EdgeCore implements AppMessageHandler {
   }
 
   /** Builds and sends a request inside dialog `d`; ACK reuses the INVITE CSeq, everything else increments it. */
-  private async sendInDialog(d: Dialog, msg: SipRequest): Promise<{ to: Target; text: string; txnId: string } | undefined> {
+  private async sendInDialog(d: Dialog, msg: SipRequest, internal?: ProxyResponseHandler): Promise<{ to: Target; text: string; txnId: string } | undefined> {
     const routing = inDialogRouting(d);
     const to = await this.resolve(routing.nextHop, d.proto, d.fallback);
     if (!to) return undefined;
@@ -737,13 +776,51 @@ export class EdgeCore implements AppMessageHandler {
     const uri = msg.uri.includes('placeholder') || method === 'ACK' || method === 'PRACK' ? routing.ruri : msg.uri;
     const req: SipRequest = { kind: 'request', method, uri, headers, body: msg.body };
     const text = serialize(req);
+    if (['INVITE', 'UPDATE', 'ACK'].includes(method) && msg.body !== '') d.localSdp = msg.body;
     if (method === 'ACK') {
       d.lastAck = { text, to };
       this.send(to, text);
       return { to, text, txnId: randomUUID() };
     }
-    const tx = this.startClientTxn(d.owner as AppConn, req, text, to, branch, d);
+    const tx = internal ? this.startClientTxn(undefined, req, text, to, branch, undefined, internal) : this.startClientTxn(d.owner as AppConn, req, text, to, branch, d);
     return { to, text, txnId: tx.id };
+  }
+
+  /**
+   * We are the session refresher (RFC 4028): a re-INVITE with the dialog's last local SDP, sent by the edge itself as
+   * drachtio-server does (notifyRefreshDialog). Its 2xx is ACKed here and arms the next refresh; a 408/481 or no
+   * answer means the peer lost the dialog (§10): BYE and tell the app. Other failures leave the timer off.
+   */
+  private refreshSession(d: Dialog, seconds: number): void {
+    const refresh: SipRequest = {
+      kind: 'request', method: 'INVITE', uri: 'sip:placeholder', body: d.localSdp ?? '',
+      headers: [
+        { name: 'Session-Expires', value: `${seconds};refresher=uac` }, { name: 'Min-SE', value: String(MIN_SE) },
+        ...(d.localSdp ? [{ name: 'Content-Type', value: 'application/sdp' }] : []),
+      ],
+    };
+    const ended = (why: string): void => {
+      this.log.info({ callId: d.callId, why }, 'session refresh failed: ending the dialog');
+      if (!d.removed) this.unsolicitedBye(d, 'Session timer expired');
+    };
+    const handler: ProxyResponseHandler = {
+      onResponse: (res, _from, retransmission) => {
+        if (res.status < 200) return;
+        if (res.status >= 300) {
+          if (res.status === 408 || res.status === 481) ended(`${res.status} to the refresh`);
+          else this.log.warn({ callId: d.callId, status: res.status }, 'session refresh refused: session timer off');
+          return;
+        }
+        if (retransmission) {
+          if (d.lastAck) this.send(d.lastAck.to, d.lastAck.text);
+          return;
+        }
+        void this.sendInDialog(d, { kind: 'request', method: 'ACK', uri: 'sip:placeholder', headers: [], body: '' });
+        if (!d.removed) this.sessionTimers.fromHeader(d, header(res, 'session-expires'), false);
+      },
+      onFailure: (status) => ended(`refresh ${status}`),
+    };
+    this.sendInDialog(d, refresh, handler).then((sent) => { if (!sent) ended('no route'); }, () => ended('send error'));
   }
 
   private startClientTxn(app: AppConn | undefined, req: SipRequest, text: string, to: Target, branch: string, dialog?: Dialog, proxy?: ProxyResponseHandler): ClientTxn {
@@ -848,7 +925,7 @@ export class EdgeCore implements AppMessageHandler {
       dialog = {
         id: `${callId};from-tag=${localTag}`, role: 'uac', state: 'early', callId, localTag,
         localUri: from, remoteUri: get('to')!, remoteTarget: msg.uri, routeSet: [], localCseq: seq, inviteCseq: seq,
-        inviteCseqRemote: 0, proto: to.proto, fallback: to, owner: app,
+        inviteCseqRemote: 0, proto: to.proto, fallback: to, owner: app, ...(msg.body !== '' ? { localSdp: msg.body } : {}),
       };
       this.dialogs.add(dialog);
     }

@@ -37,6 +37,10 @@ export interface Dialog {
   lastAck?: { text: string; to: Target };
   /** Set once the store let go of it (so its peer address is counted down once). */
   removed?: boolean;
+  /** RFC 4028 session timer of the dialog (session-timer.ts). */
+  sessionTimer?: { timer: ReturnType<typeof setTimeout>; seconds: number; weRefresh: boolean };
+  /** The last SDP this side sent in the dialog: the body of a refreshing re-INVITE. */
+  localSdp?: string;
   /** UAS: reliable provisionals of the dialog-forming INVITE (RFC 3262), acknowledged by PRACKs in this dialog. */
   reliable?: ReliableUas;
   /** UAC: highest RSeq of a reliable provisional passed to the app (retransmissions and older ones are dropped). */
@@ -90,6 +94,10 @@ export class DialogStore {
     if (this.byLocal.get(k) === d) this.byLocal.delete(k);
     const set = this.byCallId.get(d.callId);
     if (set) { set.delete(d); if (set.size === 0) this.byCallId.delete(d.callId); }
+    if (d.sessionTimer) {
+      clearTimeout(d.sessionTimer.timer);
+      d.sessionTimer = undefined;
+    }
     if (d.pending2xx) {
       clearTimeout(d.pending2xx.timer);
       clearTimeout(d.pending2xx.giveUp);

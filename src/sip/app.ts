@@ -21,6 +21,7 @@ import type { Rejection } from './decisions.js';
 import { createDirectory, type Directory, type Gateway, type IngressTrunk, type TenantInfo } from './directory.js';
 import { GatewayHealth, orderGateways, type GatewayChange } from './gateways.js';
 import { aLegResponseHeaders, bLegHeaders, gatewayUri, rejectionHeaders } from './headers.js';
+import { minSeOf } from './session-timer.js';
 import { createLimits, type Limits } from './limits.js';
 import { subscribeCuts } from './control.js';
 import { byeHeaders } from './headers.js';
@@ -86,7 +87,7 @@ interface Ctx {
   session: CallSession | null;
 }
 
-type Outcome = { ok: true; uas: Dialog; uac: Dialog; answerAt: number } | { ok: false; status: number; reason?: string };
+type Outcome = { ok: true; uas: Dialog; uac: Dialog; answerAt: number; sessionExpires: number } | { ok: false; status: number; reason?: string; minSe?: number };
 
 export function createSipApp(deps: SipAppDeps): SipApp {
   const { config, pool, charging } = deps;
@@ -186,7 +187,7 @@ export function createSipApp(deps: SipAppDeps): SipApp {
    * its holds. An abandoned or cancelled gateway that still answers is refused (localSdpA throws), so srf tears
    * that late B leg down; should the attempt still settle with both legs after we stopped waiting, both are hung up.
    */
-  async function tryGateway(ctx: Ctx, gw: Gateway): Promise<Outcome> {
+  async function tryGateway(ctx: Ctx, gw: Gateway, sessionExpires: number): Promise<Outcome> {
     const s = ctx.session!;
     let responded = false;
     let abandoned = false;
@@ -224,7 +225,7 @@ export function createSipApp(deps: SipAppDeps): SipApp {
       .createB2BUA(
         ctx.req, ctx.res, gatewayUri(ctx.calleeE164!, gw),
         {
-          headers: bLegHeaders(ctx.req.headers, ctx.callerE164!, ctx.calleeE164!, gw, agent),
+          headers: bLegHeaders(ctx.req.headers, ctx.callerE164!, ctx.calleeE164!, gw, agent, sessionExpires),
           passFailure: false,
           responseHeaders: (bRes) => aLegResponseHeaders(ctx.req.headers, bRes),
           localSdpA: (sdpB: string) => {
@@ -276,11 +277,12 @@ export function createSipApp(deps: SipAppDeps): SipApp {
             ctx.log.warn({ gateway: gw.name }, 'B leg connected after the attempt was given up: both legs hung up');
             for (const d of [uac, uas]) d.destroy().catch(() => undefined);
           }
-          return { ok: true, uas, uac, answerAt: answerAt || Date.now() };
+          return { ok: true, uas, uac, answerAt: answerAt || Date.now(), sessionExpires };
         },
         (e: unknown): Outcome => {
           const err = e as SipError;
-          return { ok: false, status: typeof err.status === 'number' ? err.status : 500, ...(err.reason ? { reason: err.reason } : {}) };
+          const minSe = err.status === 422 ? minSeOf(err.res?.get('Min-SE')) : null;
+          return { ok: false, status: typeof err.status === 'number' ? err.status : 500, ...(err.reason ? { reason: err.reason } : {}), ...(minSe ? { minSe } : {}) };
         },
       );
     try {
@@ -302,13 +304,18 @@ export function createSipApp(deps: SipAppDeps): SipApp {
     let last: Outcome = { ok: false, status: 503 };
     for (const gw of list) {
       if (ctx.canceled || s.cutBeforeAnswer || ctx.lost) break;
-      last = await tryGateway(ctx, gw);
+      last = await tryGateway(ctx, gw, config.sip.sessionExpiresSeconds);
+      // RFC 4028 §7.4: 422 Session Interval Too Small names the carrier's Min-SE; ask again once with it
+      if (!last.ok && last.status === 422 && last.minSe && last.minSe > config.sip.sessionExpiresSeconds && last.minSe <= 86_400 && !ctx.canceled && !s.cutBeforeAnswer && !ctx.lost) {
+        ctx.log.info({ gateway: gw.name, minSe: last.minSe }, 'carrier asks for a longer session interval: trying again');
+        last = await tryGateway(ctx, gw, last.minSe);
+      }
       if (last.ok || ctx.canceled || s.cutBeforeAnswer || ctx.lost || !decide.shouldFailover(last.status)) break;
     }
     if (last.ok) {
       ctx.log.info({ gateway: s.facts.gateway }, 'call answered');
       ctx.dialogIds = [last.uas.id, last.uac.id];
-      await s.connected(last.uas, last.uac, last.answerAt, deps.media?.lowCredit(ctx.tenant!, ctx.log));
+      await s.connected(last.uas, last.uac, last.answerAt, deps.media?.lowCredit(ctx.tenant!, ctx.log), last.sessionExpires);
       // answered just as its server was lost: it cannot be heard from any more, end it like the others
       if (ctx.lost) await lostAnswered(ctx);
       return;

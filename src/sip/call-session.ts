@@ -14,6 +14,7 @@ import type { Logger } from '../util/logger.js';
 import { byeHeaders } from './headers.js';
 import type { Limits } from './limits.js';
 import type { Dialog, Headers, SipMessage, SrfRequest } from './srf-types.js';
+import { isSessionRefresh, refreshAnswerHeaders, sessionTimerHeaders } from './session-timer.js';
 
 export interface EndCause {
   side: DisconnectSide;
@@ -117,15 +118,16 @@ export class CallSession {
   }
 
   /** Both legs are up: wire BYE/re-INVITE handling and start metering (with the low-credit warning if given). */
-  async connected(uas: Dialog, uac: Dialog, answerAt: number, lowCredit?: LowCreditAnnouncer): Promise<void> {
+  /** sessionExpires: the session interval agreed with the carrier; our re-INVITEs toward it carry it again. */
+  async connected(uas: Dialog, uac: Dialog, answerAt: number, lowCredit?: LowCreditAnnouncer, sessionExpires?: number): Promise<void> {
     this.uas = uas;
     this.uac = uac;
     this.facts.answerAt = answerAt;
     if (this.facts.gateway) metrics.activeCallsByGateway.inc({ gateway: this.facts.gateway });
-    uas.on('destroy', (bye?: SipMessage) => void this.end({ side: 'caller', reason: 'caller BYE', byeText: reasonText(bye) ?? 'caller hung up' }));
-    uac.on('destroy', (bye?: SipMessage) => void this.end({ side: 'callee', reason: 'callee BYE', byeText: reasonText(bye) ?? 'callee hung up' }));
-    relayModify(uas, uac, this.deps.logger);
-    relayModify(uac, uas, this.deps.logger);
+    uas.on('destroy', (bye?: SipMessage) => void this.end(byeCause(bye, 'caller')));
+    uac.on('destroy', (bye?: SipMessage) => void this.end(byeCause(bye, 'callee')));
+    relayModify(uas, uac, this.deps.logger, sessionExpires ? sessionTimerHeaders(sessionExpires) : {});
+    answerCarrier(uac, uas, this.deps.logger);
     if (this.cutBeforeAnswer) return this.end(this.cutBeforeAnswer);
     let warning: LowCreditWarning | undefined;
     if (lowCredit) {
@@ -211,21 +213,61 @@ export class CallSession {
   }
 }
 
+/**
+ * Why a leg ended by a BYE we did not send. The SIP server may end a dialog by itself (session timer expired, no ACK)
+ * and tells the app with an `unsolicited` BYE whose source is `application` (srf's req.meta): then the system ended
+ * it, for the reason the server gives; otherwise that party hung up.
+ */
+function byeCause(bye: SipMessage | undefined, party: 'caller' | 'callee'): EndCause {
+  const text = reasonText(bye);
+  if ((bye as { meta?: { source?: string } } | undefined)?.meta?.source === 'application') {
+    const why = (text ?? 'ended by the SIP server').toLowerCase();
+    return { side: 'system', reason: `${party} leg: ${why}`, byeText: why };
+  }
+  return { side: party, reason: `${party} BYE`, byeText: text ?? `${party} hung up` };
+}
+
 function reasonText(msg: SipMessage | undefined): string | undefined {
   const r = msg?.get?.('Reason');
   const m = r ? /text="([^"]*)"/.exec(r) : null;
   return m?.[1];
 }
 
-/** Pass re-INVITEs across legs so hold/codec changes keep working (srf would answer them itself otherwise). */
-function relayModify(from: Dialog, to: Dialog, logger: Logger): void {
+/** Pass the caller's re-INVITEs on to the carrier (hold/codec changes), with our session-timer headers (RFC 4028). */
+function relayModify(from: Dialog, to: Dialog, logger: Logger, headers: Headers): void {
   from.on('modify', (req: SrfRequest, res: { send(status: number, opts?: { body?: string }): void }) => {
-    to.modify(req.body ?? '').then(
+    to.modify(req.body ?? '', { headers }).then(
       (sdp) => res.send(200, { body: sdp }),
       (err: unknown) => {
         logger.warn({ err }, 're-INVITE relay failed');
         res.send(488);
       },
     );
+  });
+}
+
+/**
+ * The carrier's in-dialog offers. A session refresh (RFC 4028: a re-INVITE repeating its last SDP, or an UPDATE) is
+ * answered here with our current SDP and the Session-Expires it asked for, never bothering the caller; a real media
+ * change is relayed to the caller and its answer carries the same session-timer headers.
+ */
+function answerCarrier(uac: Dialog, uas: Dialog, logger: Logger): void {
+  let lastOffer = uac.remote.sdp;
+  type Res = { send(status: number, opts?: { body?: string; headers?: Headers }): void };
+  uac.on('modify', (req: SrfRequest, res: Res) => {
+    const headers = refreshAnswerHeaders(req.get('Session-Expires'));
+    const refresh = isSessionRefresh(lastOffer, req.body);
+    lastOffer = req.body;
+    if (refresh) return res.send(200, { body: uac.local.sdp ?? '', headers });
+    uas.modify(req.body ?? '').then(
+      (sdp) => res.send(200, { body: sdp, headers }),
+      (err: unknown) => {
+        logger.warn({ err }, 're-INVITE relay failed');
+        res.send(488);
+      },
+    );
+  });
+  uac.on('update', (req: SrfRequest, res: Res) => {
+    res.send(200, { headers: refreshAnswerHeaders(req.get('Session-Expires')), ...(req.body && uac.local.sdp ? { body: uac.local.sdp } : {}) });
   });
 }

@@ -2,13 +2,14 @@
  * Header policy of the B2BUA, as data and pure functions.
  * B leg: an allow-list, not "copy all minus some": From and P-Asserted-Identity are set explicitly to the tenant's
  * number in the gateway's format (srf would otherwise build From from the A leg's PAI, §2 of the drachtio notes),
- * and everything else (Session-Expires/Min-SE: session timers are per leg; X-*: internal; Remote-Party-ID,
- * P-Preferred-Identity: caller-ID spoofing) is left behind. `@localhost` is rewritten by the server to its SIP address.
+ * and everything else (the A leg's Session-Expires/Min-SE: session timers are per leg, ours come from session-timer.ts;
+ * X-*: internal; Remote-Party-ID, P-Preferred-Identity: caller-ID spoofing) is left behind. `@localhost` is rewritten by the server to its SIP address.
  */
 import type { Gateway } from './directory.js';
 import { formatForGateway } from './normalize.js';
 import { q850For, type Rejection } from './decisions.js';
 import type { Headers } from './srf-types.js';
+import { sessionTimerHeaders } from './session-timer.js';
 
 /** A-leg headers copied to the B leg as they are (lowercase names as srf parses them). */
 export const COPIED_TO_B = ['allow'] as const;
@@ -18,14 +19,13 @@ function optionTags(v: string | undefined): string[] {
 }
 
 /**
- * Supported option tags toward the carrier: the A leg's, without 'timer' (session timers are negotiated per leg, not
- * passed through), plus '100rel': the SIP server PRACKs reliable provisionals for us (srf sends the PRACK), so a
- * carrier may send its early media reliably (RFC 3262).
+ * Supported option tags toward the carrier: the A leg's (session timers are negotiated per leg, never passed through:
+ * its 'timer' only counts as ours), plus '100rel' (the SIP server PRACKs reliable provisionals for us, srf sends the
+ * PRACK, so a carrier may send its early media reliably, RFC 3262) and 'timer' (RFC 4028, see sessionTimerHeaders).
  */
 function bLegSupported(v: string | undefined): string {
-  const tags = optionTags(v).filter((t) => t.toLowerCase() !== 'timer');
-  if (!tags.some((t) => t.toLowerCase() === '100rel')) tags.push('100rel');
-  return tags.join(', ');
+  const tags = optionTags(v).filter((t) => !['timer', '100rel'].includes(t.toLowerCase()));
+  return [...tags, '100rel', 'timer'].join(', ');
 }
 
 /** The caller's INVITE says it can take reliable provisional responses (Supported or Require: 100rel). */
@@ -48,7 +48,7 @@ export function gatewayUri(calleeE164: string, gw: Gateway): string {
   return `sip:${user}@${gw.host}:${gw.port};transport=${gw.transport}`;
 }
 
-export function bLegHeaders(aHeaders: Record<string, string>, callerE164: string, calleeE164: string, gw: Gateway, userAgent: string): Headers {
+export function bLegHeaders(aHeaders: Record<string, string>, callerE164: string, calleeE164: string, gw: Gateway, userAgent: string, sessionExpires: number): Headers {
   const caller = formatForGateway(callerE164, gw.numberFormat);
   const callee = formatForGateway(calleeE164, gw.numberFormat);
   const h: Headers = {
@@ -62,7 +62,7 @@ export function bLegHeaders(aHeaders: Record<string, string>, callerE164: string
     if (v) h[name.charAt(0).toUpperCase() + name.slice(1)] = v;
   }
   h['Supported'] = bLegSupported(aHeaders['supported']);
-  return h;
+  return { ...h, ...sessionTimerHeaders(sessionExpires) };
 }
 
 function quoted(text: string): string {

@@ -50,7 +50,7 @@ export interface Dialog extends EventEmitter {
   readonly local: { sdp?: string };
   readonly remote: { sdp?: string };
   destroy(opts?: { headers?: Headers }): Promise<unknown>;
-  modify(sdp: string): Promise<string>;
+  modify(sdp: string, opts?: { headers?: Headers }): Promise<string>;
   request(opts: { method: string; headers?: Headers; body?: string }): Promise<SipMessage>;
 }
 

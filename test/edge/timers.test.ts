@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import { parseDatagram } from '../../src/edge/sip/parser.js';
-import { header, type SipMessage } from '../../src/edge/sip/message.js';
+import { header, tagOf, type SipMessage } from '../../src/edge/sip/message.js';
 import { encodeFrame, FrameDecoder } from '../../src/edge/wire/framing.js';
 import { SECRET, connectSrf, disconnectSrf, startTestEdge, type AnySrf, type TestEdge } from './support.js';
 
@@ -282,5 +282,113 @@ describe('reliable provisional responses (RFC 3262, T1 = 20 ms)', () => {
       `Call-ID: ${header(b, 'call-id')}`, `CSeq: ${header(b, 'cseq')}`, 'Content-Length: 0', '', ''].join('\r\n'), edge.sipPort);
     await bye;
     peer.close();
+  });
+});
+
+describe('session timers (RFC 4028; T1 = 20 ms, one Session-Expires second = 10 ms)', () => {
+  const SDP = 'v=0\r\no=app 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 1 RTP/AVP 8\r\n';
+  const FAST = { ...TIMERS, sessionSecond: 10 }; // Session-Expires 90 → 900 ms
+  let edge: TestEdge;
+  let srf: AnySrf;
+  beforeAll(async () => {
+    edge = await startTestEdge({ transports: ['udp'], timers: FAST });
+    srf = await connectSrf(edge.controlPort);
+  });
+  afterAll(async () => { disconnectSrf(srf); await edge.close(); });
+
+  /** Answer a request the peer received (first match of pred) with `status` and extra header lines. */
+  const answer = (peer: Peer, m: SipMessage, status: string, extra: string[] = [], body = ''): void => peer.send([
+    `SIP/2.0 ${status}`, `Via: ${header(m, 'via')}`, `From: ${header(m, 'from')}`,
+    `To: ${header(m, 'to')}${tagOf(header(m, 'to')) ? '' : ';tag=carrier'}`, `Call-ID: ${header(m, 'call-id')}`,
+    `CSeq: ${header(m, 'cseq')}`, `Contact: <sip:carrier@127.0.0.1:${peer.port}>`, ...extra,
+    ...(body ? ['Content-Type: application/sdp'] : []), `Content-Length: ${Buffer.byteLength(body)}`, '', body,
+  ].join('\r\n'), edge.sipPort);
+  const reqs = (peer: Peer, method: string) => peer.got.filter((g) => isReq(method)(g.msg)).map((g) => g.msg);
+
+  /** The app calls the peer, which answers with `se` as its Session-Expires; resolves with the app's dialog. */
+  async function call(peer: Peer, se: string): Promise<AnySrf> {
+    const p = srf.createUAC(`sip:carrier@127.0.0.1:${peer.port}`, { localSdp: SDP, headers: { 'Session-Expires': '90;refresher=uas', Supported: 'timer' } });
+    await peer.waitFor(isReq('INVITE'));
+    answer(peer, reqs(peer, 'INVITE')[0]!, '200 OK', [`Session-Expires: ${se}`, 'Require: timer'], SDP.replace('app', 'carrier'));
+    return p;
+  }
+
+  it('we refresh (its 200 says refresher=uac): re-INVITEs with our last SDP at half the interval, ACKed, the app never involved', async () => {
+    const peer = await Peer.open();
+    const uac = await call(peer, '90;refresher=uac');
+    let modified = 0;
+    uac.on('modify', () => modified++);
+    await peer.waitFor(isReq('INVITE'), 2);
+    const refresh = reqs(peer, 'INVITE')[1]!;
+    expect(header(refresh, 'session-expires')).toBe('90;refresher=uac');
+    expect(refresh.body).toBe(SDP);
+    answer(peer, refresh, '200 OK', ['Session-Expires: 90;refresher=uac'], SDP.replace('app', 'carrier'));
+    await peer.waitFor((m) => isReq('ACK')(m) && header(m, 'cseq') === header(refresh, 'cseq')!.replace('INVITE', 'ACK'));
+    await peer.waitFor(isReq('INVITE'), 3); // and armed again from that 200
+    expect(modified).toBe(0);
+    await uac.destroy().catch(() => undefined);
+    peer.close();
+  });
+
+  it('they refresh (refresher=uas) and stop: BYE with Reason "Session timer expired", the app told by an unsolicited BYE', async () => {
+    const peer = await Peer.open();
+    const uac = await call(peer, '90;refresher=uas');
+    const reason = new Promise<string>((resolve) => uac.on('destroy', (_r: unknown, why: string) => resolve(why)));
+    await peer.waitFor(isReq('BYE'));
+    expect(header(reqs(peer, 'BYE')[0]!, 'reason')).toBe('SIP;cause=200;text="Session timer expired"');
+    expect(await reason).toBe('Session timer expired');
+    await expect.poll(() => edge.stats().dialogs).toBe(0);
+    peer.close();
+  });
+
+  it('their refreshes (re-INVITE, UPDATE) keep the call up; below 90 s they get 422 Min-SE 90 without the app seeing it', async () => {
+    const peer = await Peer.open();
+    const uac = await call(peer, '90;refresher=uas');
+    const seen: string[] = [];
+    uac.on('modify', (req: AnySrf, res: AnySrf) => { seen.push(req.method); res.send(200, { body: SDP }); });
+    uac.on('update', (req: AnySrf, res: AnySrf) => { seen.push(req.method); res.send(200); });
+    const ok = reqs(peer, 'INVITE')[0]!;
+    const inDialog = (method: string, cseq: number, se: string, body = ''): void => peer.send([
+      `${method} sip:app@127.0.0.1:${edge.sipPort} SIP/2.0`, `Via: SIP/2.0/UDP 127.0.0.1:${peer.port};branch=z9hG4bK-st-${cseq};rport`,
+      `From: ${header(ok, 'to')};tag=carrier`, `To: ${header(ok, 'from')}`, `Call-ID: ${header(ok, 'call-id')}`, `CSeq: ${cseq} ${method}`,
+      `Contact: <sip:carrier@127.0.0.1:${peer.port}>`, `Session-Expires: ${se}`,
+      ...(body ? ['Content-Type: application/sdp'] : []), `Content-Length: ${body.length}`, '', body,
+    ].join('\r\n'), edge.sipPort);
+    inDialog('UPDATE', 10, '30;refresher=uac');
+    await peer.waitFor(isRes(422));
+    expect(header(peer.got.find((g) => isRes(422)(g.msg))!.msg, 'min-se')).toBe('90');
+    // refreshes every 300 ms, well inside the 900 ms interval, for three intervals: no BYE
+    for (let i = 0; i < 9; i++) {
+      if (i % 2) inDialog('UPDATE', 11 + i, '90;refresher=uac');
+      else inDialog('INVITE', 11 + i, '90;refresher=uac', SDP.replace('app', 'carrier'));
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    expect(peer.count(isReq('BYE'))).toBe(0);
+    expect(seen.filter((m) => m === 'UPDATE')).toHaveLength(4); // the 422'd one never reached the app
+    await peer.waitFor(isReq('BYE')); // then they stop
+    peer.close();
+  });
+
+  it('the app disconnects: its call gets a BYE, its ringing INVITE a CANCEL, and nothing of it is refreshed any more', async () => {
+    const app = await connectSrf(edge.controlPort);
+    const up = await Peer.open();
+    const ringing = await Peer.open();
+    const p = app.createUAC(`sip:carrier@127.0.0.1:${up.port}`, { localSdp: SDP });
+    await up.waitFor(isReq('INVITE'));
+    answer(up, reqs(up, 'INVITE')[0]!, '200 OK', ['Session-Expires: 90;refresher=uac', 'Require: timer'], SDP);
+    await p;
+    app.createUAC(`sip:carrier@127.0.0.1:${ringing.port}`, { localSdp: SDP }).catch(() => undefined);
+    await ringing.waitFor(isReq('INVITE'));
+    answer(ringing, reqs(ringing, 'INVITE')[0]!, '180 Ringing');
+    await expect.poll(() => edge.stats().dialogs).toBe(2);
+    disconnectSrf(app);
+    await up.waitFor(isReq('BYE'));
+    expect(header(reqs(up, 'BYE')[0]!, 'reason')).toMatch(/application gone/);
+    await ringing.waitFor(isReq('CANCEL'));
+    await expect.poll(() => edge.stats().dialogs).toBe(0);
+    await new Promise((r) => setTimeout(r, 600)); // past the 450 ms refresh point
+    expect(up.count(isReq('INVITE'))).toBe(1); // no refresh of a departed app's dialog
+    up.close();
+    ringing.close();
   });
 });

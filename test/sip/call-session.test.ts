@@ -15,10 +15,14 @@ class FakeDialog extends EventEmitter {
   byes: Record<string, string>[] = [];
   readonly id = 'd';
   readonly sip = { callId: 'b-call', localTag: 'l', remoteTag: 'r' };
+  readonly local = { sdp: 'v=0\r\no=us 7 7 IN IP4 10.0.0.1\r\n' };
+  readonly remote = { sdp: 'v=0\r\no=them 3 3 IN IP4 10.0.0.9\r\n' };
   async destroy(opts?: { headers?: Record<string, string> }): Promise<void> {
     this.byes.push(opts?.headers ?? {});
   }
-  async modify(sdp: string): Promise<string> {
+  modifyHeaders: (Record<string, string> | undefined)[] = [];
+  async modify(sdp: string, opts?: { headers?: Record<string, string> }): Promise<string> {
+    this.modifyHeaders.push(opts?.headers);
     return `answer-to:${sdp}`;
   }
   async request(): Promise<never> {
@@ -140,5 +144,30 @@ describe('CallSession: one idempotent end path (test doubles for dialogs, engine
     uas.emit('modify', { body: 'offer-A' }, { send: (status: number, o?: { body?: string }) => sent.push({ status, ...(o?.body ? { body: o.body } : {}) }) });
     await new Promise((r) => setImmediate(r));
     expect(sent).toEqual([{ status: 200, body: 'answer-to:offer-A' }]);
+  });
+
+  it('carrier session refresh (same SDP version) answered here with its Session-Expires, caller untouched; a media change is relayed; our re-INVITEs to the carrier carry our timer', async () => {
+    const d = doubles();
+    const uas = new FakeDialog();
+    const uac = new FakeDialog();
+    await d.session.connected(uas as unknown as Dialog, uac as unknown as Dialog, 2000, undefined, 90);
+    const sent: { status: number; body?: string; headers?: Record<string, string> }[] = [];
+    const res = { send: (status: number, o?: { body?: string; headers?: Record<string, string> }) => sent.push({ status, ...o }) };
+    const req = (body: string, se?: string) => ({ body, get: (n: string) => (n === 'Session-Expires' ? se : undefined) });
+    uac.emit('modify', req(uac.remote.sdp, '90;refresher=uac'), res);
+    const changed = 'v=0\r\no=them 3 4 IN IP4 10.0.0.9\r\n';
+    uac.emit('modify', req(changed, '90;refresher=uac'), res);
+    uac.emit('update', req(''), res);
+    await new Promise((r) => setImmediate(r));
+    const timer = { 'Session-Expires': '90;refresher=uac', Require: 'timer' };
+    expect(sent).toEqual([
+      { status: 200, body: uac.local.sdp, headers: timer }, // the refresh: our SDP, no re-INVITE to the caller
+      { status: 200, headers: {} }, // UPDATE without Session-Expires
+      { status: 200, body: `answer-to:${changed}`, headers: timer }, // the media change went to the caller
+    ]);
+    expect(uas.modifyHeaders).toHaveLength(1);
+    uas.emit('modify', { body: 'offer-A' }, res);
+    await new Promise((r) => setImmediate(r));
+    expect(uac.modifyHeaders).toEqual([{ 'Session-Expires': '90;refresher=uas', 'Min-SE': '90' }]);
   });
 });

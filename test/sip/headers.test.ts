@@ -16,24 +16,27 @@ describe('B-leg header policy', () => {
     'allow': 'INVITE, ACK, BYE, CANCEL, OPTIONS',
     'supported': 'timer, replaces',
   };
-  const h = bLegHeaders(a, '+8657188886666', '+8613800138000', gw, 'softswitch');
+  const h = bLegHeaders(a, '+8657188886666', '+8613800138000', gw, 'softswitch', 90);
 
   it('From and PAI are the tenant number in the gateway format, on @localhost for the server to rewrite', () => {
     expect(h['From']).toBe('<sip:057188886666@localhost>');
     expect(h['P-Asserted-Identity']).toBe('<sip:057188886666@localhost>');
     expect(h['To']).toBe('<sip:13800138000@10.0.0.9:5070>');
   });
-  it('strips Session-Expires, Min-SE, X- headers, Remote-Party-ID and the timer option tag', () => {
+  it('strips X- headers and Remote-Party-ID; the session timer is ours (carrier refreshes), not the caller\'s', () => {
     const names = Object.keys(h).map((k) => k.toLowerCase());
-    for (const bad of ['session-expires', 'min-se', 'x-ccc-internal', 'x-tenant', 'remote-party-id']) expect(names).not.toContain(bad);
-    expect(h['Supported']).toBe('replaces, 100rel'); // we PRACK reliable provisionals ourselves
+    for (const bad of ['x-ccc-internal', 'x-tenant', 'remote-party-id']) expect(names).not.toContain(bad);
+    expect(h['Session-Expires']).toBe('90;refresher=uas'); // not the caller's 1800;refresher=uac
+    expect(h['Min-SE']).toBe('90');
+    expect(h['Supported']).toBe('replaces, 100rel, timer'); // we PRACK reliable provisionals and take part in timers
     expect(h['Allow']).toBe(a.allow);
   });
   it('e164 gateways get +86 numbers', () => {
-    const e = bLegHeaders({}, '+8657188886666', '+8613800138000', { ...gw, numberFormat: 'e164' }, 'ua');
+    const e = bLegHeaders({}, '+8657188886666', '+8613800138000', { ...gw, numberFormat: 'e164' }, 'ua', 1800);
     expect(e['From']).toBe('<sip:+8657188886666@localhost>');
-    expect(e['Supported']).toBe('100rel');
-    expect(bLegHeaders({ supported: '100rel, timer' }, '+8657188886666', '+8613800138000', gw, 'ua')['Supported']).toBe('100rel');
+    expect(e['Supported']).toBe('100rel, timer');
+    expect(e['Session-Expires']).toBe('1800;refresher=uas');
+    expect(bLegHeaders({ supported: '100rel, timer' }, '+8657188886666', '+8613800138000', gw, 'ua', 90)['Supported']).toBe('100rel, timer');
   });
   it('request URI', () => {
     expect(gatewayUri('+8613800138000', gw)).toBe('sip:13800138000@10.0.0.9:5070;transport=udp');
