@@ -7,6 +7,7 @@ import { beforeEach } from 'vitest';
 import type { Logger } from 'pino';
 import { startEdge, type Edge, type EdgeOptions } from '../../src/edge/index.js';
 import { drachtioServerMissing, startDrachtioServer, type DrachtioServer } from '../helpers/drachtio-server.js';
+import { freePort } from '../helpers/ports.js';
 
 export type SipTargetKind = 'edge' | 'drachtio';
 
@@ -40,8 +41,10 @@ export async function startSipTarget(secret: string, logger: Logger, edgeExtras:
       close: () => d.stop(failed),
     };
   }
+  // UDP alone can take any port the kernel gives; UDP+TCP need one number free on both, which freePort checks
+  const sipPort = edgeExtras.transports?.includes('tcp') ? await freePort() : 0;
   const edge = await startEdge({
-    sipHost: '127.0.0.1', sipPort: 0, transports: ['udp'], controlHost: '127.0.0.1', controlPort: 0, secret, logger, ...edgeExtras,
+    sipHost: '127.0.0.1', sipPort, transports: ['udp'], controlHost: '127.0.0.1', controlPort: 0, secret, logger, ...edgeExtras,
   });
   return { kind: 'edge', sipPort: edge.sipPort, controlPort: edge.controlPort, secret, edge, drachtio: null, close: () => edge.close() };
 }

@@ -22,7 +22,7 @@ beforeAll(async () => {
   trunk = await UdpPeer.open('127.0.0.1');
   stranger = await UdpPeer.open('127.0.0.2');
   await h.gateways([{ name: 'carrier', port: carrier.port }]);
-  us = `127.0.0.1:${h.edge.sipPort}`;
+  us = `127.0.0.1:${h.target.sipPort}`;
   carrierUri = `sip:13800138000@127.0.0.1:${carrier.port}`;
 });
 afterAll(async () => {
@@ -33,7 +33,7 @@ afterAll(async () => {
 /** Send a probe from `peer` and return the final response it got (0 = none within `ms`). */
 async function probe(peer: UdpPeer, o: Omit<ReqOpts, 'from'>, ms = 2000): Promise<number> {
   const callId = o.callId ?? `${rnd()}@probe`;
-  await peer.send(sipRequest({ ...o, callId, from: { address: peer.address, port: peer.port } }), h.edge.sipPort);
+  await peer.send(sipRequest({ ...o, callId, from: { address: peer.address, port: peer.port } }), h.target.sipPort);
   const res = await peer.next((t) => t.includes(callId) && statusOf(t) >= 200, ms);
   return res ? statusOf(res) : 0;
 }
@@ -71,8 +71,8 @@ describe('the edge is never a relay to the carrier', () => {
   });
 
   it('an ACK with a Route to us and the carrier as request URI goes nowhere', async () => {
-    await trunk.send(sipRequest({ method: 'ACK', uri: carrierUri, route: viaUs(), toTag: 'x5', from: { address: trunk.address, port: trunk.port } }), h.edge.sipPort);
-    await stranger.send(sipRequest({ method: 'ACK', uri: carrierUri, route: viaUs(), from: { address: stranger.address, port: stranger.port } }), h.edge.sipPort);
+    await trunk.send(sipRequest({ method: 'ACK', uri: carrierUri, route: viaUs(), toTag: 'x5', from: { address: trunk.address, port: trunk.port } }), h.target.sipPort);
+    await stranger.send(sipRequest({ method: 'ACK', uri: carrierUri, route: viaUs(), from: { address: stranger.address, port: stranger.port } }), h.target.sipPort);
     await sleep(500);
     expect(carrier.received).toEqual([]);
   });
