@@ -31,7 +31,7 @@ afterAll(async () => {
   await db.drop();
 });
 
-it(`charges never exceed credit, no call billed or run past its grant, every call settles once, re-rating matches (${RUNS} runs)`, async () => {
+it(`charges never exceed credit, no call billed or run past its grant, every call settles once, re-rating matches (${RUNS} runs, manual clock)`, async () => {
   await fc.assert(
     fc.asyncProperty(scenarioArb(), (sc) => runScenario({ pool: db.pool, connect: () => testChargingRedis(prefix), run: ++run }, sc)),
     propertyRun('charging concurrency', RUNS),

@@ -96,7 +96,7 @@ async function share(plan: string, fen: bigint, calls: number, gapMs = 0): Promi
 
 const sum = (xs: bigint[]) => xs.reduce((a, b) => a + b, 0n);
 
-describe('fair sharing of a balance smaller than one slice (sliceSeconds 60)', () => {
+describe('fair sharing of a balance smaller than one slice (sliceSeconds 60; manual clock)', () => {
   it.each([2, 5])('%i concurrent calls on 30 s worth of credit are all admitted and use it to the last fen', async (calls) => {
     const o = await share(perSecond, 30n, calls);
     expect(o.admitted).toBe(calls);

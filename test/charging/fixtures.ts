@@ -1,9 +1,8 @@
 /**
- * Test fixtures of the charging tests: a tenant with a rate plan and credited buckets written straight into the
- * schema of record (ledger accounts with posted totals and one credit transfer per bucket), so these tests do not
- * depend on the ledger module's progress.
+ * Test fixtures of the charging tests: a tenant with a rate plan, and buckets credited through the real ledger.
  */
 import type { Pool } from '../../src/db/pool.js';
+import { creditedBucket } from '../helpers/ledger.js';
 
 export interface DeckRow { prefix: string; price: string; init?: number; sub?: number; connectFee?: string; minimum?: number; from?: Date; to?: Date | null }
 
@@ -28,26 +27,8 @@ export async function createTenant(pool: Pool, code: string, ratePlanId: string 
   return t.rows[0]!.id.toString();
 }
 
-async function account(pool: Pool, code: string, kind: string): Promise<bigint> {
-  const r = await pool.query<{ id: bigint }>(
-    `insert into ledger_accounts (code, kind) values ($1,$2) on conflict (code) do update set code = excluded.code returning id`, [code, kind]);
-  return r.rows[0]!.id;
-}
-
-/** A bucket credited with amountFen through a ledger transfer; returns ids as strings. */
+/** A bucket credited with amountFen through the real ledger; returns ids as strings. */
 export async function createBucket(pool: Pool, tenantId: string, kind: 'paid' | 'gift', amountFen: bigint,
   validFrom = new Date(0), expiresAt: Date | null = null): Promise<{ bucketId: string; transferId: string }> {
-  const b = await pool.query<{ id: bigint }>(
-    'insert into balance_buckets (tenant_id, kind, valid_from, expires_at) values ($1,$2,$3,$4) returning id', [tenantId, kind, validFrom, expiresAt]);
-  const bucketId = b.rows[0]!.id;
-  const a = await pool.query<{ id: bigint }>(
-    `insert into ledger_accounts (code, kind, tenant_id, bucket_id, must_not_overdraw, credits_posted) values ($1,'tenant_bucket',$2,$3,true,$4) returning id`,
-    [`tenant:${tenantId}:bucket:${bucketId}`, tenantId, bucketId, amountFen]);
-  const src = await account(pool, kind === 'paid' ? 'cash' : 'gift_funding', kind === 'paid' ? 'cash' : 'gift_funding');
-  await pool.query('update ledger_accounts set debits_posted = debits_posted + $1 where id = $2', [amountFen, src]);
-  const tr = await pool.query<{ id: bigint }>(
-    `insert into ledger_transfers (idempotency_key, debit_account_id, credit_account_id, amount_fen, kind, tenant_id)
-     values ($1,$2,$3,$4,$5,$6) returning id`,
-    [`fixture:${bucketId}`, src, a.rows[0]!.id, amountFen, kind === 'paid' ? 'top_up' : 'gift', tenantId]);
-  return { bucketId: bucketId.toString(), transferId: tr.rows[0]!.id.toString() };
+  return creditedBucket(pool, tenantId, kind, amountFen, { validFrom, expiresAt, keyPrefix: 'fixture' });
 }

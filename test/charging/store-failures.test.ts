@@ -16,18 +16,11 @@ import { TEST_REDIS_URL, deleteKeys, testChargingRedis, testKeys as keys, testPr
 import { createBucket, createPlan, createTenant } from './fixtures.js';
 import { ManualClock } from './manual-clock.js';
 import { available, facts, outbox, silent, startInstance, stopInstance, testConfig } from './setup.js';
+import { eventually } from '../helpers/poll.js';
 
 let db: TestDb;
 let plan: string;
 let ownRedis: OwnRedis; // AOF with fsync always, like production Redis
-
-async function until(cond: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 beforeAll(async () => {
   db = await createTestDb();
@@ -39,7 +32,7 @@ afterAll(async () => {
   await db.drop();
 });
 
-describe('Redis stopped mid-run (own redis-server, SIGKILL)', () => {
+describe('Redis stopped mid-run (own redis-server, SIGKILL; manual clock)', () => {
   it('new calls → store_down (terminate) or a bounded grant (continue); live calls cut at grant end; restart → settled once', async () => {
     const clock = new ManualClock(Date.UTC(2026, 5, 1));
     const tenant = await createTenant(db.pool, 'rd1', plan);
@@ -71,7 +64,7 @@ describe('Redis stopped mid-run (own redis-server, SIGKILL)', () => {
     expect(e.pendingSettlements()).toBe(3);
 
     await ownRedis.start();
-    await until(() => inst.redis.status === 'ready');
+    await eventually('Redis reconnected', () => inst.redis.status === 'ready');
     await clock.advance(2000, settle); // deferred settlements replay
     expect(e.pendingSettlements()).toBe(0);
     await clock.advance(5000, settle); // a second replay round must not duplicate anything
@@ -87,7 +80,7 @@ describe('Redis stopped mid-run (own redis-server, SIGKILL)', () => {
   });
 });
 
-describe('PostgreSQL stopped mid-run (own server, pg_ctl stop)', () => {
+describe('PostgreSQL stopped mid-run (own server, pg_ctl stop; manual clock)', () => {
   it('calls go on with the cached rate deck and the Redis balance; a never-loaded tenant gets store_down', async () => {
     const own = await startOwnPostgres();
     const prefix = testPrefix();

@@ -4,6 +4,7 @@ import { TEST_REDIS_URL, deleteKeys, testChargingRedis, testKeys as keys, testPr
 import { createChargingRedis, waitReady, type ChargingRedis } from '../../src/charging/redis.js';
 import { applyCredit, loadTenant, setTenantState, subscribeTenantControl, type ControlMessage } from '../../src/charging/tenant-sync.js';
 import { createBucket, createPlan, createTenant } from './fixtures.js';
+import { eventually } from '../helpers/poll.js';
 
 let db: TestDb;
 let redis: ChargingRedis;
@@ -30,8 +31,10 @@ describe('tenant-sync', () => {
     expect(await applyCredit(redis, { ...c, transferId: 'tr-2', amountFen: 6n })).toBe(true);
     expect(await redis.hget(keys.buckets('901'), '55')).toBe('1240');
     expect(await redis.hget(keys.bucketMeta('901'), '55')).toBe('paid|0|');
-    await new Promise((r) => setTimeout(r, 100));
-    expect(got).toEqual([{ tenantId: '901', action: 'credit' }, { tenantId: '901', action: 'credit' }]);
+    // a marker published after them on the same connection: once it is here, every earlier message is too
+    await applyCredit(redis, { ...c, tenantId: '9019', transferId: 'tr-marker' });
+    await eventually('the marker message', () => got.some((m) => m.tenantId === '9019'));
+    expect(got).toEqual([{ tenantId: '901', action: 'credit' }, { tenantId: '901', action: 'credit' }, { tenantId: '9019', action: 'credit' }]);
     await unsubscribe();
   });
 
@@ -50,8 +53,9 @@ describe('tenant-sync', () => {
     expect(await redis.hgetall(keys.tenant('903'))).toEqual({ status: 'suspended', start: '', end: String(end.getTime()), plan: '4' });
     await setTenantState(redis, { tenantId: '903', status: 'active', serviceStart: null, serviceEnd: end, ratePlanId: '4' });
     await setTenantState(redis, { tenantId: '903', status: 'terminated', serviceStart: null, serviceEnd: end, ratePlanId: null });
-    await new Promise((r) => setTimeout(r, 100));
-    expect(got.map((m) => m.action)).toEqual(['suspend', 'resume', 'terminate']);
+    await setTenantState(redis, { tenantId: '9039', status: 'suspended', serviceStart: null, serviceEnd: null, ratePlanId: null }); // marker
+    await eventually('the marker message', () => got.some((m) => m.tenantId === '9039'));
+    expect(got).toEqual([{ tenantId: '903', action: 'suspend' }, { tenantId: '903', action: 'resume' }, { tenantId: '903', action: 'terminate' }, { tenantId: '9039', action: 'suspend' }]);
     await unsubscribe();
   });
 

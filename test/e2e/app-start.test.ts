@@ -12,21 +12,12 @@ import { createTestDb, type TestDb } from '../helpers/pg.js';
 import { deleteKeys, TEST_REDIS_URL, testPrefix } from '../helpers/redis.js';
 import { freePort } from '../helpers/ports.js';
 import { killSipps, runSipp, scenarioFor, udpBound, type SippResult } from './harness.js';
+import { eventually } from '../helpers/poll.js';
 
 let db: TestDb;
 const prefix = testPrefix();
 let app: RunningApp | null = null;
 let base = '';
-
-async function until<T>(what: string, fn: () => Promise<T | null>, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== null) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 async function placeCall(scenario: string, holdMs: number): Promise<SippResult> {
   return runSipp(scenario, [`127.0.0.1:${app!.sipPort}`, '-p', String(await freePort()), '-m', '1', '-s', '13800138000', '-key', 'caller', '+8657188880000', '-d', String(holdMs)]);
@@ -68,7 +59,7 @@ describe('startApp (the npm start path)', () => {
     expect(t.rows).toEqual([{ code: 'demo', status: 'active' }]);
     const n = await db.pool.query<{ e164: string; state: string }>('select e164, state from numbers');
     expect(n.rows).toEqual([{ e164: '+8657188880000', state: 'approved' }]);
-    const ready = await until('ready', async () => {
+    const ready = await eventually('ready', async () => {
       const r = await fetch(`${base}/readyz`);
       return r.status === 200 ? ((await r.json()) as { ready: boolean; components: Record<string, unknown> }) : null;
     });
@@ -80,7 +71,7 @@ describe('startApp (the npm start path)', () => {
     const caller = await placeCall('call-uac-answer.xml', 1500);
     expect(caller).toMatchObject({ successful: 1, failed: 0 });
     expect(await carrierDone).toMatchObject({ successful: 1, failed: 0 });
-    const cdr = await until('the CDR', async () => {
+    const cdr = await eventually('the CDR', async () => {
       const r = await db.pool.query<{ call_id: string; result: string; caller: string; callee: string; rate_prefix: string; billable_seconds: number; charge_fen: bigint; price_per_minute: string }>(
         `select call_id, result, caller, callee, rate_prefix, billable_seconds, charge_fen, price_per_minute from cdrs where result = 'answered' order by invite_at limit 1`);
       return r.rows[0] ?? null;
@@ -97,12 +88,12 @@ describe('startApp (the npm start path)', () => {
   it('shutdown drains: readiness goes false, the live call is cut with "service shutdown", its CDR is written', async () => {
     const { done: carrierDone } = await carrier();
     const caller = placeCall(scenarioFor('call-uac-cut.xml', { REASON_TEXT: 'service shutdown' }), 30_000);
-    await until('the call answered', async () => {
+    await eventually('the call answered', async () => {
       const m = await (await fetch(`${base}/metrics`)).text();
       return /^softswitch_active_calls 1$/m.test(m) ? true : null;
     });
     const stopping = app!.shutdown('test');
-    await until('readiness false', async () => {
+    await eventually('readiness false', async () => {
       const r = await fetch(`${base}/readyz`).catch(() => null);
       return r === null || r.status === 503 ? true : null;
     });

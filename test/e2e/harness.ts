@@ -31,6 +31,8 @@ import { deleteKeys, TEST_REDIS_URL, testPrefix } from '../helpers/redis.js';
 import { freePort } from '../helpers/ports.js';
 import type { Edge } from '../../src/edge/index.js';
 import { startSipTarget, type SipTarget } from './sip-target.js';
+import { creditedBucket } from '../helpers/ledger.js';
+import { eventually } from '../helpers/poll.js';
 const SECRET = 'sip-e2e-secret';
 export const logger = pino({ level: process.env.SIP_TEST_LOG ?? 'silent' });
 
@@ -158,16 +160,6 @@ export async function udpBound(port: number, timeoutMs = 10_000): Promise<void> 
   }
 }
 
-async function until<T>(what: string, fn: () => Promise<T | null>, timeoutMs = 15_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== null) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 export async function startHarness(overrides: Record<string, unknown> = {}): Promise<Harness> {
   const db = await createTestDb();
   const prefix = testPrefix();
@@ -234,7 +226,7 @@ export async function startHarness(overrides: Record<string, unknown> = {}): Pro
       else if (where.tenantId !== undefined) cond.push(`tenant_id = $${args.push(where.tenantId)}`);
       if (where.caller !== undefined) cond.push(`caller = $${args.push(where.caller)}`);
       const sql = `select * from cdrs ${cond.length ? 'where ' + cond.join(' and ') : ''} order by invite_at, call_id`;
-      return until(`${count} CDR(s)`, async () => {
+      return eventually(`${count} CDR(s)`, async () => {
         const r = await db.pool.query<CdrRow>(sql, args);
         return r.rows.length >= count ? r.rows : null;
       });

@@ -25,7 +25,7 @@ function client(method: string, proto: Proto) {
   return { tx, sent: () => sentAt.map((t) => t - t0), failures, terminated: () => terminated };
 }
 
-describe('INVITE client transaction', () => {
+describe('INVITE client transaction (vitest fake timers)', () => {
   it('UDP: timer A doubles from T1 until timer B (64*T1) fails it with 408', () => {
     const c = client('INVITE', 'udp');
     vi.advanceTimersByTime(32_000);
@@ -64,7 +64,7 @@ describe('INVITE client transaction', () => {
   });
 });
 
-describe('non-INVITE client transaction', () => {
+describe('non-INVITE client transaction (vitest fake timers)', () => {
   it('UDP: timer E doubles but is capped at T2; timer F fails it with 408', () => {
     const c = client('OPTIONS', 'udp');
     vi.advanceTimersByTime(32_000);
@@ -97,7 +97,7 @@ function server(method: string, proto: Proto) {
   return { tx, resent, terminatedAt: () => terminatedAt };
 }
 
-describe('INVITE server transaction', () => {
+describe('INVITE server transaction (vitest fake timers)', () => {
   it('UDP non-2xx: timer G retransmits (capped at T2) until timer H gives up', () => {
     const s = server('INVITE', 'udp');
     s.tx.responded(486, 'busy');
@@ -128,7 +128,7 @@ describe('INVITE server transaction', () => {
   });
 });
 
-describe('non-INVITE server transaction', () => {
+describe('non-INVITE server transaction (vitest fake timers)', () => {
   it('never answered by the app: forgotten after 64*T1 (the client has given up by then)', () => {
     const s = server('OPTIONS', 'udp');
     vi.advanceTimersByTime(31_999);

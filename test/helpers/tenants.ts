@@ -5,7 +5,7 @@
 import { loadTenant } from '../../src/charging/tenant-sync.js';
 import type { ChargingRedis } from '../../src/charging/redis.js';
 import type { Pool } from '../../src/db/pool.js';
-import { bucketAccount, postTransfers, systemAccount } from '../../src/ledger/ledger.js';
+import { creditedBucket } from './ledger.js';
 
 export interface TenantSeed { code: string; number: string; balanceFen: bigint; pricePerMinute?: string; maxConcurrent?: number; maxCps?: number }
 
@@ -19,13 +19,7 @@ export async function seedTenant(pool: Pool, redis: ChargingRedis, o: TenantSeed
   );
   const tenantId = t.rows[0]!.id;
   await pool.query(`insert into numbers (e164, tenant_id, state) values ($1, $2, 'approved')`, [o.number, tenantId]);
-  if (o.balanceFen > 0n) {
-    const b = await pool.query<{ id: bigint }>(`insert into balance_buckets (tenant_id, kind, valid_from) values ($1, 'paid', 'epoch') returning id`, [tenantId]);
-    await postTransfers(pool, [{
-      idempotencyKey: `e2e-topup:${b.rows[0]!.id}`, debitAccountId: await systemAccount(pool, 'cash'),
-      creditAccountId: await bucketAccount(pool, b.rows[0]!.id), amountFen: o.balanceFen, kind: 'top_up', tenantId,
-    }]);
-  }
+  if (o.balanceFen > 0n) await creditedBucket(pool, tenantId, 'paid', o.balanceFen, { keyPrefix: 'e2e-topup' });
   await loadTenant(pool, redis, tenantId.toString());
   return tenantId.toString();
 }

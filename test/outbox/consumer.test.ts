@@ -228,11 +228,7 @@ describe('outbox consumer', () => {
     c1.start();
     c2.start();
     for (let i = 0; i < N; i += 50) await xadd(redis, ...events.slice(i, i + 50));
-    for (let i = 0; i < 400; i++) {
-      const s = await c1.stats();
-      if (s.backlog === 0) break;
-      await new Promise((r) => setTimeout(r, 25));
-    }
+    await eventually('both consumers drained the stream', async () => (await c1.stats()).backlog === 0, 30_000);
     await c1.stop();
     await c2.stop();
     const after = await counts(db.pool);

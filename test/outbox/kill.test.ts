@@ -13,6 +13,7 @@ import { bucketBalance, counts, seedTenant, settled, xadd } from './fixtures/eve
 import { projectPath } from '../../src/util/paths.js';
 import { createOutboxConsumer } from '../../src/outbox/consumer.js';
 import { pino } from 'pino';
+import { eventually } from '../helpers/poll.js';
 
 let db: TestDb;
 let redis: ChargingRedis;
@@ -68,7 +69,7 @@ it('kill -9 of a consumer mid-stream: the next one claims its entries, each even
   const heir = createOutboxConsumer({ redis, pool: db.pool, logger: pino({ level: 'silent' }), instanceId: 'heir', options: { blockMs: 20, claimIdleMs: 200, housekeepingMs: 0 } });
   heir.start();
   const o = withOutboxCommands(redis, redis.layout);
-  for (const end = Date.now() + 30_000; Date.now() < end && (await outboxStats(o)).backlog > 0; ) await new Promise((r) => setTimeout(r, 25));
+  await eventually('the heir drained the backlog', async () => (await outboxStats(o)).backlog === 0, 60_000);
   await heir.stop();
 
   expect((await outboxStats(o)).backlog).toBe(0);

@@ -11,6 +11,8 @@ import { createOutboxConsumer, type OutboxConsumer } from '../../src/outbox/cons
 import { TEST_REDIS_URL, deleteKeys, testChargingRedis, testPrefix } from '../helpers/redis.js';
 import { startOwnPostgres, type OwnPostgres } from '../helpers/own-pg.js';
 import { bucketBalance, counts, seedTenant, settled, xadd } from './fixtures/events.js';
+import { eventually } from '../helpers/poll.js';
+import { metrics } from '../../src/observability/metrics.js';
 
 let pg: OwnPostgres;
 let pool: Pool;
@@ -32,14 +34,6 @@ afterAll(async () => {
   await deleteKeys(TEST_REDIS_URL, prefix);
 });
 
-async function until(what: string, cond: () => Promise<boolean>, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 it('PostgreSQL stopped mid-run: events wait in the outbox, unacked, and land exactly once when it returns', async () => {
   const t = await seedTenant(pool, 'outage', 100_000n);
   consumer = createOutboxConsumer({
@@ -49,7 +43,7 @@ it('PostgreSQL stopped mid-run: events wait in the outbox, unacked, and land exa
   consumer.start();
   const ev = (i: number) => settled(`o${i}`, t.tenantId, [[t.bucketId, BigInt(i + 1)]]);
   await xadd(redis, ...Array.from({ length: 20 }, (_, i) => ev(i)));
-  await until('first 20 events', async () => (await consumer!.stats()).backlog === 0);
+  await eventually('first 20 events', async () => (await consumer!.stats()).backlog === 0, 30_000);
 
   pg.stop();
   // events produced while PostgreSQL is down, some while the consumer is mid-batch
@@ -57,7 +51,9 @@ it('PostgreSQL stopped mid-run: events wait in the outbox, unacked, and land exa
     await xadd(redis, ...Array.from({ length: 5 }, (_, k) => ev(i + k)));
     await new Promise((r) => setTimeout(r, 100));
   }
-  await new Promise((r) => setTimeout(r, 500)); // several failed retries
+  const retries = async () => (await metrics.outboxProcessedTotal.get()).values.find((v) => v.labels.outcome === 'retry')?.value ?? 0;
+  const before = await retries();
+  await eventually('several failed retries', async () => (await retries()) >= before + 3, 30_000);
   const during = await consumer.stats();
   expect(during.backlog).toBe(30); // nothing acknowledged, nothing lost
   expect(during.pending).toBeGreaterThan(0); // the consumer did try
@@ -65,7 +61,7 @@ it('PostgreSQL stopped mid-run: events wait in the outbox, unacked, and land exa
   expect(consumer.alive()).toBe(true);
 
   pg.start();
-  await until('all events after the restart', async () => (await consumer!.stats()).backlog === 0);
+  await eventually('all events after the restart', async () => (await consumer!.stats()).backlog === 0, 30_000);
   const c = await counts(pool);
   expect(c).toMatchObject({ cdrs: 50, transfers: 50, processed: 50, dupCdrs: 0 });
   expect(await bucketBalance(pool, t.bucketId)).toBe(100_000n - BigInt((50 * 51) / 2));

@@ -10,6 +10,8 @@ import { createTestDb, type TestDb } from '../helpers/pg.js';
 import { startOwnRedis, type OwnRedis } from '../helpers/own-redis.js';
 import { createOutboxConsumer, type OutboxConsumer } from '../../src/outbox/consumer.js';
 import { bucketBalance, counts, seedTenant, settled, xadd } from './fixtures/events.js';
+import { eventually } from '../helpers/poll.js';
+import { metrics } from '../../src/observability/metrics.js';
 
 let db: TestDb;
 let own: OwnRedis; // append-only, fsync always: every write acknowledged to a client survives the SIGKILL
@@ -34,10 +36,12 @@ it('Redis killed and restarted under the consumer: it reconnects and every event
   consumer.start();
   const ev = (i: number) => settled(`ro${i}`, t.tenantId, [[t.bucketId, 2n]]);
   await xadd(redis, ...Array.from({ length: 60 }, (_, i) => ev(i)));
-  for (const end = Date.now() + 10_000; Date.now() < end && (await counts(db.pool)).processed < 10; ) await new Promise((r) => setTimeout(r, 10));
+  await eventually('10 events written', async () => (await counts(db.pool)).processed >= 10, 30_000, 10);
 
+  const retries = async () => (await metrics.outboxProcessedTotal.get()).values.find((v) => v.labels.outcome === 'retry')?.value ?? 0;
+  const before = await retries();
   await own.kill(); // mid-stream: some entries written in PostgreSQL may not be acked
-  await new Promise((r) => setTimeout(r, 300));
+  await eventually('the consumer failing against the killed Redis', async () => (await retries()) > before, 30_000);
   expect(consumer.alive()).toBe(true);
   await own.start();
   for (let i = 0; i < 200; i++) {
@@ -48,9 +52,8 @@ it('Redis killed and restarted under the consumer: it reconnects and every event
       await new Promise((r) => setTimeout(r, 50)); // the shared test connection is still reconnecting
     }
   }
-  for (const end = Date.now() + 20_000; Date.now() < end && (await counts(db.pool)).processed < 100; ) await new Promise((r) => setTimeout(r, 25));
-  for (const end = Date.now() + 5_000; Date.now() < end && (await consumer.stats()).backlog > 0; ) await new Promise((r) => setTimeout(r, 25));
-  expect((await consumer.stats()).backlog).toBe(0);
+  await eventually('100 events written', async () => (await counts(db.pool)).processed >= 100, 30_000);
+  await eventually('the backlog drained', async () => (await consumer!.stats()).backlog === 0, 30_000);
   expect(await counts(db.pool)).toMatchObject({ cdrs: 100, transfers: 100, processed: 100, dupCdrs: 0 });
   expect(await bucketBalance(db.pool, t.bucketId)).toBe(1_000_000n - 200n);
 });

@@ -16,6 +16,7 @@ import { compareTenant } from '../../src/reconcile/compare.js';
 import { createBucket, createPlan, createTenant } from '../charging/fixtures.js';
 import { ManualClock } from '../charging/manual-clock.js';
 import { available, facts, silent, startInstance, stopInstance, type Instance } from '../charging/setup.js';
+import { eventually } from '../helpers/poll.js';
 
 let db: TestDb;
 const prefix = testPrefix();
@@ -68,7 +69,7 @@ afterAll(async () => {
   await db?.drop();
 });
 
-describe('reconcile', () => {
+describe('reconcile (engine on a manual clock)', () => {
   it('agrees while money is in flight (live holds, undrained outbox) and after the outbox drains', async () => {
     const t = await tenant(10_000n);
     await call('ok1', t.id, 7);
@@ -331,7 +332,7 @@ describe('reconcile', () => {
     });
     await Promise.all(work);
     await settle();
-    for (let i = 0; i < 200 && (await consumer.stats()).backlog > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    await eventually('the outbox drained', async () => (await consumer.stats()).backlog === 0, 30_000);
     stop = true;
     await reconciler;
     await consumer.stop();

@@ -3,6 +3,7 @@ import type { ChargingRedis } from '../../src/charging/redis.js';
 import { liveCallsByTenant, publishCut, subscribeCuts, type CutMessage } from '../../src/sip/control.js';
 import { createLimits } from '../../src/sip/limits.js';
 import { deleteKeys, TEST_REDIS_URL, testChargingRedis, testPrefix } from '../helpers/redis.js';
+import { eventually } from '../helpers/poll.js';
 
 const prefix = testPrefix();
 let redis: ChargingRedis;
@@ -23,9 +24,14 @@ describe('SIP control channel (real Redis)', () => {
     expect(await publishCut(redis, '42', 'fraud review')).toBe(2);
     await redis.publish(`${prefix}sip:control`, 'not json'); // ignored
     await redis.publish(`${prefix}sip:control`, JSON.stringify({ action: 'cut', tenantId: 7 })); // ignored: bad shape
-    await new Promise((r) => setTimeout(r, 100));
-    expect(got).toEqual([[{ action: 'cut', tenantId: '42', reason: 'fraud review' }], [{ action: 'cut', tenantId: '42', reason: 'fraud review' }]]);
-    expect(other).toEqual([]);
+    // markers published after them (the same connection per prefix): once they are here, every earlier message is too
+    await publishCut(redis, '43', 'marker');
+    await publishCut(otherRedis, '44', 'marker');
+    await eventually('the markers', () => got.every((g) => g.some((m) => m.tenantId === '43')) && other.some((m) => m.tenantId === '44'));
+    const cut = { action: 'cut', tenantId: '42', reason: 'fraud review' };
+    const mark = { action: 'cut', tenantId: '43', reason: 'marker' };
+    expect(got).toEqual([[cut, mark], [cut, mark]]);
+    expect(other).toEqual([{ action: 'cut', tenantId: '44', reason: 'marker' }]);
     for (const u of unsub) await u();
     await otherRedis.quit();
   });
