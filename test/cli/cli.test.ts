@@ -3,42 +3,23 @@
  * process (bin/softswitch.js: exit codes, stdout/stderr as an operator sees them); `run()` calls the same runCli
  * in-process with captured output, to keep the many lifecycle steps fast (each spawn compiles the TS sources).
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { projectPath } from '../../src/util/paths.js';
 import { createTestDb, type TestDb } from '../helpers/pg.js';
 import { deleteKeys, testKeys as keys, testPrefix, TEST_REDIS_URL } from '../helpers/redis.js';
 import { freePort } from '../helpers/ports.js';
-import { runCli } from '../../src/cli/run.js';
+import { runCliIn, spawnCli, type CliRun } from '../helpers/cli.js';
 
 let db: TestDb;
 let dir: string;
 const prefix = testPrefix();
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliRun;
 
-function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [projectPath('bin', 'softswitch.js'), ...args], {
-      env: { ...process.env, ...baseEnv(), ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const cli = (args: string[], env: Record<string, string> = {}): Promise<Run> => spawnCli(args, { ...baseEnv(), ...env });
 
 // A spawned CLI compiles the TypeScript sources first (tsx): slow on a loaded 2-core CI box, so spawning tests get
 // a generous limit (this is a hang guard, not a timing assertion).
@@ -46,16 +27,7 @@ const SPAWN_TIMEOUT = 120_000;
 
 const baseEnv = (): Record<string, string> => ({ DATABASE_URL: db.url, REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: prefix, LOG_LEVEL: 'warn' });
 
-async function run(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(args, {
-    stdout: { write: (c: string) => ((stdout += c), true), once: () => undefined },
-    stderr: { write: (c: string) => ((stderr += c), true) },
-    env: { ...baseEnv(), ...env },
-  });
-  return { code, stdout, stderr };
-}
+const run = (args: string[], env: Record<string, string> = {}): Promise<Run> => runCliIn(args, { ...baseEnv(), ...env });
 
 async function count(sql: string, params: unknown[] = []): Promise<number> {
   const r = await db.pool.query<{ n: bigint }>(`select count(*)::int8 as n from (${sql}) x`, params);
@@ -84,9 +56,9 @@ describe('demo seed', () => {
     expect(out.created).toBe(false);
     expect(out.redis).toEqual({ state: 'applied', credit: 'already-applied' });
     expect(await count(`select 1 from tenants where code = 'demo'`)).toBe(1);
-    expect(await count(`select 1 from orders`)).toBe(1);
+    expect(await count(`select 1 from orders o join tenants t on t.id = o.tenant_id where t.code = 'demo'`)).toBe(1);
     expect(await count(`select 1 from numbers where e164 = '+8657188880000' and state = 'approved'`)).toBe(1);
-    const order = (await db.pool.query<{ total_fen: bigint; package_amount_fen: bigint }>('select total_fen, package_amount_fen from orders')).rows[0]!;
+    const order = (await db.pool.query<{ total_fen: bigint; package_amount_fen: bigint }>(`select total_fen, package_amount_fen from orders where order_no = 'DEMO-0001'`)).rows[0]!;
     expect(order).toEqual({ total_fen: 1_142_000n, package_amount_fen: 1_100_000n });
     const bal = await run(['balance', 'show', '--tenant', 'demo', '--json']);
     expect(JSON.parse(bal.stdout)).toMatchObject({ paidFen: '1100000', giftFen: '0', usableFen: '1100000' });

@@ -16,7 +16,7 @@ import { doorOptions, pgSources } from '../../src/edge/door.js';
 import type { SourceAllowList } from '../../src/edge/sources.js';
 import { createChargingRedis, waitReady, type ChargingRedis } from '../../src/charging/redis.js';
 import { createChargingEngine, type Engine } from '../../src/charging/engine.js';
-import { setTenantState, subscribeTenantControl } from '../../src/charging/tenant-sync.js';
+import { subscribeTenantControl } from '../../src/charging/tenant-sync.js';
 import { createOutboxConsumer, type OutboxConsumer } from '../../src/outbox/consumer.js';
 import { connectSrf } from '../../src/sip/connect.js';
 import { createSipApp, type SipApp } from '../../src/sip/app.js';
@@ -31,7 +31,7 @@ import { deleteKeys, TEST_REDIS_URL, testPrefix } from '../helpers/redis.js';
 import { freePort } from '../helpers/ports.js';
 import type { Edge } from '../../src/edge/index.js';
 import { startSipTarget, type SipTarget } from './sip-target.js';
-import { creditedBucket } from '../helpers/ledger.js';
+import { runCliIn, type CliRun } from '../helpers/cli.js';
 import { eventually } from '../helpers/poll.js';
 const SECRET = 'sip-e2e-secret';
 export const logger = pino({ level: process.env.SIP_TEST_LOG ?? 'silent' });
@@ -87,7 +87,8 @@ export interface Harness {
   cdrs(where: { tenantId?: string | null; caller?: string }, count: number): Promise<CdrRow[]>;
   ledgerBalance(tenantId: string): Promise<bigint>;
   callCharges(tenantId: string): Promise<bigint>;
-  suspend(tenantId: string): Promise<void>;
+  /** The real `softswitch` CLI (in-process runCli) on this harness's database and Redis prefix. */
+  cli(args: string[]): Promise<CliRun>;
   close(): Promise<void>;
 }
 
@@ -243,11 +244,7 @@ export async function startHarness(overrides: Record<string, unknown> = {}): Pro
       return r.rows[0]!.s;
     },
 
-    async suspend(tenantId) {
-      // as the operator CLI does it: PostgreSQL first, then Redis state + control message
-      const r = await db.pool.query<{ rate_plan_id: bigint }>(`update tenants set status = 'suspended' where id = $1 returning rate_plan_id`, [tenantId]);
-      await setTenantState(redis, { tenantId, status: 'suspended', serviceStart: null, serviceEnd: null, ratePlanId: r.rows[0]!.rate_plan_id.toString() });
-    },
+    cli: (args) => runCliIn(args, { DATABASE_URL: db.url, REDIS_URL: config.redis.url, REDIS_KEY_PREFIX: prefix, LOG_LEVEL: 'silent' }),
 
     async close() {
       killSipps();

@@ -1,5 +1,6 @@
 /**
- * RFC 3261 timers with T1 shrunk to 20 ms (so 64*T1 is 1.28 s): retransmission (A, E, G, 2xx) and give-up (B, F, H,
+ * RFC 3261 timers with T1 shrunk to 40 ms (so 64*T1 is 2.56 s: a loaded machine still fires the first retransmissions
+ * well before the give-up timers): retransmission (A, E, G, 2xx) and give-up (B, F, H,
  * 2xx without ACK). Black holes and silent peers are real UDP sockets; the app is real drachtio-srf.
  * Assertions count messages, never measure time.
  */
@@ -11,7 +12,7 @@ import { header, tagOf, type SipMessage } from '../../src/edge/sip/message.js';
 import { encodeFrame, FrameDecoder } from '../../src/edge/wire/framing.js';
 import { SECRET, connectSrf, disconnectSrf, startTestEdge, type AnySrf, type TestEdge } from './support.js';
 
-const TIMERS = { T1: 20, T2: 160, T4: 200 };
+const TIMERS = { T1: 40, T2: 320, T4: 400 };
 
 /** A UDP peer that records everything it receives and answers only when told to. */
 class Peer {
@@ -37,7 +38,7 @@ class Peer {
 const isReq = (method: string) => (m: SipMessage): boolean => m.kind === 'request' && m.method === method;
 const isRes = (status: number) => (m: SipMessage): boolean => m.kind === 'response' && m.status === status;
 
-describe('transaction timers (T1 = 20 ms)', () => {
+describe('transaction timers (T1 = 40 ms)', () => {
   let edge: TestEdge;
   let srf: AnySrf;
   const destroyed: string[] = []; // reasons of app dialogs ended by the stack

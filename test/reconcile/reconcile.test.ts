@@ -17,6 +17,8 @@ import { createBucket, createPlan, createTenant } from '../charging/fixtures.js'
 import { ManualClock } from '../charging/manual-clock.js';
 import { available, facts, silent, startInstance, stopInstance, type Instance } from '../charging/setup.js';
 import { eventually } from '../helpers/poll.js';
+import { runCliIn } from '../helpers/cli.js';
+import { freePort } from '../helpers/ports.js';
 
 let db: TestDb;
 const prefix = testPrefix();
@@ -212,18 +214,19 @@ describe('reconcile (engine on a manual clock)', () => {
 
   it('a top-up committed to the ledger while Redis was down is added by repair, and the late credit is then a no-op', async () => {
     const t = await tenant(1_000n);
-    // what the CLI does when Redis is unreachable: the ledger transfer commits, applyCredit never runs
-    const { posted } = await postTransfers(db.pool, [{
-      idempotencyKey: `topup:${t.id}:1`, debitAccountId: await systemAccount(db.pool, 'cash'),
-      creditAccountId: await bucketAccount(db.pool, BigInt(t.bucket)), amountFen: 2_000n, kind: 'top_up', tenantId: BigInt(t.id),
-    }]);
-    const transferId = posted[0]!.toString();
+    // the real CLI with Redis unreachable: the ledger transfer commits, the Redis credit does not happen
+    const top = await runCliIn(['top-up', '--tenant', t.id, '--amount', '20.00', '--idempotency-key', `rc-down-${t.id}`, '--json'],
+      { DATABASE_URL: db.url, REDIS_URL: `redis://127.0.0.1:${await freePort()}/0`, REDIS_KEY_PREFIX: prefix, LOG_LEVEL: 'silent' });
+    expect(top.code, top.stderr).toBe(0);
+    const out = JSON.parse(top.stdout) as { credit: { transferId: string; bucketId: string }; redis: string };
+    expect(out.redis).toMatch(/^failed: Redis unreachable/);
+    const transferId = out.credit.transferId;
     let r = await one(t.id);
     expect(r.t).toMatchObject({ state: 'drift', driftFen: 2_000n, missingCredits: [transferId] });
     r = await one(t.id, true);
     expect(r.t.repair).toBe('repaired');
     expect(await available(A.redis, t.id)).toBe(3_000n);
-    const late = await applyCredit(A.redis, { tenantId: t.id, bucketId: t.bucket, kind: 'paid', amountFen: 2_000n, validFrom: new Date(0), expiresAt: null, transferId });
+    const late = await applyCredit(A.redis, { tenantId: t.id, bucketId: out.credit.bucketId, kind: 'paid', amountFen: 2_000n, validFrom: new Date(0), expiresAt: null, transferId });
     expect(late).toBe(false);
     expect(await available(A.redis, t.id)).toBe(3_000n);
     expect((await one(t.id)).t.state).toBe('ok');

@@ -52,13 +52,16 @@ describe('limits in Redis (admit.lua)', () => {
   });
 
   it('a dead instance\'s slot expires with its lease; renew keeps a live call', async () => {
-    const l = createLimits(redis, { timeZone: tz, leaseMs: 1000 });
+    // leases in the script's clock (the `now` given); the key's own Redis TTL (2 leases of real time) is far away,
+    // so a stalled test process cannot lose the set
+    const l = createLimits(redis, { timeZone: tz, leaseMs: 60_000 });
     const now = Date.now();
     expect(await l.admit('104', 'dead', 2, 100, now)).toBe('ok');
     expect(await l.admit('104', 'live', 2, 100, now)).toBe('ok');
-    await l.renew([{ tenantId: '104', callId: 'live' }], now + 900);
-    expect(await l.admit('104', 'new', 2, 100, now + 1500)).toBe('ok'); // 'dead' lease ran out, 'live' renewed
-    expect(await l.admit('104', 'new2', 2, 100, now + 1500)).toBe('concurrency');
+    await l.renew([{ tenantId: '104', callId: 'live' }], now + 50_000);
+    expect(await l.liveCount('104', now + 59_000)).toBe(2);
+    expect(await l.admit('104', 'new', 2, 100, now + 70_000)).toBe('ok'); // 'dead' lease ran out, 'live' renewed
+    expect(await l.admit('104', 'new2', 2, 100, now + 70_000)).toBe('concurrency');
   });
 
   it('max 0 refuses everything', async () => {
