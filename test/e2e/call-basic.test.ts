@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { registry } from '../../src/observability/metrics.js';
 import { freePort } from '../helpers/ports.js';
 import { killSipps, scenarioFor, startHarness, type Harness } from './harness.js';
+import { eventually } from '../helpers/poll.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -129,11 +130,7 @@ describe('SIP calls through the app (real sipp, edge, Redis, PostgreSQL)', () =>
     await h.gateways([{ name: 'gw-a', port }]);
     const carrier = await h.carrier('call-uas-answer.xml', port);
     const first = h.call(scenarioFor('call-uac-cut.xml', { REASON_TEXT: 'operator cut' }), { caller: '+8657100000007', callee: CALLEE });
-    const end = Date.now() + 10_000;
-    while (h.app.answeredCalls() < 1) {
-      if (Date.now() > end) throw new Error('first call not answered');
-      await new Promise((res) => setTimeout(res, 20));
-    }
+    await eventually('the first call answered', () => h.app.answeredCalls() >= 1);
     const second = await h.call(scenarioFor('call-uac-reject.xml', { STATUS: 503, CHECK_REASON: 'true' }), { caller: '+8657100000007', callee: CALLEE });
     expect(second).toMatchObject({ successful: 1, failed: 0 });
     expect(await h.app.cutTenant(tenantId, 'operator cut')).toBe(1);
