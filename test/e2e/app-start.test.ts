@@ -11,7 +11,8 @@ import { startApp, type RunningApp } from '../../src/app.js';
 import { createTestDb, type TestDb } from '../helpers/pg.js';
 import { deleteKeys, TEST_REDIS_URL, testPrefix } from '../helpers/redis.js';
 import { freePort } from '../helpers/ports.js';
-import { killSipps, runSipp, scenarioFor, udpBound, type SippResult } from './harness.js';
+import { killSipps, runSipp, scenarioFor, type SippResult } from './harness.js';
+import { waitForListener } from '../edge/support.js';
 import { eventually } from '../helpers/poll.js';
 
 let db: TestDb;
@@ -28,7 +29,7 @@ let carrierPort = 0;
 /** The carrier (sipp UAS on the gateway's port); `done` settles when its call is over. */
 async function carrier(): Promise<{ done: Promise<SippResult> }> {
   const done = runSipp('call-uas-answer.xml', ['-p', String(carrierPort), '-m', '1']);
-  await udpBound(carrierPort);
+  await waitForListener(carrierPort, 'udp');
   return { done }; // wrapped: an async function returning the bare promise would wait for the call to end
 }
 

@@ -110,13 +110,7 @@ describe('calls cut by the system', () => {
     const carrier = await h.carrier(scenarioFor('call-uas-cut.xml', { REASON_TEXT: 'tenant terminated' }), port);
     const caller = h.call(scenarioFor('call-uac-cut.xml', { REASON_TEXT: 'tenant terminated' }), { caller: '+8657100000015', callee: CALLEE });
     await eventually('an answered call', () => h.app.answeredCalls() === 1);
-    let stdout = '';
-    let stderr = '';
-    const code = await runCli(['tenant', 'refund', 'refunded', '--reason', 'outage', '--override', 'carrier trunk down 2026-02-02..03-02 (ticket 7)', '--json'], {
-      stdout: { write: (c: string) => ((stdout += c), true), once: () => undefined },
-      stderr: { write: (c: string) => ((stderr += c), true) },
-      env: { DATABASE_URL: h.db.url, REDIS_URL: h.config.redis.url, REDIS_KEY_PREFIX: h.config.redis.keyPrefix, LOG_LEVEL: 'silent' },
-    });
+    const { code, stdout, stderr } = await h.cli(['tenant', 'refund', 'refunded', '--reason', 'outage', '--override', 'carrier trunk down 2026-02-02..03-02 (ticket 7)', '--json']);
     expect(code, stderr).toBe(0);
     expect(await caller).toMatchObject({ successful: 1, failed: 0 });
     expect(await carrier.done).toMatchObject({ successful: 1, failed: 0 });

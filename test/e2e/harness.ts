@@ -6,7 +6,6 @@
  * with a sipp UAC (the "call center") and read the CDR and ledger rows once the outbox has drained.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -33,6 +32,7 @@ import type { Edge } from '../../src/edge/index.js';
 import { startSipTarget, type SipTarget } from './sip-target.js';
 import { runCliIn, type CliRun } from '../helpers/cli.js';
 import { eventually } from '../helpers/poll.js';
+import { waitForListener } from '../edge/support.js';
 const SECRET = 'sip-e2e-secret';
 export const logger = pino({ level: process.env.SIP_TEST_LOG ?? 'silent' });
 
@@ -77,7 +77,9 @@ export interface Harness {
   media: Media | null;
   /** A tenant holding `number` (approved), a rate plan with `pricePerMinute` for prefix 86, and a paid top-up. */
   tenant(o: TenantSeed): Promise<string>;
-  /** Replace the carrier gateways; each points at a local port where a sipp UAS listens. */
+  /** SIP transport of every sipp and gateway of this harness (startHarness's `transport`). */
+  transport: SipTransport;
+  /** Replace the carrier gateways; each points at a local port where a sipp UAS listens (over `transport`). */
   gateways(list: { name: string; port: number; priority?: number; weight?: number }[]): Promise<void>;
   /** Start a carrier UAS (scenario under test/scenarios, -key status for reject scenarios). */
   carrier(scenario: string, port: number, keys?: Record<string, string>, calls?: number): Promise<{ done: Promise<SippResult> }>;
@@ -104,6 +106,8 @@ export function scenarioFor(template: string, values: Record<string, string | nu
 
 export interface SippResult { code: number | null; successful: number; failed: number; errors: string }
 
+export type SipTransport = 'udp' | 'tcp';
+
 const running = new Set<ChildProcess>();
 
 /** Kill every sipp this test file started. */
@@ -113,13 +117,13 @@ export function killSipps(): void {
 }
 
 /** Run sipp to completion (bounded by -timeout) and read its final statistics. */
-export function runSipp(scenario: string, args: string[], localIp = '127.0.0.1', timeoutSeconds = 30): Promise<SippResult> {
+export function runSipp(scenario: string, args: string[], localIp = '127.0.0.1', timeoutSeconds = 30, transport: SipTransport = 'udp'): Promise<SippResult> {
   const dir = mkdtempSync(join(tmpdir(), 'sip-e2e-'));
   const stat = join(dir, 'stat.csv');
   const err = join(dir, 'err.log');
   const file = isAbsolute(scenario) ? scenario : projectPath('test/scenarios', scenario);
   const proc = spawn('sipp', [
-    ...args, '-sf', file, '-i', localIp, '-t', 'u1', '-timeout', `${timeoutSeconds}s`, '-timeout_error',
+    ...args, '-sf', file, '-i', localIp, '-t', transport === 'tcp' ? 't1' : 'u1', '-timeout', `${timeoutSeconds}s`, '-timeout_error',
     '-trace_stat', '-stf', stat, '-fd', '1', '-trace_err', '-error_file', err, '-nostdin',
     ...(process.env.SIP_TEST_TRACE ? ['-trace_msg'] : []), // keeps the message trace in the printed directory
   ], { cwd: dir, stdio: 'ignore' });
@@ -144,34 +148,20 @@ export function runSipp(scenario: string, args: string[], localIp = '127.0.0.1',
   });
 }
 
-/** Resolves once something (the sipp UAS) has bound the UDP port: our own bind then fails with EADDRINUSE. */
-export async function udpBound(port: number, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    const bound = await new Promise<boolean>((resolve) => {
-      const u = createSocket('udp4');
-      u.once('error', () => {
-        u.close();
-        resolve(true);
-      });
-      u.bind(port, '127.0.0.1', () => u.close(() => resolve(false)));
-    });
-    if (bound) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-export async function startHarness(overrides: Record<string, unknown> = {}): Promise<Harness> {
+/** `transport`: what the call center's and the carriers' sipps speak (the SIP server listens on both for tcp). */
+export async function startHarness(overrides: Record<string, unknown> = {}, opts: { transport?: SipTransport } = {}): Promise<Harness> {
+  const transport = opts.transport ?? 'udp';
+  const transports: SipTransport[] = transport === 'tcp' ? ['udp', 'tcp'] : ['udp'];
   const db = await createTestDb();
   const prefix = testPrefix();
   // the app never reads the SIP server's ports from config: the target binds its own and srf connects to them
   const config = loadConfig({}, {
     'postgres.url': db.url, 'redis.url': TEST_REDIS_URL, 'redis.keyPrefix': prefix, 'drachtio.host': '127.0.0.1',
-    'drachtio.secret': SECRET, 'edge.transports': ['udp'],
+    'drachtio.secret': SECRET, 'edge.transports': transports,
     'sip.optionsPingSeconds': 0, 'sip.gatewayTimeoutSeconds': 3, 'log.level': 'silent', ...overrides,
   });
   const { sources, refresh } = await pgSources(db.pool, config, logger);
-  const target = await startSipTarget(SECRET, logger, { sources, ...doorOptions(config), transports: config.edge.transports });
+  const target = await startSipTarget(SECRET, logger, { sources, ...doorOptions(config), transports });
   const redis = createChargingRedis({ ...config.redis, keyPrefix: prefix });
   await waitReady(redis);
   const charging = createChargingEngine({ redis, pool: db.pool, config, logger, instanceId: 'e2e', sweepIntervalMs: 0 });
@@ -189,7 +179,7 @@ export async function startHarness(overrides: Record<string, unknown> = {}): Pro
   await refresh.reload(); // the edge knows the trunk before the first call (NOTIFY would be a few ms later)
 
   const h: Harness = {
-    db, redis, config, app, charging, srf, target, sources, media,
+    db, redis, config, app, charging, srf, target, sources, media, transport,
     get edge(): Edge {
       if (!target.edge) throw new Error('this test needs the embedded edge (SIP_TEST_TARGET=edge)');
       return target.edge;
@@ -200,15 +190,15 @@ export async function startHarness(overrides: Record<string, unknown> = {}): Pro
     async gateways(list) {
       await db.pool.query('delete from carrier_gateways');
       for (const g of list) {
-        await db.pool.query(`insert into carrier_gateways (name, host, port, priority, weight) values ($1, '127.0.0.1', $2, $3, $4)`,
-          [g.name, g.port, g.priority ?? 10, g.weight ?? 100]);
+        await db.pool.query(`insert into carrier_gateways (name, host, port, transport, priority, weight) values ($1, '127.0.0.1', $2, $3, $4, $5)`,
+          [g.name, g.port, transport, g.priority ?? 10, g.weight ?? 100]);
       }
       await refresh.reload();
     },
 
     async carrier(scenario, port, keys = {}, calls = 1) {
-      const done = runSipp(scenario, ['-p', String(port), '-m', String(calls), ...Object.entries(keys).flatMap(([k, v]) => ['-key', k, v])]);
-      await udpBound(port);
+      const done = runSipp(scenario, ['-p', String(port), '-m', String(calls), ...Object.entries(keys).flatMap(([k, v]) => ['-key', k, v])], undefined, undefined, transport);
+      await waitForListener(port, transport);
       return { done };
     },
 
@@ -217,7 +207,7 @@ export async function startHarness(overrides: Record<string, unknown> = {}): Pro
         `127.0.0.1:${target.sipPort}`, '-p', String(await freePort()), '-m', String(o.calls ?? 1), '-r', '10', '-s', o.callee,
         '-key', 'caller', o.caller, '-d', String(o.holdMs ?? 1000), ...Object.entries(o.keys ?? {}).flatMap(([k, v]) => ['-key', k, v]),
         ...(o.sippArgs ?? []),
-      ], o.from);
+      ], o.from, undefined, transport);
     },
 
     async cdrs(where, count) {

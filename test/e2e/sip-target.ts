@@ -32,19 +32,23 @@ export interface SipTarget {
   close(): Promise<void>;
 }
 
-/** `edgeExtras`: the door settings the composition root gives the edge (allow-list, limits); unused by drachtio-server. */
+/**
+ * `edgeExtras`: the door settings the composition root gives the edge (allow-list, limits; drachtio-server takes
+ * only `transports` of them, default udp).
+ */
 export async function startSipTarget(secret: string, logger: Logger, edgeExtras: Pick<EdgeOptions, 'sources'> & Partial<EdgeOptions>): Promise<SipTarget> {
+  const transports = edgeExtras.transports ?? ['udp'];
   if (SIP_TEST_TARGET === 'drachtio') {
-    const d = await startDrachtioServer({ transports: ['udp'] });
+    const d = await startDrachtioServer({ transports });
     return {
       kind: 'drachtio', sipPort: d.sipPort, controlPort: d.controlPort, secret: d.secret, edge: null, drachtio: d,
       close: () => d.stop(failed),
     };
   }
-  // UDP alone can take any port the kernel gives; UDP+TCP need one number free on both, which freePort checks
-  const sipPort = edgeExtras.transports?.includes('tcp') ? await freePort() : 0;
+  // UDP alone takes any port the kernel gives; UDP+TCP need one number free on both
+  const sipPort = transports.includes('tcp') ? await freePort() : 0;
   const edge = await startEdge({
-    sipHost: '127.0.0.1', sipPort, transports: ['udp'], controlHost: '127.0.0.1', controlPort: 0, secret, logger, ...edgeExtras,
+    sipHost: '127.0.0.1', sipPort, controlHost: '127.0.0.1', controlPort: 0, secret, logger, ...edgeExtras, transports,
   });
   return { kind: 'edge', sipPort: edge.sipPort, controlPort: edge.controlPort, secret, edge, drachtio: null, close: () => edge.close() };
 }

@@ -5,7 +5,8 @@
 import type { Pool } from '../../src/db/pool.js';
 import { freePort } from '../helpers/ports.js';
 import { eventually } from '../helpers/poll.js';
-import { runSipp, udpBound, type SippResult } from './harness.js';
+import { runSipp, type SippResult } from './harness.js';
+import { waitForListener } from '../edge/support.js';
 
 /** Calls from the call center to 13800138000 through the SIP server on sipPort (`rate` new calls per second). */
 export async function placeCalls(sipPort: number, scenario: string, o: { caller: string; holdMs: number; calls?: number; rate?: number }): Promise<SippResult> {
@@ -18,7 +19,7 @@ export async function placeCalls(sipPort: number, scenario: string, o: { caller:
 /** The carrier (sipp UAS on the gateway's port); `done` settles when its calls are over. */
 export async function startCarrier(port: number, calls: number, scenario = 'call-uas-answer.xml'): Promise<{ done: Promise<SippResult> }> {
   const done = runSipp(scenario, ['-p', String(port), '-m', String(calls)]);
-  await udpBound(port);
+  await waitForListener(port, 'udp');
   return { done }; // wrapped: an async function returning the bare promise would wait for the calls to end
 }
 

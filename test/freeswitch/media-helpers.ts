@@ -3,7 +3,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { metrics, type AnnouncementResult, type PromptLabel } from '../../src/observability/metrics.js';
-import { runSipp, scenarioFor, startHarness, udpBound, type Harness, type SippResult } from '../e2e/harness.js';
+import { runSipp, scenarioFor, startHarness, type Harness, type SippResult } from '../e2e/harness.js';
+import { waitForListener } from '../edge/support.js';
 import { freePort } from '../helpers/ports.js';
 import { eventually } from '../helpers/poll.js';
 import type { FreeSwitch } from './freeswitch.js';
@@ -49,7 +50,7 @@ export async function carrier(h: Harness, sink: RtpSink, calls: number): Promise
   const port = await freePort();
   await h.gateways([{ name: 'gw-media', port }]);
   const done = runSipp('media-uas-answer.xml', ['-p', String(port), '-m', String(calls), '-key', 'rtp_port', String(sink.port)], '127.0.0.1', 90);
-  await udpBound(port);
+  await waitForListener(port, 'udp');
   return { done };
 }
 
