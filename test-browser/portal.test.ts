@@ -14,7 +14,8 @@ import { projectPath } from '../src/util/paths.js';
 import { createTestDb, type TestDb } from '../test/helpers/pg.js';
 import { deleteKeys, TEST_REDIS_URL, testPrefix } from '../test/helpers/redis.js';
 import { freePort } from '../test/helpers/ports.js';
-import { killSipps, runSipp, udpBound } from '../test/e2e/harness.js';
+import { killSipps, runSipp } from '../test/e2e/harness.js';
+import { waitForListener } from '../test/edge/support.js';
 
 const BOOT = 'browser-test-operator-token-0123456789';
 const SHOTS = projectPath('test-results', 'browser');
@@ -120,7 +121,7 @@ describe('tenant pages', () => {
 
     // the call: the carrier answers, the agent +8657188880000 talks 3 s to 13800138000
     const uas = runSipp('call-uas-answer.xml', ['-p', String(carrierPort), '-m', '1']);
-    await udpBound(carrierPort);
+    await waitForListener(carrierPort, 'udp');
     const uac = await runSipp('call-uac-answer.xml', [`127.0.0.1:${sipPort}`, '-p', String(await freePort()), '-m', '1', '-s', '13800138000', '-key', 'caller', '+8657188880000', '-d', '3000']);
     await uas;
     expect(uac.successful, productLog.slice(-2000)).toBe(1);
