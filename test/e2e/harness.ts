@@ -161,7 +161,7 @@ export async function startHarness(overrides: Record<string, unknown> = {}, opts
     'sip.optionsPingSeconds': 0, 'sip.gatewayTimeoutSeconds': 3, 'log.level': 'silent', ...overrides,
   });
   const { sources, refresh } = await pgSources(db.pool, config, logger);
-  const target = await startSipTarget(SECRET, logger, { sources, ...doorOptions(config), transports });
+  const target = await startSipTarget(SECRET, logger, { sources, ...doorOptions(config), transports: config.edge.transports });
   const redis = createChargingRedis({ ...config.redis, keyPrefix: prefix });
   await waitReady(redis);
   const charging = createChargingEngine({ redis, pool: db.pool, config, logger, instanceId: 'e2e', sweepIntervalMs: 0 });
