@@ -30,7 +30,7 @@ type Kind =
   | { type: 'enum'; values: readonly string[] }
   | { type: 'list'; pattern?: RegExp; allowed?: string; optional?: boolean };
 
-interface Setting {
+export interface Setting {
   path: string;
   env: string;
   kind: Kind;
