@@ -29,23 +29,25 @@ const schemeArb = fc.record({
   rounding: fc.constantFrom('up', 'down', 'half-up'),
   slice: fc.constantFrom(5, 10, 60),
 });
-const callArb = fc.record({
+const callArb = (tenants: number) => fc.record({
   start: fc.integer({ min: 0, max: 60_000 }),
   ring: fc.integer({ min: 0, max: 5000 }),
   answered: fc.integer({ min: 0, max: 9 }).map((n) => n < 8), // 80 % answered
   talk: fc.integer({ min: 0, max: 300_000 }),
   byeLatency: fc.integer({ min: 0, max: 2000 }),
   instance: fc.nat(2),
-  tenant: fc.nat(2),
+  tenant: fc.nat(tenants - 1),
 });
 const creditArb = fc.oneof(fc.bigInt({ min: 0n, max: 300n }), fc.bigInt({ min: 0n, max: 20_000n }));
 
-export function scenarioArb(o: { instances?: fc.Arbitrary<number>; maxTenants?: number } = {}) {
+/** `minTenants`..`maxTenants` tenants (default 1-3); consecutive tenant ids are in consecutive key shards. */
+export function scenarioArb(o: { instances?: fc.Arbitrary<number>; minTenants?: number; maxTenants?: number } = {}) {
+  const maxTenants = o.maxTenants ?? 3;
   return fc.record({
     scheme: schemeArb,
-    credits: fc.array(creditArb, { minLength: 1, maxLength: o.maxTenants ?? 3 }), // one per tenant
-    calls: fc.array(callArb, { minLength: 1, maxLength: 200, size: 'max' }),
-    topUps: fc.array(fc.record({ at: fc.integer({ min: 0, max: 200_000 }), fen: fc.bigInt({ min: 1n, max: 5000n }), tenant: fc.nat(2) }), { maxLength: 3 }),
+    credits: fc.array(creditArb, { minLength: o.minTenants ?? 1, maxLength: maxTenants }), // one per tenant
+    calls: fc.array(callArb(maxTenants), { minLength: 1, maxLength: 200, size: 'max' }),
+    topUps: fc.array(fc.record({ at: fc.integer({ min: 0, max: 200_000 }), fen: fc.bigInt({ min: 1n, max: 5000n }), tenant: fc.nat(maxTenants - 1) }), { maxLength: 3 }),
     instances: o.instances ?? fc.integer({ min: 2, max: 3 }),
     kill: fc.option(fc.record({ which: fc.nat(2), at: fc.integer({ min: 0, max: 200_000 }) }), { nil: undefined }),
   });
