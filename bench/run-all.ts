@@ -7,6 +7,7 @@ import { projectPath } from '../src/util/paths.js';
 
 const benches: { name: string; file: string; args: string[] }[] = [
   { name: 'charging', file: 'bench/charging.bench.ts', args: [] },
+  { name: 'outbox', file: 'bench/outbox.bench.ts', args: [] },
   { name: 'sip', file: 'bench/sip.bench.ts', args: process.argv.slice(2) },
   { name: 'flood', file: 'bench/flood.bench.ts', args: [] },
 ];
