@@ -1,4 +1,7 @@
-/** Ingress trunks (call-center source addresses we accept INVITEs from) and carrier gateways (where calls go). */
+/**
+ * Ingress trunks (call-center source addresses we accept INVITEs from: an address, any source port, see migration
+ * 021) and carrier gateways (where calls go).
+ */
 import { recordAudit } from '../audit/audit.js';
 import type { Gateway as DirectoryGateway } from '../sip/directory.js';
 import type { Actor, ServiceDeps } from './context.js';
@@ -10,7 +13,6 @@ const NAME = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
 export interface Trunk {
   name: string;
   address: string;
-  port: number | null;
   failurePolicy: 'terminate' | 'continue';
   enabled: boolean;
 }
@@ -20,7 +22,7 @@ export interface Gateway extends Omit<DirectoryGateway, 'id'> {
   enabled: boolean;
 }
 
-const TRUNK_COLS = `name, host(address) as address, port, failure_policy as "failurePolicy", enabled`;
+const TRUNK_COLS = `name, host(address) as address, failure_policy as "failurePolicy", enabled`;
 const GATEWAY_COLS = `name, host, port, transport, priority, weight, number_format as "numberFormat", enabled`;
 
 function checkName(name: string): string {
@@ -51,15 +53,14 @@ export async function listTrunks(deps: ServiceDeps, actor: Actor): Promise<Trunk
 }
 
 export async function addTrunk(
-  deps: ServiceDeps, actor: Actor, input: { name: string; address: string; port?: number | null; failurePolicy?: 'terminate' | 'continue' },
+  deps: ServiceDeps, actor: Actor, input: { name: string; address: string; failurePolicy?: 'terminate' | 'continue' },
 ): Promise<Trunk> {
   requireWriter(actor, 'adding a trunk');
   const name = checkName(input.name);
-  const port = input.port == null ? null : intIn('port', input.port, 1, 65535);
   return tx(deps, async (c) => {
     const t = (await insert(`trunk ${name}`, 'address', () => c.query<Trunk>(
-      `insert into ingress_trunks (name, address, port, failure_policy) values ($1, $2, $3, $4) returning ${TRUNK_COLS}`,
-      [name, input.address, port, input.failurePolicy ?? 'terminate'],
+      `insert into ingress_trunks (name, address, failure_policy) values ($1, $2, $3) returning ${TRUNK_COLS}`,
+      [name, input.address, input.failurePolicy ?? 'terminate'],
     ))).rows[0]!;
     await recordAudit(c, { actor, action: 'trunk.add', targetType: 'trunk', targetId: name, after: t });
     return t;

@@ -401,6 +401,9 @@ describe('rate decks, trunks, gateways', () => {
     expect((await call('POST', '/v1/trunks', { body: { name: 'ccc-b', address: '10.0.0.4' } })).status).toBe(409);
     const bad = await call('POST', '/v1/trunks', { body: { name: 'ccc-c', address: '10.0.0.300' } });
     expect([bad.status, bad.body.error.field]).toEqual([400, 'address']);
+    // no source port: trunks send from many (migration 021)
+    const port = await call('POST', '/v1/trunks', { body: { name: 'ccc-p', address: '10.0.0.5', port: 5060 } });
+    expect([port.status, port.body.error.field]).toEqual([400, 'body.port']);
     expect((await call('POST', '/v1/trunks/ccc-b/disable')).body.enabled).toBe(false);
     expect((await call('POST', '/v1/trunks/ccc-b/enable')).body.enabled).toBe(true);
     expect((await call('POST', '/v1/trunks/nope/enable')).status).toBe(404);

@@ -241,7 +241,11 @@ describe('trunks and gateways', () => {
     const dup = await run(['trunk', 'add', '--name', 'ccc-b', '--address', '10.0.0.4']);
     expect([dup.code, dup.stderr]).toEqual([2, expect.stringMatching(/already exists/)]);
     const trunks = JSON.parse((await run(['trunk', 'list', '--json'])).stdout) as { name: string; address: string; failurePolicy: string }[];
-    expect(trunks.find((t) => t.name === 'ccc-b')).toMatchObject({ address: '10.0.0.3', failurePolicy: 'continue' });
+    expect(trunks.find((t) => t.name === 'ccc-b')).toEqual({ name: 'ccc-b', address: '10.0.0.3', failurePolicy: 'continue', enabled: true });
+    // a trunk is an address, any source port (migration 021 dropped the never-enforced port)
+    const withPort = await run(['trunk', 'add', '--name', 'ccc-p', '--address', '10.0.0.5', '--port', '5060']);
+    expect([withPort.code, withPort.stderr]).toEqual([2, expect.stringMatching(/port/)]);
+    expect(await count(`select 1 from information_schema.columns where table_name = 'ingress_trunks' and column_name = 'port'`)).toBe(0);
     expect((await run(['gateway', 'add', '--name', 'gw-b', '--host', '10.1.1.1', '--priority', '5', '--number-format', 'e164'])).code).toBe(0);
     expect((await run(['gateway', 'disable', 'gw-b'])).code).toBe(0);
     const gws = JSON.parse((await run(['gateway', 'list', '--json'])).stdout) as { name: string; enabled: boolean }[];

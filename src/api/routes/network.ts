@@ -11,7 +11,7 @@ import { errors, Id } from '../schemas.js';
 const Name = Type.String({ pattern: '^[a-z0-9][a-z0-9_.-]{0,62}$' });
 const NameParam = Type.Object({ name: Name }, { additionalProperties: false });
 const PlanParam = Type.Object({ plan: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.\\-]{0,63}$' }) }, { additionalProperties: false });
-const Trunk = Type.Object({ name: Type.String(), address: Type.String(), port: Type.Union([Type.Integer(), Type.Null()]), failurePolicy: Type.String(), enabled: Type.Boolean() });
+const Trunk = Type.Object({ name: Type.String(), address: Type.String(), failurePolicy: Type.String(), enabled: Type.Boolean() });
 const Gateway = Type.Object({
   name: Type.String(), host: Type.String(), port: Type.Integer(), transport: Type.String(), priority: Type.Integer(), weight: Type.Integer(), numberFormat: Type.String(), enabled: Type.Boolean(),
 });
@@ -26,8 +26,7 @@ export function registerNetworkRoutes(app: FastifyInstance, s: ServiceDeps): voi
     schema: {
       summary: 'Accept INVITEs from a call-center trunk address, with its Redis-down policy (RFC 4006 CCFH)', tags: ['network'],
       body: Type.Object({
-        name: Name, address: Type.String({ maxLength: 64, description: 'source IP address' }),
-        port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+        name: Name, address: Type.String({ maxLength: 64, description: 'source IP address; calls are accepted from any source port of it' }),
         failurePolicy: Type.Optional(Type.Union([Type.Literal('terminate'), Type.Literal('continue')])),
       }, { additionalProperties: false }),
       response: { 201: Trunk, ...errors(400, 401, 403, 409) },

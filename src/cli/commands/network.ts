@@ -12,13 +12,12 @@ export const networkCommands: CommandSpec[] = [
     summary: 'Allow INVITEs from a call-center trunk address (IP allow-list) with its failure policy (RFC 4006 CCFH).',
     options: [
       { name: 'name', type: 'string', required: true, doc: 'unique name' },
-      { name: 'address', type: 'string', required: true, doc: 'source IP address' },
-      { name: 'port', type: 'int', doc: 'source port (default any)' },
+      { name: 'address', type: 'string', required: true, doc: 'source IP address (any source port: trunks send from many)' },
       { name: 'failure-policy', type: 'string', values: ['terminate', 'continue'], doc: 'when Redis is down: refuse (default) or let calls through' },
     ],
     async run(ctx, args) {
       const t = await addTrunk(ctx.services(), ctx.actor, {
-        name: reqStr(args, 'name'), address: reqStr(args, 'address'), port: num(args.opts.port) ?? null,
+        name: reqStr(args, 'name'), address: reqStr(args, 'address'),
         failurePolicy: str(args, 'failure-policy') as 'terminate' | 'continue' | undefined,
       });
       return { json: t, text: `trunk ${t.name} added` };
@@ -29,7 +28,7 @@ export const networkCommands: CommandSpec[] = [
     summary: 'List ingress trunks.',
     async run(ctx) {
       const rows = await listTrunks(ctx.services(), ctx.actor);
-      return { json: rows, text: table(['name', 'address', 'port', 'failure policy', 'enabled'], rows.map((r) => [r.name, r.address, r.port?.toString() ?? 'any', r.failurePolicy, String(r.enabled)])) };
+      return { json: rows, text: table(['name', 'address', 'failure policy', 'enabled'], rows.map((r) => [r.name, r.address, r.failurePolicy, String(r.enabled)])) };
     },
   },
   {
