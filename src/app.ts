@@ -5,9 +5,9 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { configForLog, type Config } from './config/config.js';
-import { createPool } from './db/pool.js';
+import { createPool, type Pool } from './db/pool.js';
 import { migrate } from './db/migrate.js';
-import { createChargingRedis, waitReady, watchFailovers } from './charging/redis.js';
+import { createChargingRedis, waitReady, watchFailovers, type ChargingRedis } from './charging/redis.js';
 import { createChargingEngine } from './charging/engine.js';
 import { subscribeTenantControl } from './charging/tenant-sync.js';
 import { createOutboxConsumer } from './outbox/consumer.js';
@@ -27,6 +27,8 @@ import { startMaintenance } from './jobs/maintenance.js';
 import { importMissingYears } from './calendar/store.js';
 import { createScheduler } from './jobs/scheduler.js';
 import type { Logger } from './util/logger.js';
+import type { DrachtioTarget } from './sip/connect.js';
+import type { ReadinessReport } from './observability/readiness.js';
 
 export interface RunningApp {
   instanceId: string;
@@ -35,11 +37,24 @@ export interface RunningApp {
   controlPort: number | null;
   /** Calls this instance is handling now (several instances in one process share the metrics registry). */
   activeCalls(): number;
+  /** The readiness report behind /readyz (a worker's, asked by the primary: src/workers). */
+  readiness(): Promise<ReadinessReport>;
   /** Stop taking calls, let live ones run up to drainSeconds, cut the rest, close everything. Idempotent. */
   shutdown(reason: string): Promise<void>;
 }
 
-export async function startApp(config: Config, logger: Logger): Promise<RunningApp> {
+/**
+ * A call-control worker thread (src/workers): calls come from the primary's embedded edge; the primary has run
+ * the migrations and the demo seed and runs the edge, the HTTP API, maintenance and the scheduler, so none of
+ * them start here. Each worker is an instance of its own (instance id, leases, outbox consumer, drain).
+ */
+export interface WorkerRole {
+  edge: DrachtioTarget;
+  /** The media servers' SIP addresses, for the edge's source allow-list (held by the primary). */
+  onMediaHosts(hosts: readonly string[]): void;
+}
+
+export async function startApp(config: Config, logger: Logger, worker: WorkerRole | null = null): Promise<RunningApp> {
   const instanceId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const log = logger.child({ instanceId });
   log.debug({ config: configForLog(config) }, 'configuration');
@@ -55,10 +70,7 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
   try {
     const pool = createPool(config.postgres.url, config.postgres.poolSize);
     closers.push({ name: 'postgres', close: () => pool.end() });
-    const m = await migrate(pool);
-    if (m.applied.length) log.info({ applied: m.applied }, 'migrations applied');
-    await pool.query('select ensure_cdr_partitions(now(), 3)');
-    await importMissingYears(pool); // the bundled working-day calendar (config/calendar) for years not imported yet
+    if (!worker) await prepareDatabase(pool, log);
 
     const redis = createChargingRedis(config.redis);
     closers.push({ name: 'redis', close: () => redis.quit() });
@@ -66,13 +78,7 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     const unwatch = watchFailovers(redis, (f) => log.warn(f, 'Redis master changed (failover)'));
     closers.push({ name: 'redis-failover-watch', close: async () => unwatch() });
 
-    if (config.demo.autoSeed) {
-      const { rows } = await pool.query<{ n: string }>('select count(*)::text as n from tenants');
-      if (rows[0]?.n === '0') {
-        await seedDemo(pool, redis, { timeZone: config.service.timezone });
-        log.info('database had no tenant: demo tenant seeded (contract sample order)');
-      }
-    }
+    if (!worker) await seedIfEmpty(config, pool, redis, log);
 
     const charging = createChargingEngine({ redis, pool, config, logger: log, instanceId });
     closers.push({ name: 'charging', close: () => charging.close() });
@@ -82,32 +88,18 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
 
     let edge: Edge | null = null;
     let edgeSources: SourceAllowList | null = null;
-    let targets = drachtioTargets(config);
+    let targets = worker ? [worker.edge] : drachtioTargets(config);
     if (targets.length === 0) {
-      // embedded: app and edge share a secret made now, known to no one else (config drachtio.secret is not used)
-      const secret = randomBytes(32).toString('hex');
-      const { sources, refresh } = await pgSources(pool, config, log);
-      edgeSources = sources;
-      closers.push({ name: 'sip-sources', close: () => refresh.stop() });
-      edge = await startEdge({
-        sources, ...doorOptions(config),
-        sipHost: config.edge.sipHost,
-        sipPort: config.edge.sipPort,
-        transports: config.edge.transports,
-        controlHost: '127.0.0.1',
-        controlPort: config.drachtio.port,
-        secret,
-        logger: log,
-      });
-      const e = edge;
-      closers.push({ name: 'edge', close: () => e.close() });
-      targets = [{ host: '127.0.0.1', port: edge.controlPort, secret }];
-      log.info({ sipPort: edge.sipPort, controlPort: edge.controlPort }, 'embedded SIP edge started');
+      const e = await startEmbeddedEdge(config, pool, log, closers);
+      edge = e.edge;
+      edgeSources = e.sources;
+      targets = [e.target];
     }
     const servers = await connectSipServers(targets, log);
     closers.push({ name: 'srf', close: async () => servers.close() });
 
-    const media = startMedia(servers, config, log, { sources: edgeSources });
+    const mediaSources = worker ? { set: (_group: string, hosts: readonly string[]) => (worker.onMediaHosts(hosts), []) } : edgeSources;
+    const media = startMedia(servers, config, log, { sources: mediaSources });
     if (media) closers.push({ name: 'media', close: () => media.close() });
     const outageLog = createOutageRecorder({ pool, logger: log, instanceId });
     closers.push({ name: 'outage-log', close: () => outageLog.close() });
@@ -124,18 +116,12 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     readiness.add('outbox', () => outbox.alive());
     for (const [name, probe] of media?.pool.probes() ?? []) readiness.add(name, probe, { critical: false });
 
-    const services = { config, pool, logger: log, redis: async () => ({ redis, error: null }), now: () => new Date() };
-    const http = createHttpServer({ config, logger: log, readiness, services });
-    const bound = await http.listen();
-    closers.push({ name: 'http', close: () => http.close() });
-    log.info({ http: `${bound.host}:${bound.port}` }, 'HTTP API, /metrics, /healthz, /readyz listening');
-
-    const maintenance = startMaintenance({ pool, redis, config, logger: log, intervalMs: config.jobs.intervalSeconds * 1000 });
-    closers.push({ name: 'maintenance', close: async () => maintenance.stop() });
-    if (config.jobs.schedulerEnabled) {
-      const scheduler = createScheduler({ deps: { config, pool, redis: async () => ({ redis, error: null }), logger: log, now: () => new Date() }, instanceId, tickMs: config.jobs.schedulerTickSeconds * 1000, logger: log });
-      scheduler.start();
-      closers.push({ name: 'scheduler', close: () => scheduler.stop() });
+    let httpPort = 0;
+    if (!worker) {
+      const http = await startHttp(config, log, readiness, pool, redis);
+      closers.push({ name: 'http', close: () => http.close() });
+      httpPort = http.port;
+      for (const j of startJobs(config, log, pool, redis, instanceId)) closers.push(j);
     }
 
     let stopping: Promise<void> | null = null;
@@ -154,9 +140,79 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
       return stopping;
     };
 
-    return { instanceId, httpPort: bound.port, sipPort: edge?.sipPort ?? null, controlPort: edge?.controlPort ?? null, activeCalls: () => sip.activeCalls(), shutdown };
+    return {
+      instanceId, httpPort, sipPort: edge?.sipPort ?? null, controlPort: edge?.controlPort ?? null,
+      activeCalls: () => sip.activeCalls(), readiness: () => readiness.check(), shutdown,
+    };
   } catch (e) {
     await closeAll();
     throw e;
   }
+}
+
+/** Migrations, this quarter's CDR partitions, the bundled working-day calendar (years not imported yet). */
+export async function prepareDatabase(pool: Pool, log: Logger): Promise<void> {
+  const m = await migrate(pool);
+  if (m.applied.length) log.info({ applied: m.applied }, 'migrations applied');
+  await pool.query('select ensure_cdr_partitions(now(), 3)');
+  await importMissingYears(pool);
+}
+
+/** The contract's demo tenant when the database has none (config demo.autoSeed). */
+export async function seedIfEmpty(config: Config, pool: Pool, redis: ChargingRedis, log: Logger): Promise<void> {
+  if (!config.demo.autoSeed) return;
+  const { rows } = await pool.query<{ n: string }>('select count(*)::text as n from tenants');
+  if (rows[0]?.n === '0') {
+    await seedDemo(pool, redis, { timeZone: config.service.timezone });
+    log.info('database had no tenant: demo tenant seeded (contract sample order)');
+  }
+}
+
+/** The HTTP API with /metrics, /healthz, /readyz; `metricsText` replaces this thread's registry (src/workers). */
+export async function startHttp(
+  config: Config, log: Logger, readiness: Readiness, pool: Pool, redis: ChargingRedis, metricsText?: () => Promise<string>,
+): Promise<{ port: number; close: () => Promise<void> }> {
+  const services = { config, pool, logger: log, redis: async () => ({ redis, error: null }), now: () => new Date() };
+  const http = createHttpServer({ config, logger: log, readiness, services, ...(metricsText ? { metricsText } : {}) });
+  const bound = await http.listen();
+  log.info({ http: `${bound.host}:${bound.port}` }, 'HTTP API, /metrics, /healthz, /readyz listening');
+  return { port: bound.port, close: () => http.close() };
+}
+
+/** Maintenance (drift gauges, low balances, notices) and the billing scheduler: once per instance (process). */
+export function startJobs(config: Config, log: Logger, pool: Pool, redis: ChargingRedis, instanceId: string): { name: string; close: () => Promise<unknown> }[] {
+  const out: { name: string; close: () => Promise<unknown> }[] = [];
+  const maintenance = startMaintenance({ pool, redis, config, logger: log, intervalMs: config.jobs.intervalSeconds * 1000 });
+  out.push({ name: 'maintenance', close: async () => maintenance.stop() });
+  if (config.jobs.schedulerEnabled) {
+    const scheduler = createScheduler({ deps: { config, pool, redis: async () => ({ redis, error: null }), logger: log, now: () => new Date() }, instanceId, tickMs: config.jobs.schedulerTickSeconds * 1000, logger: log });
+    scheduler.start();
+    out.push({ name: 'scheduler', close: () => scheduler.stop() });
+  }
+  return out;
+}
+
+/**
+ * The embedded SIP edge with its PostgreSQL-fed source allow-list. App and edge share a secret made now, known to
+ * no one else (config drachtio.secret is not used). Its closers go into `closers`.
+ */
+export async function startEmbeddedEdge(
+  config: Config, pool: Pool, log: Logger, closers: { name: string; close: () => Promise<unknown> }[],
+): Promise<{ edge: Edge; sources: SourceAllowList; target: DrachtioTarget }> {
+  const secret = randomBytes(32).toString('hex');
+  const { sources, refresh } = await pgSources(pool, config, log);
+  closers.push({ name: 'sip-sources', close: () => refresh.stop() });
+  const edge = await startEdge({
+    sources, ...doorOptions(config),
+    sipHost: config.edge.sipHost,
+    sipPort: config.edge.sipPort,
+    transports: config.edge.transports,
+    controlHost: '127.0.0.1',
+    controlPort: config.drachtio.port,
+    secret,
+    logger: log,
+  });
+  closers.push({ name: 'edge', close: () => edge.close() });
+  log.info({ sipPort: edge.sipPort, controlPort: edge.controlPort }, 'embedded SIP edge started');
+  return { edge, sources, target: { host: '127.0.0.1', port: edge.controlPort, secret } };
 }

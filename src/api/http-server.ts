@@ -31,6 +31,8 @@ export interface HttpServerDeps {
   services?: ServiceDeps;
   /** More /v1 routes (e.g. billing's), registered with the same auth, limits and error format. */
   extraRoutes?: ExtraRoutes[];
+  /** /metrics body; default this thread's registry (src/workers: the primary's and every worker's, aggregated). */
+  metricsText?: () => Promise<string>;
 }
 
 export interface HttpServer {
@@ -144,7 +146,7 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
       schema: { summary: 'This API as an OpenAPI 3.1 document', tags: ['meta'], security: [], response: { 200: Type.Object({ openapi: Type.String() }, { additionalProperties: true }) } },
     }, async () => root.swagger());
 
-    registerProbes(root, deps.readiness);
+    registerProbes(root, deps.readiness, deps.metricsText ?? (() => registry.metrics()));
 
     if (deps.services) {
       const services = deps.services;
@@ -183,14 +185,14 @@ const Ready = Type.Object({
 });
 
 /** Probes: no auth, no rate limit. Their store probes are throttled (src/observability/probes.ts). */
-function registerProbes(app: FastifyInstance, readiness: Readiness): void {
+function registerProbes(app: FastifyInstance, readiness: Readiness, metricsText: () => Promise<string>): void {
   app.get('/metrics', {
     schema: { summary: 'Prometheus metrics (text exposition)', tags: ['probes'], security: [], produces: ['text/plain'], response: { 200: Type.String() } },
   }, async (_req, reply) => {
     // Runs the readiness probes first so softswitch_component_up is fresh at every scrape, not only when
     // something polls /readyz.
     await readiness.check();
-    const body = await registry.metrics();
+    const body = await metricsText();
     return reply.header('cache-control', 'no-store').type(registry.contentType).serializer((x) => String(x)).send(body);
   });
   app.get('/healthz', {

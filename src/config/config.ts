@@ -83,6 +83,7 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'sip.cancelTimeoutSeconds', env: 'SIP_CANCEL_TIMEOUT_SECONDS', kind: { type: 'int', min: 1, max: 300 }, doc: 'after we CANCEL a carrier INVITE, how long to wait for its final response before the call ends anyway (RFC 3261 §9.1: 64·T1 = 32 s)' },
   { path: 'sip.sessionExpiresSeconds', env: 'SIP_SESSION_EXPIRES_SECONDS', kind: { type: 'int', min: 90, max: 7200 }, doc: 'RFC 4028 session interval asked of the carrier (it refreshes, refresher=uas); bounds how long a carrier leg outlives a dead instance (docs/sip.md)' },
   { path: 'sip.optionsPingSeconds', env: 'SIP_OPTIONS_PING_SECONDS', kind: { type: 'int', min: 0, max: 3600 }, doc: 'interval of OPTIONS pings to carrier gateways (0 = off)' },
+  { path: 'sip.workers', env: 'SIP_WORKERS', kind: { type: 'int', min: 0, max: 64 }, doc: 'call-control worker threads next to the embedded edge (0 = one per CPU core; 1 = edge and app in one thread, as with an external drachtio-server, which always uses one); docs/scaling.md' },
   { path: 'charging.rounding', env: 'CHARGE_ROUNDING', kind: { type: 'enum', values: ['up', 'down', 'half-up'] }, doc: 'rounding of each call charge to the fen' },
   { path: 'charging.consumptionOrder', env: 'BALANCE_CONSUMPTION_ORDER', kind: { type: 'enum', values: ['earliest-expiry', 'gift-first', 'paid-first'] }, doc: 'which balance bucket a charge draws first' },
   { path: 'charging.failurePolicy', env: 'FAILURE_POLICY', kind: { type: 'enum', values: ['terminate', 'continue'] }, doc: 'default RFC 4006 CCFH when Redis is down (per trunk override in DB)' },
@@ -153,7 +154,7 @@ export interface Config {
     tcpIdleSeconds: number;
     tcpReadSeconds: number;
   };
-  sip: { callerIdSource: 'pai' | 'from'; userAgent: string; gatewayTimeoutSeconds: number; cancelTimeoutSeconds: number; sessionExpiresSeconds: number; optionsPingSeconds: number };
+  sip: { callerIdSource: 'pai' | 'from'; userAgent: string; gatewayTimeoutSeconds: number; cancelTimeoutSeconds: number; sessionExpiresSeconds: number; optionsPingSeconds: number; workers: number };
   charging: {
     rounding: 'up' | 'down' | 'half-up';
     consumptionOrder: 'earliest-expiry' | 'gift-first' | 'paid-first';

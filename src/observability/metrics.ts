@@ -9,6 +9,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { SlidingDelta, asrRatio, perSecond } from './window.js';
 
 export const registry = new Registry();
+// `aggregator` on gauges: how /metrics merges the threads of a split instance (src/workers/aggregate.ts);
+// counters, histograms and unmarked gauges (per-thread amounts: active calls, CPS) are summed.
 // The standard process_* and nodejs_* metrics keep their stock names (no prefix) so stock Node.js dashboards and
 // alerts work on them; select ours with {job="softswitch"}.
 collectDefaultMetrics({ register: registry });
@@ -74,7 +76,7 @@ export const metrics = {
   asr: new Gauge({
     name: 'softswitch_asr_ratio',
     help: `Answer-seizure ratio of this instance over the last ${ASR_WINDOW_SECONDS}s: answered / (answered+failed+canceled); NaN with no seizures`,
-    registers: [registry],
+    registers: [registry], aggregator: 'average',
     async collect() {
       const t = await callTotals();
       const d = asrWindow.push(Date.now(), [t.answered, t.seized]);
@@ -115,7 +117,7 @@ export const metrics = {
   operatorCutsTotal: new Counter({
     name: 'softswitch_operator_cuts_total', help: 'Calls cut by operator action (suspension) or drain', labelNames: ['cause'] as const, registers: [registry],
   }),
-  gatewayUp: new Gauge({ name: 'softswitch_gateway_up', help: '1 when the carrier gateway answers OPTIONS', labelNames: ['gateway'] as const, registers: [registry] }),
+  gatewayUp: new Gauge({ name: 'softswitch_gateway_up', help: '1 when the carrier gateway answers OPTIONS', labelNames: ['gateway'] as const, registers: [registry], aggregator: 'max' }),
   gatewayOptionsRtt: new Histogram({
     name: 'softswitch_gateway_options_rtt_seconds', help: 'OPTIONS ping round trip to carrier gateways', labelNames: ['gateway'] as const,
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5], registers: [registry],
@@ -127,11 +129,11 @@ export const metrics = {
   storeErrors: new Counter({
     name: 'softswitch_store_errors_total', help: 'Redis and PostgreSQL command errors', labelNames: ['store', 'op'] as const, registers: [registry],
   }),
-  outboxBacklog: new Gauge({ name: 'softswitch_outbox_backlog', help: 'CDR/ledger events waiting in the Redis outbox', registers: [registry] }),
-  outboxOldestAge: new Gauge({ name: 'softswitch_outbox_oldest_age_seconds', help: 'Age of the oldest event waiting in the outbox', registers: [registry] }),
+  outboxBacklog: new Gauge({ name: 'softswitch_outbox_backlog', help: 'CDR/ledger events waiting in the Redis outbox', registers: [registry], aggregator: 'max' }),
+  outboxOldestAge: new Gauge({ name: 'softswitch_outbox_oldest_age_seconds', help: 'Age of the oldest event waiting in the outbox', registers: [registry], aggregator: 'max' }),
   outboxShardLag: new Gauge({
     name: 'softswitch_outbox_shard_lag_seconds', help: 'Per Redis key shard: age of the oldest outbox event not yet written to PostgreSQL (0 = none waiting)',
-    labelNames: ['shard'] as const, registers: [registry],
+    labelNames: ['shard'] as const, registers: [registry], aggregator: 'max',
   }),
   outboxBatches: new Counter({
     name: 'softswitch_outbox_batches_total', help: 'PostgreSQL transactions of the outbox writer (events written per transaction = events / batches)', registers: [registry],
@@ -147,12 +149,12 @@ export const metrics = {
     name: 'softswitch_outbox_events_total', help: 'Outbox events handled by the consumer', labelNames: ['outcome'] as const, registers: [registry],
   }),
   reconcileDrift: new Gauge({
-    name: 'softswitch_reconcile_drift_fen', help: 'Sum of |Redis balance - ledger balance| over tenants at the last reconciliation, in fen', registers: [registry],
+    name: 'softswitch_reconcile_drift_fen', help: 'Sum of |Redis balance - ledger balance| over tenants at the last reconciliation, in fen', registers: [registry], aggregator: 'max',
   }),
   reconcileDriftTenants: new Gauge({
-    name: 'softswitch_reconcile_drift_tenants', help: 'Tenants whose Redis balance differed from the ledger at the last reconciliation', registers: [registry],
+    name: 'softswitch_reconcile_drift_tenants', help: 'Tenants whose Redis balance differed from the ledger at the last reconciliation', registers: [registry], aggregator: 'max',
   }),
-  lowBalanceTenants: new Gauge({ name: 'softswitch_low_balance_tenants', help: 'Tenants below the low-balance threshold', registers: [registry] }),
+  lowBalanceTenants: new Gauge({ name: 'softswitch_low_balance_tenants', help: 'Tenants below the low-balance threshold', registers: [registry], aggregator: 'max' }),
   notificationsTotal: new Counter({
     name: 'softswitch_notifications_total',
     help: 'Tenant notice delivery attempts by channel (email, sms, webhook, log) and outcome (sent, retry, failed, no_provider)',
@@ -166,7 +168,7 @@ export const metrics = {
   }),
   drachtioConnected: new Gauge({
     name: 'softswitch_drachtio_connected', help: '1 while connected to the drachtio server (DRACHTIO_SERVERS entry, or the embedded edge)',
-    labelNames: ['server'] as const, registers: [registry],
+    labelNames: ['server'] as const, registers: [registry], aggregator: 'min',
   }),
   drachtioDisconnects: new Counter({
     name: 'softswitch_drachtio_disconnects_total', help: 'Connections to a drachtio server lost (closed, refused, or dropped after unanswered pings)',
@@ -176,14 +178,14 @@ export const metrics = {
     name: 'softswitch_drachtio_lost_calls_total', help: 'Calls ended because the connection to the drachtio server they came through was lost (billed up to that instant)',
     labelNames: ['server'] as const, registers: [registry],
   }),
-  draining: new Gauge({ name: 'softswitch_draining', help: '1 while the instance drains on shutdown', registers: [registry] }),
+  draining: new Gauge({ name: 'softswitch_draining', help: '1 while the instance drains on shutdown', registers: [registry], aggregator: 'max' }),
   componentUp: new Gauge({
     name: 'softswitch_component_up', help: '1 when the readiness probe of a component (drachtio, redis, postgres, outbox) passed (run at each scrape and /readyz)',
-    labelNames: ['component'] as const, registers: [registry],
+    labelNames: ['component'] as const, registers: [registry], aggregator: 'min',
   }),
   mediaServerUp: new Gauge({
     name: 'softswitch_media_server_up', help: '1 while the event socket of a FreeSWITCH media server (MEDIA_SERVER) is connected and ready',
-    labelNames: ['server'] as const, registers: [registry],
+    labelNames: ['server'] as const, registers: [registry], aggregator: 'min',
   }),
   announcementsTotal: new Counter({
     name: 'softswitch_announcements_total',

@@ -18,6 +18,8 @@ export interface AppProcess {
   kill(): Promise<void>;
   /** SIGTERM and wait: the drain path. */
   stop(): Promise<void>;
+  /** Exit code once it has exited (null while running, or when a signal ended it). */
+  exitCode(): number | null;
 }
 
 export async function startAppProcess(env: Record<string, string>, timeoutMs = 60_000): Promise<AppProcess> {
@@ -59,6 +61,7 @@ export async function startAppProcess(env: Record<string, string>, timeoutMs = 6
   return {
     pid: proc.pid!, httpPort, base,
     logs: () => lines,
+    exitCode: () => proc.exitCode,
     async kill() {
       if (alive()) proc.kill('SIGKILL');
       await exited;
