@@ -50,7 +50,8 @@ function tcpOpen(port: number): Promise<boolean> {
 
 const xml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
-export async function startDrachtioServer(opts: { transports?: ('udp' | 'tcp')[] } = {}): Promise<DrachtioServer> {
+/** logLevel: `info` (default) logs every SIP message; benchmarks use `notice` so the log is not what they measure. */
+export async function startDrachtioServer(opts: { transports?: ('udp' | 'tcp')[]; logLevel?: 'info' | 'notice' } = {}): Promise<DrachtioServer> {
   const missing = drachtioServerMissing();
   if (missing) throw new Error(missing);
   const dir = mkdtempSync(join(tmpdir(), 'drachtio-server-'));
@@ -63,7 +64,7 @@ export async function startDrachtioServer(opts: { transports?: ('udp' | 'tcp')[]
   <admin port="${controlPort}" secret="${xml(secret)}">127.0.0.1</admin>
   <sip><contacts><contact>sip:127.0.0.1:${sipPort};transport=${(opts.transports ?? ['udp', 'tcp']).join(',')}</contact></contacts></sip>
   <cdrs>false</cdrs>
-  <logging><file><name>${xml(logFile)}</name></file><loglevel>info</loglevel><sofia-loglevel>3</sofia-loglevel></logging>
+  <logging><file><name>${xml(logFile)}</name></file><loglevel>${opts.logLevel ?? 'info'}</loglevel><sofia-loglevel>${opts.logLevel === 'notice' ? 0 : 3}</sofia-loglevel></logging>
 </drachtio>
 `);
   const proc: ChildProcess = spawn(DRACHTIO_SERVER_BIN, ['-f', conf], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
