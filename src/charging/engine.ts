@@ -13,6 +13,7 @@ import { maxExactSeconds, scriptRate } from '../rating/charge.js';
 import { ratingDigits } from '../rating/normalize.js';
 import type { AuthorizeRequest, AuthorizeResult, ChargingEngine, LowCreditWarning, Metering, SettleResult } from './types.js';
 import { billCall } from './cdr.js';
+import { reclaimFacts } from './reclaim.js';
 import { realClock, type Clock } from './clock.js';
 import { RateCache } from './rate-cache.js';
 import { durably, type ChargingRedis } from './redis.js';
@@ -31,6 +32,10 @@ const MIN_LEAD_MS = 100;
 const WARN_ASK_MS = 2000;
 /** Retry period of a settlement or slice request that failed because Redis was unreachable. */
 const RETRY_MS = 1000;
+/** A call the sweeper cannot settle (corrupt hash) is looked at again this much later. */
+const SET_ASIDE_MS = 3_600_000;
+
+class UnusableCall extends Error {}
 
 interface LiveCall {
   callId: string;
@@ -519,32 +524,53 @@ export function createChargingEngine(deps: ChargingEngineDeps): Engine {
     let n = 0;
     for (const callId of due) {
       if (live.has(callId) || retries.has(callId)) continue; // ours: our timers or our deferred settlement handle it
-      const h = await redis.hgetall(k.call(shard, callId));
-      if (!h.tenant) {
-        await redis.zrem(k.leases(shard), callId);
-        continue;
-      }
-      const answerAt = h.answer ? Number(h.answer) : null;
-      const granted = Number(h.granted);
-      const at = Number(h.at);
-      const facts: CallFacts = {
-        callId, aCallId: callId, bCallId: null, tenantId: h.tenant, caller: '', callee: h.callee ?? '', ingressTrunk: null, gateway: null,
-        inviteAt: at, ringAt: null, answerAt, endAt: answerAt !== null ? answerAt + granted * 1000 : now,
-        sipStatus: answerAt !== null ? 200 : 408, result: answerAt !== null ? 'answered' : 'failed', rejectReason: null,
-        disconnectSide: 'system', disconnectReason: `instance ${h.inst} lost: reclaimed after lease expiry`,
-      };
-      const cdr = billCall(facts, JSON.parse(h.rate!) as AppliedRate, granted, instanceId);
+      // one call that cannot be settled (corrupt hash, a script refusing it) is set aside; Redis being unreachable
+      // still fails the shard (thrown), to be tried again at the next sweep
       try {
-        const r = await settleReserved(callId, h.tenant, cdr, `${cdr.chargeFen}|${cdr.billableSeconds}`, true);
-        if (!r.duplicate) {
-          n++;
-          log.warn({ callId, tenant: h.tenant, owner: h.inst, chargeFen: cdr.chargeFen }, 'reclaimed call of a lost instance');
-        }
+        if (await reclaim(shard, callId, now)) n++;
       } catch (e) {
-        if ((e as Error).message !== 'lease still valid') throw e;
+        if (!(e instanceof UnusableCall) && (e as Error).name !== 'ReplyError') throw e;
+        await setAside(shard, callId, (e as Error).message);
       }
     }
     return n;
+  }
+
+  /** Settle one call of a lost instance with its best known duration; true if this sweep settled it. */
+  async function reclaim(shard: number, callId: string, now: number): Promise<boolean> {
+    const h = await redis.hgetall(k.call(shard, callId));
+    if (!h.tenant) {
+      await redis.zrem(k.leases(shard), callId); // settled meanwhile (its hash is gone): a stale lease
+      return false;
+    }
+    const f = reclaimFacts(h, shard, k.shardOfTenant);
+    if ('problem' in f) throw new UnusableCall(f.problem);
+    const facts: CallFacts = {
+      callId, aCallId: callId, bCallId: null, tenantId: f.tenantId, caller: '', callee: f.callee, ingressTrunk: null, gateway: null,
+      inviteAt: f.inviteAt, ringAt: null, answerAt: f.answerAt, endAt: f.answerAt !== null ? f.answerAt + f.granted * 1000 : now,
+      sipStatus: f.answerAt !== null ? 200 : 408, result: f.answerAt !== null ? 'answered' : 'failed', rejectReason: null,
+      disconnectSide: 'system', disconnectReason: `instance ${f.owner} lost: reclaimed after lease expiry`,
+    };
+    const cdr = billCall(facts, f.rate, f.granted, instanceId);
+    let r: SettleResult;
+    try {
+      r = await settleReserved(callId, f.tenantId, cdr, `${cdr.chargeFen}|${cdr.billableSeconds}`, true);
+    } catch (e) {
+      if ((e as Error).message === 'lease still valid') return false; // extended meanwhile: its owner lives
+      throw e;
+    }
+    // its SIP limits slot (src/sip/limits.ts) would otherwise count against the tenant until its own lease ran out
+    await redis.zrem(k.sipCalls(f.tenantId), callId);
+    if (r.duplicate) return false;
+    log.warn({ callId, tenant: f.tenantId, owner: f.owner, chargeFen: cdr.chargeFen }, 'reclaimed call of a lost instance');
+    return true;
+  }
+
+  /** A call the sweeper cannot settle keeps its hash (and its holds) for the operator; its lease moves past the
+   * next hour so it neither fills the sweep's window of due leases nor floods the log. */
+  async function setAside(shard: number, callId: string, problem: string): Promise<void> {
+    log.error({ callId, shard, problem }, 'lease sweep: call cannot be settled, set aside for an hour (docs/charging.md)');
+    await redis.zadd(k.leases(shard), 'XX', 'GT', clock.now() + SET_ASIDE_MS, callId);
   }
 
   if ((deps.sweepIntervalMs ?? 5000) > 0) {

@@ -281,6 +281,42 @@ describe('charging engine (manual clock)', () => {
     expect(await A.redis.zscore(keys.leases(keys.shardOfTenant(t.id)), 'k1')).toBeNull();
   });
 
+  it('a bad call hash (corrupt or missing fields) does not stop the sweep: the good call of its shard is reclaimed, the bad ones are set aside', async () => {
+    const t = await tenant(1000n);
+    const shard = keys.shardOfTenant(t.id);
+    const dead = await startInstance(TEST_REDIS_URL, prefix, db.pool, clock, 'dead2');
+    // the bad calls come first in the shard's lease order (answered earlier), the good one last
+    const ids = ['bad-rate', 'bad-granted', 'bad-held', 'bad-tenant', 'good'];
+    for (const id of ids) {
+      await dead.engine.authorize(req(id, t.id));
+      await dead.engine.answered(id, clock.now(), () => undefined);
+      await clock.advance(10, settle);
+    }
+    await stopInstance(dead);
+    await A.redis.hdel(keys.call(shard, 'bad-rate'), 'rate');
+    await A.redis.hset(keys.call(shard, 'bad-granted'), 'granted', 'lots');
+    await A.redis.hdel(keys.call(shard, 'bad-held'), 'held'); // settle.lua itself fails on it (a script error)
+    await A.redis.hset(keys.call(shard, 'bad-tenant'), 'tenant', String(BigInt(t.id) + 1n)); // another shard's tenant
+    const before = Object.fromEntries(await Promise.all(ids.map(async (id) => [id, await A.redis.hgetall(keys.call(shard, id))] as const)));
+    await clock.advance(20_000, settle); // past grant (10 s) + grace (5 s) of every call
+
+    await B.engine.sweep();
+    const events = async (id: string) => (await outbox(A.redis)).filter((e) => e.eventId === `call:${id}`);
+    expect(await events('good')).toHaveLength(1);
+    expect((await events('good'))[0]!.cdr).toMatchObject({ chargeFen: '10', disconnectSide: 'system', result: 'answered' });
+    expect(await A.redis.exists(keys.call(shard, 'good'))).toBe(0);
+    for (const id of ids.slice(0, -1)) {
+      expect(await events(id), id).toEqual([]);
+      // kept as it was (holds included) for the operator; its lease moved an hour on, out of the sweep's window
+      expect(await A.redis.hgetall(keys.call(shard, id)), id).toEqual(before[id]);
+      expect(Number(await A.redis.zscore(keys.leases(shard), id)), id).toBeGreaterThan(clock.now() + 3_000_000);
+    }
+    // 4 × 10 fen still held by the set-aside calls, the good one charged 10 and gave nothing back: 1000 - 50
+    expect(await available(A.redis, t.id)).toBe(950n);
+    await B.engine.sweep(); // nothing more is taken from them while set aside
+    for (const id of ids.slice(0, -1)) expect(await events(id), id).toEqual([]);
+  });
+
   it('rejected calls are recorded once', async () => {
     const f = { ...facts('rej1', '1', clock.now(), null, clock.now()), result: 'rejected' as const, sipStatus: 403, rejectReason: 'caller_id' };
     await A.engine.recordRejected(f);
