@@ -317,6 +317,25 @@ describe('charging engine (manual clock)', () => {
     for (const id of ids.slice(0, -1)) expect(await events(id), id).toEqual([]);
   });
 
+  it('a reservation whose authorize reply was lost (the app refused the call and recorded it) is given back by the sweeper, nothing charged', async () => {
+    // as after a failed master or link: the script ran, the app saw store_down and recorded a rejected CDR
+    const t = await tenant(1000n);
+    expect(await A.engine.authorize(req('lost1', t.id))).toMatchObject({ ok: true });
+    expect(await available(A.redis, t.id)).toBe(990n);
+    const at = clock.now();
+    await B.engine.recordRejected({ ...facts('lost1', t.id, at, null, at), result: 'rejected', sipStatus: 503, rejectReason: 'store_down' });
+    await clock.advance((300 + 5 + 1) * 1000, settle); // the pending lease (300 s) + grace
+    await B.engine.sweep();
+    const shard = keys.shardOfTenant(t.id);
+    expect(await available(A.redis, t.id)).toBe(1000n);
+    expect(await A.redis.exists(keys.call(shard, 'lost1'))).toBe(0);
+    expect(await A.redis.zscore(keys.leases(shard), 'lost1')).toBeNull();
+    expect(await A.redis.sismember(keys.calls(t.id), 'lost1')).toBe(0);
+    const ev = (await outbox(A.redis)).filter((e) => e.eventId === 'call:lost1');
+    expect(ev).toHaveLength(1); // the rejected CDR only
+    expect(ev[0]).toMatchObject({ type: 'call.rejected', debits: [], cdr: { chargeFen: '0' } });
+  });
+
   it('rejected calls are recorded once', async () => {
     const f = { ...facts('rej1', '1', clock.now(), null, clock.now()), result: 'rejected' as const, sipStatus: 403, rejectReason: 'caller_id' };
     await A.engine.recordRejected(f);

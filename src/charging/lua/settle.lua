@@ -7,10 +7,26 @@
 -- ARGV[7] TTL of the done marker, seconds  ARGV[8] summary stored in the done marker ("chargeFen|billableSeconds")
 -- Returns {'ok'} | {'dup', summary} | {'missing'} | {'leased'}; error 'charge exceeds hold' (nothing written).
 -- Invariants: charge <= held (the engine bills at most the granted seconds), sum(debits) == charge, every fen
--- held returns to its bucket or is debited; the done marker is written in the same step as the outbox entry.
+-- held returns to its bucket or is debited (also for a reservation left behind a done marker: returned, no debit);
+-- the done marker is written in the same step as the outbox entry.
 -- The event is built with cjson.encode of tables: user text in the CDR is never spliced into JSON.
 local done = redis.call('GET', KEYS[2])
-if done then return { 'dup', done } end
+if done then
+  -- settled or recorded already. A call state still here is a reservation the app never learnt of (authorize's reply
+  -- lost with a failed master or link: the app refused the call and recorded it with record.lua): give its holds
+  -- back untouched and drop it, or they would stay held forever (the sweeper finds it when its lease runs out)
+  local raw = redis.call('HGETALL', KEYS[1])
+  for i = 1, #raw, 2 do
+    local id = string.match(raw[i], '^h:(%d+)$')
+    if id and tonumber(raw[i + 1]) > 0 then redis.call('HINCRBY', KEYS[3], id, raw[i + 1]) end
+  end
+  if #raw > 0 then
+    redis.call('DEL', KEYS[1])
+    redis.call('SREM', KEYS[7], ARGV[1])
+    redis.call('ZREM', KEYS[5], ARGV[1])
+  end
+  return { 'dup', done }
+end
 if redis.call('EXISTS', KEYS[1]) == 0 then
   redis.call('SREM', KEYS[7], ARGV[1])
   return { 'missing' }
