@@ -140,6 +140,17 @@ export async function startOwnCluster(opts: { masters?: number; nodeTimeoutMs?: 
       }
       return true;
     }, 60_000);
+    // and every replica has finished its initial sync: until then WAIT times out (the steps count as unreplicated)
+    // and a killed master would have no replica able to take over
+    await until('every replica in sync with its master', async () => {
+      let online = 0;
+      for (const n of nodes) {
+        const info = await ask<string>(n.port, 'INFO', 'replication');
+        if (info.includes('role:slave') && !info.includes('master_link_status:up')) return false;
+        if (info.includes('role:master')) online += (info.match(/^slave\d+:.*state=online/gm) ?? []).length;
+      }
+      return online === masters;
+    }, 60_000);
   } catch (e) {
     for (const n of nodes) await n.kill();
     rmSync(dir, { recursive: true, force: true });
