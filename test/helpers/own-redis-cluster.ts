@@ -22,6 +22,9 @@ export interface OwnNode {
   running(): boolean;
   /** SIGKILL, as a crash; resolves once the process is gone. */
   kill(): Promise<void>;
+  /** Start a killed node again on its own data (a cluster node rejoins as what the cluster now says it is, e.g. the
+   * replica of the master promoted in its place); resolves when it answers PING. */
+  restart(): Promise<void>;
 }
 
 interface NodeHandle extends OwnNode {
@@ -46,19 +49,25 @@ async function answers(port: number, timeoutMs = 10_000): Promise<void> {
 }
 
 function startNode(port: number, dir: string, args: string[]): NodeHandle {
-  const proc = spawn('redis-server', args, { stdio: 'ignore', cwd: dir });
+  const spawnIt = () => spawn('redis-server', args, { stdio: 'ignore', cwd: dir });
   const h: NodeHandle = {
     port,
     address: `127.0.0.1:${port}`,
     dir,
-    proc,
-    running: () => proc.exitCode === null && proc.signalCode === null,
+    proc: spawnIt(),
+    running: () => h.proc.exitCode === null && h.proc.signalCode === null,
     async kill() {
       if (!h.running()) return;
+      const p = h.proc;
       await new Promise<void>((resolve) => {
-        proc.once('exit', () => resolve());
-        proc.kill('SIGKILL');
+        p.once('exit', () => resolve());
+        p.kill('SIGKILL');
       });
+    },
+    async restart() {
+      if (h.running()) return;
+      h.proc = spawnIt();
+      await answers(port);
     },
   };
   return h;
