@@ -5,7 +5,8 @@
  * receivables for the package and the first (only) rent year, settled by payment order:DEMO-0001, and a paid bucket
  * of 1,100,000 fen credited through the ledger; the number
  * +8657188880000 (Hangzhou fixed line) approved; rate plan "china-std" (per-second 1/1); ingress trunk
- * "ccc-local" 127.0.0.1; carrier gateway "carrier-local" 127.0.0.1:5070 udp. Redis follows when given.
+ * "ccc-local" 127.0.0.1; carrier gateway "carrier-local" 127.0.0.1:5070 udp. Redis follows when given. The run that
+ * creates the order writes one audit row `demo.seed` (actor: the CLI user, or the system at auto-seed).
  */
 import { withTransaction, type Pool } from '../db/pool.js';
 import type { ChargingRedis } from '../charging/redis.js';
@@ -17,6 +18,8 @@ import { syncCredit, syncTenantState, type SyncOutcome } from '../tenants/sync.j
 import { RuleError } from '../tenants/rules.js';
 import type { Rent } from '../billing/rent.js';
 import { loadCalendar } from '../calendar/store.js';
+import { recordAudit } from '../audit/audit.js';
+import type { Actor } from '../services/context.js';
 
 export const DEMO = {
   tenantCode: 'demo',
@@ -52,8 +55,9 @@ export interface SeedResult {
   redis: { state: SyncOutcome; credit: SyncOutcome };
 }
 
-export async function seedDemo(pool: Pool, redis?: ChargingRedis | null, opts: { timeZone?: string } = {}): Promise<SeedResult> {
+export async function seedDemo(pool: Pool, redis?: ChargingRedis | null, opts: { timeZone?: string; actor?: Actor } = {}): Promise<SeedResult> {
   const timeZone = opts.timeZone ?? 'Asia/Shanghai';
+  const actor: Actor = opts.actor ?? { kind: 'system', id: 'demo-seed' };
   await pool.query(`insert into rate_plans (name) values ($1) on conflict (name) do nothing`, [DEMO.ratePlan]);
   await pool.query(
     `insert into rate_deck_entries (rate_plan_id, prefix, destination, price_per_minute, initial_increment, subsequent_increment)
@@ -89,6 +93,13 @@ export async function seedDemo(pool: Pool, redis?: ChargingRedis | null, opts: {
     if (n.rows[0]?.state === 'pending_review') await changeNumberState(c, DEMO.number, 'approve', 'demo: qualification documents on file');
   });
   tenant = await getTenant(pool, DEMO.tenantCode);
+  if (!order.duplicate) {
+    // the order's own transaction is createOrder's; the audit row follows it (a concurrent seed got a duplicate: no row)
+    await recordAudit(pool, {
+      actor, action: 'demo.seed', targetType: 'tenant', targetId: tenant.id, tenantId: tenant.id,
+      after: { tenant: DEMO.tenantCode, order: DEMO.orderNo, number: DEMO.number, ratePlan: DEMO.ratePlan, trunk: 'ccc-local', gateway: 'carrier-local', packageFen: DEMO.packageAmountFen },
+    });
+  }
   const credit = order.credit ?? (await findCredit(pool, `order:${DEMO.orderNo}:prepaid`));
   const r = redis ?? null;
   return {

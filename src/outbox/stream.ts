@@ -203,18 +203,56 @@ export interface DeadLetter {
   event: string; // raw event text
 }
 
+function deadLetterOf(shard: number, id: string, f: string[]): DeadLetter {
+  const m = new Map<string, string>();
+  for (let i = 0; i + 1 < f.length; i += 2) m.set(f[i]!, f[i + 1]!);
+  return { id: `${shard}:${id}`, streamId: m.get('streamId') ?? '', reason: m.get('reason') ?? '', consumer: m.get('consumer') ?? '', at: Number(m.get('at') ?? 0), event: m.get('event') ?? '' };
+}
+
 /** Dead letters of every shard, oldest first (at most `count`). */
 export async function listDead(redis: OutboxRedis, count = 100): Promise<DeadLetter[]> {
   const k = redis.layout;
   const perShard = await Promise.all(k.all().map(async (shard) => {
     const rows = await redis.xrange(k.outboxDead(shard), '-', '+', 'COUNT', count);
-    return rows.map(([id, f]): DeadLetter => {
-      const m = new Map<string, string>();
-      for (let i = 0; i + 1 < f.length; i += 2) m.set(f[i]!, f[i + 1]!);
-      return { id: `${shard}:${id}`, streamId: m.get('streamId') ?? '', reason: m.get('reason') ?? '', consumer: m.get('consumer') ?? '', at: Number(m.get('at') ?? 0), event: m.get('event') ?? '' };
-    });
+    return rows.map(([id, f]) => deadLetterOf(shard, id, f));
   }));
   return perShard.flat().sort((a, b) => idTime(a.id.slice(a.id.indexOf(':') + 1)) - idTime(b.id.slice(b.id.indexOf(':') + 1))).slice(0, count);
+}
+
+/** "<shard>:<stream id>" as listDead gives it; RangeError on any other form or a shard this layout does not have. */
+export function parseDeadId(redis: OutboxRedis, deadId: string): { shard: number; id: string } {
+  const m = /^([0-9]{1,4}):([0-9]{1,20}-[0-9]{1,20})$/.exec(deadId);
+  const shard = m ? Number(m[1]) : NaN;
+  if (!m || shard >= redis.layout.shards) {
+    throw new RangeError(`dead-letter id must be <shard>:<stream id> with shard < ${redis.layout.shards} (as \`softswitch outbox dead list\` prints it), got ${JSON.stringify(deadId)}`);
+  }
+  return { shard, id: m[2]! };
+}
+
+/** One dead letter by its "<shard>:<id>", or null when there is none. */
+export async function readDead(redis: OutboxRedis, deadId: string): Promise<DeadLetter | null> {
+  const { shard, id } = parseDeadId(redis, deadId);
+  const rows = await redis.xrange(redis.layout.outboxDead(shard), id, id);
+  return rows[0] ? deadLetterOf(shard, id, rows[0][1]) : null;
+}
+
+/** The raw bytes of a dead letter's event (poison may not be valid UTF-8), or null when there is no such letter. */
+export async function readDeadEventBytes(redis: OutboxRedis, deadId: string): Promise<Buffer | null> {
+  const { shard, id } = parseDeadId(redis, deadId);
+  const rows = await redis.xrangeBuffer(redis.layout.outboxDead(shard), id, id);
+  const f = rows[0]?.[1];
+  if (!f) return null;
+  for (let i = 0; i + 1 < f.length; i += 2) if (f[i]!.toString() === 'event') return f[i + 1]!;
+  return Buffer.alloc(0);
+}
+
+/**
+ * Delete one dead letter from its shard's dead-letter stream; true when it was there. Stream ids are never reused,
+ * so this deletes exactly the letter read under that id (callers archive it first: src/services/outbox.ts).
+ */
+export async function deleteDead(redis: OutboxRedis, deadId: string): Promise<boolean> {
+  const { shard, id } = parseDeadId(redis, deadId);
+  return (await redis.xdel(redis.layout.outboxDead(shard), id)) === 1;
 }
 
 /**
@@ -248,11 +286,7 @@ export async function deadLetterTenants(redis: OutboxRedis, page = 1000): Promis
  * or null when there is no such dead letter. Throws RangeError on an id of another form.
  */
 export async function replayDead(redis: OutboxRedis, deadId: string): Promise<string | null> {
-  const m = /^([0-9]{1,4}):([0-9]+-[0-9]+)$/.exec(deadId);
-  const shard = m ? Number(m[1]) : NaN;
-  if (!m || shard >= redis.layout.shards) {
-    throw new RangeError(`dead-letter id must be <shard>:<stream id> with shard < ${redis.layout.shards} (as \`softswitch outbox dead list\` prints it), got ${JSON.stringify(deadId)}`);
-  }
+  const { shard, id } = parseDeadId(redis, deadId);
   const k = redis.layout;
-  return redis.outboxReplay(k.outboxDead(shard), k.outbox(shard), m[2]!);
+  return redis.outboxReplay(k.outboxDead(shard), k.outbox(shard), id);
 }

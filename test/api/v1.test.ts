@@ -11,6 +11,7 @@ import type { ChargingRedis } from '../../src/charging/redis.js';
 import { loadConfig } from '../../src/config/config.js';
 import { createHttpServer, type HttpServer } from '../../src/api/http-server.js';
 import { seedDemo } from '../../src/demo/seed.js';
+import { deadLetter, ensureGroup, listDead, readNew, withOutboxCommands } from '../../src/outbox/stream.js';
 import { Readiness } from '../../src/observability/readiness.js';
 import { postgresProbe } from '../../src/observability/probes.js';
 import { createLogger } from '../../src/util/logger.js';
@@ -499,6 +500,47 @@ describe('limits of the HTTP layer', () => {
     } finally {
       await small.close();
     }
+  });
+});
+
+describe('outbox and dead letters', () => {
+  async function makeDead(raw: string): Promise<string> {
+    const outbox = withOutboxCommands(redis, redis.layout);
+    await ensureGroup(outbox, 0);
+    await outbox.xadd(outbox.layout.outbox(0), '*', 'event', raw);
+    const [entry] = await readNew(outbox, [0], 'api-test', 1, 0);
+    expect(await deadLetter(outbox, entry!, 'poison: test', 'api-test')).toBe(true);
+    return (await listDead(outbox, 1000)).find((d) => d.streamId === entry!.id)!.id;
+  }
+
+  it('status and list for staff; replay and discard for operator-admin, audited; discard archives the raw event', async () => {
+    const gone = await makeDead('no tenant here');
+    const back = await makeDead(JSON.stringify({ v: 1, kind: 'call.ended', tenantId: '1' }));
+    const status = await call('GET', '/v1/outbox', { token: tok.read });
+    expect([status.status, status.body.deadLetters]).toEqual([200, 2]);
+    expect((await call('GET', '/v1/outbox', { token: tok.demo })).status).toBe(403);
+    const list = await call('GET', '/v1/outbox/dead?limit=10', { token: tok.read });
+    expect(list.body.deadLetters.map((d: any) => [d.id, d.reason, d.event])).toEqual([[gone, 'poison: test', 'no tenant here'], [back, 'poison: test', expect.any(String)]]);
+
+    const path = `/v1/outbox/dead/${gone}/discard`;
+    expect((await call('POST', path, { token: tok.read, body: { reason: 'x' } })).status).toBe(403);
+    expect((await call('POST', path, { token: tok.demo, body: { reason: 'x' } })).status).toBe(403);
+    const noReason = await call('POST', path, { body: {} });
+    expect([noReason.status, noReason.body.error.field]).toEqual([400, 'body.reason']);
+    expect((await call('POST', '/v1/outbox/dead/x1/discard', { body: { reason: 'x' } })).status).toBe(400);
+    expect((await call('POST', '/v1/outbox/dead/0:1-1/discard', { body: { reason: 'x' } })).status).toBe(404);
+    const ok = await call('POST', path, { body: { reason: 'written by hand in a test' } });
+    expect([ok.status, ok.body.deadId, ok.body.tenants]).toEqual([200, gone, []]);
+    const archived = (await db.pool.query(`select event, reason, actor_kind, removed_at from outbox_dead_archive where id = $1`, [ok.body.archiveId])).rows;
+    expect(archived).toEqual([{ event: Buffer.from('no tenant here'), reason: 'written by hand in a test', actor_kind: 'operator', removed_at: expect.any(Date) }]);
+    expect((await call('POST', path, { body: { reason: 'again' } })).status).toBe(404);
+
+    const replay = await call('POST', `/v1/outbox/dead/${back}/replay`);
+    expect([replay.status, replay.body.deadId]).toEqual([200, back]);
+    expect((await call('POST', `/v1/outbox/dead/${back}/replay`)).status).toBe(404);
+    expect((await call('GET', '/v1/outbox/dead', { token: tok.read })).body.deadLetters).toEqual([]);
+    expect((await auditOf('outbox.dead.discard')).map((a) => [a.actor_kind, a.target_id])).toEqual([['operator', gone]]);
+    expect((await auditOf('outbox.dead.replay')).map((a) => [a.actor_kind, a.target_id, a.after])).toEqual([['operator', back, { outboxId: replay.body.outboxId }]]);
   });
 });
 

@@ -37,10 +37,14 @@ describe('seedDemo', () => {
     expect(buckets.map((b) => [b.kind, b.balanceFen])).toEqual([['paid', 1_100_000n]]);
     expect(await redis.hget(redis.layout.buckets(tenantId.toString()), buckets[0]!.bucketId.toString())).toBe('1100000');
     expect(results.map((r) => r.redis.credit).sort()).toEqual(['already-applied', 'already-applied', 'applied']);
+    // audited once, by the run that created it
+    const audit = await db.pool.query<{ actor_kind: string; actor_id: string; tenant_id: bigint; after: { order: string } }>(`select actor_kind, actor_id, tenant_id, after from audit_log where action = 'demo.seed'`);
+    expect(audit.rows).toEqual([{ actor_kind: 'system', actor_id: 'demo-seed', tenant_id: tenantId, after: expect.objectContaining({ order: DEMO.orderNo, tenant: 'demo' }) }]);
   });
 
   it('without Redis it still seeds PostgreSQL (Redis skipped)', async () => {
     const r = await seedDemo(db.pool);
     expect(r).toMatchObject({ created: false, redis: { state: 'skipped', credit: 'skipped' } });
+    expect((await db.pool.query(`select 1 from audit_log where action = 'demo.seed'`)).rowCount).toBe(1);
   });
 });

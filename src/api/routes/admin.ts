@@ -1,7 +1,8 @@
-/** Operations: the reconcile report, the audit log, API tokens. */
+/** Operations: the reconcile report, the outbox and its dead letters, the audit log, API tokens. */
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { auditList } from '../../services/audit.js';
+import { discardDeadLetter, listDeadLetters, outboxStatus, replayDeadLetter } from '../../services/outbox.js';
 import type { ServiceDeps } from '../../services/context.js';
 import { reconcileReport } from '../../services/reconcile.js';
 import { issueToken, listTokens, revokeToken, ROLES, type Role } from '../../services/tokens.js';
@@ -26,6 +27,40 @@ export function registerAdminRoutes(app: FastifyInstance, s: ServiceDeps): void 
     const q = req.query as { tenant?: string };
     return reconcileReport(s, actorOf(req), { tenant: q.tenant === undefined ? undefined : tenantRef(req, q.tenant) });
   });
+
+  const DeadParam = Type.Object({ deadId: Type.String({ pattern: '^[0-9]{1,4}:[0-9]{1,20}-[0-9]{1,20}$', description: '<shard>:<stream id> as GET /v1/outbox/dead lists it' }) }, { additionalProperties: false });
+  const DeadLetter = Type.Object({ id: Type.String(), streamId: Type.String(), reason: Type.String(), consumer: Type.String(), at: Type.Integer({ description: 'epoch ms it was dead-lettered' }), event: Type.String({ description: 'the raw event text' }) });
+  app.get('/v1/outbox', {
+    config: { access: 'staff' },
+    schema: {
+      summary: 'The CDR/ledger outbox: events waiting for PostgreSQL (pending + undelivered), the oldest, dead letters, per shard', tags: ['operations'],
+      response: { 200: Type.Object({ backlog: Type.Integer(), pending: Type.Integer(), undelivered: Type.Integer(), deadLetters: Type.Integer(), oldestId: Nullable(Type.String()), oldestAt: Nullable(Type.Integer()) }, { additionalProperties: true }), ...errors(401, 403) },
+    },
+  }, async (req) => outboxStatus(s, actorOf(req)));
+  app.get('/v1/outbox/dead', {
+    config: { access: 'staff' },
+    schema: {
+      summary: 'Dead-lettered events (poison, or refused by PostgreSQL) with the reason, oldest first', tags: ['operations'],
+      querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000, default: 100 })) }, { additionalProperties: false }),
+      response: { 200: Type.Object({ deadLetters: Type.Array(DeadLetter) }), ...errors(400, 401, 403) },
+    },
+  }, async (req) => ({ deadLetters: await listDeadLetters(s, actorOf(req), { limit: (req.query as { limit?: number }).limit }) }));
+  app.post('/v1/outbox/dead/:deadId/replay', {
+    config: { access: 'admin' },
+    schema: {
+      summary: 'Put a dead letter back into the outbox once its cause is fixed (still poison: it comes back with a new reason); audited', tags: ['operations'],
+      params: DeadParam, response: { 200: Type.Object({ deadId: Type.String(), outboxId: Type.String() }), ...errors(400, 401, 403, 404) },
+    },
+  }, async (req) => replayDeadLetter(s, actorOf(req), { deadId: (req.params as { deadId: string }).deadId }));
+  app.post('/v1/outbox/dead/:deadId/discard', {
+    config: { access: 'admin' },
+    schema: {
+      summary: 'Remove a dead letter for good, losing nothing: archived in PostgreSQL (raw event, reasons, actor) before it leaves Redis; audited. 409 when it was replayed or discarded concurrently', tags: ['operations'],
+      params: DeadParam,
+      body: Type.Object({ reason: Type.String({ minLength: 1, maxLength: 500, description: 'why it is discarded; kept in the archive and the audit log' }) }, { additionalProperties: false }),
+      response: { 200: Type.Object({ deadId: Type.String(), archiveId: Id, tenants: Type.Array(Id) }), ...errors(400, 401, 403, 404, 409) },
+    },
+  }, async (req) => discardDeadLetter(s, actorOf(req), { deadId: (req.params as { deadId: string }).deadId, reason: (req.body as { reason: string }).reason }));
 
   app.get('/v1/audit', {
     config: { access: 'staff' },

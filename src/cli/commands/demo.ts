@@ -13,7 +13,7 @@ export const demoCommands: CommandSpec[] = [
     async run(ctx) {
       await migrate(ctx.pool());
       const { redis, error } = await ctx.redis();
-      const r = await seedDemo(ctx.pool(), redis, { timeZone: ctx.config.service.timezone });
+      const r = await seedDemo(ctx.pool(), redis, { timeZone: ctx.config.service.timezone, actor: ctx.actor });
       const state = redis ? r.redis.state : (`failed: Redis unreachable (${error})` as const);
       return {
         json: { ...r, redis: redis ? r.redis : { state, credit: state } },

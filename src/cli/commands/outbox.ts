@@ -1,6 +1,10 @@
-/** `softswitch outbox status | dead list | dead replay <id>`: the CDR/ledger outbox as operators see it. */
-import { listDead, outboxStats, replayDead, withOutboxCommands } from '../../outbox/stream.js';
-import { int, UsageError, type CliContext, type CommandSpec } from '../framework.js';
+/**
+ * `softswitch outbox status | dead list | dead replay <id> | dead discard <id> --reason TEXT`: the CDR/ledger outbox
+ * as operators see it. Replay and discard are service operations (src/services/outbox.ts), audited.
+ */
+import { listDead, outboxStats, withOutboxCommands } from '../../outbox/stream.js';
+import { discardDeadLetter, replayDeadLetter } from '../../services/outbox.js';
+import { int, reqStr, type CliContext, type CommandSpec } from '../framework.js';
 import { table } from './shared.js';
 
 async function redisOf(ctx: CliContext) {
@@ -41,13 +45,23 @@ export const outboxCommands: CommandSpec[] = [
     path: ['outbox', 'dead', 'replay'],
     summary: 'Put a dead-lettered event back into the outbox once its cause is fixed (if it still fails it comes back\nwith a new reason). Replay before running reconcile --repair, which would otherwise refund it.',
     positionals: [{ name: 'deadId', doc: 'id shown by `outbox dead list` (<shard>:<stream id>)', required: true }],
-    needsDb: false,
     async run(ctx, args) {
-      const deadId = args.positionals[0]!;
-      if (!/^\d{1,4}:\d{1,20}-\d{1,20}$/.test(deadId)) throw new UsageError(`deadId must be <shard>:<stream id> such as 3:1700000000000-0 (as \`outbox dead list\` prints it), got ${JSON.stringify(deadId)}`);
-      const id = await replayDead(await redisOf(ctx), deadId);
-      if (id === null) throw new UsageError(`no dead letter ${deadId} (see softswitch outbox dead list)`);
-      return { json: { deadId, outboxId: id }, text: `dead letter ${deadId} is back in the outbox as ${id}` };
+      const r = await replayDeadLetter(ctx.services(), ctx.actor, { deadId: args.positionals[0]! });
+      return { json: r, text: `dead letter ${r.deadId} is back in the outbox as ${r.outboxId}` };
+    },
+  },
+  {
+    path: ['outbox', 'dead', 'discard'],
+    summary: 'Remove a dead letter that can never be written (e.g. one naming no tenant, which blocks every\n' +
+      'reconcile --repair), losing nothing: the raw event, its dead-letter reason, your reason and who did it are\n' +
+      'archived in PostgreSQL (table outbox_dead_archive) before it leaves Redis; audited. Its charge stays out of the\n' +
+      'ledger: a later reconcile --repair sets Redis to the ledger for its tenant.',
+    positionals: [{ name: 'deadId', doc: 'id shown by `outbox dead list` (<shard>:<stream id>)', required: true }],
+    options: [{ name: 'reason', type: 'string', required: true, doc: 'why it is discarded (1-500 characters, kept in the archive and the audit log)' }],
+    examples: ['softswitch outbox dead discard 3:1700000000000-0 --reason "test event without tenant, written by hand"'],
+    async run(ctx, args) {
+      const r = await discardDeadLetter(ctx.services(), ctx.actor, { deadId: args.positionals[0]!, reason: reqStr(args, 'reason') });
+      return { json: r, text: `dead letter ${r.deadId} discarded; archived as outbox_dead_archive row ${r.archiveId}` };
     },
   },
 ];
