@@ -30,7 +30,8 @@ const TenantStatus = Type.Union([Type.Literal('active'), Type.Literal('suspended
 export const Tenant = Type.Object({
   id: Id, code: Type.String(), legalName: Type.String(), status: TenantStatus, statusReason: Nullable(Type.String()),
   serviceStart: Nullable(DateTime), serviceEnd: Nullable(DateTime), ratePlanId: Nullable(Id),
-  notifyEmail: Nullable(Type.String()), notifySms: Nullable(Type.String()), notifyWebhook: Nullable(Type.String()), createdAt: DateTime,
+  notifyEmail: Nullable(Type.String()), notifySms: Nullable(Type.String()), notifyWebhook: Nullable(Type.String()),
+  notifyLanguage: Nullable(Type.Union([Type.Literal('zh'), Type.Literal('en')])), createdAt: DateTime,
 }, { $id: 'Tenant', title: 'Tenant' });
 
 export const Limits = Type.Object({

@@ -107,13 +107,19 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'billing.sellerName', env: 'INVOICE_SELLER_NAME', kind: { type: 'string', pattern: /^.{1,200}$/, allowed: '1-200 characters' }, doc: 'seller (Party B) name on invoices and statements' },
   { path: 'billing.sellerTaxId', env: 'INVOICE_SELLER_TAX_ID', kind: { type: 'string', pattern: /^[0-9A-Z]{0,20}$/, allowed: 'empty or a unified social credit code (up to 20 of 0-9 A-Z)' }, doc: 'seller tax id on invoices' },
   { path: 'billing.pdfFont', env: 'PDF_CJK_FONT', kind: { type: 'string', pattern: /^(\/\S+)?$/, allowed: 'empty (use fonts-wqy-zenhei or Noto CJK if installed) or an absolute font path (path#PostScriptName for a .ttc)' }, doc: 'CJK font of statement and invoice PDFs (tenants\' legal names are Chinese)' },
-  { path: 'notify.webhookTimeoutMs', env: 'NOTIFY_WEBHOOK_TIMEOUT_MS', kind: { type: 'int', min: 100, max: 60000 }, doc: 'tenant notices: how long a webhook POST may take before the attempt counts as failed' },
-  { path: 'notify.maxAttempts', env: 'NOTIFY_MAX_ATTEMPTS', kind: { type: 'int', min: 1, max: 100 }, doc: 'tenant notices: webhook attempts (exponential backoff from 1 min, at most 6 h apart) before the notice is marked failed' },
-  { path: 'notify.smtpUrl', env: 'SMTP_URL', kind: { type: 'string', pattern: /^(smtps?:\/\/\S+)?$/, allowed: 'empty (no e-mail) or smtp://[user:pass@]host:port, smtps://...' }, doc: 'tenant notices by e-mail: the SMTP server (nodemailer)' },
-  { path: 'notify.mailFrom', env: 'NOTIFY_MAIL_FROM', kind: { type: 'string', pattern: /^[^\s@]+@[^\s@]+$/, allowed: 'an e-mail address' }, doc: 'From address of tenant notice e-mails' },
-  { path: 'notify.smsUrl', env: 'SMS_PROVIDER_URL', kind: { type: 'string', pattern: /^(https?:\/\/\S+)?$/, allowed: 'empty (no SMS) or an http(s) URL' }, doc: 'tenant notices by SMS: the provider\'s HTTP endpoint, POSTed the SMS_TEMPLATE body' },
-  { path: 'notify.smsTemplate', env: 'SMS_TEMPLATE', kind: { type: 'string', pattern: /\{\{text\}\}/, allowed: 'a JSON body with {{to}} and {{text}} placeholders' }, doc: 'JSON body POSTed to the SMS provider; {{to}} and {{text}} are replaced (JSON-escaped)' },
-  { path: 'notify.smsToken', env: 'SMS_PROVIDER_TOKEN', kind: { type: 'string', pattern: /^\S*$/, allowed: 'empty or a token without spaces' }, doc: 'bearer token sent to the SMS provider (never logged)' },
+  { path: 'notify.webhookTimeoutMs', env: 'NOTIFY_WEBHOOK_TIMEOUT_MS', kind: { type: 'int', min: 100, max: 60000 }, doc: 'tenant notices: how long a webhook POST, an SMS provider request or each SMTP step (connect, greeting, reply) may take before the attempt counts as failed' },
+  { path: 'notify.maxAttempts', env: 'NOTIFY_MAX_ATTEMPTS', kind: { type: 'int', min: 1, max: 100 }, doc: 'tenant notices: attempts of a webhook, e-mail or SMS with a passing failure (exponential backoff from 1 min, at most 6 h apart) before the notice is marked failed' },
+  { path: 'notify.smtpHost', env: 'SMTP_HOST', kind: { type: 'string', pattern: /^([A-Za-z0-9.:\-[\]]+)?$/, allowed: 'empty (no e-mail: notices wait for an operator) or a host name or IP' }, doc: 'tenant notices by e-mail: the SMTP server (nodemailer)' },
+  { path: 'notify.smtpPort', env: 'SMTP_PORT', kind: { type: 'int', min: 1, max: 65535 }, doc: 'SMTP port (587 submission with STARTTLS, 465 implicit TLS, 25 relay)' },
+  { path: 'notify.smtpSecurity', env: 'SMTP_SECURITY', kind: { type: 'enum', values: ['starttls', 'tls', 'none'] }, doc: 'SMTP transport security: starttls (upgrade required, refused without it), tls (TLS from the first byte, port 465) or none (plain text, for a relay on the same host or network only)' },
+  { path: 'notify.smtpUser', env: 'SMTP_USER', kind: { type: 'string', pattern: /^\S{0,256}$/, allowed: 'empty (no authentication) or up to 256 non-space characters' }, doc: 'SMTP user name (AUTH); empty = send without authenticating' },
+  { path: 'notify.smtpPassword', env: 'SMTP_PASSWORD', kind: { type: 'string', pattern: /^.{0,256}$/, allowed: 'up to 256 characters' }, doc: 'SMTP password (never logged)', secret: true },
+  { path: 'notify.mailFrom', env: 'NOTIFY_MAIL_FROM', kind: { type: 'string', pattern: /^[^\s@<>,]+@[^\s@<>,]+$/, allowed: 'an e-mail address' }, doc: 'From address of tenant notice e-mails' },
+  { path: 'notify.smsUrl', env: 'SMS_PROVIDER_URL', kind: { type: 'string', pattern: /^(https?:\/\/\S+)?$/, allowed: 'empty (no SMS: notices wait for an operator) or an http(s) URL' }, doc: 'tenant notices by SMS: the provider\'s HTTP endpoint, sent the SMS_TEMPLATE body' },
+  { path: 'notify.smsMethod', env: 'SMS_PROVIDER_METHOD', kind: { type: 'enum', values: ['POST', 'PUT'] }, doc: 'HTTP method of the SMS provider request' },
+  { path: 'notify.smsHeaders', env: 'SMS_PROVIDER_HEADERS', kind: { type: 'string', pattern: /^(\{.*\})?$/s, allowed: 'empty or a JSON object of header names to string values' }, doc: 'headers of the SMS provider request as a JSON object, e.g. {"Authorization":"Bearer …"} (secret: never logged)', secret: true },
+  { path: 'notify.smsTemplate', env: 'SMS_TEMPLATE', kind: { type: 'string', pattern: /\{\{text\}\}/, allowed: 'a body with the {{text}} placeholder (and usually {{phone}})' }, doc: 'body of the SMS provider request; {{phone}} (the tenant\'s mobile number) and {{text}} (the notice) are replaced, JSON-escaped when SMS_CONTENT_TYPE is JSON, else URL-encoded' },
+  { path: 'notify.smsContentType', env: 'SMS_CONTENT_TYPE', kind: { type: 'enum', values: ['application/json', 'application/x-www-form-urlencoded'] }, doc: 'Content-Type of the SMS provider request (decides how the placeholders are escaped)' },
   { path: 'media.servers', env: 'MEDIA_SERVER', kind: { type: 'list', pattern: /^[A-Za-z0-9.\-]+:\d{1,5}:[^,\s]+$/, allowed: 'empty (no announcements) or a comma list of host:port:secret (FreeSWITCH event sockets)', optional: true }, doc: 'FreeSWITCH media servers (drachtio-fsmrf) for refusal prompts and low-credit warnings; empty = none (calls get no announcements)', secret: true },
   { path: 'media.listenAddress', env: 'MEDIA_LISTEN_ADDRESS', kind: { type: 'string', pattern: HOST, allowed: 'an IP address' }, doc: 'address the app listens on for FreeSWITCH\'s outbound event-socket connections (one per announcement)' },
   { path: 'media.advertisedAddress', env: 'MEDIA_ADVERTISED_ADDRESS', kind: { type: 'string', pattern: /^([A-Za-z0-9.\-]+)?$/, allowed: 'empty (= MEDIA_LISTEN_ADDRESS) or a host' }, doc: 'address FreeSWITCH is told to connect back to (behind NAT or in containers)' },
@@ -169,7 +175,21 @@ export interface Config {
   jobs: { intervalSeconds: number; schedulerEnabled: boolean; schedulerTickSeconds: number };
   billing: { overdueSuspendDays: number; vatRatePercent: string; sellerName: string; sellerTaxId: string; pdfFont: string };
   demo: { autoSeed: boolean };
-  notify: { webhookTimeoutMs: number; maxAttempts: number; smtpUrl: string; mailFrom: string; smsUrl: string; smsTemplate: string; smsToken: string };
+  notify: {
+    webhookTimeoutMs: number;
+    maxAttempts: number;
+    smtpHost: string;
+    smtpPort: number;
+    smtpSecurity: 'starttls' | 'tls' | 'none';
+    smtpUser: string;
+    smtpPassword: string;
+    mailFrom: string;
+    smsUrl: string;
+    smsMethod: 'POST' | 'PUT';
+    smsHeaders: string;
+    smsTemplate: string;
+    smsContentType: 'application/json' | 'application/x-www-form-urlencoded';
+  };
   api: { operatorToken: string; rateLimitPerMinute: number; bodyLimitBytes: number; uploadLimitBytes: number };
   health: { probeTimeoutMs: number };
   media: {
@@ -277,6 +297,18 @@ function checkTogether(c: Config): void {
   }
   if (new Set(c.drachtio.servers).size !== c.drachtio.servers.length) {
     throw new ConfigError('drachtio.servers (DRACHTIO_SERVERS)', c.drachtio.servers.join(','), 'each host:port once');
+  }
+  if (c.notify.smsHeaders !== '') {
+    let h: unknown = null;
+    try {
+      h = JSON.parse(c.notify.smsHeaders);
+    } catch { /* reported below */ }
+    const ok = h !== null && typeof h === 'object' && !Array.isArray(h)
+      && Object.entries(h).every(([k, v]) => /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$/.test(k) && typeof v === 'string' && !/[\r\n]/.test(v));
+    if (!ok) throw new ConfigError('notify.smsHeaders (SMS_PROVIDER_HEADERS)', c.notify.smsHeaders, 'a JSON object of header names to string values without line breaks', true);
+  }
+  if (c.notify.smtpPassword !== '' && c.notify.smtpUser === '') {
+    throw new ConfigError('notify.smtpUser (SMTP_USER)', '', 'a user name when SMTP_PASSWORD is set');
   }
   const external = c.drachtio.servers.length > 0 || c.drachtio.host !== '';
   if (external && c.drachtio.secret === PUBLIC_DRACHTIO_SECRET && !c.drachtio.allowDefaultSecret) {

@@ -25,8 +25,13 @@ export interface Maintenance {
   stop(): void;
 }
 
-export function startMaintenance(deps: { pool: Pool; redis: ChargingRedis; config: Config; logger: Logger; intervalMs: number }): Maintenance {
+export function startMaintenance(deps: {
+  pool: Pool; redis: ChargingRedis; config: Config; logger: Logger; intervalMs: number;
+  /** business time of the low-balance check (tests: a fake clock); default the real clock */
+  now?: () => Date;
+}): Maintenance {
   const { pool, redis, config } = deps;
+  const now = deps.now ?? (() => new Date());
   const log = deps.logger.child({ component: 'maintenance' });
   let running: Promise<void> | null = null;
 
@@ -41,14 +46,14 @@ export function startMaintenance(deps: { pool: Pool; redis: ChargingRedis; confi
       const calendar = await loadCalendar(pool, config.service.timezone);
       let low = 0;
       for (const t of tenants) {
-        const r = await checkLowBalance(pool, t.id, { percent: config.charging.lowBalancePercent, at: new Date(), calendar });
+        const r = await checkLowBalance(pool, t.id, { percent: config.charging.lowBalancePercent, at: now(), calendar });
         if (r.reasons.length > 0) low += 1;
         if (r.notified.length > 0) log.info({ tenant: t.id.toString(), reasons: r.reasons, channels: r.notified }, 'low-balance notice written');
       }
       metrics.lowBalanceTenants.set(low);
     }],
     ['notify', async () => {
-      const notices = await deliverPending({ pool, logger: log, config });
+      const notices = await deliverPending({ pool, logger: log, config }); // retry backoff is real time, not business time
       if (notices.sent + notices.retry + notices.failed + notices.no_provider > 0) log.info(notices, 'tenant notices handled');
     }],
   ];

@@ -45,16 +45,56 @@ export interface RowUpdate {
   failedAt: Date | null;
 }
 
-/** State after one delivery attempt: error null = delivered. Failing attempts back off until maxAttempts. */
-export function afterAttempt(prevAttempts: number, error: string | null, at: Date, maxAttempts: number): RowUpdate {
+/**
+ * State after one delivery attempt: error null = delivered. Failing attempts back off until maxAttempts; a permanent
+ * failure (SMTP 5xx, SMS provider 4xx: asking again gets the same answer) is marked failed at once.
+ */
+export function afterAttempt(prevAttempts: number, error: string | null, at: Date, maxAttempts: number, permanent = false): RowUpdate {
   const attempts = prevAttempts + 1;
   if (error === null) return { outcome: 'sent', attempts, error: null, sentAt: at, nextAttemptAt: null, failedAt: null };
   const e = error.slice(0, MAX_ERROR_CHARS);
-  if (attempts >= maxAttempts) return { outcome: 'failed', attempts, error: e, sentAt: null, nextAttemptAt: null, failedAt: at };
+  if (permanent || attempts >= maxAttempts) return { outcome: 'failed', attempts, error: e, sentAt: null, nextAttemptAt: null, failedAt: at };
   return { outcome: 'retry', attempts, error: e, sentAt: null, nextAttemptAt: new Date(at.getTime() + retryDelayMs(attempts)), failedAt: null };
 }
 
-/** E-mail and SMS have no provider in this deployment: the row stays unsent, parked for an operator. */
+/** An attempt's failure: the text kept on the row and whether trying again can help. */
+export interface Failure {
+  error: string;
+  permanent: boolean;
+}
+
+/**
+ * What a nodemailer error means (RFC 5321 §4.2.1): a 5xx reply is permanent (the server refuses this message or our
+ * login), a 4xx reply and every failure without a reply (refused connection, timeout, TLS failure, dropped
+ * connection) are passing and retried.
+ */
+export function smtpFailure(e: unknown): Failure {
+  const err = e as { responseCode?: unknown; code?: unknown; message?: unknown; command?: unknown };
+  const status = typeof err.responseCode === 'number' ? err.responseCode : null;
+  const message = typeof err.message === 'string' ? err.message : String(e);
+  const code = typeof err.code === 'string' ? `${err.code}: ` : '';
+  const command = typeof err.command === 'string' && !/^AUTH/i.test(err.command) ? ` (after ${err.command.slice(0, 40)})` : '';
+  return { error: `SMTP ${code}${message}${command}`, permanent: status !== null && status >= 500 && status < 600 };
+}
+
+/** SMS provider answer: 2xx sent; 408, 429 and 5xx passing; other 4xx (bad number, bad request) permanent. */
+export function smsStatusFailure(status: number, text: string): Failure | null {
+  if (status >= 200 && status < 300) return null;
+  const error = `HTTP ${status}${text ? `: ${text.slice(0, 200)}` : ''}`;
+  return { error, permanent: status >= 400 && status < 500 && status !== 408 && status !== 429 };
+}
+
+/**
+ * The SMS provider request body: SMS_TEMPLATE with {{phone}} and {{text}} replaced, escaped for the content type
+ * (inside a JSON string: JSON-escaped without the quotes; form: URL-encoded), so notice text can never break out.
+ */
+export function smsBody(template: string, contentType: string, values: { phone: string; text: string }): string {
+  const esc = contentType === 'application/json' ? (v: string) => JSON.stringify(v).slice(1, -1) : encodeURIComponent;
+  return template.replace(/\{\{(phone|text)\}\}/g, (_m, k: 'phone' | 'text') => esc(values[k]));
+}
+
+/** E-mail or SMS without a provider configured (SMTP_HOST, SMS_PROVIDER_URL empty): the row stays unsent, parked
+ * for an operator. */
 export function noProvider(channel: 'email' | 'sms', prevAttempts: number): RowUpdate {
   return { outcome: 'no_provider', attempts: prevAttempts, error: `no ${channel} provider configured`, sentAt: null, nextAttemptAt: null, failedAt: null };
 }

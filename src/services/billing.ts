@@ -191,7 +191,9 @@ export async function runOverdue(deps: ServiceDeps, actor: Actor, s: JobScope = 
     const r = await withTransaction(deps.pool, async (c) => {
       const overdue = await overdueState(c, t0.id, at, tz);
       const noticed: string[] = [];
-      for (const rec of (await receivablesOf(c, t0.id, { open: true })).filter((x) => x.dueAt.getTime() <= at.getTime())) {
+      // one notice per overdue receivable, not per daily late fee (late fees are receivables too, but telling the tenant
+      // each day's fee apart would be a notice a day; they are in the suspension notice's overdue amount and the bill)
+      for (const rec of (await receivablesOf(c, t0.id, { open: true })).filter((x) => x.accruesLateFee && x.dueAt.getTime() <= at.getTime())) {
         noticed.push(...await queueNotice(c, t0.id, 'payment_overdue', `payment_overdue:${rec.id}`, {
           receivableId: rec.id.toString(), description: rec.description, outstandingFen: rec.outstandingFen.toString(), dueAt: rec.dueAt.toISOString(),
           lateFee: '3 per mille per day of the overdue amount (art. 3.2)', suspendAfterDays: limit,

@@ -79,7 +79,7 @@ export async function updateNoticeSettings(deps: ServiceDeps, actor: Actor, ref:
   const t = await resolveTenant(deps, actor, ref);
   return tx(deps, async (c) => {
     const after = await setNoticeSettings(c, t.id, patch);
-    const pick = (x: Tenant): NoticeSettings => ({ notifyEmail: x.notifyEmail, notifySms: x.notifySms, notifyWebhook: x.notifyWebhook });
+    const pick = (x: Tenant): NoticeSettings => ({ notifyEmail: x.notifyEmail, notifySms: x.notifySms, notifyWebhook: x.notifyWebhook, notifyLanguage: x.notifyLanguage });
     await recordAudit(c, { actor, action: 'tenant.notice-settings', targetType: 'tenant', targetId: t.id, tenantId: t.id, before: pick(t), after: pick(after) });
     return after;
   });

@@ -16,6 +16,8 @@ export interface Tenant {
   notifyEmail: string | null;
   notifySms: string | null;
   notifyWebhook: string | null;
+  /** language of e-mail/SMS notices; null = the announcement language */
+  notifyLanguage: 'zh' | 'en' | null;
   createdAt: Date;
 }
 
@@ -31,10 +33,11 @@ interface Row {
   notify_email: string | null;
   notify_sms: string | null;
   notify_webhook: string | null;
+  notify_language: 'zh' | 'en' | null;
   created_at: Date;
 }
 
-const COLUMNS = 'id, code, legal_name, status, status_reason, service_start, service_end, rate_plan_id, notify_email, notify_sms, notify_webhook, created_at';
+const COLUMNS = 'id, code, legal_name, status, status_reason, service_start, service_end, rate_plan_id, notify_email, notify_sms, notify_webhook, notify_language, created_at';
 
 function toTenant(r: Row): Tenant {
   return {
@@ -49,6 +52,7 @@ function toTenant(r: Row): Tenant {
     notifyEmail: r.notify_email,
     notifySms: r.notify_sms,
     notifyWebhook: r.notify_webhook,
+    notifyLanguage: r.notify_language,
     createdAt: r.created_at,
   };
 }
@@ -71,15 +75,32 @@ export function validateNewTenant(t: NewTenant): void {
   validateNoticeSettings(t);
 }
 
-/** Where low-balance notices go (contract art. 2.2); null = that channel is off. */
+/** Where tenant notices go (contract art. 2.2); null = that channel is off. */
 export interface NoticeSettings {
+  /** one address, or several comma-separated (at most MAX_NOTICE_EMAILS) */
   notifyEmail: string | null;
   notifySms: string | null;
   notifyWebhook: string | null;
+  /** language of e-mail and SMS notices; null = the tenant's announcement language */
+  notifyLanguage: 'zh' | 'en' | null;
+}
+
+export const MAX_NOTICE_EMAILS = 5;
+const EMAIL = /^[^@\s,<>"]{1,64}@[^@\s,<>"]+\.[^@\s,<>"]+$/;
+
+/** "a@x.cn, b@y.cn" → the addresses, trimmed (the stored form is them joined with ", "). */
+export function noticeEmails(list: string): string[] {
+  return list.split(',').map((a) => a.trim()).filter(Boolean);
 }
 
 export function validateNoticeSettings(t: Partial<NoticeSettings>): void {
-  if (t.notifyEmail && !/^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$/.test(t.notifyEmail)) throw new RuleError(`not an e-mail address: ${JSON.stringify(t.notifyEmail)}`);
+  if (t.notifyEmail) {
+    const all = noticeEmails(t.notifyEmail);
+    const bad = all.find((a) => !EMAIL.test(a));
+    if (bad !== undefined || all.length === 0) throw new RuleError(`not an e-mail address: ${JSON.stringify(bad ?? t.notifyEmail)}`);
+    if (all.length > MAX_NOTICE_EMAILS) throw new RuleError(`at most ${MAX_NOTICE_EMAILS} notice e-mail addresses, got ${all.length}`);
+  }
+  if (t.notifyLanguage != null && t.notifyLanguage !== 'zh' && t.notifyLanguage !== 'en') throw new RuleError(`notice language must be zh or en, got ${JSON.stringify(t.notifyLanguage)}`);
   if (t.notifySms && !/^\+?[0-9]{6,15}$/.test(t.notifySms)) throw new RuleError(`not a phone number: ${JSON.stringify(t.notifySms)}`);
   if (t.notifyWebhook && !/^https?:\/\/\S{1,500}$/.test(t.notifyWebhook)) throw new RuleError(`not an http(s) URL: ${JSON.stringify(t.notifyWebhook)}`);
 }
@@ -87,12 +108,12 @@ export function validateNoticeSettings(t: Partial<NoticeSettings>): void {
 /** Change some notice channels (only the keys given; null switches a channel off). */
 export async function setNoticeSettings(db: Queryable, tenantId: bigint, patch: Partial<NoticeSettings>): Promise<Tenant> {
   validateNoticeSettings(patch);
-  const cols: [keyof NoticeSettings, string][] = [['notifyEmail', 'notify_email'], ['notifySms', 'notify_sms'], ['notifyWebhook', 'notify_webhook']];
+  const cols: [keyof NoticeSettings, string][] = [['notifyEmail', 'notify_email'], ['notifySms', 'notify_sms'], ['notifyWebhook', 'notify_webhook'], ['notifyLanguage', 'notify_language']];
   const sets: string[] = [];
   const params: unknown[] = [tenantId.toString()];
   for (const [k, col] of cols) {
     if (patch[k] === undefined) continue;
-    params.push(patch[k]);
+    params.push(k === 'notifyEmail' && patch.notifyEmail ? noticeEmails(patch.notifyEmail).join(', ') : patch[k]);
     sets.push(`${col} = $${params.length}`);
   }
   const r = await db.query<Row>(`update tenants set ${[...sets, 'updated_at = now()'].join(', ')} where id = $1 returning ${COLUMNS}`, params);
@@ -107,7 +128,7 @@ export async function createTenant(db: Queryable, t: NewTenant): Promise<Tenant>
     const r = await db.query<Row>(
       `insert into tenants (code, legal_name, rate_plan_id, notify_email, notify_sms, notify_webhook)
        values ($1, $2, $3, $4, $5, $6) returning ${COLUMNS}`,
-      [t.code, t.legalName.trim(), t.ratePlanId?.toString() ?? null, t.notifyEmail ?? null, t.notifySms ?? null, t.notifyWebhook ?? null],
+      [t.code, t.legalName.trim(), t.ratePlanId?.toString() ?? null, t.notifyEmail ? noticeEmails(t.notifyEmail).join(', ') : null, t.notifySms ?? null, t.notifyWebhook ?? null],
     );
     return toTenant(r.rows[0]!);
   } catch (e) {

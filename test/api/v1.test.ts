@@ -201,15 +201,26 @@ describe('tenants: create, notice settings, limits, suspend/resume, with audit r
   it('notice settings: a tenant changes its own, null switches a channel off; audited with before/after', async () => {
     const r = await call('PATCH', '/v1/tenants/me/notice-settings', { token: tok.demo, body: { notifyEmail: 'billing@demo.example', notifySms: '+8613800138000' } });
     expect(r.status, r.text).toBe(200);
-    expect(r.body).toEqual({ notifyEmail: 'billing@demo.example', notifySms: '+8613800138000', notifyWebhook: null });
+    expect(r.body).toEqual({ notifyEmail: 'billing@demo.example', notifySms: '+8613800138000', notifyWebhook: null, notifyLanguage: null });
     const off = await call('PATCH', '/v1/tenants/demo/notice-settings', { body: { notifySms: null } });
     expect(off.body.notifySms).toBeNull();
     expect((await call('GET', '/v1/tenants/me/notice-settings', { token: tok.demo })).body.notifyEmail).toBe('billing@demo.example');
     const bad = await call('PATCH', '/v1/tenants/me/notice-settings', { token: tok.demo, body: { notifyWebhook: 'ftp://x' } });
     expect(bad.status).toBe(400);
     expect(bad.body.error.message).toMatch(/http/);
+    // several addresses (stored as one list) and the notice language; a bad address or language is refused
+    const many = await call('PATCH', '/v1/tenants/me/notice-settings', { token: tok.demo, body: { notifyEmail: 'billing@demo.example,cfo@demo.example', notifyLanguage: 'en' } });
+    expect(many.status, many.text).toBe(200);
+    expect(many.body).toMatchObject({ notifyEmail: 'billing@demo.example, cfo@demo.example', notifyLanguage: 'en' });
+    for (const body of [{ notifyEmail: 'billing@demo.example, not-an-address' }, { notifyLanguage: 'fr' }, { notifyEmail: Array.from({ length: 6 }, (_, i) => `a${i}@demo.example`).join(',') }]) {
+      const no = await call('PATCH', '/v1/tenants/me/notice-settings', { token: tok.demo, body });
+      expect(no.status, JSON.stringify(body)).toBe(400);
+    }
+    const back = await call('PATCH', '/v1/tenants/me/notice-settings', { token: tok.demo, body: { notifyEmail: 'billing@demo.example', notifyLanguage: null } });
+    expect(back.body).toMatchObject({ notifyEmail: 'billing@demo.example', notifyLanguage: null });
     const a = await auditOf('tenant.notice-settings');
-    expect(a[0]).toMatchObject({ actor_kind: 'tenant', before: { notifyEmail: null }, after: { notifyEmail: 'billing@demo.example' } });
+    expect(a.find((x) => x.before.notifyEmail === null)).toMatchObject({ actor_kind: 'tenant', after: { notifyEmail: 'billing@demo.example' } });
+    expect(a.some((x) => x.after.notifyLanguage === 'en')).toBe(true);
   });
 
   it('limits: read and change; bad calling hours name the field', async () => {

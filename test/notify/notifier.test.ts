@@ -82,7 +82,9 @@ const PAYLOAD = { balanceFen: '1000', totalPrepaidFen: '1100000', reasons: ['bel
 
 async function notice(tenantId: bigint, channel: string, payload: Record<string, unknown> = PAYLOAD): Promise<bigint> {
   const r = await db.pool.query<{ id: bigint }>(
-    `insert into notifications (tenant_id, kind, channel, dedupe_key, payload) values ($1, 'low_balance', $2, $3, $4) returning id`,
+    // due 1 ms ago: PostgreSQL's now() has microseconds, a JS Date only milliseconds (a row made in the same ms
+    // as `new Date()` would otherwise not be due yet at that Date)
+    `insert into notifications (tenant_id, kind, channel, dedupe_key, payload, next_attempt_at) values ($1, 'low_balance', $2, $3, $4, now() - interval '1 millisecond') returning id`,
     [tenantId.toString(), channel, `test:${randomUUID()}`, JSON.stringify(payload)],
   );
   return r.rows[0]!.id;

@@ -20,9 +20,10 @@ import { fen, instant } from './common.js';
 const TenantRef = Type.Ref('Tenant');
 const Status = Type.Union([Type.Literal('active'), Type.Literal('suspended'), Type.Literal('terminated')]);
 const Notices = Type.Object({
-  notifyEmail: Type.Optional(Nullable(Type.String({ maxLength: 200 }))),
+  notifyEmail: Type.Optional(Nullable(Type.String({ maxLength: 600, description: 'one address or up to 5 comma-separated' }))),
   notifySms: Type.Optional(Nullable(Type.String({ maxLength: 20 }))),
   notifyWebhook: Type.Optional(Nullable(Type.String({ maxLength: 500 }))),
+  notifyLanguage: Type.Optional(Nullable(Type.Union([Type.Literal('zh'), Type.Literal('en')], { description: 'language of e-mail and SMS notices; null = the announcement language' }))),
 }, { additionalProperties: false });
 const CdrQuery = {
   from: Type.Optional(Instant),
@@ -97,13 +98,18 @@ export function registerTenantRoutes(app: FastifyInstance, s: ServiceDeps): void
     schema: { summary: 'One tenant', tags: ['tenants'], params: TenantParam, response: { 200: TenantRef, ...errors(400, 401, 404) } },
   }, async (req) => getTenant(s, actorOf(req), tenantRef(req, (req.params as { tenant: string }).tenant)));
 
-  const NoticeOut = Type.Object({ notifyEmail: Nullable(Type.String()), notifySms: Nullable(Type.String()), notifyWebhook: Nullable(Type.String()) });
+  const NoticeOut = Type.Object({
+    notifyEmail: Nullable(Type.String()), notifySms: Nullable(Type.String()), notifyWebhook: Nullable(Type.String()),
+    notifyLanguage: Nullable(Type.Union([Type.Literal('zh'), Type.Literal('en')])),
+  });
+  const noticeOut = (t: { notifyEmail: string | null; notifySms: string | null; notifyWebhook: string | null; notifyLanguage: 'zh' | 'en' | null }) => ({
+    notifyEmail: t.notifyEmail, notifySms: t.notifySms, notifyWebhook: t.notifyWebhook, notifyLanguage: t.notifyLanguage,
+  });
   app.get('/v1/tenants/:tenant/notice-settings', {
     config: { access: 'any' },
-    schema: { summary: 'Where low-balance notices go (contract art. 2.2)', tags: ['tenants'], params: TenantParam, response: { 200: NoticeOut, ...errors(401, 404) } },
+    schema: { summary: 'Where tenant notices go (e-mail, SMS, webhook) and their language (contract art. 2.2)', tags: ['tenants'], params: TenantParam, response: { 200: NoticeOut, ...errors(401, 404) } },
   }, async (req) => {
-    const t = await getTenant(s, actorOf(req), tenantRef(req, (req.params as { tenant: string }).tenant));
-    return { notifyEmail: t.notifyEmail, notifySms: t.notifySms, notifyWebhook: t.notifyWebhook };
+    return noticeOut(await getTenant(s, actorOf(req), tenantRef(req, (req.params as { tenant: string }).tenant)));
   });
   app.patch('/v1/tenants/:tenant/notice-settings', {
     config: { access: 'self-or-admin' },
@@ -112,8 +118,7 @@ export function registerTenantRoutes(app: FastifyInstance, s: ServiceDeps): void
       params: TenantParam, body: Notices, response: { 200: NoticeOut, ...errors(400, 401, 403, 404) },
     },
   }, async (req) => {
-    const t = await updateNoticeSettings(s, actorOf(req), tenantRef(req, (req.params as { tenant: string }).tenant), req.body as object);
-    return { notifyEmail: t.notifyEmail, notifySms: t.notifySms, notifyWebhook: t.notifyWebhook };
+    return noticeOut(await updateNoticeSettings(s, actorOf(req), tenantRef(req, (req.params as { tenant: string }).tenant), req.body as object));
   });
 
   app.get('/v1/tenants/:tenant/limits', {

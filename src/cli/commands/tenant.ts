@@ -73,27 +73,32 @@ export const tenantCommands: CommandSpec[] = [
         o.activeOrder ? `active order ${o.activeOrder.orderNo}: total ${cny(o.activeOrder.totalFen)} CNY, ${o.activeOrder.validityMonths} months, paid ${iso(o.activeOrder.paidAt)}` : 'no active order',
         `numbers: ${o.numbers.map((n) => `${n.e164} ${n.state}`).join(', ') || '-'}`,
         `balance: ${cny(o.buckets.reduce((s, b) => s + b.balanceFen, 0n))} CNY in ${o.buckets.length} buckets`,
-        `notices: e-mail ${t.notifyEmail ?? '-'}, SMS ${t.notifySms ?? '-'}, webhook ${t.notifyWebhook ?? '-'}`,
+        `notices: e-mail ${t.notifyEmail ?? '-'}, SMS ${t.notifySms ?? '-'}, webhook ${t.notifyWebhook ?? '-'}, language ${t.notifyLanguage ?? 'default'}`,
       ].join('\n');
       return { json: o, text };
     },
   },
   {
     path: ['tenant', 'notices'],
-    summary: 'Set where low-balance notices go (only the options given change; "" switches a channel off).',
+    summary: 'Set where tenant notices go and their language (only the options given change; "" switches a channel off).',
     positionals: TENANT_POS,
     options: [
-      { name: 'email', type: 'string', doc: 'notice e-mail address' },
-      { name: 'sms', type: 'string', doc: 'notice phone number' },
+      { name: 'email', type: 'string', doc: 'notice e-mail address, or up to 5 comma-separated' },
+      { name: 'sms', type: 'string', doc: 'notice mobile number' },
       { name: 'webhook', type: 'string', doc: 'notice webhook URL (http/https)' },
+      { name: 'language', type: 'string', values: ['zh', 'en', 'default'], doc: 'language of e-mail and SMS notices (default = the announcement language)' },
     ],
-    examples: ['softswitch tenant notices acme --email billing@acme.example --webhook ""'],
+    examples: ['softswitch tenant notices acme --email "billing@acme.example, cfo@acme.example" --language en --webhook ""'],
     async run(ctx, args) {
-      const patch = { notifyEmail: channel(str(args, 'email')), notifySms: channel(str(args, 'sms')), notifyWebhook: channel(str(args, 'webhook')) };
-      if (Object.values(patch).every((v) => v === undefined)) throw new UsageError('give at least one of --email, --sms, --webhook');
+      const lang = str(args, 'language');
+      const patch = {
+        notifyEmail: channel(str(args, 'email')), notifySms: channel(str(args, 'sms')), notifyWebhook: channel(str(args, 'webhook')),
+        notifyLanguage: lang === undefined ? undefined : lang === 'default' ? null : lang as 'zh' | 'en',
+      };
+      if (Object.values(patch).every((v) => v === undefined)) throw new UsageError('give at least one of --email, --sms, --webhook, --language');
       const t = await updateNoticeSettings(ctx.services(), ctx.actor, args.positionals[0]!,
         Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)));
-      return { json: t, text: `tenant ${t.code} notices: e-mail ${t.notifyEmail ?? '-'}, SMS ${t.notifySms ?? '-'}, webhook ${t.notifyWebhook ?? '-'}` };
+      return { json: t, text: `tenant ${t.code} notices: e-mail ${t.notifyEmail ?? '-'}, SMS ${t.notifySms ?? '-'}, webhook ${t.notifyWebhook ?? '-'}, language ${t.notifyLanguage ?? 'default'}` };
     },
   },
   {
