@@ -5,7 +5,8 @@
  * settlement, nothing flushed. B's sweep loop reclaims the call once its lease has run out (answer + granted +
  * grace), charges it exactly once with its best known duration (the seconds A had been granted), in the CDR and
  * the ledger alike, and frees its limits slot: with max_concurrent = 1 the tenant's next call is answered at once,
- * not refused until the dead call's slot lease (3 minutes) would have run out. Real sipp, Redis and PostgreSQL.
+ * not refused until the dead call's slot lease (3 minutes) would have run out. Then B, sent SIGTERM, drains and
+ * exits 0. Real sipp, Redis and PostgreSQL.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitReady, type ChargingRedis } from '../../src/charging/redis.js';
@@ -37,7 +38,7 @@ async function instance(): Promise<{ app: AppProcess; sipPort: number }> {
   const sipPort = await freePort();
   const app = await startAppProcess({
     DATABASE_URL: db.url, DATABASE_POOL_SIZE: '4', REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: prefix,
-    SIP_PORT: String(sipPort), DRACHTIO_PORT: String(await freePort()),
+    SIP_PORT: String(sipPort), DRACHTIO_PORT: String(await freePort()), SIP_WORKERS: '1',
     DEMO_AUTO_SEED: 'false', SCHEDULER_ENABLED: 'false', MAINTENANCE_INTERVAL_SECONDS: '3600', SIP_OPTIONS_PING_SECONDS: '0',
     CHARGING_SLICE_SECONDS: String(SLICE_SECONDS), CHARGING_LEASE_GRACE_SECONDS: String(GRACE_SECONDS), DRAIN_SECONDS: '1',
   }, 120_000);
@@ -77,7 +78,7 @@ function instanceIdOf(p: AppProcess): string {
 }
 
 describe('an app instance killed mid-call (SIGKILL, separate process)', () => {
-  it('another instance\'s sweep loop reclaims the call after its lease: charged once for its grant (CDR = ledger), limits slot freed', async () => {
+  it('another instance\'s sweep loop reclaims the call after its lease: charged once for its grant (CDR = ledger), limits slot freed; SIGTERM then exits 0', async () => {
     const shard = keys.shardOfTenant(tenantId);
     await startCarrier(carrierPort, 2); // the killed call (never ends there: not asserted) and the next call
     void placeCalls(sipA, 'call-uac-answer.xml', { caller: CALLER, holdMs: 60_000 }); // its instance dies under it
@@ -144,5 +145,11 @@ describe('an app instance killed mid-call (SIGKILL, separate process)', () => {
     const report = await reconcile({ pool: db.pool, redis, tenantId, repair: false });
     expect(report.driftTenants).toBe(0);
     expect(report.ledgerInconsistent).toEqual([]);
+
+    // and the survivor, sent SIGTERM (SIP_WORKERS=1: edge and call control in one thread), drains and exits 0
+    await b!.stop();
+    expect(b!.exitCode()).toBe(0);
+    expect(b!.logs().some((l) => l.msg === 'stopped')).toBe(true);
+    b = null;
   }, 180_000);
 });
