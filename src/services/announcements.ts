@@ -5,8 +5,8 @@
 import { recordAudit } from '../audit/audit.js';
 import { withTransaction } from '../db/pool.js';
 import { LANGUAGES, type Language } from '../media/prompts.js';
-import { RuleError } from '../tenants/rules.js';
 import type { Actor, ServiceDeps } from './context.js';
+import { ForbiddenError, InputError, NotFoundError } from './errors.js';
 
 export interface AnnouncementSettings {
   language: Language;
@@ -15,7 +15,7 @@ export interface AnnouncementSettings {
 
 export interface SetAnnouncementsInput {
   /** tenant code or id */
-  tenant: string;
+  tenant: string | bigint;
   language?: string;
   lowCreditWarning?: boolean;
 }
@@ -36,21 +36,26 @@ interface Row {
 
 const settingsOf = (r: Row): AnnouncementSettings => ({ language: r.announcement_language, lowCreditWarning: r.low_credit_warning });
 
-/** Change what is given (nothing given: read); audited in the same transaction when something changes. */
+/**
+ * Change what is given (nothing given: read); audited in the same transaction when something changes. A tenant
+ * actor reads and changes only its own (another tenant's looks missing: NotFoundError); a read-only operator only reads.
+ */
 export async function setTenantAnnouncements(deps: Pick<ServiceDeps, 'pool'>, actor: Actor, input: SetAnnouncementsInput): Promise<SetAnnouncementsResult> {
   if (input.language !== undefined && !(LANGUAGES as readonly string[]).includes(input.language)) {
-    throw new RuleError(`announcement language must be one of ${LANGUAGES.join(', ')}, got ${JSON.stringify(input.language)}`);
+    throw new InputError('language', `announcement language must be one of ${LANGUAGES.join(', ')}, got ${JSON.stringify(input.language)}`);
   }
+  const writes = input.language !== undefined || input.lowCreditWarning !== undefined;
+  if (writes && actor.readOnly) throw new ForbiddenError('changing announcement settings needs an operator-admin token; this one is read-only');
+  const ref = String(input.tenant);
   return withTransaction(deps.pool, async (c) => {
-    const byId = /^[0-9]{1,18}$/.test(input.tenant);
+    const byId = /^[0-9]{1,18}$/.test(ref);
     const { rows } = await c.query<Row>(
       `select id, code, announcement_language, low_credit_warning from tenants
-        where ${byId ? 'id = $1::text::int8 or code = $1::text' : 'code = $1'} order by (code = $1::text) desc limit 1 for update`,
-      [input.tenant],
+        where ${byId ? 'id = $1::text::int8 or code = $1::text' : 'code = $1'} order by (code = $1::text) desc limit 1${writes ? ' for update' : ''}`,
+      [ref],
     );
     const t = rows[0];
-    if (!t) throw new RuleError(`no tenant ${JSON.stringify(input.tenant)}`);
-    if (actor.tenantId !== undefined && actor.tenantId !== t.id) throw new RuleError(`no tenant ${JSON.stringify(input.tenant)}`);
+    if (!t || (actor.kind === 'tenant' && actor.tenantId !== t.id)) throw new NotFoundError(`no tenant ${JSON.stringify(ref)}`);
     const before = settingsOf(t);
     const after: AnnouncementSettings = {
       language: (input.language as Language | undefined) ?? before.language,

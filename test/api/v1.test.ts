@@ -165,7 +165,7 @@ describe('tokens and roles', () => {
 });
 
 describe('tenant isolation: another tenant\'s object is 404, never its data', () => {
-  it.each(['', '/balance', '/limits', '/notice-settings', '/numbers', '/orders', '/calls', '/cdrs', '/cdrs/export.csv', '/bills/2026-11'])('GET /v1/tenants/demo%s with the other tenant\'s token', async (suffix) => {
+  it.each(['', '/balance', '/limits', '/notice-settings', '/announcements', '/numbers', '/orders', '/calls', '/cdrs', '/cdrs/export.csv', '/bills/2026-11'])('GET /v1/tenants/demo%s with the other tenant\'s token', async (suffix) => {
     const other = await call('GET', `/v1/tenants/demo${suffix}`, { token: tok.other });
     const missing = await call('GET', `/v1/tenants/nosuch${suffix}`, { token: tok.other });
     expect(other.status).toBe(404);
@@ -221,6 +221,33 @@ describe('tenants: create, notice settings, limits, suspend/resume, with audit r
     const a = await auditOf('tenant.notice-settings');
     expect(a.find((x) => x.before.notifyEmail === null)).toMatchObject({ actor_kind: 'tenant', after: { notifyEmail: 'billing@demo.example' } });
     expect(a.some((x) => x.after.notifyLanguage === 'en')).toBe(true);
+  });
+
+  it('announcements: read by anyone who may see the tenant, set by an operator-admin only, audited; unknown tenant 404', async () => {
+    const r0 = await call('GET', '/v1/tenants/me/announcements', { token: tok.demo });
+    expect([r0.status, r0.body]).toEqual([200, { tenantId: expect.stringMatching(/^\d+$/), tenant: 'demo', language: 'zh', lowCreditWarning: false }]);
+    expect((await call('PUT', '/v1/tenants/me/announcements', { token: tok.demo, body: { language: 'en', lowCreditWarning: true } })).status).toBe(403);
+    const set = await call('PUT', '/v1/tenants/demo/announcements', { body: { language: 'en', lowCreditWarning: true } });
+    expect([set.status, set.body.language, set.body.lowCreditWarning]).toEqual([200, 'en', true]);
+    expect((await call('GET', '/v1/tenants/demo/announcements', { token: tok.read })).body).toMatchObject({ language: 'en', lowCreditWarning: true });
+    expect((await call('PUT', '/v1/tenants/demo/announcements', { token: tok.read, body: { language: 'zh', lowCreditWarning: true } })).status).toBe(403);
+    expect((await call('PUT', '/v1/tenants/demo/announcements', { token: tok.other, body: { language: 'zh', lowCreditWarning: true } })).status).toBe(403);
+    const bad = await call('PUT', '/v1/tenants/demo/announcements', { body: { language: 'fr', lowCreditWarning: true } });
+    expect([bad.status, bad.body.error.field]).toEqual([400, 'body.language']);
+    const half = await call('PUT', '/v1/tenants/demo/announcements', { body: { language: 'zh' } });
+    expect([half.status, half.body.error.field]).toEqual([400, 'body.lowCreditWarning']);
+    for (const method of ['GET', 'PUT']) {
+      const none = await call(method, '/v1/tenants/nobody/announcements', method === 'PUT' ? { body: { language: 'zh', lowCreditWarning: false } } : {});
+      expect([none.status, none.body.error.code], method).toEqual([404, 'not_found']);
+    }
+    const back = await call('PUT', '/v1/tenants/demo/announcements', { body: { language: 'zh', lowCreditWarning: true } });
+    expect(back.body.language).toBe('zh');
+    // a PUT that changes nothing writes no audit row
+    await call('PUT', '/v1/tenants/demo/announcements', { body: { language: 'zh', lowCreditWarning: true } });
+    expect((await auditOf('tenant.announcements')).map((a) => [a.actor_kind, a.before, a.after])).toEqual([
+      ['operator', { language: 'zh', lowCreditWarning: false }, { language: 'en', lowCreditWarning: true }],
+      ['operator', { language: 'en', lowCreditWarning: true }, { language: 'zh', lowCreditWarning: true }],
+    ]);
   });
 
   it('limits: read and change; bad calling hours name the field', async () => {

@@ -1,7 +1,8 @@
-/** Tenants: who am I, list/create, notice settings, limits, suspend/resume/terminate, balance, bills, CDRs, live calls. */
+/** Tenants: who am I, list/create, notice settings, announcements, limits, suspend/resume/terminate, balance, bills, CDRs, live calls. */
 import { PassThrough } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
+import { setTenantAnnouncements } from '../../services/announcements.js';
 import { tenantBalance } from '../../services/balance.js';
 import { monthlyBill } from '../../services/bills.js';
 import { cutCalls, liveCalls } from '../../services/calls.js';
@@ -12,6 +13,7 @@ import {
   changeStatus, createTenant, getLimits, getTenant, listTenants, updateLimits, updateNoticeSettings, type StatusVerb,
 } from '../../services/tenants.js';
 import { fenToCny } from '../../money/units.js';
+import { LANGUAGES } from '../../media/prompts.js';
 import { parseCallingHours, type TenantLimits, type TenantStatus } from '../../tenants/tenants.js';
 import { actorOf, tenantRef } from '../auth.js';
 import { Cny, DateTime, errors, Fen, Id, Instant, Nullable, Reason, RedisOutcome, TenantParam } from '../schemas.js';
@@ -119,6 +121,30 @@ export function registerTenantRoutes(app: FastifyInstance, s: ServiceDeps): void
     },
   }, async (req) => {
     return noticeOut(await updateNoticeSettings(s, actorOf(req), tenantRef(req, (req.params as { tenant: string }).tenant), req.body as object));
+  });
+
+  // announcements (issue 15): the language of the tenant's refusal prompts and whether its callers hear the
+  // low-credit warning; the same operation as `softswitch tenant announcements`
+  const Language = Type.Union(LANGUAGES.map((l) => Type.Literal(l)), { description: 'language of the prompts (zh: Chinese, en: English)' });
+  const AnnouncementsOut = Type.Object({ tenantId: Id, tenant: Type.String(), language: Language, lowCreditWarning: Type.Boolean() });
+  const announcementsOut = (r: Awaited<ReturnType<typeof setTenantAnnouncements>>) => ({ tenantId: r.tenantId, tenant: r.code, ...r.after });
+  app.get('/v1/tenants/:tenant/announcements', {
+    config: { access: 'any' },
+    schema: { summary: 'Announcement settings: prompt language and the low-credit warning', tags: ['tenants'], params: TenantParam, response: { 200: AnnouncementsOut, ...errors(400, 401, 404) } },
+  }, async (req) => announcementsOut(await setTenantAnnouncements(s, actorOf(req), { tenant: tenantRef(req, (req.params as { tenant: string }).tenant) })));
+  // writes are operator-admin's, like limits: the warning anchors calls on a media server (its capacity) and works
+  // only with call centers that take re-INVITEs (docs/operations.md), which the operator checks
+  app.put('/v1/tenants/:tenant/announcements', {
+    config: { access: 'admin' },
+    schema: {
+      summary: 'Set the announcement settings (both fields; operator-admin); audited (tenant.announcements) when they change; SIP instances apply them within 5 s',
+      tags: ['tenants'], params: TenantParam,
+      body: Type.Object({ language: Language, lowCreditWarning: Type.Boolean({ description: 'the caller hears a warning once before its credit runs out (anchors the call on a media server)' }) }, { additionalProperties: false }),
+      response: { 200: AnnouncementsOut, ...errors(400, 401, 403, 404) },
+    },
+  }, async (req) => {
+    const b = req.body as { language: string; lowCreditWarning: boolean };
+    return announcementsOut(await setTenantAnnouncements(s, actorOf(req), { tenant: tenantRef(req, (req.params as { tenant: string }).tenant), language: b.language, lowCreditWarning: b.lowCreditWarning }));
   });
 
   app.get('/v1/tenants/:tenant/limits', {
