@@ -98,6 +98,7 @@ describe('Redis Cluster: a master SIGKILLed mid-calls', () => {
     await calls.settle();
     const settledBefore = [...calls.all.values()].filter((c) => c.settled && c.tenantId === victimTenant);
     expect(settledBefore.length).toBeGreaterThanOrEqual(2);
+    expect(settledBefore.every((c) => c.confirmed)).toBe(true);
     const grantsBefore = new Map(live().filter((c) => c.tenantId === victimTenant).map((c) => [c.callId, c.granted()]));
     expect(grantsBefore.size).toBeGreaterThanOrEqual(2);
     expect(await unreplicatedSteps()).toBe(unreplicatedBefore); // every step so far confirmed by a replica

@@ -225,7 +225,9 @@ export async function startOwnSentinel(opts: { name?: string; downAfterMs?: numb
     };
     const master = await data('master', []);
     const replica = await data('replica', ['--replicaof', '127.0.0.1', String(master.port)]);
-    await until('replica in sync', async () => (await ask<string>(master.port, 'INFO', 'replication')).includes('connected_slaves:1'));
+    // initial sync done (until then WAIT times out and the replica could not take over)
+    await until('replica in sync', async () => /^slave0:.*state=online/m.test(await ask<string>(master.port, 'INFO', 'replication'))
+      && (await ask<string>(replica.port, 'INFO', 'replication')).includes('master_link_status:up'));
     const sentinels: NodeHandle[] = [];
     for (let i = 0; i < 3; i++) {
       const port = await freePort();
