@@ -4,7 +4,7 @@ import { ConfigError, loadConfig } from './config/config.js';
 import { startApp } from './app.js';
 import { drachtioTargets } from './sip/servers.js';
 import { startPrimary } from './workers/primary.js';
-import { createLogger } from './util/logger.js';
+import { createLogger, serviceDestination } from './util/logger.js';
 
 async function main(): Promise<void> {
   let config;
@@ -17,7 +17,7 @@ async function main(): Promise<void> {
     }
     throw e;
   }
-  const logger = createLogger(config.log.level);
+  const logger = createLogger(config.log.level, 'softswitch', serviceDestination());
   // sip.workers (0 = one per core): the embedded edge in this thread, call control in worker threads
   // (src/workers); with one worker, or an external drachtio-server, everything runs in this one thread
   const workers = config.sip.workers === 0 ? availableParallelism() : config.sip.workers;

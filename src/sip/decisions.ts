@@ -92,9 +92,14 @@ export function checkDestination(calleeE164: string | null, t: TenantInfo): Reje
   return null;
 }
 
+/** One formatter per zone (built once: costly per call, docs/performance.md "Profile"). */
+const clockFormats = new Map<string, Intl.DateTimeFormat>();
+
 /** Minutes since local midnight in an IANA zone. */
 export function localMinutes(at: number, timeZone: string): number {
-  const parts = new Intl.DateTimeFormat('en-GB', { timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(at);
+  let f = clockFormats.get(timeZone);
+  if (!f) clockFormats.set(timeZone, (f = new Intl.DateTimeFormat('en-GB', { timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })));
+  const parts = f.formatToParts(at);
   const h = Number(parts.find((p) => p.type === 'hour')?.value);
   const m = Number(parts.find((p) => p.type === 'minute')?.value);
   return h * 60 + m;

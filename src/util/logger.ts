@@ -16,8 +16,24 @@ export const REDACT_PATHS: string[] = [
   'config.drachtio.secret', 'config.api.operatorToken', 'config.postgres.url', 'config.redis.url',
 ];
 
-export function createLogger(level: string, name = 'softswitch', destination?: DestinationStream): Logger {
-  const pretty = process.stdout.isTTY === true && destination === undefined;
+/**
+ * The service's log stream (npm start): on a terminal, pino-pretty (undefined here); otherwise JSON lines to fd 1
+ * written asynchronously, so lines logged while a write is in flight go out in one write() instead of one
+ * synchronous write() each (a quarter of the logging cost per call, docs/performance.md "Profile"). Nothing
+ * waits for a buffer to fill: an idle service's lines go out at once. pino flushes it on exit in the main thread;
+ * worker threads flush it before they end (src/workers/worker.ts).
+ */
+export function serviceDestination(tty = process.stdout.isTTY === true): DestinationStream | undefined {
+  return tty ? undefined : pino.destination({ dest: 1, sync: false });
+}
+
+/** Flush what an asynchronous destination still holds (a worker thread before it ends). */
+export function flushLogger(logger: Logger): Promise<void> {
+  return new Promise((resolve) => logger.flush(() => resolve()));
+}
+
+export function createLogger(level: string, name = 'softswitch', destination?: DestinationStream, tty = process.stdout.isTTY === true): Logger {
+  const pretty = tty && destination === undefined;
   const options = {
     name,
     level,

@@ -114,7 +114,7 @@ export async function startPrimary(config: Config, logger: Logger, workerCount: 
     const { edge, sources, target } = await startEmbeddedEdge(config, pool, log, closers);
     closers.push({ name: 'workers', close: () => stopWorkers('closing') });
 
-    const started = await Promise.allSettled(Array.from({ length: workerCount }, (_, i) => spawnWorker({ index: i + 1, config, edge: target }, log, (m) => {
+    const started = await Promise.allSettled(Array.from({ length: workerCount }, (_, i) => spawnWorker({ index: i + 1, config, edge: target, tty: process.stdout.isTTY === true }, log, (m) => {
       if (m.type === 'media-hosts') {
         const ignored = sources.set('media', m.hosts);
         if (ignored.length) log.warn({ ignored }, 'media server addresses not added to the SIP source allow-list (IPv4 addresses only)');

@@ -16,6 +16,8 @@ export interface WorkerInit {
   config: Config;
   /** the primary's embedded edge (control port on 127.0.0.1, the secret made at this start) */
   edge: DrachtioTarget;
+  /** the process's stdout is a terminal (pretty logs) */
+  tty: boolean;
 }
 
 export type ToWorker =

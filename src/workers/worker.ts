@@ -6,13 +6,14 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { startApp, type RunningApp } from '../app.js';
 import { registry } from '../observability/metrics.js';
-import { createLogger } from '../util/logger.js';
+import { createLogger, flushLogger, serviceDestination } from '../util/logger.js';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
 const post = (m: FromWorker): void => port.postMessage(m);
-const logger = createLogger(init.config.log.level).child({ worker: init.index });
+// a worker thread's process.stdout is relayed by the main thread: write to fd 1 directly (pretty when it is a terminal)
+const logger = createLogger(init.config.log.level, 'softswitch', serviceDestination(init.tty), init.tty).child({ worker: init.index });
 
 let app: RunningApp;
 try {
@@ -20,6 +21,7 @@ try {
 } catch (err) {
   logger.fatal({ err }, 'worker start-up failed');
   post({ type: 'failed', error: err instanceof Error ? err.message : String(err) });
+  await flushLogger(logger);
   process.exit(1); // ends this thread only
 }
 post({ type: 'started', instanceId: app.instanceId });
@@ -34,12 +36,14 @@ port.on('message', (m: ToWorker) => {
       break;
     case 'shutdown':
       void app.shutdown(m.reason).then(
-        () => {
+        async () => {
           post({ type: 'stopped' });
+          await flushLogger(logger);
           process.exit(0);
         },
-        (err: unknown) => {
+        async (err: unknown) => {
           logger.error({ err }, 'worker shutdown failed');
+          await flushLogger(logger);
           process.exit(1);
         },
       );

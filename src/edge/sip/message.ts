@@ -29,9 +29,16 @@ const COMPACT: Record<string, string> = {
   s: 'subject', k: 'supported', t: 'to', v: 'via', o: 'event', u: 'allow-events', r: 'refer-to', b: 'referred-by',
 };
 
+/** Names as received → canonical, for the names seen so far (a few dozen in practice; bounded against junk). */
+const canonical = new Map<string, string>();
+
 export function canonicalName(name: string): string {
+  let c = canonical.get(name);
+  if (c !== undefined) return c;
   const lower = name.toLowerCase();
-  return COMPACT[lower] ?? lower;
+  c = COMPACT[lower] ?? lower;
+  if (canonical.size < 1000) canonical.set(name, c);
+  return c;
 }
 
 /** Every value of a header, in order. Headers listed as one line with commas are not split here (see splitList). */

@@ -5,7 +5,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { encodeFrame, FrameDecoder, FrameError } from './framing.js';
+import { FrameDecoder, FrameError, frameText } from './framing.js';
 import { sameSecret } from '../../util/secrets.js';
 
 export const SERVER_VERSION = 'v0.9.3';
@@ -18,8 +18,10 @@ export class AppConn {
 
   constructor(readonly id: string, private readonly socket: Socket) {}
 
+  /** One string write per frame (profile, docs/performance.md). */
   send(payload: string): void {
-    if (!this.closed) this.socket.write(encodeFrame(payload));
+    if (this.closed) return;
+    this.socket.write(frameText(payload));
   }
 
   /** Answer a client request: `<newId>|response|<msgId>|<rest>`. */
