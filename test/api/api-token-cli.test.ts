@@ -1,36 +1,25 @@
 /**
- * `softswitch api-token issue|list|revoke` as a real subprocess against a test database, and the issued token
- * used on the HTTP API: it reaches its tenant, and stops working once revoked.
+ * `softswitch api-token issue|list|revoke` through the CLI's entry function runCli (what bin/softswitch.js runs,
+ * output captured) against a test database, and the issued token used on the HTTP API: it reaches its tenant, and
+ * stops working once revoked. (Exit statuses as a separate process sees them: test/cli/cli.test.ts.)
  */
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpServer, type HttpServer } from '../../src/api/http-server.js';
 import { loadConfig } from '../../src/config/config.js';
 import { Readiness } from '../../src/observability/readiness.js';
 import { createLogger } from '../../src/util/logger.js';
-import { projectPath } from '../../src/util/paths.js';
+import { runCliIn } from '../helpers/cli.js';
 import { createTestDb, type TestDb } from '../helpers/pg.js';
+import { TEST_REDIS_URL } from '../helpers/redis.js';
 import { testServices } from '../helpers/services.js';
 
 let db: TestDb;
 let http: HttpServer;
 let base: string;
 
-function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const p = spawn(process.execPath, ['--import', 'tsx', projectPath('src', 'cli', 'main.ts'), ...args], {
-    env: { ...process.env, DATABASE_URL: db.url, REDIS_URL: 'redis://127.0.0.1:6379/15', LOG_LEVEL: 'silent' },
-  });
-  let out = '';
-  let err = '';
-  p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  p.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const timer = setTimeout(() => p.kill('SIGKILL'), 30_000);
-  return new Promise((resolve) =>
-    p.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? -1, out, err });
-    }),
-  );
+async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const r = await runCliIn(args, { DATABASE_URL: db.url, REDIS_URL: TEST_REDIS_URL, LOG_LEVEL: 'silent' });
+  return { code: r.code, out: r.stdout, err: r.stderr };
 }
 
 beforeAll(async () => {
@@ -65,7 +54,7 @@ describe('api-token CLI', () => {
     const revoked = await cli('api-token', 'revoke', id);
     expect(revoked.code, revoked.err).toBe(0);
     expect((await fetch(`${base}/v1/me`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(401);
-  }, 120_000); // three CLI processes, each compiling the sources: a hang guard on a loaded machine, not a timing check
+  });
 
   it('refuses bad input with exit 2 and a message on stderr', async () => {
     const [unknownTenant, badId, missing] = await Promise.all([

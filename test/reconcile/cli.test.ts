@@ -1,12 +1,16 @@
-/** `softswitch reconcile` as an operator runs it: a real process, real PostgreSQL and Redis. */
-import { spawn } from 'node:child_process';
+/**
+ * `softswitch reconcile` against real PostgreSQL and Redis, through the CLI's entry function runCli (what
+ * bin/softswitch.js runs) with captured output: the command's logic, text and --json output and exit statuses.
+ * Exit statuses as a separate process sees them are test/cli/cli.test.ts's (one process per status there: each
+ * spawned CLI compiles the sources under tsx, which is what timed out on a loaded machine).
+ */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createTestDb, type TestDb } from '../helpers/pg.js';
 import { TEST_REDIS_URL, deleteKeys, testChargingRedis, testKeys as keys, testPrefix } from '../helpers/redis.js';
 import { freePort } from '../helpers/ports.js';
-import { createChargingRedis, waitReady, type ChargingRedis } from '../../src/charging/redis.js';
+import { runCliIn, type CliRun } from '../helpers/cli.js';
+import { waitReady, type ChargingRedis } from '../../src/charging/redis.js';
 import { loadTenant } from '../../src/charging/tenant-sync.js';
-import { projectPath } from '../../src/util/paths.js';
 import { createBucket, createTenant } from '../charging/fixtures.js';
 
 let db: TestDb;
@@ -15,17 +19,8 @@ const prefix = testPrefix();
 let tenantId: string;
 let bucketId: string;
 
-function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', projectPath('src', 'cli', 'main.ts'), ...args], {
-      env: { ...process.env, DATABASE_URL: db.url, REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: prefix, LOG_LEVEL: 'silent', ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function cli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  return runCliIn(args, { DATABASE_URL: db.url, REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: prefix, LOG_LEVEL: 'silent', ...env });
 }
 
 beforeAll(async () => {
@@ -44,7 +39,6 @@ afterAll(async () => {
 });
 
 it('reports drift (text and --json) and repairs it with --repair; bad input exits 2, Redis unreachable exits 1', async () => {
-  // independent runs in parallel: the process start dominates (--help and unknown options are the framework's)
   const [report, unknown, down] = await Promise.all([
     cli(['reconcile', '--tenant', 'cli-acme']),
     cli(['reconcile', '--tenant', 'nobody']),
