@@ -582,6 +582,98 @@ describe('outbox and dead letters', () => {
   });
 });
 
+describe('contract operations (the CLI\'s billing commands through the service layer)', () => {
+  it('outage log and fault reports: staff read the log; a tenant reports its own fault (time of the request) and sees only its own', async () => {
+    expect((await call('GET', '/v1/outages', { token: tok.demo })).status).toBe(403);
+    const log = await call('GET', '/v1/outages?from=2026-01-01T00:00:00Z', { token: tok.read });
+    expect(log.status, log.text).toBe(200);
+    expect(log.body).toMatchObject({ gateways: expect.any(Array), carrier: expect.any(Array), enabledGateways: expect.any(Array) });
+    expect((await call('GET', '/v1/outages?from=yesterday', { token: tok.read })).status).toBe(400);
+
+    const own = await call('POST', '/v1/tenants/me/fault-reports', { token: tok.demo, body: { description: 'all outbound calls fail with 503' } });
+    expect(own.status, own.text).toBe(201);
+    expect(own.body).toMatchObject({ tenant: 'demo', report: { description: 'all outbound calls fail with 503', onTime: true, reportedBy: expect.stringMatching(/^tenant:/) } });
+    // a tenant may not back-date its report; another tenant's is 404; a read-only operator may not write
+    expect((await call('POST', '/v1/tenants/me/fault-reports', { token: tok.demo, body: { description: 'x', reportedAt: '2026-01-01T00:00:00Z' } })).status).toBe(400);
+    expect((await call('POST', '/v1/tenants/demo/fault-reports', { token: tok.other, body: { description: 'x' } })).status).toBe(404);
+    expect((await call('POST', '/v1/tenants/demo/fault-reports', { token: tok.read, body: { description: 'x' } })).status).toBe(403);
+    const byPhone = await call('POST', '/v1/tenants/demo/fault-reports', { body: { description: 'one-way audio', foundAt: new Date(clock - 3_600_000).toISOString(), reportedAt: new Date(clock - 60_000).toISOString() } });
+    expect(byPhone.status, byPhone.text).toBe(201);
+    expect(byPhone.body.report.reportedBy).toMatch(/^operator:/);
+    const mine = await call('GET', '/v1/tenants/me/fault-reports', { token: tok.demo });
+    expect(mine.body.map((f: { description: string }) => f.description).sort()).toEqual(['all outbound calls fail with 503', 'one-way audio']);
+    expect((await call('GET', '/v1/tenants/demo/fault-reports', { token: tok.other })).status).toBe(404);
+    expect((await call('GET', '/v1/fault-reports', { token: tok.demo })).status).toBe(403);
+    expect((await call('GET', '/v1/fault-reports', { token: tok.read })).body).toHaveLength(2);
+    expect((await auditOf('fault.report')).map((a) => a.actor_kind)).toEqual(['tenant', 'operator']);
+  });
+
+  it('billing jobs run by hand (admin only), the job names of the CLI', async () => {
+    expect((await call('POST', '/v1/billing-jobs/late-fees', { token: tok.read, body: {} })).status).toBe(403);
+    expect((await call('POST', '/v1/billing-jobs/everything', { body: {} })).status).toBe(400);
+    for (const job of ['rent', 'late-fees', 'overdue', 'low-balance', 'period-end']) {
+      const r = await call('POST', `/v1/billing-jobs/${job}`, { body: { tenant: 'demo' } });
+      expect(r.status, `${job}: ${r.text}`).toBe(200);
+      expect(Array.isArray(r.body)).toBe(true);
+    }
+    const low = await call('POST', '/v1/billing-jobs/low-balance', { body: { tenant: 'demo', at: new Date(clock).toISOString() } });
+    expect(low.body[0]).toMatchObject({ tenant: 'demo', monthlyFeeFen: '95167' });
+    expect((await call('POST', '/v1/billing-jobs/rent', { body: { tenant: 'nobody' } })).status).toBe(404);
+  });
+
+  it('notices: staff list all, a tenant its own; a failed notice is re-queued (audited), a sent one is refused', async () => {
+    const demoId = (await db.pool.query<{ id: string }>(`select id::text as id from tenants where code = 'demo'`)).rows[0]!.id;
+    const failed = (await db.pool.query<{ id: string }>(
+      `insert into notifications (tenant_id, kind, channel, dedupe_key, payload, attempts, error, next_attempt_at, failed_at)
+       values ($1, 'payment_overdue', 'email', 'api-test:failed', '{"to":"billing@demo.example"}', 8, 'SMTP EENVELOPE: 550 no such user', null, now()) returning id::text as id`, [demoId])).rows[0]!.id;
+    const sent = (await db.pool.query<{ id: string }>(
+      `insert into notifications (tenant_id, kind, channel, dedupe_key, payload, attempts, sent_at) values ($1, 'renewal_reminder', 'webhook', 'api-test:sent', '{}', 1, now()) returning id::text as id`, [demoId])).rows[0]!.id;
+    const all = await call('GET', '/v1/notices?state=failed', { token: tok.read });
+    expect(all.status, all.text).toBe(200);
+    expect(all.body.map((n: { id: string }) => n.id)).toContain(failed);
+    expect(all.body.every((n: { state: string }) => n.state === 'failed')).toBe(true);
+    expect((await call('GET', '/v1/notices', { token: tok.demo })).status).toBe(403);
+    const mine = await call('GET', '/v1/tenants/me/notices?kind=payment_overdue', { token: tok.demo });
+    expect(mine.body.find((n: { id: string }) => n.id === failed)).toMatchObject({ tenant: 'demo', channel: 'email', to: 'billing@demo.example', state: 'failed', error: 'SMTP EENVELOPE: 550 no such user' });
+    expect((await call('GET', '/v1/tenants/demo/notices', { token: tok.other })).status).toBe(404);
+    expect((await call('GET', '/v1/notices?state=lost', { token: tok.read })).status).toBe(400);
+
+    expect((await call('POST', `/v1/notices/${failed}/retry`, { token: tok.read })).status).toBe(403);
+    const again = await call('POST', `/v1/notices/${failed}/retry`);
+    expect(again.status, again.text).toBe(200);
+    expect(again.body).toMatchObject({ id: failed, state: 'pending', attempts: 0, failedAt: null });
+    expect((await call('POST', `/v1/notices/${sent}/retry`)).status).toBe(400);
+    expect((await call('POST', '/v1/notices/999999999/retry')).status).toBe(404);
+    expect((await auditOf('notice.retry')).map((a) => [a.target_id, a.before.state, a.after.state])).toEqual([[failed, 'failed', 'pending']]);
+  });
+
+  it('early termination (art. 4.6) and the outage refund (art. 5.3) through the same service operations as the CLI', async () => {
+    expect((await call('POST', '/v1/tenants/acme/early-termination', { token: tok.read, body: {} })).status).toBe(403);
+    expect((await call('POST', '/v1/tenants/acme/early-termination', { token: tok.demo, body: {} })).status).toBe(403);
+    const early = await call('POST', '/v1/tenants/acme/early-termination', { body: { reason: 'customer cancels' } });
+    expect(early.status, early.text).toBe(200);
+    expect(early.body).toMatchObject({ tenant: 'acme', duplicate: false, redis: 'applied' });
+    expect(BigInt(early.body.feeFen)).toBe((BigInt(early.body.contractValueFen) * 30n) / 100n);
+    const twice = await call('POST', '/v1/tenants/acme/early-termination', { body: {} });
+    expect([twice.status, twice.body.duplicate, twice.body.termination.id]).toEqual([200, true, early.body.termination.id]);
+    expect((await auditOf('tenant.terminate-early')).length).toBe(1);
+
+    // no outage in the log: refused without an override; with one, the paid balance comes back, gift credit stays
+    expect((await call('POST', '/v1/tenants/demo/refunds', { token: tok.read, body: { reason: 'outage' } })).status).toBe(403);
+    expect((await call('POST', '/v1/tenants/demo/refunds', { body: { reason: 'bored' } })).status).toBe(400);
+    const refused = await call('POST', '/v1/tenants/demo/refunds', { body: { reason: 'outage', waitSeconds: 0 } });
+    expect(refused.status).toBe(400);
+    expect(refused.body.error.message).toMatch(/outage/);
+    const refund = await call('POST', '/v1/tenants/demo/refunds', { body: { reason: 'outage', override: 'numbers frozen by the carrier, ticket 42', waitSeconds: 0 } });
+    expect(refund.status, refund.text).toBe(201);
+    expect(refund.body).toMatchObject({ tenant: 'demo', terminated: true, refund: { override: 'numbers frozen by the carrier, ticket 42' } });
+    expect(BigInt(refund.body.refundedFen)).toBeGreaterThan(0n);
+    const list = await call('GET', '/v1/tenants/demo/refunds', { token: tok.read });
+    expect(list.body.map((r: { id: string }) => r.id)).toEqual([refund.body.refund.id]);
+    expect((await call('GET', '/v1/tenants/demo/refunds', { token: tok.other })).status).toBe(404);
+  });
+});
+
 describe('route coverage', () => {
   it('every route of /openapi.json was called by this file', async () => {
     const doc = (await call('GET', '/openapi.json', { token: null })).body;

@@ -11,6 +11,7 @@ import { registerNumberRoutes } from './numbers.js';
 import { registerNetworkRoutes } from './network.js';
 import { registerAdminRoutes } from './admin.js';
 import { registerBillingRoutes } from './billing.js';
+import { registerContractRoutes } from './contract.js';
 
 export type ExtraRoutes = (app: FastifyInstance, services: ServiceDeps) => void;
 
@@ -21,5 +22,6 @@ export function registerApiRoutes(app: FastifyInstance, services: ServiceDeps, e
   registerNetworkRoutes(app, services);
   registerAdminRoutes(app, services);
   registerBillingRoutes(app, services);
+  registerContractRoutes(app, services);
   for (const add of extra) add(app, services);
 }

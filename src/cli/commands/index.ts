@@ -27,6 +27,7 @@ import { announcementCommands } from './announcements.js';
 import { auditCommands } from './audit.js';
 import { outageCommands } from './outage.js';
 import { terminationCommands } from './termination.js';
+import { noticeCommands } from './notice.js';
 
 export const COMMANDS: CommandSpec[] = [
   ...migrateCommands,
@@ -53,4 +54,5 @@ export const COMMANDS: CommandSpec[] = [
   ...auditCommands,
   ...outageCommands,
   ...terminationCommands,
+  ...noticeCommands,
 ];
