@@ -12,6 +12,7 @@ import type { Config } from '../config/config.js';
 import type { Pool } from '../db/pool.js';
 import type { ChargingEngine } from '../charging/types.js';
 import type { ControlMessage } from '../charging/tenant-sync.js';
+import { LogSummary } from '../observability/log-summary.js';
 import { metrics } from '../observability/metrics.js';
 import type { Logger } from '../util/logger.js';
 import type { Media } from '../media/index.js';
@@ -28,6 +29,9 @@ import { byeHeaders } from './headers.js';
 import { ratingDigits, toE164, userPart } from './normalize.js';
 import { singleServer, type SipServer, type SipServers } from './servers.js';
 import type { Dialog, SipError, SipMessage, SrfRequest, SrfResponse, TypedSrf } from './srf-types.js';
+
+/** INVITEs from non-trunk addresses: first per address logged at once, the rest as one summary line per address per interval. */
+const STRANGER_LOG_INTERVAL_MS = 60_000;
 
 export interface SipAppDeps {
   /** The drachtio servers to take calls from (connectSipServers), or one srf the caller connected and owns. */
@@ -103,6 +107,13 @@ export function createSipApp(deps: SipAppDeps): SipApp {
   let unsubscribe: (() => Promise<void>) | null = null;
   const timers: NodeJS.Timeout[] = [];
   const agent = config.sip.userAgent;
+  const strangers = new LogSummary(1000);
+  const logStrangers = () => {
+    const d = strangers.drain();
+    for (const l of d.lines) log.warn({ source: l.key, count: l.suppressed, intervalSeconds: STRANGER_LOG_INTERVAL_MS / 1000 }, 'INVITEs from unknown address refused (summary)');
+    if (d.overflow > 0) log.warn({ count: d.overflow, intervalSeconds: STRANGER_LOG_INTERVAL_MS / 1000 }, 'INVITEs from further unknown addresses refused (summary; more than 1000 addresses, not listed)');
+  };
+  timers.push(setInterval(logStrangers, STRANGER_LOG_INTERVAL_MS).unref());
 
   function reply(ctx: Ctx, r: Rejection): void {
     if (!ctx.res.finalResponseSent && !ctx.canceled && !ctx.lost) ctx.res.send(r.status, r.phrase, { headers: rejectionHeaders(r, agent) });
@@ -362,9 +373,12 @@ export function createSipApp(deps: SipAppDeps): SipApp {
     }
     const bad = decide.checkIngress(ctx.trunk, req.source_address);
     if (bad) {
-      // unauthenticated traffic (scanners) is counted, not recorded as a tenant's call attempt
-      ctx.log.warn({ source: `${req.source_address}:${req.source_port}` }, 'INVITE from unknown address refused');
-      return rejectCall(ctx, bad);
+      // unauthenticated traffic (scanners) is counted per request, not recorded as a tenant's call attempt; its log
+      // is summarised per source address (anyone can send these as fast as they like)
+      if (strangers.note(req.source_address)) ctx.log.warn({ source: `${req.source_address}:${req.source_port}` }, 'INVITE from unknown address refused (further ones from it this minute: one summary line)');
+      reply(ctx, bad);
+      metrics.callsTotal.inc({ result: 'rejected', reason: bad.reason, sip_class: `${Math.floor(bad.status / 100)}xx` });
+      return;
     }
     // before a session exists: its CDR would carry these values (the embedded edge checked them already)
     const badInput = decide.checkInput({
@@ -576,6 +590,7 @@ export function createSipApp(deps: SipAppDeps): SipApp {
     async close() {
       draining = true;
       for (const t of timers) clearInterval(t);
+      logStrangers();
       await cutWhere(() => true, { side: 'system', reason: 'shutdown', byeText: 'service shutdown' }, 'drain');
       await settled(5000);
       if (unsubscribe) await unsubscribe();

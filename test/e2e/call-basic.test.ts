@@ -122,6 +122,10 @@ describe('SIP calls through the app (real sipp, edge, Redis, PostgreSQL)', () =>
     const r = await h.call(scenarioFor('call-uac-reject.xml', { STATUS: 403, CHECK_REASON: 'true' }), { caller: '+8657100000006', callee: CALLEE, from: '127.0.0.2' });
     expect(r).toMatchObject({ successful: 1, failed: 0 });
     expect(await ingressRejections()).toBe(before + 1);
+    // the second one from that address is only summarised in the log (LogSummary), but still answered and counted
+    const again = await h.call(scenarioFor('call-uac-reject.xml', { STATUS: 403, CHECK_REASON: 'true' }), { caller: '+8657100000006', callee: CALLEE, from: '127.0.0.2' });
+    expect(again).toMatchObject({ successful: 1, failed: 0 });
+    expect(await ingressRejections()).toBe(before + 2);
   });
 
   it('concurrency limit: with max 1 live call, a second call of the tenant gets 503 while the first is up', async () => {
