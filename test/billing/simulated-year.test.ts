@@ -1,7 +1,8 @@
 /**
- * The demo contract through a simulated year on a fake clock, with the real scheduler, PostgreSQL, Redis and outbox
- * writer. Calls are written as the outbox writer receives them (writeEvent) and their money taken from the Redis
- * bucket by hand: a test double for the charging engine's settle step (no SIP here; the SIP path has its own suites).
+ * The demo contract through a simulated year on a fake clock, with the real scheduler, PostgreSQL, Redis, charging
+ * engine and outbox writer. Calls go through the charging engine as the SIP layer drives it (authorize at INVITE,
+ * answered, slices on the engine's manual clock, finish), and their outbox events are written to the ledger by the
+ * outbox writer (writeEvent, as the consumer does). No SIP here: the SIP path has its own suites.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
@@ -9,6 +10,8 @@ import { createTestDb, type TestDb } from '../helpers/pg.js';
 import { deleteKeys, testChargingRedis, testKeys as keys, testPrefix, TEST_REDIS_URL } from '../helpers/redis.js';
 import { loadConfig } from '../../src/config/config.js';
 import type { ChargingRedis } from '../../src/charging/redis.js';
+import { createChargingEngine, type Engine } from '../../src/charging/engine.js';
+import { ManualClock } from '../charging/manual-clock.js';
 import { parseOutboxEvent } from '../../src/outbox/event.js';
 import { writeEvent } from '../../src/outbox/cdr-writer.js';
 import type { ServiceDeps } from '../../src/services/context.js';
@@ -25,6 +28,7 @@ import { creditTenant } from '../../src/tenants/credits.js';
 import { syncCredit, syncTenantState } from '../../src/tenants/sync.js';
 import { inconsistentAccounts, tenantBuckets } from '../../src/ledger/ledger.js';
 import { monthLabel } from '../../src/calendar/zone.js';
+import { reconcile } from '../../src/reconcile/reconcile.js';
 
 const TZ = 'Asia/Shanghai';
 const DAY = 86_400_000;
@@ -33,6 +37,8 @@ let redis: ChargingRedis;
 let prefix: string;
 let now = new Date('2026-01-05T02:00:00Z'); // Monday 2026-01-05 10:00 Shanghai: signing and activation
 let deps: ServiceDeps;
+let engine: Engine;
+const clock = new ManualClock(now.getTime()); // the charging engine's (slices, grants), moved call by call
 const OP = { kind: 'operator' as const, id: 'noc' };
 
 beforeAll(async () => {
@@ -41,9 +47,11 @@ beforeAll(async () => {
   redis = testChargingRedis(prefix);
   const config = loadConfig({}, { 'postgres.url': db.url, 'redis.keyPrefix': prefix, 'billing.overdueSuspendDays': 15 });
   deps = { config, pool: db.pool, redis: async () => ({ redis, error: null }), logger: pino({ level: 'silent' }), now: () => now };
+  engine = createChargingEngine({ redis, pool: db.pool, config, logger: deps.logger, instanceId: 'sim-engine', clock, sweepIntervalMs: 0 });
   await importMissingYears(db.pool);
 });
 afterAll(async () => {
+  await engine.close();
   redis.disconnect();
   await deleteKeys(TEST_REDIS_URL, prefix);
   await db.drop();
@@ -60,7 +68,8 @@ describe('the demo contract through a simulated year', () => {
     const cal = await loadCalendar(db.pool, TZ);
     // ---- activation: the contract's order, unpaid at signing
     await db.pool.query(`insert into rate_plans (name) values ($1)`, [DEMO.ratePlan]);
-    for (const [prefix, dest, price] of DEMO_DECK) {
+    // the demo deck, plus a premium test destination so that ten 10-minute calls spend 1,000.00 CNY a month
+    for (const [prefix, dest, price] of [...DEMO_DECK, ['86900', 'Premium (test)', '10.000000'] as const]) {
       await db.pool.query(`insert into rate_deck_entries (rate_plan_id, prefix, destination, price_per_minute) select id, $2, $3, $4 from rate_plans where name = $1`, [DEMO.ratePlan, prefix, dest, price]);
     }
     const t0 = await setTenantRatePlan(db.pool, (await createTenant(db.pool, { code: DEMO.tenantCode, legalName: '杭州示范企业有限公司', notifyEmail: 'ops@demo.example' })).id, DEMO.ratePlan);
@@ -84,20 +93,33 @@ describe('the demo contract through a simulated year', () => {
     expect(paid.credits.map((c) => c.amountFen)).toEqual([1_100_000n]);
     expect(paid.redis.credits).toEqual(['applied']);
     const bucket = paid.credits[0]!.bucketId;
-    // ---- calls: 1,000.00 CNY a month Jan-Oct (10 calls of 100.00), written as the outbox writer gets them
+    // ---- calls: 1,000.00 CNY a month Jan-Oct (10 calls of 10 minutes at 10.00 CNY/min), through the charging engine
     let callNo = 0;
-    const callAt = async (endAt: Date, fen: bigint, callee = '8613800138000') => {
+    const drainOutbox = async () => {
+      for (const shard of keys.all()) {
+        for (const [id, f] of await redis.xrange(keys.outbox(shard), '-', '+')) {
+          const ev = parseOutboxEvent(f[1]!);
+          if (ev.ok) expect(['written', 'duplicate']).toContain(await writeEvent(db.pool, ev.event, id));
+        }
+      }
+    };
+    const callAt = async (endAt: Date, fen: bigint, callee = '8690012345678') => {
       callNo += 1;
       const id = `sim-${callNo}`;
-      const ev = parseOutboxEvent(JSON.stringify({ eventId: `call:${id}`, type: 'call.settled', at: endAt.getTime(), debits: [{ bucketId: bucket.toString(), amountFen: fen.toString() }],
-        cdr: { callId: id, aCallId: id, bCallId: `${id}-b`, tenantId: t0.id.toString(), caller: DEMO.number, callee, ingressTrunk: 'ccc', gateway: 'carrier',
-          inviteAt: endAt.getTime() - 601_000, ringAt: endAt.getTime() - 600_500, answerAt: endAt.getTime() - 600_000, endAt: endAt.getTime(), sipStatus: 200, result: 'answered',
-          rejectReason: null, disconnectSide: 'caller', disconnectReason: 'caller BYE', billableSeconds: 600, durationMs: 600_000,
-          rate: { ratePlanId: t0.ratePlanId!.toString(), prefix: '8613', pricePerMinute: '0.080000', initialIncrement: 1, subsequentIncrement: 1, connectFee: '0', minimumSeconds: 0, rounding: 'up' },
-          chargeFen: fen.toString(), instanceId: 'sim' } }));
-      if (!ev.ok) throw new Error(ev.reason);
-      expect(await writeEvent(db.pool, ev.event, `0-${callNo}`)).toBe('written');
-      await redis.hincrby(keys.buckets(t0.id.toString()), bucket.toString(), -Number(fen)); // the engine's settle (double)
+      const answerAt = endAt.getTime() - 600_000;
+      await clock.advance(answerAt - 1_000 - clock.now(), () => engine.idle());
+      const g = await engine.authorize({ callId: id, tenantId: t0.id.toString(), calledNumber: callee, at: clock.now(), failurePolicy: 'terminate' });
+      expect(g, `call ${id}`).toMatchObject({ ok: true });
+      await clock.advance(1_000, () => engine.idle());
+      let cut: number | null = null;
+      await engine.answered(id, clock.now(), (at) => (cut = at));
+      await clock.advance(600_000, () => engine.idle()); // slices are asked for and granted as the call goes on
+      expect(cut).toBeNull();
+      const fin = await engine.finish({ callId: id, aCallId: id, bCallId: `${id}-b`, tenantId: t0.id.toString(), caller: DEMO.number, callee, ingressTrunk: 'ccc',
+        gateway: 'carrier', inviteAt: answerAt - 1_000, ringAt: answerAt - 500, answerAt, endAt: clock.now(), sipStatus: 200, result: 'answered',
+        rejectReason: null, disconnectSide: 'caller', disconnectReason: 'caller BYE' });
+      expect([fin.chargeFen, fin.billableSeconds, fin.duplicate]).toEqual([fen, 600, false]);
+      await drainOutbox();
     };
     // ---- a second number on 2026-03-02: rent pro-rata, left unpaid → overdue, late fees, suspension
     let suspendedOn: string | null = null;
@@ -108,7 +130,6 @@ describe('the demo contract through a simulated year', () => {
       if (m === 2) {
         await addNumber(db.pool, { tenantId: t0.id, e164: '+8657188880001', rent: DEMO.rent, at: new Date('2026-03-02T02:00:00Z') });
       }
-      for (let k = 0; k < 10; k++) await callAt(new Date(month.getTime() + k * 3_600_000), 10_000n);
       if (m === 3) {
         const acc = await showAccount(deps, OP, { tenant: 'demo', openOnly: true });
         const rent2 = acc.receivables.find((r) => r.description.includes('+8657188880001'))!;
@@ -117,6 +138,9 @@ describe('the demo contract through a simulated year', () => {
         const t = await getTenant(db.pool, 'demo');
         expect(t.status).toBe('suspended');
         expect(await redis.hget(keys.tenant(t0.id.toString()), 'status')).toBe('suspended'); // live calls cut
+        await clock.advance(month.getTime() - clock.now(), () => engine.idle());
+        expect(await engine.authorize({ callId: 'while-suspended', tenantId: t0.id.toString(), calledNumber: '8690012345678', at: clock.now(), failurePolicy: 'terminate' }))
+          .toMatchObject({ ok: false, reason: 'suspended' });
         const suspendRow = (await db.pool.query<{ at: Date }>(`select overdue_suspended_at as at from tenants where id = $1`, [t0.id.toString()])).rows[0]!;
         suspendedOn = suspendRow.at.toISOString();
         // the overdue job of 2026-03-21 00:15: overdue days 03-06 … 03-21 = 16 > OVERDUE_SUSPEND_DAYS (15)
@@ -134,6 +158,8 @@ describe('the demo contract through a simulated year', () => {
         expect(await notices('suspended')).toBe(1);
         expect(await notices('resumed')).toBe(1);
       }
+      // (in April after the payment: a suspended tenant's calls are refused by the engine)
+      for (let k = 0; k < 10; k++) await callAt(new Date(month.getTime() + k * 3_600_000), 10_000n);
       const low = await runLowBalance(deps, OP, { tenant: 'demo' });
       if (low[0]!.notified.length && !lowOn) lowOn = monthLabel(now, TZ);
     }
@@ -158,11 +184,7 @@ describe('the demo contract through a simulated year', () => {
     const ended = await getTenant(db.pool, 'demo');
     expect(ended.status).toBe('terminated');
     expect((await db.pool.query(`select 1 from numbers where tenant_id = $1 and state <> 'reclaimed'`, [t0.id.toString()])).rowCount).toBe(0);
-    const stream = await redis.xrange(keys.outbox(keys.shardOfTenant(t0.id.toString())), '-', '+');
-    for (const [id, fields] of stream) {
-      const ev = parseOutboxEvent(fields[1]!);
-      if (ev.ok) await writeEvent(db.pool, ev.event, id);
-    }
+    await drainOutbox();
     expect((await tenantBuckets(db.pool, t0.id)).map((b) => b.balanceFen)).toEqual([0n, 0n]); // cleared (art. 7.2), kept in the ledger
     // ---- statements: every month ties (assertTies) and chains: closing of one month = opening of the next
     let prev: Awaited<ReturnType<typeof showStatement>> | null = null;
@@ -181,6 +203,8 @@ describe('the demo contract through a simulated year', () => {
     expect(jan27.expired.reduce((x, l) => x + l.amountFen, 0n)).toBe(1_100_000n + 200_000n - 1_000_000n);
     expect(jan27.balances.paid.closingFen).toBe(0n);
     expect(jan27.receivables.closingOwedFen).toBe(0n);
+    // ---- Redis (where the engine charged) and the ledger agree: no drift
+    expect((await reconcile({ pool: db.pool, redis, repair: false, logger: deps.logger })).driftTenants).toBe(0);
     // ---- the ledger balances: every account equals its transfers, and all accounts sum to zero
     expect(await inconsistentAccounts(db.pool)).toEqual([]);
     expect((await db.pool.query<{ s: bigint }>(`select sum(credits_posted - debits_posted)::int8 as s from ledger_accounts`)).rows[0]!.s).toBe(0n);
