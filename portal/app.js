@@ -213,22 +213,20 @@
     return h('section', { class: 'card', id: 'cdrs' }, h('h2', {}, t('cdrSearch')), form, h('div', { class: 'table-wrap' }, tableEl), status, moreBtn);
   }
 
-  /** Monthly statements: billing's statements when the server has them, else the ledger's monthly bills. */
+  /** Monthly statements (the deprecated /bills/ route is a summary of the same statement). */
   async function statementSection(base) {
-    const hasStatements = Boolean(paths && paths['/v1/tenants/{tenant}/statements/{month}']);
     const rows = await Promise.all(monthsBack(6).map(async (m) => {
       try {
-        const s = await api('GET', base + (hasStatements ? '/statements/' : '/bills/') + m);
-        // a statement: balances per bucket kind and totals; the ledger's monthly bill: flat fields
-        const both = (k) => s.balances ? BigInt(s.balances.paid[k]) + BigInt(s.balances.gift[k]) : s[k === 'openingFen' ? 'openingBalanceFen' : 'closingBalanceFen'];
-        const total = (k) => (s.totals ? s.totals[k] : s[k]);
+        const s = await api('GET', base + '/statements/' + m);
+        const both = (k) => BigInt(s.balances.paid[k]) + BigInt(s.balances.gift[k]);
+        const total = (k) => s.totals[k];
         return h('tr', {},
           h('td', { 'data-label': t('month') }, m),
           h('td', { class: 'num', 'data-label': t('opening') }, cny(both('openingFen'))),
           h('td', { class: 'num', 'data-label': t('credited') }, cny(total('creditedFen'))),
           h('td', { class: 'num', 'data-label': t('debited') }, cny(total('debitedFen'))),
           h('td', { class: 'num', 'data-label': t('closing') }, cny(both('closingFen'))),
-          h('td', { 'data-label': t('download') }, hasStatements ? downloadLinks(base + '/statements/' + m, ['csv', 'pdf']) : ''));
+          h('td', { 'data-label': t('download') }, downloadLinks(base + '/statements/' + m, ['csv', 'pdf'])));
       } catch {
         return null;
       }

@@ -78,7 +78,7 @@ export interface Statement extends StatementHead {
   balances: Record<BucketKind, { openingFen: bigint; closingFen: bigint }>;
   topUps: Line[]; // paid credit in (top-ups, paid orders' packages)
   gifts: Line[];
-  calls: { groups: CallGroup[]; totalFen: bigint; totalCalls: number };
+  calls: { groups: CallGroup[]; totalFen: bigint; totalCalls: number; chargeTransfers: number };
   rent: Line[]; // rent receivables issued in the month
   lateFees: Line[];
   otherCharges: Line[]; // order packages, early-termination fee
@@ -160,7 +160,8 @@ export function assembleStatement(i: StatementInput): Statement {
       paid: { openingFen: i.opening.paid, closingFen: i.closing.paid },
       gift: { openingFen: i.opening.gift, closingFen: i.closing.gift },
     },
-    topUps, gifts, calls: { groups: callGroups, totalFen: callsTotal, totalCalls: callGroups.reduce((n, g) => n + g.calls, 0) },
+    topUps, gifts,
+    calls: { groups: callGroups, totalFen: callsTotal, totalCalls: callGroups.reduce((n, g) => n + g.calls, 0), chargeTransfers: i.moves.filter((m) => m.kind === 'call_charge').length },
     rent, lateFees, otherCharges, adjustments, refunds, expired,
     receivables: { openingOwedFen: i.owedOpeningFen, issuedFen: sum(issued), paidFen: sum(payments), closingOwedFen: i.owedClosingFen },
     payments,

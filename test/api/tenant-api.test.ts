@@ -44,12 +44,13 @@ async function bucket(tenant: bigint, kind: 'paid' | 'gift', validFrom: string, 
 }
 
 /** Ledger rows are dated now() by postTransfers; history in past months is made by back-dating the posted rows
+ * (created_at and booked_at, the date statements and bills go by)
  * (triggers off for this one session: the immutability trigger is not what these tests are about). */
 async function backdate(idempotencyKey: string, at: string): Promise<void> {
   const c = await db.pool.connect();
   try {
     await c.query(`set session_replication_role = replica`);
-    await c.query(`update ledger_transfers set created_at = $2 where idempotency_key = $1`, [idempotencyKey, at]);
+    await c.query(`update ledger_transfers set created_at = $2, booked_at = $2 where idempotency_key = $1`, [idempotencyKey, at]);
     await c.query(`set session_replication_role = origin`);
   } finally {
     c.release();
@@ -205,14 +206,25 @@ describe('monthly bills in service.timezone (Asia/Shanghai)', () => {
     expect(nov.debitedFen).toBe('2730'); // includes the charge at 23:59:59 Nov 30 Shanghai
     expect(BigInt(nov.closingBalanceFen)).toBe(BigInt(nov.openingBalanceFen) + BigInt(nov.creditedFen) - BigInt(nov.debitedFen));
     expect(nov.creditedCny).toBe('200.00');
-    // the month's calls from the CDRs, by result
-    const calls = Object.fromEntries(nov.calls.map((c: any) => [c.result, c]));
-    // all of A's CDRs fall on Nov 18-20; every third one (i % 3 == 0) failed
-    const failed = Math.floor((CDRS_A - 1) / 3) + 1;
-    expect(calls.failed).toEqual({ result: 'failed', calls: failed, billableSeconds: '0', chargeFen: '0' });
-    expect(calls.answered).toEqual({
-      result: 'answered', calls: CDRS_A - failed, billableSeconds: String((CDRS_A - failed) * 60), chargeFen: String((CDRS_A - failed) * 13),
-    });
+    // the statement's calls: answered CDRs of the month by destination, amounts from the ledger only (these CDRs
+    // have no charge transfers; the two charges of the month have no CDR and stay visible as such)
+    const failed = Math.floor((CDRS_A - 1) / 3) + 1; // every third CDR (i % 3 == 0) failed
+    expect(nov.calls).toEqual([
+      { destination: '(charge without a CDR this month)', calls: 2, billedSeconds: 0, chargeFen: '2730' },
+      { destination: '138', calls: CDRS_A - failed, billedSeconds: (CDRS_A - failed) * 60, chargeFen: '0' },
+    ]);
+  });
+
+  it('is the statement of the month summarised (one rule): same balances and totals; deprecated with a link to it', async () => {
+    for (const month of ['2026-10', '2026-11', '2027-03']) {
+      const res = await fetch(`${base}/v1/tenants/me/bills/${month}`, { headers: { authorization: `Bearer ${tokA}` } });
+      const bill = (await res.json()) as any;
+      const st = (await get(`/v1/tenants/me/statements/${month}`, tokA)).body;
+      const both = (k: 'openingFen' | 'closingFen') => String(BigInt(st.balances.paid[k]) + BigInt(st.balances.gift[k]));
+      expect([bill.openingBalanceFen, bill.closingBalanceFen, bill.creditedFen, bill.debitedFen], month).toEqual([both('openingFen'), both('closingFen'), st.totals.creditedFen, st.totals.debitedFen]);
+      expect(res.headers.get('deprecation')).toBe('true');
+      expect(res.headers.get('link')).toBe(`</v1/tenants/me/statements/${month}>; rel="successor-version"`);
+    }
   });
 
   it('a month without activity is an empty bill that still carries the balance', async () => {

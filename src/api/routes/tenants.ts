@@ -221,13 +221,16 @@ export function registerTenantRoutes(app: FastifyInstance, s: ServiceDeps): void
   app.get('/v1/tenants/:tenant/bills/:month', {
     config: { access: 'any' },
     schema: {
-      summary: 'What moved in and out of the prepaid buckets in a month (service time zone), with the month\'s calls', tags: ['balance'],
+      summary: 'Deprecated: use GET /v1/tenants/{tenant}/statements/{month}. A summary of that statement (same month rule, same amounts): opening and closing balance, credited and debited, per transfer kind, calls by destination',
+      deprecated: true, tags: ['balance'],
       params: Type.Object({ ...TenantParam.properties, month: Type.String({ pattern: '^\\d{4}-(0[1-9]|1[0-2])$', description: 'YYYY-MM' }) }, { additionalProperties: false }),
       response: { 200: Type.Object({ tenantId: Id, month: Type.String(), openingBalanceFen: Fen, closingBalanceFen: Fen, creditedFen: Fen, debitedFen: Fen }, { additionalProperties: true }), ...errors(400, 401, 404) },
     },
-  }, async (req) => {
+  }, async (req, reply) => {
     const p = req.params as { tenant: string; month: string };
     const bill = await monthlyBill(s, actorOf(req), tenantRef(req, p.tenant), p.month);
+    // RFC 9745 Deprecation and RFC 8288 Link to the successor
+    reply.header('deprecation', 'true').header('link', `</v1/tenants/${encodeURIComponent(p.tenant)}/statements/${p.month}>; rel="successor-version"`);
     return {
       ...bill, openingBalanceCny: fenToCny(bill.openingBalanceFen), closingBalanceCny: fenToCny(bill.closingBalanceFen),
       creditedCny: fenToCny(bill.creditedFen), debitedCny: fenToCny(bill.debitedFen),
