@@ -193,7 +193,7 @@ describe('outage refund (art. 5.3)', () => {
     expect(await count('select 1 from refunds')).toBe(0);
   });
 
-  it('refunds the paid balance (not gift) with the log as evidence; a live call\'s hold is refunded by the next run; the ledger and the statement tie', async () => {
+  it('refunds the paid balance (not gift) with the log as evidence; a live call\'s hold (engine on a manual clock) is refunded by the next run; the ledger and the statement tie', async () => {
     at('2026-01-05T10:00:00');
     const id = await contract('outy', now);
     const tid = id.toString();

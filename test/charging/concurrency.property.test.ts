@@ -2,8 +2,10 @@
  * Randomized concurrency (fast-check) on real Redis + PostgreSQL (the scenario: ./property-scenario.ts; the same on a
  * Redis Cluster: test/cluster/charging-property.test.ts): 1-200 concurrent calls of 1-3 tenants spread over
  * 2-3 engine instances (separate engine objects with separate Redis connections in one process), random ring and
- * talk times, hang-ups, BYE latency after a cut, top-ups during calls, and at most one instance killed mid-run
- * (its calls are then reclaimed by the lease sweeper of a survivor and reported late by a restarted instance).
+ * talk times, hang-ups, BYE latency after a cut, top-ups during calls, and at most one instance "killed" mid-run: its
+ * engine closed (timers stopped, no call finished, nothing settled), which is what a crash leaves in Redis; its calls
+ * are then reclaimed by the lease sweeper of a survivor and reported late by a restarted instance. A real SIGKILL of
+ * an app process mid-call, reclaimed by another process's sweep loop: test/e2e/instance-kill.test.ts.
  * Time is a manual clock, so minutes of calls run in well under a second of real time.
  * Invariants: no bucket below 0 after any clock event (fair-share give-backs included); debits + remaining = credits;
  * exactly one outbox event per call; sum(debits) = CDR charge; re-rating every CDR reproduces its charge; no call

@@ -88,13 +88,16 @@ describe('control port (raw)', () => {
     await app.closedPromise();
   });
 
-  it('anything before authenticate, or a corrupt frame, closes the connection', async () => {
+  it('anything before authenticate (answered NOK), or a corrupt frame (no answer), closes the connection', async () => {
     const a = await RawApp.open(edge.controlPort);
     a.sock.write(encodeFrame('m1|route|invite'));
     await a.closedPromise();
+    expect(a.closed).toBe(true);
+    expect(a.frames).toEqual([expect.stringMatching(/\|response\|m1\|NOK\|authenticate first$/)]);
     const b = await RawApp.open(edge.controlPort);
     b.sock.write(Buffer.from('12x#hello'));
     await b.closedPromise();
+    expect([b.closed, b.frames]).toEqual([true, []]);
   });
 
   it('new request from the app: stack fills in Via/From tag/Call-ID/CSeq/Max-Forwards, drops immutable headers, rewrites @localhost, echoes exactly what it sent; a response with another CSeq number is dropped', async () => {
