@@ -143,7 +143,7 @@ async function deliverOne(row: DueRow, at: Date, deps: DeliveryDeps, mail: Maile
       const failure = !to
         ? { error: `no ${row.channel === 'email' ? 'e-mail address' : 'phone number'} on the notice`, permanent: true }
         : row.channel === 'email'
-          ? await sendMail(mail.get(), { from: n.mailFrom, to, subject: words.subject, text: words.text, id: row.id.toString() })
+          ? await sendMail(mail.get(), { from: n.mailFrom, to, subject: words.subject, text: words.text, id: row.id.toString() }, log)
           : await sendSms(deps.fetchImpl ?? fetch, n, to, words.sms, row.id.toString());
       const u = afterAttempt(row.attempts, failure?.error ?? null, at, max, failure?.permanent ?? false);
       const via = row.channel === 'email' ? 'e-mail' : 'SMS';
@@ -191,8 +191,11 @@ async function postWebhook(fetchImpl: typeof fetch, url: URL, body: string, idem
   }
 }
 
-/** Send one e-mail; null when the server accepted it for every recipient. */
-async function sendMail(t: Transporter, m: { from: string; to: string; subject: string; text: string; id: string }): Promise<Failure | null> {
+/**
+ * Send one e-mail; null when the server accepted it. When it refuses only some of the tenant's addresses the message
+ * went to the others: it counts as sent (sending again would repeat it to them) and the refused ones are logged.
+ */
+async function sendMail(t: Transporter, m: { from: string; to: string; subject: string; text: string; id: string }, log: Logger): Promise<Failure | null> {
   try {
     const info = await t.sendMail({
       from: m.from, to: m.to, subject: m.subject, text: m.text,
@@ -200,7 +203,7 @@ async function sendMail(t: Transporter, m: { from: string; to: string; subject: 
       messageId: `<notice-${m.id}@${m.from.split('@')[1]}>`,
       headers: { 'X-Notice-Id': m.id },
     }) as { rejected?: unknown[] };
-    if (info.rejected && info.rejected.length > 0) return { error: `SMTP: recipients refused: ${info.rejected.map(String).join(', ').slice(0, 200)}`, permanent: true };
+    if (info.rejected && info.rejected.length > 0) log.warn({ refused: info.rejected.map(String) }, 'SMTP server refused some of the tenant\'s addresses; sent to the others');
     return null;
   } catch (e) {
     return smtpFailure(e);

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
 import { SMTPServer, type SMTPServerAddress } from 'smtp-server';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { loadConfig, type Config } from '../../src/config/config.js';
+import { configForLog, loadConfig, type Config } from '../../src/config/config.js';
 import { deliverPending } from '../../src/notify/notifier.js';
 import { retryDelayMs } from '../../src/notify/policy.js';
 import { createTenant, setNoticeSettings } from '../../src/tenants/tenants.js';
@@ -124,6 +124,9 @@ function capture(): { logger: Logger; lines: string[] } {
   return { logger: pino({ level: 'trace' }, { write: (line: string) => void lines.push(line) }), lines };
 }
 
+const sent = (lines: string[], msg: RegExp): Record<string, unknown> | undefined =>
+  lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => msg.test(String(l.msg)));
+
 /** No trace of the secret: not in clear, not as base64 (AUTH PLAIN / LOGIN carry it so). */
 function expectNoSecret(texts: string[]): void {
   const all = texts.join('\n');
@@ -239,6 +242,16 @@ describe('e-mail through SMTP (real smtp-server)', () => {
     expect(await row(soft)).toMatchObject({ attempts: 2, error: null, sent_at: t1 });
     expect(lines.some((l) => /e-mail delivery failed for good/.test(l) && l.includes(hard.toString()))).toBe(true);
     expectNoSecret([...lines, ...await allErrors()]);
+  });
+
+  it('a server refusing one of several addresses: sent to the others (not again), the refused one logged', async () => {
+    const t = await tenant({ email: 'ar@acme.example, hard2@acme.example' });
+    const id = await notice(t.id, 'email', 'ar@acme.example, hard2@acme.example');
+    const { logger, lines } = capture();
+    expect(await deliverPending({ pool: db.pool, logger, config: mailConfig() })).toEqual({ ...none, sent: 1 });
+    expect(mails.map((m) => m.to)).toEqual([['ar@acme.example']]);
+    expect(await row(id)).toMatchObject({ attempts: 1, error: null, failed_at: null });
+    expect(sent(lines, /refused some of the tenant's addresses/)).toMatchObject({ refused: ['hard2@acme.example'], notificationId: id.toString() });
   });
 
   it('a refused connection is retried until notify.maxAttempts, then failed; the password is never logged', async () => {
@@ -377,5 +390,10 @@ describe('SMS through the HTTP provider (local node:http server)', () => {
       expect(() => loadConfig({ SMS_PROVIDER_HEADERS: bad })).toThrow(/SMS_PROVIDER_HEADERS.*<secret, not shown>/);
     }
     expect(() => loadConfig({ SMTP_PASSWORD: 'x' })).toThrow(/SMTP_USER/);
+    // the config as logged at start-up hides both secrets
+    const shown = JSON.stringify(configForLog(mailConfig()));
+    expect(JSON.stringify(configForLog(smsConfig('/ok')))).not.toContain(PASSWORD);
+    expect(shown).not.toContain(PASSWORD);
+    expect(shown).toContain('"smtpUser":"notices"');
   });
 });

@@ -38,9 +38,9 @@ export const tenantCommands: CommandSpec[] = [
       { name: 'code', type: 'string', required: true, doc: 'short unique code: a-z 0-9 _ - (e.g. acme)' },
       { name: 'legal-name', type: 'string', required: true, doc: 'full legal name (printed on bills)' },
       { name: 'rate-plan', type: 'string', doc: 'rate plan name' },
-      { name: 'email', type: 'string', doc: 'low-balance notice e-mail' },
-      { name: 'sms', type: 'string', doc: 'low-balance notice phone' },
-      { name: 'webhook', type: 'string', doc: 'low-balance notice webhook URL' },
+      { name: 'email', type: 'string', doc: 'notice e-mail address, or up to 5 comma-separated' },
+      { name: 'sms', type: 'string', doc: 'notice mobile number (SMS)' },
+      { name: 'webhook', type: 'string', doc: 'notice webhook URL' },
     ],
     examples: ['softswitch tenant create --code acme --legal-name "Acme Trading Co., Ltd." --rate-plan china-std'],
     async run(ctx, args) {
