@@ -10,6 +10,7 @@ import { connectSrf, disconnectSrf, startTestEdge, type AnySrf, type TestEdge } 
 import { SourceAllowList } from '../../src/edge/sources.js';
 import { registry } from '../../src/observability/metrics.js';
 import { rnd, sleep, statusOf } from './support.js';
+import { eventually } from '../helpers/poll.js';
 
 async function droppedBy(reason: string): Promise<number> {
   const m = await registry.getSingleMetric('softswitch_sip_dropped_total')!.get();
@@ -48,8 +49,9 @@ function options(port: number, callId = `${rnd()}@tcp`): string {
 
 let edge: TestEdge;
 let app: AnySrf;
-const READ_MS = 400;
-const IDLE_MS = 1500;
+// the busy-trunk writer sends a message over ~75 ms: READ_MS leaves it ~1.9 s of stalls on a loaded machine
+const READ_MS = 2000;
+const IDLE_MS = 3000;
 beforeAll(async () => {
   const list = new SourceAllowList();
   list.set('trunks', ['127.0.0.1']);
@@ -78,13 +80,13 @@ describe('SIP over TCP at the door', () => {
   it('at most maxPerAddress connections from one address; the rest are closed at once and counted', async () => {
     const before = await droppedBy('tcp_limit');
     const conns = await Promise.all(Array.from({ length: 6 }, () => Conn.open(edge.sipPort)));
-    await sleep(200);
+    await eventually('two connections closed', () => conns.filter((c) => c.closed).length >= 2);
     const open = conns.filter((c) => !c.closed);
     expect(open).toHaveLength(4);
     expect(await droppedBy('tcp_limit')).toBe(before + 2);
     // the ones kept work
     open[0]!.s.write(options(edge.sipPort, 'kept@tcp'));
-    await sleep(300);
+    await eventually('the kept connection answered', () => open[0]!.data.length > 0);
     expect(statusOf(open[0]!.data)).toBe(200);
     for (const c of conns) c.s.destroy();
     await sleep(100);
@@ -108,15 +110,15 @@ describe('SIP over TCP at the door', () => {
 
   it('a busy trunk streaming messages in pieces that straddle message ends is never cut; an idle one is', async () => {
     const c = await Conn.open(edge.sipPort);
-    const stream = Array.from({ length: 40 }, (_, k) => options(edge.sipPort, `stream-${k}@tcp`)).join('');
-    // chunks of 97 bytes every 25 ms: there is always an incomplete message buffered, for longer than READ_MS
+    const stream = Array.from({ length: 60 }, (_, k) => options(edge.sipPort, `stream-${k}@tcp`)).join('');
+    // chunks of 97 bytes every 25 ms (~4 s in all): there is always an incomplete message buffered, for longer than READ_MS
     for (let off = 0; off < stream.length; off += 97) {
       c.s.write(stream.slice(off, off + 97));
       await sleep(25);
     }
-    await sleep(300);
+    await eventually('60 answers', () => (c.data.match(/^SIP\/2\.0 200/gm) ?? []).length >= 60 || c.closed);
     expect(c.closed).toBe(false);
-    expect(c.data.match(/^SIP\/2\.0 200/gm)).toHaveLength(40);
+    expect(c.data.match(/^SIP\/2\.0 200/gm)).toHaveLength(60);
     expect(await c.closedWithin(IDLE_MS + 5000)).toBe(true); // then silence: the idle timeout closes it
   });
 
