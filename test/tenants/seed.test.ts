@@ -42,9 +42,19 @@ describe('seedDemo', () => {
     expect(audit.rows).toEqual([{ actor_kind: 'system', actor_id: 'demo-seed', tenant_id: tenantId, after: expect.objectContaining({ order: DEMO.orderNo, tenant: 'demo' }) }]);
   });
 
-  it('without Redis it still seeds PostgreSQL (Redis skipped)', async () => {
-    const r = await seedDemo(db.pool);
-    expect(r).toMatchObject({ created: false, redis: { state: 'skipped', credit: 'skipped' } });
-    expect((await db.pool.query(`select 1 from audit_log where action = 'demo.seed'`)).rowCount).toBe(1);
+  it('without Redis it still seeds PostgreSQL (Redis skipped), once', async () => {
+    const own = await createTestDb(); // a database of its own: independent of the test above
+    try {
+      const r = await seedDemo(own.pool);
+      expect(r).toMatchObject({ created: true, redis: { state: 'skipped', credit: 'skipped' } });
+      expect(await seedDemo(own.pool)).toMatchObject({ created: false, tenantId: r.tenantId, redis: { state: 'skipped', credit: 'skipped' } });
+      const n = async (sql: string) => (await own.pool.query(sql)).rowCount;
+      expect(await n(`select 1 from tenants where code = 'demo'`)).toBe(1);
+      expect(await n(`select 1 from orders where order_no = '${DEMO.orderNo}'`)).toBe(1);
+      expect((await tenantBuckets(own.pool, r.tenantId)).map((b) => [b.kind, b.balanceFen])).toEqual([['paid', 1_100_000n]]);
+      expect(await n(`select 1 from audit_log where action = 'demo.seed'`)).toBe(1);
+    } finally {
+      await own.drop();
+    }
   });
 });
