@@ -260,7 +260,9 @@ describe('trunks and gateways', () => {
 describe('cdr list / export', () => {
   it('filters by tenant and time and exports CSV and JSON lines', async () => {
     const demo = (await db.pool.query<{ id: bigint }>(`select id from tenants where code = 'demo'`)).rows[0]!.id;
-    const other = (await db.pool.query<{ id: bigint }>(`select id from tenants where code = 'acme'`)).rows[0]!.id;
+    const created = await run(['tenant', 'create', '--code', 'cdr-other', '--legal-name', 'Other Ltd', '--json']); // its own, not another test's
+    expect(created.code, created.stderr).toBe(0);
+    const other = (await db.pool.query<{ id: bigint }>(`select id from tenants where code = 'cdr-other'`)).rows[0]!.id;
     const ins = (callId: string, tenant: bigint, at: string, charge: number) =>
       db.pool.query(`insert into cdrs (call_id, invite_at, tenant_id, a_call_id, caller, callee, end_at, billable_seconds, charge_fen, sip_status, result)
                      values ($1, $2, $3, $1, '+8657188880000', '8613800138000', $2::timestamptz + interval '1 minute', 60, $4, 200, 'answered')`,
