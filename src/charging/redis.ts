@@ -180,6 +180,8 @@ export function watchFailovers(redis: ChargingRedis, onFailover?: (detail: { fro
       for (const [from, to] of moved) seen(from, to);
       if (now.every(Boolean)) masters = now;
     };
+    // the slot map the connection already has is the baseline: a failover before the next refresh is then seen too
+    refresh();
     redis.on('refresh', refresh);
     return () => redis.off('refresh', refresh);
   }

@@ -18,10 +18,11 @@
  * runs in real time and its duration is printed (docs/scaling.md "What each failure costs").
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clusterSlot, waitReady, type ChargingRedis } from '../../src/charging/redis.js';
+import { clusterSlot, waitReady, watchFailovers, type ChargingRedis } from '../../src/charging/redis.js';
 import type { OutboxConsumer } from '../../src/outbox/consumer.js';
 import { createTestDb, type TestDb } from '../helpers/pg.js';
 import { ask, startOwnCluster, until, type OwnCluster, type OwnNode } from '../helpers/own-redis-cluster.js';
+import { eventually } from '../helpers/poll.js';
 import { testChargingRedis, testPrefix } from '../helpers/redis.js';
 import { ManualClock } from '../charging/manual-clock.js';
 import { createBucket, createPlan, createTenant } from '../charging/fixtures.js';
@@ -83,6 +84,9 @@ describe('Redis Cluster: a master SIGKILLed mid-calls', () => {
     const calls = new Calls(clock, instances);
     const [A, B] = instances as [Instance, Instance];
     const unreplicatedBefore = await unreplicatedSteps();
+    // the app's failover watch (softswitch_redis_failovers_total) on an engine's own connection
+    const failovers: { from: string; to: string }[] = [];
+    const unwatch = watchFailovers(A.redis, (f) => failovers.push(f));
 
     // phase 1: calls of both tenants on both instances, metered for 25 s, a few ended (settled, acknowledged)
     let n = 0;
@@ -133,6 +137,12 @@ describe('Redis Cluster: a master SIGKILLed mid-calls', () => {
       if (inFlight.includes(callId)) continue; // its settlement may or may not have landed
       expect(Number(await redis.hget(k.call(k.shardOfTenant(victimTenant), callId), 'granted')), callId).toBe(g);
     }
+
+    // the engine's connection saw its shard change master: counted in softswitch_redis_failovers_total
+    const promotedTo = await cluster.masterOf(victimSlot);
+    await eventually('the failover seen by the engine connection', () => failovers.length > 0, 30_000);
+    unwatch();
+    expect(failovers).toContainEqual({ from: victim.address, to: promotedTo.address });
 
     // the killed node comes back and rejoins as the replica of the promoted one: steps are replicated again
     await victim.restart();

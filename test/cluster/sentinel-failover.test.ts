@@ -13,7 +13,7 @@
  * Call time is a manual clock; the failover runs in real time and its duration is printed (docs/scaling.md).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitReady, type ChargingRedis } from '../../src/charging/redis.js';
+import { waitReady, watchFailovers, type ChargingRedis } from '../../src/charging/redis.js';
 import type { OutboxConsumer } from '../../src/outbox/consumer.js';
 import { createTestDb, type TestDb } from '../helpers/pg.js';
 import { eventually } from '../helpers/poll.js';
@@ -66,6 +66,9 @@ describe('Redis Sentinel: the master SIGKILLed mid-calls', () => {
     const calls = new Calls(clock, instances);
     const [A, B] = instances as [Instance, Instance];
     const unreplicatedBefore = await unreplicatedSteps();
+    // the app's failover watch (softswitch_redis_failovers_total) on an engine's own connection
+    const failovers: { from: string; to: string }[] = [];
+    const unwatch = watchFailovers(A.redis, (f) => failovers.push(f));
     const oldMaster = sentinel.master;
     expect(await sentinel.currentMaster()).toBe(oldMaster.address);
 
@@ -110,6 +113,11 @@ describe('Redis Sentinel: the master SIGKILLed mid-calls', () => {
     expect(await sentinel.currentMaster()).toBe(sentinel.replica.address);
     expect(served!.answerAt).not.toBeNull();
     expect(during.every((c) => c.refused === 'store_down')).toBe(true);
+
+    // the engine's connection came back on another master: counted in softswitch_redis_failovers_total
+    await eventually('the failover seen by the engine connection', () => failovers.length > 0, 30_000);
+    unwatch();
+    expect(failovers).toEqual([{ from: oldMaster.address, to: sentinel.replica.address }]);
 
     // WAIT: what the app was told before the kill is on the promoted replica
     const shardOf = (callId: string) => k.shardOfTenant(calls.all.get(callId)!.tenantId);
