@@ -147,7 +147,7 @@ export function createSipApp(deps: SipAppDeps): SipApp {
     if (owner?.tenant) {
       ctx.tenant = owner.tenant;
       ctx.session!.facts.tenantId = owner.tenant.id;
-      ctx.log = ctx.log.child({ tenant: owner.tenant.code });
+      ctx.log.setBindings({ tenant: owner.tenant.code }); // the per-call child itself: a child of it would be one more object per call
     }
     return r;
   }
