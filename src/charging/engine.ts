@@ -14,6 +14,7 @@ import { ratingDigits } from '../rating/normalize.js';
 import type { AuthorizeRequest, AuthorizeResult, ChargingEngine, LowCreditWarning, Metering, SettleResult } from './types.js';
 import { billCall } from './cdr.js';
 import { reclaimFacts } from './reclaim.js';
+import { dayOf } from '../calendar/zone.js';
 import { realClock, type Clock } from './clock.js';
 import { RateCache } from './rate-cache.js';
 import { durably, type ChargingRedis } from './redis.js';
@@ -32,6 +33,8 @@ const MIN_LEAD_MS = 100;
 const WARN_ASK_MS = 2000;
 /** Retry period of a settlement or slice request that failed because Redis was unreachable. */
 const RETRY_MS = 1000;
+/** Lifetime of a day's spend counter (as src/sip/limits.ts keeps it). */
+const SPEND_TTL_SECONDS = 3 * 86400;
 /** A call the sweeper cannot settle (corrupt hash) is looked at again this much later. */
 const SET_ASIDE_MS = 3_600_000;
 
@@ -562,6 +565,11 @@ export function createChargingEngine(deps: ChargingEngineDeps): Engine {
     // its SIP limits slot (src/sip/limits.ts) would otherwise count against the tenant until its own lease ran out
     await redis.zrem(k.sipCalls(f.tenantId), callId);
     if (r.duplicate) return false;
+    // the tenant's spend of the day (daily spend cap, src/sip/limits.ts), which the call's own end would have added
+    if (r.chargeFen > 0n) {
+      const spend = k.sipSpend(f.tenantId, dayOf(new Date(now), config.service.timezone));
+      await redis.multi().incrby(spend, r.chargeFen.toString()).expire(spend, SPEND_TTL_SECONDS).exec();
+    }
     log.warn({ callId, tenant: f.tenantId, owner: f.owner, chargeFen: cdr.chargeFen }, 'reclaimed call of a lost instance');
     return true;
   }

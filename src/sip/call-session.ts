@@ -199,7 +199,8 @@ export class CallSession {
     try {
       if (this.granted) {
         const s = await this.deps.charging.finish({ ...this.facts });
-        if (s.chargeFen > 0n && this.tenantId) await this.deps.limits.addSpend(this.tenantId, s.chargeFen).catch((err: unknown) => this.deps.logger.warn({ err }, 'daily spend not recorded'));
+        // a duplicate was settled (and its spend counted) by another instance's lease sweeper
+        if (s.chargeFen > 0n && !s.duplicate && this.tenantId) await this.deps.limits.addSpend(this.tenantId, s.chargeFen).catch((err: unknown) => this.deps.logger.warn({ err }, 'daily spend not recorded'));
         this.deps.logger.info({ chargeFen: s.chargeFen.toString(), billableSeconds: s.billableSeconds, duplicate: s.duplicate }, 'call settled');
       } else {
         await this.deps.charging.recordRejected({ ...this.facts });

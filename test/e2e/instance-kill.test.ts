@@ -4,13 +4,15 @@
  * no test hook calls sweep()). A call is answered on instance A, then A is killed with SIGKILL: no drain, no
  * settlement, nothing flushed. B's sweep loop reclaims the call once its lease has run out (answer + granted +
  * grace), charges it exactly once with its best known duration (the seconds A had been granted), in the CDR and
- * the ledger alike, and frees its limits slot: with max_concurrent = 1 the tenant's next call is answered at once,
- * not refused until the dead call's slot lease (3 minutes) would have run out. Then B, sent SIGTERM, drains and
- * exits 0. Real sipp, Redis and PostgreSQL.
+ * the ledger alike, counts it in the tenant's spend of the day, and frees its limits slot: with max_concurrent = 1
+ * the tenant's next call is answered at once, not refused until the dead call's slot lease (3 minutes) would have
+ * run out. Then B, sent SIGTERM, drains and exits 0. Real sipp, Redis and PostgreSQL.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitReady, type ChargingRedis } from '../../src/charging/redis.js';
 import { reconcile } from '../../src/reconcile/reconcile.js';
+import { dayOf } from '../../src/calendar/zone.js';
+import { loadConfig } from '../../src/config/config.js';
 import { startAppProcess, type AppProcess } from '../helpers/app-process.js';
 import { createTestDb, type TestDb } from '../helpers/pg.js';
 import { freePort } from '../helpers/ports.js';
@@ -80,6 +82,7 @@ function instanceIdOf(p: AppProcess): string {
 describe('an app instance killed mid-call (SIGKILL, separate process)', () => {
   it('another instance\'s sweep loop reclaims the call after its lease: charged once for its grant (CDR = ledger), limits slot freed; SIGTERM then exits 0', async () => {
     const shard = keys.shardOfTenant(tenantId);
+    const since = new Date();
     await startCarrier(carrierPort, 2); // the killed call (never ends there: not asserted) and the next call
     void placeCalls(sipA, 'call-uac-answer.xml', { caller: CALLER, holdMs: 60_000 }); // its instance dies under it
     await waitActiveCalls(a!.base, 1, 30_000);
@@ -142,6 +145,10 @@ describe('an app instance killed mid-call (SIGKILL, separate process)', () => {
     const balance = await db.pool.query<{ s: string }>(
       `select coalesce(sum(credits_posted - debits_posted), 0)::text as s from ledger_accounts where tenant_id = $1 and kind = 'tenant_bucket'`, [tenantId]);
     expect(BigInt(balance.rows[0]!.s)).toBe(BALANCE_FEN - total);
+    // the tenant's spend of the day (daily spend cap) counts the reclaimed call too, as its own end would have
+    const days = [...new Set([since, new Date()].map((d) => dayOf(d, loadConfig({}).service.timezone)))];
+    const spent = (await Promise.all(days.map((d) => redis.get(keys.sipSpend(tenantId, d))))).reduce((s, v) => s + BigInt(v ?? '0'), 0n);
+    expect(spent).toBe(total);
     const report = await reconcile({ pool: db.pool, redis, tenantId, repair: false });
     expect(report.driftTenants).toBe(0);
     expect(report.ledgerInconsistent).toEqual([]);
