@@ -544,9 +544,16 @@ export function createSipApp(deps: SipAppDeps): SipApp {
     return n;
   }
 
+  // a subscription still being made when close() runs (an app closed right after start, e.g. a start-up failure)
+  // is ended as soon as it is made, so its connection is not left open
+  let closing = false;
+  const whenClosed = (u: () => Promise<void>): (() => Promise<void>) => {
+    if (closing) void u().catch(() => undefined);
+    return u;
+  };
   let unsubscribeCuts: (() => Promise<void>) | null = null;
   subscribeCuts(deps.redis, (m) => void cutTenant(m.tenantId, m.reason))
-    .then((u) => (unsubscribeCuts = u))
+    .then((u) => (unsubscribeCuts = whenClosed(u)))
     .catch((err: unknown) => log.error({ err }, 'cannot subscribe to the SIP control channel'));
 
   if (deps.subscribeControl) {
@@ -556,7 +563,7 @@ export function createSipApp(deps: SipAppDeps): SipApp {
           void cutTenant(msg.tenantId, msg.action === 'suspend' ? 'operator suspension' : 'tenant terminated');
         } else directory.invalidateTenant(msg.tenantId);
       })
-      .then((u) => (unsubscribe = u))
+      .then((u) => (unsubscribe = whenClosed(u)))
       .catch((err: unknown) => log.error({ err }, 'cannot subscribe to tenant control channel'));
   }
 
@@ -589,6 +596,7 @@ export function createSipApp(deps: SipAppDeps): SipApp {
     },
     async close() {
       draining = true;
+      closing = true;
       for (const t of timers) clearInterval(t);
       logStrangers();
       await cutWhere(() => true, { side: 'system', reason: 'shutdown', byeText: 'service shutdown' }, 'drain');

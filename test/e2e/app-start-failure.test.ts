@@ -20,7 +20,7 @@ import { eventually } from '../helpers/poll.js';
 
 let db: TestDb;
 const prefix = testPrefix();
-const silent = pino({ level: 'silent' });
+const silent = pino({ level: process.env.SIP_TEST_LOG ?? 'silent' });
 
 beforeAll(async () => {
   db = await createTestDb({ migrate: false });
@@ -41,7 +41,11 @@ function handles(): Map<string, number> {
 async function backTo(before: Map<string, number>): Promise<void> {
   const above = () => [...handles()].filter(([k, n]) => n > (before.get(k) ?? 0)).map(([k, n]) => `${k} ${before.get(k) ?? 0} -> ${n}`);
   await eventually('handles back to their count before start-up', () => above().length === 0).catch(() => {
-    throw new Error(`left open after a failed start: ${above().join(', ')}`);
+    // which sockets: local and remote ports tell the part (Redis 6379, PostgreSQL 5432, the edge's control port...)
+    const sockets = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles()
+      .filter((x): x is { localPort?: number; remotePort?: number } => x?.constructor?.name === 'Socket')
+      .map((x) => `${x.localPort}->${x.remotePort}`);
+    throw new Error(`left open after a failed start: ${above().join(', ')} (sockets: ${sockets.join(' ')})`);
   });
 }
 
