@@ -62,8 +62,9 @@ const config = loadConfig({}, {
   'log.level': 'warn', 'postgres.url': db.url, 'redis.url': TEST_REDIS_URL, 'redis.keyPrefix': prefix, 'demo.autoSeed': false,
   'sip.optionsPingSeconds': 0, 'http.host': '127.0.0.1', 'http.port': await freePort(), 'edge.sipHost': '127.0.0.1', 'edge.sipPort': sipPort,
   'edge.transports': ['udp'], 'drachtio.port': await freePort(),
-  // the sipp carrier does not refresh the session timer: long calls must not be ended by it
-  'sip.sessionExpiresSeconds': 7200,
+  // the sipp carrier does not refresh the session timer: the live calls must not be ended by it (the growth
+  // phase keeps the default, which also ends calls a starved sipp gave up on)
+  ...(live > 0 ? { 'sip.sessionExpiresSeconds': Math.min(7200, Math.ceil(live / liveCps) + 180) } : {}),
 });
 const redis = createChargingRedis({ ...config.redis });
 await waitReady(redis);
