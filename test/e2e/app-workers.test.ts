@@ -77,7 +77,11 @@ describe('npm start with SIP_WORKERS=2 (edge in the primary, call control in two
     });
     for (const c of cdrs) expect(ledger.get(c.call_id)).toBe(c.charge_fen);
 
-    const by = answeredByWorker();
+    // log lines leave asynchronously (src/util/logger.ts serviceDestination): wait for all of them
+    const by = await eventually('every answered call logged', async () => {
+      const m = answeredByWorker();
+      return [...m.values()].reduce((a, b) => a + b, 0) === calls ? m : null;
+    });
     expect([...by.keys()].sort()).toEqual([1, 2]);
     expect([...by.values()].reduce((a, b) => a + b, 0)).toBe(calls);
 
@@ -95,10 +99,14 @@ describe('npm start with SIP_WORKERS=2 (edge in the primary, call control in two
     const answeredBefore = answeredByWorker();
     const { done: carrierDone } = await startCarrier(carrierPort, 2);
     const caller = placeCalls(sipPort, scenarioFor('call-uac-cut.xml', { REASON_TEXT: 'service shutdown' }), { caller: CALLER, holdMs: 30_000, calls: 2, rate: 10 });
-    await eventually('both calls answered', async () => sample(await metricsText(app!.base), 'softswitch_active_calls') === 2 || null);
-    // one new call on each worker
-    const after = answeredByWorker();
-    expect([1, 2].map((w) => (after.get(w) ?? 0) - (answeredBefore.get(w) ?? 0))).toEqual([1, 1]);
+    await eventually('both calls up', async () => sample(await metricsText(app!.base), 'softswitch_active_calls') === 2 || null);
+    // one new call answered on each worker (log lines leave asynchronously: wait for both)
+    const newOn = (m: Map<number, number>, w: number) => (m.get(w) ?? 0) - (answeredBefore.get(w) ?? 0);
+    const after = await eventually('both calls answered', async () => {
+      const m = answeredByWorker();
+      return newOn(m, 1) + newOn(m, 2) === 2 ? m : null;
+    });
+    expect([1, 2].map((w) => newOn(after, w))).toEqual([1, 1]);
 
     const stopping = app!.stop();
     await eventually('readiness false', async () => {
