@@ -17,17 +17,16 @@ export const REDACT_PATHS: string[] = [
 ];
 
 /**
- * The service's log stream (npm start): on a terminal, pino-pretty (undefined here); otherwise JSON lines to fd 1
- * written asynchronously, so lines logged while a write is in flight go out in one write() instead of one
- * synchronous write() each (a quarter of the logging cost per call, docs/performance.md "Profile"). Nothing
- * waits for a buffer to fill: an idle service's lines go out at once. pino flushes it on exit in the main thread;
- * worker threads flush it before they end (src/workers/worker.ts).
+ * The service's log stream (npm start): on a terminal, pino-pretty (undefined here); otherwise JSON lines written
+ * synchronously to fd 1, as pino does by default, also from a worker thread, whose process.stdout would be relayed
+ * by the main thread. Synchronous: a line is out before the next statement runs (tests and crash forensics read
+ * them); the profile showed no gain from asynchronous writes (docs/performance.md "Profile").
  */
 export function serviceDestination(tty = process.stdout.isTTY === true): DestinationStream | undefined {
-  return tty ? undefined : pino.destination({ dest: 1, sync: false });
+  return tty ? undefined : pino.destination({ dest: 1, sync: true });
 }
 
-/** Flush what an asynchronous destination still holds (a worker thread before it ends). */
+/** Flush what the destination still holds (a worker thread before it ends; a no-op for a synchronous one). */
 export function flushLogger(logger: Logger): Promise<void> {
   return new Promise((resolve) => logger.flush(() => resolve()));
 }
