@@ -3,20 +3,14 @@
  * charging engine, Redis, the outbox consumer and PostgreSQL. Each case asserts on SIP (sipp's verdict, including
  * its header checks) and on the CDR and ledger rows written through the outbox.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { registry } from '../../src/observability/metrics.js';
 import { freePort } from '../helpers/ports.js';
-import { killSipps, scenarioFor, startHarness, type Harness } from './harness.js';
+import { scenarioFor } from './harness.js';
+import { useHarness } from './use-harness.js';
 import { eventually } from '../helpers/poll.js';
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness();
-});
-afterEach(() => killSipps());
-afterAll(async () => {
-  await h?.close();
-});
+const h = useHarness();
 
 const CALLEE = '13800138000';
 

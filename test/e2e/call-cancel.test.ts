@@ -4,20 +4,14 @@
  * 32 s by default) with its CDR, and every hold is released: the tenant's limits slot and its charging reservation.
  * Real sipp, SIP server (embedded edge, or drachtio-server with SIP_TEST_TARGET=drachtio), Redis, PostgreSQL.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createLimits } from '../../src/sip/limits.js';
 import { registry } from '../../src/observability/metrics.js';
 import { freePort } from '../helpers/ports.js';
-import { killSipps, scenarioFor, startHarness, type Harness } from './harness.js';
+import { scenarioFor } from './harness.js';
+import { useHarness } from './use-harness.js';
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness({ 'sip.cancelTimeoutSeconds': 2 });
-});
-afterEach(() => killSipps());
-afterAll(async () => {
-  await h?.close();
-});
+const h = useHarness({ 'sip.cancelTimeoutSeconds': 2 });
 
 const CALLEE = '13800138000';
 

@@ -2,20 +2,14 @@
  * SIP app end to end, calls cut by the system: balance exhaustion (one call, and two concurrent calls sharing
  * one balance), operator suspension, `calls cut` and the outage refund (which terminates the tenant); both legs get a BYE with the Reason (each sipp checks it). Real sipp, embedded edge, charging engine, Redis, outbox, PostgreSQL.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/ports.js';
 import { eventually } from '../helpers/poll.js';
-import { killSipps, scenarioFor, startHarness, type Harness } from './harness.js';
+import { scenarioFor } from './harness.js';
+import { useHarness } from './use-harness.js';
 
-let h: Harness;
-beforeAll(async () => {
-  // default slices (60 s): the engine shares a balance smaller than a slice fairly between concurrent calls
-  h = await startHarness();
-});
-afterEach(() => killSipps());
-afterAll(async () => {
-  await h?.close();
-});
+// default slices (60 s): the engine shares a balance smaller than a slice fairly between concurrent calls
+const h = useHarness();
 
 const CALLEE = '13800138000';
 

@@ -2,19 +2,13 @@
  * SIP app end to end, draining (what SIGTERM starts): new calls get 503 while live calls go on until the deadline,
  * then are cut with "service shutdown" on both legs. Its own harness: a drained app stays draining.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/ports.js';
 import { eventually } from '../helpers/poll.js';
-import { killSipps, scenarioFor, startHarness, type Harness } from './harness.js';
+import { scenarioFor } from './harness.js';
+import { useHarness } from './use-harness.js';
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness();
-});
-afterEach(() => killSipps());
-afterAll(async () => {
-  await h?.close();
-});
+const h = useHarness();
 
 const CALLEE = '13800138000';
 

@@ -5,18 +5,12 @@
  * caller that supports 100rel gets that 183 reliably (Require: 100rel + RSeq) and its PRACK is answered; a caller
  * that does not gets it unreliably. Both calls connect and are charged. Embedded edge or drachtio-server.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/ports.js';
-import { killSipps, scenarioFor, startHarness, type Harness } from './harness.js';
+import { scenarioFor } from './harness.js';
+import { useHarness } from './use-harness.js';
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness();
-});
-afterEach(() => killSipps());
-afterAll(async () => {
-  await h?.close();
-});
+const h = useHarness();
 
 const CALLEE = '13800138000';
 

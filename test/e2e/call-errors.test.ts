@@ -7,20 +7,14 @@
  *    canceled/487, nothing stays held.
  * Real sipp, edge, Redis and PostgreSQL.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createLimits } from '../../src/sip/limits.js';
 import { freePort } from '../helpers/ports.js';
 import { eventually } from '../helpers/poll.js';
-import { killSipps, scenarioFor, startHarness, type Harness } from './harness.js';
+import { scenarioFor } from './harness.js';
+import { useHarness } from './use-harness.js';
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness();
-});
-afterEach(() => killSipps());
-afterAll(async () => {
-  await h?.close();
-});
+const h = useHarness();
 
 const CALLEE = '13800138000';
 

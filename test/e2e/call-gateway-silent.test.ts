@@ -3,18 +3,12 @@
  * sip.gatewayTimeoutSeconds (3 s in the harness), the next gateway is tried and answers, and the silent one's late
  * 200 OK, seconds later, is ACKed and hung up at once (BYE) and never billed. Real sipp on all three sides.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/ports.js';
-import { killSipps, scenarioFor, startHarness, type Harness } from './harness.js';
+import { scenarioFor } from './harness.js';
+import { useHarness } from './use-harness.js';
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness();
-});
-afterEach(() => killSipps());
-afterAll(async () => {
-  await h?.close();
-});
+const h = useHarness();
 
 describe('silent carrier gateway', () => {
   it('abandoned after the gateway timeout, the next gateway answers; its late 200 is torn down (BYE) and never billed', async () => {

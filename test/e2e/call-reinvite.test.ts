@@ -3,18 +3,11 @@
  * carrier refuses (488) reaches the caller as 488 and the call goes on, billed as usual; a re-INVITE from the
  * carrier side is relayed to the caller, whose answer goes back to the carrier. Real sipp both sides.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/ports.js';
-import { killSipps, startHarness, type Harness } from './harness.js';
+import { useHarness } from './use-harness.js';
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness();
-});
-afterEach(() => killSipps());
-afterAll(async () => {
-  await h?.close();
-});
+const h = useHarness();
 
 const CALLEE = '13800138000';
 

@@ -4,18 +4,12 @@
  * second, a CANCEL before answer, and a cut-off at exhaustion with the BYE's Reason on both legs. (UDP is what every
  * other e2e file runs.)
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/ports.js';
-import { killSipps, scenarioFor, startHarness, type Harness } from './harness.js';
+import { scenarioFor } from './harness.js';
+import { useHarness } from './use-harness.js';
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness({}, { transport: 'tcp' });
-});
-afterEach(() => killSipps());
-afterAll(async () => {
-  await h?.close();
-});
+const h = useHarness({}, { transport: 'tcp' });
 
 const CALLEE = '13800138000';
 
