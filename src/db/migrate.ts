@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import type pg from 'pg';
 import { projectPath } from '../util/paths.js';
+import { withTransaction } from './pool.js';
 
 const MIGRATION_LOCK = 7_201_771_001;
 
@@ -54,18 +55,9 @@ export async function migrate(pool: pg.Pool): Promise<MigrationResult> {
  * each other, and it holds through PgBouncer in transaction pooling, where a session lock would stay on whichever
  * server connection took it (and block every later start).
  */
-async function inLockedTx<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-  const c = await pool.connect();
-  try {
-    await c.query('begin');
+function inLockedTx<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+  return withTransaction(pool, async (c) => {
     await c.query('select pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
-    const out = await fn(c);
-    await c.query('commit');
-    return out;
-  } catch (e) {
-    await c.query('rollback').catch(() => undefined);
-    throw e;
-  } finally {
-    c.release();
-  }
+    return fn(c);
+  });
 }
