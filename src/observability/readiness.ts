@@ -39,8 +39,8 @@ export class Readiness {
   }
 
   /** A component made of parts: its probe decides readiness, `detail` lists each part's state in the report. */
-  addWithDetail(name: string, probe: Probe, detail: () => Record<string, boolean>): void {
-    this.add(name, probe);
+  addWithDetail(name: string, probe: Probe, detail: () => Record<string, boolean>, opts: { critical?: boolean } = {}): void {
+    this.add(name, probe, opts);
     this.details.set(name, detail);
   }
 

@@ -114,9 +114,19 @@ export async function startPrimary(config: Config, logger: Logger, workerCount: 
     const { edge, sources, target } = await startEmbeddedEdge(config, pool, log, closers);
     closers.push({ name: 'workers', close: () => stopWorkers('closing') });
 
+    // every worker has its own media pool and reports its media servers' SIP addresses (the hosts at once, each
+    // profile's address once connected): the allow-list's 'media' group is the union of the latest reports, so a
+    // worker that has not connected yet cannot take away an address another worker's calls already use
+    const mediaHosts = new Map<number, string[]>();
+    let mediaGroup = '[]';
     const started = await Promise.allSettled(Array.from({ length: workerCount }, (_, i) => spawnWorker({ index: i + 1, config, edge: target, tty: process.stdout.isTTY === true }, log, (m) => {
       if (m.type === 'media-hosts') {
-        const ignored = sources.set('media', m.hosts);
+        mediaHosts.set(i + 1, m.hosts);
+        const union = [...new Set([...mediaHosts.values()].flat())].sort();
+        if (JSON.stringify(union) === mediaGroup) return;
+        mediaGroup = JSON.stringify(union);
+        const ignored = sources.set('media', union);
+        log.info({ hosts: union }, 'media server addresses in the SIP source allow-list');
         if (ignored.length) log.warn({ ignored }, 'media server addresses not added to the SIP source allow-list (IPv4 addresses only)');
       }
     })));
@@ -152,8 +162,17 @@ export async function startPrimary(config: Config, logger: Logger, workerCount: 
     readiness.add('postgres', postgresProbe(pool));
     // every worker's consumer: a stuck one leaves its pending events to the others only after claimIdleMs
     readiness.add('outbox', async () => (await component('outbox')()).every(Boolean));
+    // optional components (the media servers: every worker has its own connection to each) are up when up on
+    // every worker; details say which worker's connection is down
     const first = await workers[0]!.ask('readiness');
-    for (const name of first.optional ?? []) readiness.add(name, async () => (await component(name)()).every(Boolean), { critical: false });
+    for (const name of first.optional ?? []) {
+      let last: Record<string, boolean> = {};
+      readiness.addWithDetail(name, async () => {
+        const up = await component(name)();
+        last = Object.fromEntries(workers.map((w, i) => [`worker-${w.index}`, up[i]!]));
+        return up.every(Boolean);
+      }, () => last, { critical: false });
+    }
 
     const metricsText = async (): Promise<string> => {
       const theirs = await Promise.all(workers.map((w) => Promise.race([w.ask('metrics'), w.exited.then(() => [] as MetricsJson)])));
