@@ -182,4 +182,32 @@ describe.skipIf(skipReason !== null)(skipReason ?? 'announcements with npm start
     }
     for (const s of [callee, ...sinks]) await s.close();
   });
+
+  it('FreeSWITCH SIGKILLed: both workers see it down, the instance stays ready, a refusal goes on without a prompt (skipped); both reconnect after its restart', async () => {
+    await fs.kill();
+    await eventually('media server down on both workers', async () => {
+      const r = await readyz(app!.base);
+      const d = (r.body.details as Record<string, Record<string, boolean>> | undefined)?.media_1;
+      return r.body.components.media_1 !== true && d?.['worker-1'] === false && d['worker-2'] === false ? r : null;
+    }, 20_000).then((r) => expect(r.status).toBe(200)); // non-critical: still ready
+    expect(labelled(await metricsText(app!.base), 'softswitch_media_server_up', { server: `127.0.0.1:${fs.eslPort}` })).toBe(0);
+    const skippedBefore = labelled(await metricsText(app!.base), 'softswitch_announcements_total', { prompt: 'no_balance', result: 'skipped' });
+    // one refused call on each worker: no 183 needed, nothing heard, the 402 all the same
+    for (let i = 0; i < 2; i++) {
+      const sink = await openRtpSink();
+      const r = await uac(scenarioFor('media-uac-refused.xml', { STATUS: 402, EARLY_OPTIONAL: 'true' }), '+8657188880011', sink);
+      expect(r, r.errors).toMatchObject({ successful: 1, failed: 0 });
+      expect(sink.packets()).toBe(0);
+      await sink.close();
+    }
+    expect(labelled(await metricsText(app!.base), 'softswitch_announcements_total', { prompt: 'no_balance', result: 'skipped' })).toBe(skippedBefore + 2);
+    const skippedBy = () => app!.logs().filter((l) => l.msg === 'announcement not played' && l.prompt === 'no_balance' && l.result === 'skipped').map((l) => l.worker as number);
+    expect((await eventually('both skips logged', async () => (skippedBy().length === 2 ? skippedBy() : null))).sort()).toEqual([1, 2]);
+    await fs.restart();
+    await eventually('both workers reconnected', async () => {
+      const r = await readyz(app!.base);
+      return r.body.components.media_1 === true || null;
+    }, 30_000);
+    expect((await readyz(app!.base)).body.details).toMatchObject({ media_1: { 'worker-1': true, 'worker-2': true } });
+  });
 });
