@@ -116,19 +116,29 @@ export async function startSourceRefresh(o: {
   await reload();
 
   let listener: PoolClient | null = null;
+  let dropListener: (destroy: boolean) => void = () => undefined;
   const listen = async (): Promise<void> => {
     if (listener || stopped) return;
+    let drop: ((destroy: boolean) => void) | undefined;
     try {
       const c = await o.pool.connect();
-      c.on('notification', background);
-      c.on('error', () => {
-        c.release(true);
+      // a client goes back to the pool once: its 'error' may fire more than once, or after stop() released it
+      let released = false;
+      drop = (destroy: boolean): void => {
+        if (released) return;
+        released = true;
         if (listener === c) listener = null;
-      });
+        c.release(destroy);
+      };
+      const dropThis = drop;
+      c.on('notification', background);
+      c.on('error', () => dropThis(true));
       await c.query(`listen ${SOURCES_CHANNEL}`);
       listener = c;
-      if (stopped) { listener = null; c.release(true); }
+      dropListener = dropThis;
+      if (stopped) dropThis(true);
     } catch (err) {
+      drop?.(true);
       log.debug({ err: (err as Error).message }, 'cannot LISTEN for SIP source changes; retrying at the next refresh');
     }
   };
@@ -145,10 +155,10 @@ export async function startSourceRefresh(o: {
       stopped = true;
       clearInterval(timer);
       const c = listener;
-      listener = null;
       if (c) {
         await c.query(`unlisten ${SOURCES_CHANNEL}`).catch(() => undefined);
-        c.release();
+        // destroyed, not pooled: its 'error' and 'notification' handlers would stay on a pooled client
+        dropListener(true);
       }
       await running?.catch(() => undefined);
     },

@@ -206,4 +206,31 @@ describe('the allow-list survives a PostgreSQL outage (own PostgreSQL, stopped a
       await pool.end();
     }
   }, 60_000);
+
+  it('the LISTEN connection killed: no crash, LISTEN again at the next refresh; killing connections after stop crashes nothing', async () => {
+    const pool = createPool(pg.url, 3);
+    await migrate(pool);
+    const killListeners = async (): Promise<number> => (await pool.query<{ n: number }>(
+      `select count(pg_terminate_backend(pid))::int as n from pg_stat_activity where query ilike 'listen%' and pid <> pg_backend_pid()`)).rows[0]!.n;
+    const list = new SourceAllowList();
+    const refresh = await startSourceRefresh({ pool, list, logger: pino({ level: 'silent' }), intervalMs: 200 });
+    try {
+      expect(await killListeners()).toBe(1);
+      await eventually('a new LISTEN connection', async () => (await pool.query<{ n: number }>(
+        `select count(*)::int as n from pg_stat_activity where query ilike 'listen%' and pid <> pg_backend_pid()`)).rows[0]!.n === 1);
+      await pool.query(`insert into ingress_trunks (name, address) values ('t9', '10.99.0.1')`);
+      await eventually('the change arrives', async () => list.allows('10.99.0.1'));
+    } finally {
+      await refresh.stop();
+    }
+    // every connection the pool still holds (idle) is killed from outside: no error of a released client reaches the
+    // process (the LISTEN client's handlers once released it a second time: an uncaught exception)
+    const killer = createPool(pg.url, 1);
+    const killed = (await killer.query<{ n: number }>(
+      `select count(pg_terminate_backend(pid))::int as n from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()`)).rows[0]!.n;
+    await killer.end();
+    expect(killed).toBeGreaterThan(0);
+    await eventually('the pool dropped its dead clients', async () => pool.query('select 1').then(() => true, () => false));
+    await pool.end();
+  }, 60_000);
 });
