@@ -23,6 +23,7 @@ import { createDirectory, type Directory, type Gateway, type IngressTrunk, type 
 import { GatewayHealth, orderGateways, type GatewayChange } from './gateways.js';
 import { aLegResponseHeaders, bLegHeaders, gatewayUri, rejectionHeaders } from './headers.js';
 import { minSeOf } from './session-timer.js';
+import { releaseDialogMessages } from './release.js';
 import { createLimits, type Limits } from './limits.js';
 import { subscribeCuts } from './control.js';
 import { byeHeaders } from './headers.js';
@@ -74,9 +75,12 @@ interface Ctx {
   server: SipServer;
   /** why the call cannot go on: its server's connection was lost (see serverDown); null while it can */
   lost: string | null;
-  /** settles with a failed Outcome when the server is lost, so a B-leg attempt stops waiting */
-  lostOutcome: Promise<Outcome>;
-  markLost: (why: string) => void;
+  /**
+   * the B-leg attempt in progress stops waiting through this when the server is lost (markLost). Set only for the
+   * attempt's duration: a never-settling promise the attempts subscribed to kept every attempt's closures (and the
+   * INVITE messages they hold) alive for the call's whole life.
+   */
+  onLost: ((o: Outcome) => void) | null;
   /** A and B dialog ids once answered, to hang them up through the server after it reconnects */
   dialogIds: string[];
   req: SrfRequest;
@@ -117,6 +121,19 @@ export function createSipApp(deps: SipAppDeps): SipApp {
 
   function reply(ctx: Ctx, r: Rejection): void {
     if (!ctx.res.finalResponseSent && !ctx.canceled && !ctx.lost) ctx.res.send(r.status, r.phrase, { headers: rejectionHeaders(r, agent) });
+  }
+
+  /**
+   * Once answered, the stages and the routing are over and nothing reads the A leg's INVITE (ctx.req/ctx.res) or
+   * the dialogs' formative messages any more: drop them, so a live call does not keep both legs' INVITE and 200
+   * (and createB2BUA's closures hanging off them) for its whole life. ctx stays in `contexts` for serverDown.
+   */
+  function releaseInvite(ctx: Ctx, uas: Dialog, uac: Dialog): void {
+    releaseDialogMessages(uas);
+    releaseDialogMessages(uac);
+    const c = ctx as { req: SrfRequest | null; res: SrfResponse | null };
+    c.req = null;
+    c.res = null;
   }
 
   /** Reject: SIP answer, then the CDR through the session's one end path (a session exists past ingress). */
@@ -200,6 +217,7 @@ export function createSipApp(deps: SipAppDeps): SipApp {
    */
   async function tryGateway(ctx: Ctx, gw: Gateway, sessionExpires: number): Promise<Outcome> {
     const s = ctx.session!;
+    const { req: aReq, res: aRes } = ctx; // ctx's are dropped once a call is answered (releaseInvite); a late attempt still has these
     let responded = false;
     let abandoned = false;
     let stoppedWaiting = false;
@@ -228,17 +246,19 @@ export function createSipApp(deps: SipAppDeps): SipApp {
         stopWaiting({ ok: false, status: 487, reason: 'no final response after CANCEL' });
       }, config.sip.cancelTimeoutSeconds * 1000);
     };
-    ctx.req.on('cancel', cancelled); // srf's createB2BUA relays the caller's CANCEL to the B leg itself
-    void ctx.lostOutcome.then(stopWaiting); // its server is gone: nothing more will come for this attempt
+    aReq.on('cancel', cancelled); // srf's createB2BUA relays the caller's CANCEL to the B leg itself
+    // its server is gone: nothing more will come for this attempt
+    if (ctx.lost) stopWaiting({ ok: false, status: 503, reason: ctx.lost });
+    else ctx.onLost = stopWaiting;
     s.facts.gateway = gw.name;
     ctx.log.debug({ gateway: gw.name, uri: gatewayUri(ctx.calleeE164!, gw) }, 'trying gateway');
     const attempt = ctx.server.srf
       .createB2BUA(
-        ctx.req, ctx.res, gatewayUri(ctx.calleeE164!, gw),
+        aReq, aRes, gatewayUri(ctx.calleeE164!, gw),
         {
-          headers: bLegHeaders(ctx.req.headers, ctx.callerE164!, ctx.calleeE164!, gw, agent, sessionExpires),
+          headers: bLegHeaders(aReq.headers, ctx.callerE164!, ctx.calleeE164!, gw, agent, sessionExpires),
           passFailure: false,
-          responseHeaders: (bRes) => aLegResponseHeaders(ctx.req.headers, bRes),
+          responseHeaders: (bRes) => aLegResponseHeaders(aReq.headers, bRes),
           localSdpA: (sdpB: string) => {
             if (abandoned) throw new Error(`gateway ${gw.name} answered after it was abandoned or cancelled`);
             return sdpB;
@@ -303,7 +323,8 @@ export function createSipApp(deps: SipAppDeps): SipApp {
     } finally {
       clearTimeout(silenceTimer);
       if (cancelTimer) clearTimeout(cancelTimer);
-      ctx.req.removeListener('cancel', cancelled);
+      aReq.removeListener('cancel', cancelled);
+      if (ctx.onLost === stopWaiting) ctx.onLost = null;
       s.trying(null);
     }
   }
@@ -326,6 +347,7 @@ export function createSipApp(deps: SipAppDeps): SipApp {
     if (last.ok) {
       ctx.log.info({ gateway: s.facts.gateway }, 'call answered');
       ctx.dialogIds = [last.uas.id, last.uac.id];
+      releaseInvite(ctx, last.uas, last.uac);
       await s.connected(last.uas, last.uac, last.answerAt, deps.media?.lowCredit(ctx.tenant!, ctx.log), last.sessionExpires);
       // answered just as its server was lost: it cannot be heard from any more, end it like the others
       if (ctx.lost) await lostAnswered(ctx);
@@ -349,13 +371,8 @@ export function createSipApp(deps: SipAppDeps): SipApp {
     const aCallId = req.get('Call-ID') ?? '';
     const from = req.getParsedHeader('From');
     const callId = callIdFor(aCallId, from.params['tag'] ?? '');
-    let markLost: (why: string) => void = () => undefined;
-    const lostOutcome = new Promise<Outcome>((resolve) => (markLost = (why) => {
-      ctx.lost ??= why;
-      resolve({ ok: false, status: 503, reason: why });
-    }));
     const ctx: Ctx = {
-      server, lost: null, lostOutcome, markLost, dialogIds: [],
+      server, lost: null, onLost: null, dialogIds: [],
       req, res, log: log.child({ callId, aCallId, ...(servers.list.length > 1 ? { drachtio: server.name } : {}) }), now: Date.now(), canceled: false,
       trunk: null, tenant: null, callerE164: null, calleeE164: null, session: null,
     };
@@ -416,6 +433,11 @@ export function createSipApp(deps: SipAppDeps): SipApp {
     await route(ctx);
   }
 
+  function markLost(ctx: Ctx, why: string): void {
+    ctx.lost ??= why;
+    ctx.onLost?.({ ok: false, status: 503, reason: why });
+  }
+
   function ended(s: CallSession): void {
     sessions.delete(s.callId);
     contexts.delete(s.callId);
@@ -451,7 +473,7 @@ export function createSipApp(deps: SipAppDeps): SipApp {
     if (victims.length > 0) log.warn({ drachtio: server.name, calls: victims.length }, 'drachtio server lost: ending its calls');
     for (const c of victims) {
       metrics.drachtioLostCalls.inc({ server: server.name });
-      c.markLost(why);
+      markLost(c, why);
       if (c.session!.answered) void lostAnswered(c);
     }
   }
