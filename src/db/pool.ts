@@ -11,6 +11,10 @@ export function createPool(url: string, max = 10): pg.Pool {
   const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 5000 });
   // An idle client's error (server restart) must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
+  // pg-pool listens for errors only while a client is idle: one checked out (a transaction between two queries, a
+  // LISTEN) whose connection dies emits 'error' with no listener, an uncaught exception that ends the process (seen
+  // when a test stopped PostgreSQL under the outbox consumer). Its next query fails, and that caller handles it.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
 }
 
