@@ -6,6 +6,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
+import { registry } from '../../src/observability/metrics.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import { startApp, type RunningApp } from '../../src/app.js';
 import { createTestDb, type TestDb } from '../helpers/pg.js';
@@ -100,7 +101,12 @@ describe('startApp (the npm start path)', () => {
       const since = new Date();
       const { done: carrierDone } = await carrier();
       const caller = placeCall(scenarioFor('call-uac-cut.xml', { REASON_TEXT: 'service shutdown' }), 30_000, own);
-      await eventually('the call answered', () => own!.activeCalls() === 1);
+      // answered, not only authorized: activeCalls() counts a call from its authorization on, and a drain that
+      // starts before the 200 cancels the call instead of cutting it (the carrier gauge counts connected calls)
+      await eventually('the call answered', async () => {
+        const g = await registry.getSingleMetric('softswitch_gateway_active_calls')!.get();
+        return own!.activeCalls() === 1 && g.values.some((v) => v.labels['gateway'] === 'carrier-local' && v.value === 1);
+      });
       const stopping = own.shutdown('test');
       await eventually('readiness false', async () => {
         const r = await fetch(`${ownBase}/readyz`).catch(() => null);
