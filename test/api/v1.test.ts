@@ -5,8 +5,7 @@
  * tenant isolation, Idempotency-Key on top-ups and gifts, real-name review, rate deck upload, audit rows of every
  * operator write, body and rate limits, and the OpenAPI 3.1 document validated against the official schema.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import pg from 'pg';
+import { createHash } from 'node:crypto';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ChargingRedis } from '../../src/charging/redis.js';
@@ -17,8 +16,7 @@ import { deadLetter, ensureGroup, listDead, readNew, withOutboxCommands } from '
 import { Readiness } from '../../src/observability/readiness.js';
 import { postgresProbe } from '../../src/observability/probes.js';
 import { createLogger } from '../../src/util/logger.js';
-import { createPool } from '../../src/db/pool.js';
-import { ADMIN_URL, createTestDb, urlFor, type TestDb } from '../helpers/pg.js';
+import { createTestDb, type TestDb } from '../helpers/pg.js';
 import { deleteKeys, testChargingRedis, testPrefix, TEST_REDIS_URL } from '../helpers/redis.js';
 import { testServices } from '../helpers/services.js';
 
@@ -123,29 +121,7 @@ async function auditOf(action: string): Promise<any[]> {
 }
 
 /** a new database cloned from the migrated template (cheaper than migrating one per test) */
-async function cloneDb(): Promise<TestDb> {
-  const name = `${template.name}_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  try {
-    await admin.query(`create database ${name} template ${template.name}`);
-  } finally {
-    await admin.end();
-  }
-  const pool = createPool(urlFor(name), 10);
-  return {
-    name,
-    url: urlFor(name),
-    pool,
-    async drop() {
-      await pool.end().catch(() => undefined);
-      const a = new pg.Client({ connectionString: ADMIN_URL });
-      await a.connect();
-      await a.query(`drop database if exists ${name} with (force)`);
-      await a.end();
-    },
-  };
-}
+const cloneDb = (): Promise<TestDb> => createTestDb({ template: template.name });
 
 beforeAll(async () => {
   template = await createTestDb();
