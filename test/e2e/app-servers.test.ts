@@ -13,6 +13,7 @@ import { waitReady } from '../../src/charging/redis.js';
 import { startEdge, type Edge } from '../../src/edge/index.js';
 import { ANY_SOURCE } from '../../src/edge/sources.js';
 import { publishCut } from '../../src/sip/control.js';
+import { registry } from '../../src/observability/metrics.js';
 import { createTestDb, type TestDb } from '../helpers/pg.js';
 import { deleteKeys, TEST_REDIS_URL, testChargingRedis, testPrefix } from '../helpers/redis.js';
 import { freePort } from '../helpers/ports.js';
@@ -168,9 +169,12 @@ describe('one app instance behind two SIP servers (DRACHTIO_SERVERS, embedded ed
     const t0 = new Date();
     const { done: carrierDone } = await carrier(3);
     const live = call(ports.aSip, scenarioFor('call-uac-cut.xml', { REASON_TEXT: 'service shutdown' }), 30_000);
+    // answered, not only authorized: activeCalls() counts a call from its authorization on, and a drain that starts
+    // before the 200 turns the live call away instead of keeping it (the gateway gauge counts connected calls)
     const holder = await eventually('the live call answered', async () => {
       const busy = instances.filter((a) => a.activeCalls() === 1);
-      return busy.length === 1 && instances.every((a) => a.activeCalls() <= 1) ? busy[0]! : null;
+      const connected = (await registry.getSingleMetric('softswitch_gateway_active_calls')!.get()).values.reduce((n, v) => n + v.value, 0);
+      return busy.length === 1 && connected === 1 && instances.every((a) => a.activeCalls() <= 1) ? busy[0]! : null;
     });
     const other = holder === app ? second : app!;
     const stopping = holder.shutdown('test drain');
