@@ -4,6 +4,7 @@
  * writer; the operator commands through the real CLI (runCli in-process). No SIP here: the SIP instance that would
  * cut a terminated tenant's call is not running, so the test ends that call itself (the e2e suites cover cutting).
  */
+import { runCliIn, type CliRun } from '../helpers/cli.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { createTestDb, type TestDb } from '../helpers/pg.js';
@@ -25,7 +26,6 @@ import { listFaultReports, listOutages, reportFault } from '../../src/services/o
 import { refundOutage, terminateEarly } from '../../src/services/termination.js';
 import { showStatement } from '../../src/services/statements.js';
 import type { ServiceDeps } from '../../src/services/context.js';
-import { runCli } from '../../src/cli/run.js';
 import { ManualClock } from '../charging/manual-clock.js';
 
 const TZ = 'Asia/Shanghai';
@@ -62,15 +62,8 @@ afterAll(async () => {
   await db.drop();
 });
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(args, {
-    stdout: { write: (c: string) => ((stdout += c), true), once: () => undefined },
-    stderr: { write: (c: string) => ((stderr += c), true) },
-    env: { DATABASE_URL: db.url, REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: prefix, LOG_LEVEL: 'warn' },
-  });
-  return { code, stdout, stderr };
+function cli(args: string[]): Promise<CliRun> {
+  return runCliIn(args, { DATABASE_URL: db.url, REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: prefix, LOG_LEVEL: 'warn' });
 }
 
 /** A tenant with the demo order (11,000 prepaid + 420/year rent, one number), paid at signing. */

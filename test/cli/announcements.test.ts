@@ -1,21 +1,14 @@
 /** `softswitch tenant announcements`: the tenant's prompt language and low-credit warning, audited, read by SIP. */
+import { runCliIn, type CliRun } from '../helpers/cli.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/run.js';
 import { createDirectory } from '../../src/sip/directory.js';
 import { createTestDb, type TestDb } from '../helpers/pg.js';
 import { TEST_REDIS_URL, testPrefix } from '../helpers/redis.js';
 
 let db: TestDb;
 
-async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(args, {
-    stdout: { write: (c: string) => ((stdout += c), true), once: () => undefined },
-    stderr: { write: (c: string) => ((stderr += c), true) },
-    env: { DATABASE_URL: db.url, REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: testPrefix(), LOG_LEVEL: 'warn' },
-  });
-  return { code, stdout, stderr };
+function run(args: string[]): Promise<CliRun> {
+  return runCliIn(args, { DATABASE_URL: db.url, REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: testPrefix(), LOG_LEVEL: 'warn' });
 }
 
 beforeAll(async () => {

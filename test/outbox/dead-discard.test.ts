@@ -4,9 +4,9 @@
  * before it leaves Redis; replay and discard are audited; a discard interrupted after the archive commit finishes on
  * retry; two concurrent discards of one letter archive it once.
  */
+import { runCliIn, type CliRun } from '../helpers/cli.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitReady, type ChargingRedis } from '../../src/charging/redis.js';
-import { runCli } from '../../src/cli/run.js';
 import { deadLetter, deadLetterTenants, ensureGroup, GROUP, listDead, readNew, withOutboxCommands, type OutboxRedis } from '../../src/outbox/stream.js';
 import { discardDeadLetter } from '../../src/services/outbox.js';
 import { createTestDb, type TestDb } from '../helpers/pg.js';
@@ -18,15 +18,8 @@ let redis: ChargingRedis;
 let outbox: OutboxRedis;
 const prefix = testPrefix();
 
-async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(args, {
-    stdout: { write: (c: string) => ((stdout += c), true), once: () => undefined },
-    stderr: { write: (c: string) => ((stderr += c), true) },
-    env: { DATABASE_URL: db.url, REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: prefix, LOG_LEVEL: 'warn' },
-  });
-  return { code, stdout, stderr };
+function run(args: string[]): Promise<CliRun> {
+  return runCliIn(args, { DATABASE_URL: db.url, REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: prefix, LOG_LEVEL: 'warn' });
 }
 
 /** An event dead-lettered the way the consumer does it: appended to the outbox, delivered, then moved to dead. */
