@@ -11,6 +11,7 @@ export const Instant = Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{
 export const DateTime = Type.String({ format: 'date-time' });
 // null first: with type coercion on, a null checked against a string branch first would become ""
 export const Nullable = <T extends TSchema>(t: T) => Type.Union([Type.Null(), t]);
+export const PlanName = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.\\-]{0,63}$', description: 'rate plan name' });
 export const Reason = Type.String({ minLength: 1, maxLength: 200, description: 'why; kept with the change and in the audit log' });
 
 export const TenantParam = Type.Object({

@@ -1,6 +1,6 @@
 /**
  * The CDR/ledger outbox as operators handle it (CLI `softswitch outbox ...`, API /v1/outbox): status, dead letters,
- * replay, discard. Redis is not transactional with PostgreSQL, so each write is ordered to lose nothing: a discard
+ * replay, discard, the discarded letters. Redis is not transactional with PostgreSQL, so each write is ordered to lose nothing: a discard
  * commits the archive row (raw event, reasons, actor) and its audit row before the letter leaves Redis; a replay
  * moves the letter back in one Lua step and is audited right after.
  */
@@ -42,6 +42,40 @@ export async function outboxStatus(deps: ServiceDeps, actor: Actor): Promise<Out
 export async function listDeadLetters(deps: ServiceDeps, actor: Actor, input: { limit?: number } = {}): Promise<DeadLetter[]> {
   requireStaff(actor, 'dead letters');
   return listDead(await outboxRedis(deps, 'cannot read the dead letters'), input.limit ?? 100);
+}
+
+export interface DiscardedLetter {
+  archiveId: bigint;
+  deadId: string;
+  streamId: string;
+  deadReason: string;
+  consumer: string;
+  deadAt: Date | null;
+  /** the raw event as UTF-8 text (bytes that are not UTF-8 show as U+FFFD; the archive keeps them exact) */
+  event: string;
+  tenants: string[];
+  reason: string;
+  actorKind: string;
+  actorId: string;
+  discardedAt: Date;
+  /** when it left the dead-letter stream; null: a discard that stopped before Redis (run it again to finish) */
+  removedAt: Date | null;
+}
+
+/** Dead letters discarded so far (outbox_dead_archive), newest first: what was thrown away, why and by whom. */
+export async function listDiscardedLetters(deps: ServiceDeps, actor: Actor, input: { limit?: number } = {}): Promise<DiscardedLetter[]> {
+  requireStaff(actor, 'discarded dead letters');
+  const r = await deps.pool.query<{
+    id: bigint; shard: number; dead_id: string; stream_id: string; dead_reason: string; consumer: string; dead_at: Date | null; event: Buffer;
+    tenants: string[]; reason: string; actor_kind: string; actor_id: string; discarded_at: Date; removed_at: Date | null;
+  }>(
+    `select id, shard, dead_id, stream_id, dead_reason, consumer, dead_at, event, tenant_ids::text[] as tenants, reason, actor_kind, actor_id,
+            discarded_at, removed_at
+       from outbox_dead_archive order by id desc limit $1`, [input.limit ?? 100]);
+  return r.rows.map((x) => ({
+    archiveId: x.id, deadId: `${x.shard}:${x.dead_id}`, streamId: x.stream_id, deadReason: x.dead_reason, consumer: x.consumer, deadAt: x.dead_at,
+    event: x.event.toString('utf8'), tenants: x.tenants, reason: x.reason, actorKind: x.actor_kind, actorId: x.actor_id, discardedAt: x.discarded_at, removedAt: x.removed_at,
+  }));
 }
 
 /** Put a dead letter back into its shard's outbox (after its cause was fixed); audited `outbox.dead.replay`. */

@@ -1,5 +1,5 @@
 /**
- * Tenant operations: create, notice settings, limits, suspend / resume / terminate, and the reads the CLI, the API
+ * Tenant operations: create, notice settings, limits, rate plan, suspend / resume / terminate, and the reads the CLI, the API
  * and the portal show. PostgreSQL first (with the audit row in the same transaction), then Redis follows.
  */
 import { recordAudit } from '../audit/audit.js';
@@ -62,6 +62,7 @@ export async function listTenants(deps: ServiceDeps, actor: Actor, filter: { sta
 
 export interface TenantOverview {
   tenant: Tenant;
+  ratePlan: string | null;
   activeOrder: Order | null;
   numbers: PhoneNumber[];
   buckets: BucketBalance[];
@@ -69,8 +70,11 @@ export interface TenantOverview {
 
 export async function showTenant(deps: ServiceDeps, actor: Actor, ref: string | bigint): Promise<TenantOverview> {
   const t = await resolveTenant(deps, actor, ref);
-  const [order, numbers, buckets] = await Promise.all([activeOrder(deps.pool, t.id), listNumbers(deps.pool, t.id), tenantBuckets(deps.pool, t.id)]);
-  return { tenant: t, activeOrder: order, numbers, buckets };
+  const [order, numbers, buckets, plan] = await Promise.all([
+    activeOrder(deps.pool, t.id), listNumbers(deps.pool, t.id), tenantBuckets(deps.pool, t.id),
+    t.ratePlanId === null ? null : deps.pool.query<{ name: string }>('select name from rate_plans where id = $1', [t.ratePlanId.toString()]),
+  ]);
+  return { tenant: t, ratePlan: plan?.rows[0]?.name ?? null, activeOrder: order, numbers, buckets };
 }
 
 /** Notice channels: an operator-admin for any tenant, a tenant for itself (contract art. 2.2). */
@@ -102,6 +106,33 @@ export async function updateLimits(deps: ServiceDeps, actor: Actor, ref: string 
     return after;
   });
   return { tenant: t, limits };
+}
+
+export interface RatePlanChange extends TenantChange {
+  before: string | null;
+  after: string;
+}
+
+/**
+ * Move a tenant to another rate plan (by name). Calls authorized after the change are rated by the new plan on
+ * every instance (the Redis write publishes a control message that drops each engine's cached plan); a call
+ * already authorized keeps the rate it was authorized at, which its CDR carries. A terminated tenant is final.
+ */
+export async function changeRatePlan(deps: ServiceDeps, actor: Actor, ref: string | bigint, planName: string): Promise<RatePlanChange> {
+  requireWriter(actor, 'changing a rate plan');
+  const t = await resolveTenant(deps, actor, ref);
+  const { tenant, before } = await tx(deps, async (c) => {
+    const cur = (await c.query<{ status: TenantStatus; plan: string | null }>(
+      `select t.status, p.name as plan from tenants t left join rate_plans p on p.id = t.rate_plan_id where t.id = $1 for update of t`,
+      [t.id.toString()])).rows[0]!;
+    if (cur.status === 'terminated') throw new ConflictError(`tenant ${t.code} is terminated`);
+    const after = await setTenantRatePlan(c, t.id, planName);
+    if (cur.plan !== planName) {
+      await recordAudit(c, { actor, action: 'tenant.rate-plan', targetType: 'tenant', targetId: t.id, tenantId: t.id, before: { ratePlan: cur.plan }, after: { ratePlan: planName } });
+    }
+    return { tenant: after, before: cur.plan };
+  });
+  return { tenant, before, after: planName, redis: await followState(deps, tenant) };
 }
 
 export type StatusVerb = 'suspend' | 'resume' | 'terminate';

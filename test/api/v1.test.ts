@@ -339,6 +339,31 @@ describe('tenants: create, notice settings, limits, suspend/resume, with audit r
     expect((await auditOf('tenant.limits'))[0]).toMatchObject({ before: { maxConcurrent: expect.any(Number) }, after: { maxConcurrent: 60 } });
   }));
 
+  it('rate plan: an operator-admin moves a tenant to another plan, Redis follows, audited once; bad plan 400, read-only and tenant 403, terminated 409', covers(['PUT /v1/tenants/{tenant}/rate-plan'], async () => {
+    await acme();
+    const deck = await call('PUT', '/v1/rate-plans/intl/deck?create=true', { raw: 'prefix,price_per_minute\n86,0.12\n', fixture: true });
+    expect(deck.status, deck.text).toBe(200);
+    const r = await call('PUT', '/v1/tenants/acme/rate-plan', { body: { ratePlan: 'intl' } });
+    expect(r.status, r.text).toBe(200);
+    expect(r.body).toMatchObject({ before: 'china-std', ratePlan: 'intl', redis: 'applied' });
+    const plans = (await call('GET', '/v1/rate-plans', { token: tok.read, fixture: true })).body.plans as { id: string; name: string }[];
+    const intl = plans.find((p) => p.name === 'intl')!;
+    expect(r.body.tenant.ratePlanId).toBe(intl.id);
+    expect(await redis.hget(redis.layout.tenant(r.body.tenant.id), 'plan')).toBe(intl.id);
+    // the same plan again changes nothing and writes no second audit row
+    expect((await call('PUT', '/v1/tenants/acme/rate-plan', { body: { ratePlan: 'intl' } })).body).toMatchObject({ before: 'intl', ratePlan: 'intl' });
+    expect((await auditOf('tenant.rate-plan')).map((a) => [a.actor_kind, a.before, a.after])).toEqual([['operator', { ratePlan: 'china-std' }, { ratePlan: 'intl' }]]);
+    const none = await call('PUT', '/v1/tenants/acme/rate-plan', { body: { ratePlan: 'nosuch' } });
+    expect([none.status, none.body.error.message]).toEqual([400, 'no rate plan "nosuch"']);
+    const bad = await call('PUT', '/v1/tenants/acme/rate-plan', { body: { ratePlan: '../x' } });
+    expect([bad.status, bad.body.error.field]).toEqual([400, 'body.ratePlan']);
+    expect((await call('PUT', '/v1/tenants/acme/rate-plan', { token: tok.read, body: { ratePlan: 'china-std' } })).status).toBe(403);
+    expect((await call('PUT', '/v1/tenants/me/rate-plan', { token: tok.demo, body: { ratePlan: 'intl' } })).status).toBe(403);
+    await setup('POST', '/v1/tenants/acme/terminate', { reason: 'end' });
+    const done = await call('PUT', '/v1/tenants/acme/rate-plan', { body: { ratePlan: 'china-std' } });
+    expect([done.status, done.body.error.code]).toEqual([409, 'conflict']);
+  }));
+
   it('suspend and resume follow into Redis; the audit log holds both, newest first over the API', covers(['POST /v1/tenants/{tenant}/suspend', 'POST /v1/tenants/{tenant}/resume', 'GET /v1/audit'], async () => {
     await acme();
     const s = await call('POST', '/v1/tenants/acme/suspend', { body: { reason: 'compliance review' } });
@@ -640,7 +665,7 @@ describe('outbox and dead letters', () => {
     return (await listDead(outbox, 1000)).find((d) => d.streamId === entry!.id)!.id;
   }
 
-  it('status and list for staff; replay and discard for operator-admin, audited; discard archives the raw event', covers(['GET /v1/outbox', 'GET /v1/outbox/dead', 'POST /v1/outbox/dead/{deadId}/replay', 'POST /v1/outbox/dead/{deadId}/discard'], async () => {
+  it('status and list for staff; replay and discard for operator-admin, audited; discard archives the raw event', covers(['GET /v1/outbox', 'GET /v1/outbox/dead', 'POST /v1/outbox/dead/{deadId}/replay', 'POST /v1/outbox/dead/{deadId}/discard', 'GET /v1/outbox/discarded'], async () => {
     const gone = await makeDead('no tenant here');
     const back = await makeDead(JSON.stringify({ v: 1, kind: 'call.ended', tenantId: '1' }));
     const status = await call('GET', '/v1/outbox', { token: tok.read });
@@ -661,6 +686,12 @@ describe('outbox and dead letters', () => {
     const archived = (await db.pool.query(`select event, reason, actor_kind, removed_at from outbox_dead_archive where id = $1`, [ok.body.archiveId])).rows;
     expect(archived).toEqual([{ event: Buffer.from('no tenant here'), reason: 'written by hand in a test', actor_kind: 'operator', removed_at: expect.any(Date) }]);
     expect((await call('POST', path, { body: { reason: 'again' } })).status).toBe(404);
+    const discarded = await call('GET', '/v1/outbox/discarded?limit=5', { token: tok.read });
+    expect([discarded.status, discarded.body.discarded]).toEqual([200, [expect.objectContaining({
+      archiveId: ok.body.archiveId, deadId: gone, deadReason: 'poison: test', event: 'no tenant here', tenants: [], reason: 'written by hand in a test', actorKind: 'operator',
+      removedAt: expect.any(String),
+    })]]);
+    expect((await call('GET', '/v1/outbox/discarded', { token: tok.demo })).status).toBe(403);
 
     const replay = await call('POST', `/v1/outbox/dead/${back}/replay`);
     expect([replay.status, replay.body.deadId]).toEqual([200, back]);

@@ -1,7 +1,7 @@
 /**
- * A tenant's rate plan changed (setTenantRatePlan in PostgreSQL, then the tenant's state written to Redis as the
- * service layer does after a tenant change) while two engine instances keep authorizing, answering and settling its
- * calls: real concurrency on separate Redis connections, the real clock, the real outbox consumer and ledger.
+ * A tenant's rate plan changed by the operator operation (changeRatePlan of the service layer, what
+ * `softswitch tenant rate-plan` and PUT /v1/tenants/{t}/rate-plan call: PostgreSQL, audit, then Redis) while two
+ * engine instances keep authorizing, answering and settling its calls: real concurrency on separate Redis connections, the real clock, the real outbox consumer and ledger.
  * Every call is rated by exactly one of the two plans — never a mix — and consistently so in the authorization,
  * the CDR row and the ledger; every call authorized after the change was acknowledged uses the new plan.
  */
@@ -12,12 +12,12 @@ import { waitReady, type ChargingRedis } from '../../src/charging/redis.js';
 import { loadTenant } from '../../src/charging/tenant-sync.js';
 import { createOutboxConsumer, type OutboxConsumer } from '../../src/outbox/consumer.js';
 import { rerate } from '../../src/rating/charge.js';
-import { getTenant, setTenantRatePlan } from '../../src/tenants/tenants.js';
-import { syncTenantState } from '../../src/tenants/sync.js';
-import { withTransaction } from '../../src/db/pool.js';
+import { changeRatePlan } from '../../src/services/tenants.js';
+import { getTenant } from '../../src/tenants/tenants.js';
 import type { AppliedRate } from '../../src/cdr/types.js';
 import { createTestDb, type TestDb } from '../helpers/pg.js';
 import { eventually } from '../helpers/poll.js';
+import { SYSTEM, testServices } from '../helpers/services.js';
 import { deleteKeys, TEST_REDIS_URL, testChargingRedis, testPrefix } from '../helpers/redis.js';
 import { createBucket, createPlan, createTenant } from './fixtures.js';
 import { facts, silent, testConfig } from './setup.js';
@@ -84,8 +84,8 @@ describe('rate plan change while calls authorize (two engines, real clock)', () 
     };
     const change = async (): Promise<void> => {
       await eventually('calls on both engines', () => placed.filter((p) => p.callId.startsWith('e1')).length >= 5 && placed.filter((p) => p.callId.startsWith('e2')).length >= 5);
-      const t = await withTransaction(db.pool, (c) => setTenantRatePlan(c, BigInt(tenantId), 'plan-b'));
-      expect(await syncTenantState(conns[1]!, t)).toBe('applied');
+      const r = await changeRatePlan(testServices(db.pool, { redis: conns[1]! }), SYSTEM, BigInt(tenantId), 'plan-b');
+      expect([r.before, r.after, r.redis]).toEqual(['plan-a', 'plan-b', 'applied']);
       changedAt = Date.now();
     };
     await Promise.all([loop(engines[0]!, 'e1'), loop(engines[1]!, 'e2'), change()]);

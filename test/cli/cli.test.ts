@@ -197,6 +197,38 @@ describe('tenant lifecycle through the CLI', () => {
     expect(JSON.parse((await run(['balance', 'show', '--tenant', 'acme', '--json'])).stdout)).toMatchObject({ paidFen: '335000' });
   });
 
+  it('rates list and tenant rate-plan: the tenant moves to another plan in PostgreSQL and Redis; unknown plan exit 2', async () => {
+    const created = await run(['tenant', 'create', '--code', 'replan', '--legal-name', 'Replan Co., Ltd.', '--rate-plan', 'china-std', '--json']);
+    expect(created.code, created.stderr).toBe(0);
+    const tenantId = (JSON.parse(created.stdout) as { tenant: { id: string } }).tenant.id;
+    const csv = join(dir, 'plan-2027.csv');
+    writeFileSync(csv, 'prefix,price_per_minute\n86,0.09\n');
+    expect((await run(['rates', 'import', csv, '--plan', 'china-2027', '--create-plan'])).code).toBe(0);
+    const plans = JSON.parse((await run(['rates', 'list', '--json'])).stdout) as { id: string; name: string; entries: number }[];
+    const next = plans.find((p) => p.name === 'china-2027')!;
+    expect(next.entries).toBe(1);
+    expect((await run(['rates', 'list'])).stdout).toMatch(/china-2027\s+1\s+0/);
+
+    const moved = await run(['tenant', 'rate-plan', 'replan', 'china-2027']);
+    expect(moved.code, moved.stderr).toBe(0);
+    expect(moved.stdout).toContain('tenant replan: rate plan china-std → china-2027');
+    expect(await count('select 1 from tenants where id = $1 and rate_plan_id = $2', [tenantId, next.id])).toBe(1);
+    const r = new Redis(TEST_REDIS_URL, { keyPrefix: prefix });
+    try {
+      expect(await r.hget(keys.tenant(tenantId), 'plan')).toBe(next.id);
+    } finally {
+      r.disconnect();
+    }
+    expect((await run(['tenant', 'show', 'replan'])).stdout).toContain('rate plan china-2027');
+    const again = await run(['tenant', 'rate-plan', 'replan', 'china-2027', '--json']);
+    expect(JSON.parse(again.stdout)).toMatchObject({ before: 'china-2027', ratePlan: 'china-2027', redis: 'applied' });
+    expect(await count(`select 1 from audit_log where action = 'tenant.rate-plan' and target_id = $1`, [tenantId])).toBe(1);
+    const unknown = await run(['tenant', 'rate-plan', 'replan', 'nosuch']);
+    expect([unknown.code, unknown.stderr]).toEqual([2, expect.stringMatching(/no rate plan "nosuch"/)]);
+    const missing = await run(['tenant', 'rate-plan', 'replan']);
+    expect(missing.code).toBe(2);
+  });
+
   it('with Redis unreachable a top-up still commits PostgreSQL and says reconcile will repair Redis', async () => {
     const port = await freePort();
     const r = await run(['top-up', '--tenant', 'demo', '--amount', '1.00', '--idempotency-key', 'NO-REDIS-1'], { REDIS_URL: `redis://127.0.0.1:${port}/0` });

@@ -79,6 +79,18 @@ describe('outbox dead discard', () => {
       actor_kind: 'cli', target_id: id, tenant_id: null, detail: { reason: 'hand-written test event', archiveId: r.archiveId, tenants: [] },
     })]);
 
+    // `outbox dead discarded` lists it: what was thrown away, why and by whom
+    const listed = await run(['outbox', 'dead', 'discarded', '--json']);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect((JSON.parse(listed.stdout) as { archiveId: string }[]).find((x) => x.archiveId === r.archiveId)).toEqual({
+      archiveId: r.archiveId, deadId: id, streamId: expect.stringMatching(/^\d+-\d+$/), deadReason: 'poison: not JSON', consumer: 'test-consumer',
+      deadAt: expect.any(String), event: poison, tenants: [], reason: 'hand-written test event', actorKind: 'cli', actorId: expect.any(String),
+      discardedAt: expect.any(String), removedAt: expect.any(String),
+    });
+    const text = await run(['outbox', 'dead', 'discarded', '--limit', '1000']);
+    expect(text.stdout).toMatch(new RegExp(`^${r.archiveId}\\s+${id}\\s`, 'm'));
+    expect(text.stdout).toContain('hand-written test event');
+
     // the archive is append-only: the event and the reasons cannot be changed or the row deleted
     await expect(db.pool.query(`update outbox_dead_archive set event = '\\x00'`)).rejects.toThrow(/immutable/);
     await expect(db.pool.query(`update outbox_dead_archive set removed_at = now()`)).rejects.toThrow(/immutable/);

@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { auditList } from '../../services/audit.js';
-import { discardDeadLetter, listDeadLetters, outboxStatus, replayDeadLetter } from '../../services/outbox.js';
+import { discardDeadLetter, listDeadLetters, listDiscardedLetters, outboxStatus, replayDeadLetter } from '../../services/outbox.js';
 import type { ServiceDeps } from '../../services/context.js';
 import { reconcileReport } from '../../services/reconcile.js';
 import { issueToken, listTokens, revokeToken, ROLES, type Role } from '../../services/tokens.js';
@@ -61,6 +61,24 @@ export function registerAdminRoutes(app: FastifyInstance, s: ServiceDeps): void 
       response: { 200: Type.Object({ deadId: Type.String(), archiveId: Id, tenants: Type.Array(Id) }), ...errors(400, 401, 403, 404, 409) },
     },
   }, async (req) => discardDeadLetter(s, actorOf(req), { deadId: (req.params as { deadId: string }).deadId, reason: (req.body as { reason: string }).reason }));
+  app.get('/v1/outbox/discarded', {
+    config: { access: 'staff' },
+    schema: {
+      summary: 'Dead letters discarded so far (outbox_dead_archive), newest first: the raw event, why it was dead-lettered, why it was discarded and by whom', tags: ['operations'],
+      querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000, default: 100 })) }, { additionalProperties: false }),
+      response: {
+        200: Type.Object({
+          discarded: Type.Array(Type.Object({
+            archiveId: Id, deadId: Type.String(), streamId: Type.String(), deadReason: Type.String(), consumer: Type.String(), deadAt: Nullable(DateTime),
+            event: Type.String({ description: 'the raw event as UTF-8 text (bytes that are not UTF-8 show as U+FFFD; the archive keeps them exact)' }),
+            tenants: Type.Array(Id), reason: Type.String(), actorKind: Type.String(), actorId: Type.String(), discardedAt: DateTime,
+            removedAt: Nullable(DateTime), // null: the discard stopped before Redis (running it again finishes it)
+          })),
+        }),
+        ...errors(400, 401, 403),
+      },
+    },
+  }, async (req) => ({ discarded: await listDiscardedLetters(s, actorOf(req), { limit: (req.query as { limit?: number }).limit }) }));
 
   app.get('/v1/audit', {
     config: { access: 'staff' },

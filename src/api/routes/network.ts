@@ -6,11 +6,11 @@ import type { ServiceDeps } from '../../services/context.js';
 import { addGateway, addTrunk, enableGateway, enableTrunk, listGateways, listTrunks } from '../../services/network.js';
 import { exportRateDeck, importRateDeck, listRatePlans } from '../../services/rates.js';
 import { actorOf } from '../auth.js';
-import { errors, Id } from '../schemas.js';
+import { errors, Id, PlanName } from '../schemas.js';
 
 const Name = Type.String({ pattern: '^[a-z0-9][a-z0-9_.-]{0,62}$' });
 const NameParam = Type.Object({ name: Name }, { additionalProperties: false });
-const PlanParam = Type.Object({ plan: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.\\-]{0,63}$' }) }, { additionalProperties: false });
+const PlanParam = Type.Object({ plan: PlanName }, { additionalProperties: false });
 const Trunk = Type.Object({ name: Type.String(), address: Type.String(), failurePolicy: Type.String(), enabled: Type.Boolean() });
 const Gateway = Type.Object({
   name: Type.String(), host: Type.String(), port: Type.Integer(), transport: Type.String(), priority: Type.Integer(), weight: Type.Integer(), numberFormat: Type.String(), enabled: Type.Boolean(),

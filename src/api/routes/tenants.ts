@@ -1,4 +1,4 @@
-/** Tenants: who am I, list/create, notice settings, announcements, limits, suspend/resume/terminate, balance, bills, CDRs, live calls. */
+/** Tenants: who am I, list/create, notice settings, announcements, limits, rate plan, suspend/resume/terminate, balance, bills, CDRs, live calls. */
 import { PassThrough } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
@@ -10,13 +10,13 @@ import { CDR_RESULTS, exportCdrs, listCdrs, type CdrCursor } from '../../service
 import type { ServiceDeps } from '../../services/context.js';
 import { InputError } from '../../services/errors.js';
 import {
-  changeStatus, createTenant, getLimits, getTenant, listTenants, updateLimits, updateNoticeSettings, type StatusVerb,
+  changeRatePlan, changeStatus, createTenant, getLimits, getTenant, listTenants, updateLimits, updateNoticeSettings, type StatusVerb,
 } from '../../services/tenants.js';
 import { fenToCny } from '../../money/units.js';
 import { LANGUAGES } from '../../media/prompts.js';
 import { parseCallingHours, type TenantLimits, type TenantStatus } from '../../tenants/tenants.js';
 import { actorOf, tenantRef } from '../auth.js';
-import { Cny, DateTime, errors, Fen, Id, Instant, Nullable, Reason, RedisOutcome, TenantParam } from '../schemas.js';
+import { Cny, DateTime, errors, Fen, Id, Instant, Nullable, PlanName, Reason, RedisOutcome, TenantParam } from '../schemas.js';
 import { fen, instant } from './common.js';
 
 const TenantRef = Type.Ref('Tenant');
@@ -85,7 +85,7 @@ export function registerTenantRoutes(app: FastifyInstance, s: ServiceDeps): void
       body: Type.Object({
         code: Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,62}$' }),
         legalName: Type.String({ minLength: 1, maxLength: 200 }),
-        ratePlan: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.\\-]{0,63}$' })),
+        ratePlan: Type.Optional(PlanName),
         ...Notices.properties,
       }, { additionalProperties: false }),
       response: { 201: Type.Object({ tenant: TenantRef, redis: RedisOutcome }), ...errors(400, 401, 403) },
@@ -181,6 +181,19 @@ export function registerTenantRoutes(app: FastifyInstance, s: ServiceDeps): void
     }
     if (b.dailySpendCap !== undefined) patch.dailySpendCapFen = b.dailySpendCap === null ? null : fen('body.dailySpendCap', b.dailySpendCap);
     return (await updateLimits(s, actorOf(req), tenantRef(req, (req.params as { tenant: string }).tenant), patch)).limits;
+  });
+
+  app.put('/v1/tenants/:tenant/rate-plan', {
+    config: { access: 'admin' },
+    schema: {
+      summary: 'Move a tenant to another rate plan: calls authorized from now on are rated by it on every instance; calls in progress keep their rate; audited (tenant.rate-plan)',
+      tags: ['tenants'], params: TenantParam,
+      body: Type.Object({ ratePlan: PlanName }, { additionalProperties: false }),
+      response: { 200: Type.Object({ tenant: TenantRef, before: Nullable(Type.String()), ratePlan: Type.String(), redis: RedisOutcome }), ...errors(400, 401, 403, 404, 409) },
+    },
+  }, async (req) => {
+    const r = await changeRatePlan(s, actorOf(req), tenantRef(req, (req.params as { tenant: string }).tenant), (req.body as { ratePlan: string }).ratePlan);
+    return { tenant: r.tenant, before: r.before, ratePlan: r.after, redis: r.redis };
   });
 
   const verbs: [StatusVerb, string][] = [

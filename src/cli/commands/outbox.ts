@@ -1,11 +1,11 @@
 /**
- * `softswitch outbox status | dead list | dead replay <id> | dead discard <id> --reason TEXT`: the CDR/ledger outbox
- * as operators see it. Replay and discard are service operations (src/services/outbox.ts), audited.
+ * `softswitch outbox status | dead list | dead replay <id> | dead discard <id> --reason TEXT | dead discarded`: the
+ * CDR/ledger outbox as operators see it. Replay and discard are service operations (src/services/outbox.ts), audited.
  */
 import { listDead, outboxStats, withOutboxCommands } from '../../outbox/stream.js';
-import { discardDeadLetter, replayDeadLetter } from '../../services/outbox.js';
+import { discardDeadLetter, listDiscardedLetters, replayDeadLetter } from '../../services/outbox.js';
 import { int, reqStr, type CliContext, type CommandSpec } from '../framework.js';
-import { table } from './shared.js';
+import { iso, table } from './shared.js';
 
 async function redisOf(ctx: CliContext) {
   const { redis, error } = await ctx.redis();
@@ -62,6 +62,19 @@ export const outboxCommands: CommandSpec[] = [
     async run(ctx, args) {
       const r = await discardDeadLetter(ctx.services(), ctx.actor, { deadId: args.positionals[0]!, reason: reqStr(args, 'reason') });
       return { json: r, text: `dead letter ${r.deadId} discarded; archived as outbox_dead_archive row ${r.archiveId}` };
+    },
+  },
+  {
+    path: ['outbox', 'dead', 'discarded'],
+    summary: 'Dead letters discarded so far (table outbox_dead_archive), newest first: the raw event, why it was\ndead-lettered, why it was discarded and by whom.',
+    options: [{ name: 'limit', type: 'int', doc: 'at most this many (default 100)' }],
+    async run(ctx, args) {
+      const rows = await listDiscardedLetters(ctx.services(), ctx.actor, { limit: int(args, 'limit', 100, 1, 100_000) });
+      const text = rows.length === 0
+        ? 'no discarded dead letters'
+        : table(['archive id', 'dead id', 'discarded at', 'by', 'reason', 'tenants', 'event'],
+          rows.map((d) => [d.archiveId.toString(), d.deadId, iso(d.discardedAt), `${d.actorKind}:${d.actorId}`, d.reason, d.tenants.join(',') || '-', d.event.length > 60 ? `${d.event.slice(0, 57)}...` : d.event]));
+      return { json: rows, text };
     },
   },
 ];

@@ -1,8 +1,9 @@
 import { createWriteStream } from 'node:fs';
 import { PROGRESS_EVERY } from '../../rates-import/import.js';
 import { RATE_COLUMNS } from '../../rates-import/validate.js';
-import { exportRateDeck, importRateDeck } from '../../services/rates.js';
+import { exportRateDeck, importRateDeck, listRatePlans } from '../../services/rates.js';
 import { flag, reqStr, str, UsageError, type CliContext, type CommandSpec } from '../framework.js';
+import { table } from './shared.js';
 
 /** Raised when rows are bad: the result is still printed (it lists the lines), then exit 2. */
 export class BadRowsError extends UsageError {}
@@ -33,6 +34,14 @@ export const ratesCommands: CommandSpec[] = [
         });
       }
       return { json: r, text: `imported ${r.imported} rate(s) into plan ${r.plan}${r.created ? ' (created)' : ''}${r.replaced ? `, replacing ${r.replaced}` : ''}` };
+    },
+  },
+  {
+    path: ['rates', 'list'],
+    summary: 'List rate plans with their entry and tenant counts (`softswitch tenant rate-plan` moves a tenant to one).',
+    async run(ctx) {
+      const plans = await listRatePlans(ctx.services(), ctx.actor);
+      return { json: plans, text: table(['id', 'name', 'entries', 'tenants'], plans.map((p) => [p.id.toString(), p.name, String(p.entries), String(p.tenants)])) };
     },
   },
   {

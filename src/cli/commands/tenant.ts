@@ -1,5 +1,5 @@
 import { parseCallingHours, type Tenant, type TenantLimits, type TenantStatus } from '../../tenants/tenants.js';
-import { changeStatus, createTenant, listTenants, showTenant, updateLimits, updateNoticeSettings, type StatusVerb } from '../../services/tenants.js';
+import { changeRatePlan, changeStatus, createTenant, listTenants, showTenant, updateLimits, updateNoticeSettings, type StatusVerb } from '../../services/tenants.js';
 import { flag, str, UsageError, type CommandSpec } from '../framework.js';
 import { cny, cnyOption, iso, redisLine, table } from './shared.js';
 import { runTerminateEarly } from './termination.js';
@@ -69,7 +69,7 @@ export const tenantCommands: CommandSpec[] = [
       const t = o.tenant;
       const text = [
         `tenant ${t.code} (id ${t.id}): ${t.legalName}`,
-        `status ${t.status}${t.statusReason ? ` (${t.statusReason})` : ''}; service ${iso(t.serviceStart)} → ${iso(t.serviceEnd)}; rate plan ${t.ratePlanId ?? '-'}`,
+        `status ${t.status}${t.statusReason ? ` (${t.statusReason})` : ''}; service ${iso(t.serviceStart)} → ${iso(t.serviceEnd)}; rate plan ${o.ratePlan ?? '-'}`,
         o.activeOrder ? `active order ${o.activeOrder.orderNo}: total ${cny(o.activeOrder.totalFen)} CNY, ${o.activeOrder.validityMonths} months, paid ${iso(o.activeOrder.paidAt)}` : 'no active order',
         `numbers: ${o.numbers.map((n) => `${n.e164} ${n.state}`).join(', ') || '-'}`,
         `balance: ${cny(o.buckets.reduce((s, b) => s + b.balanceFen, 0n))} CNY in ${o.buckets.length} buckets`,
@@ -133,6 +133,17 @@ export const tenantCommands: CommandSpec[] = [
         `calling hours ${limits.callingHours ? `${limits.callingHours.from}-${limits.callingHours.to}` : 'any'}; daily cap ${limits.dailySpendCapFen === null ? 'none' : `${cny(limits.dailySpendCapFen)} CNY`}; blocked ${limits.blockedPrefixes.join(',') || '-'}`,
       ].join('\n');
       return { json: { tenant: t.code, limits }, text };
+    },
+  },
+  {
+    path: ['tenant', 'rate-plan'],
+    summary: 'Move a tenant to another rate plan: calls authorized from now on are rated by it; calls in progress keep their rate.',
+    positionals: [...TENANT_POS, { name: 'plan', doc: 'rate plan name (see `softswitch rates import`)', required: true }],
+    examples: ['softswitch tenant rate-plan acme china-2027'],
+    async run(ctx, args) {
+      const r = await changeRatePlan(ctx.services(), ctx.actor, args.positionals[0]!, args.positionals[1]!);
+      const text = r.before === r.after ? `tenant ${r.tenant.code}: rate plan already ${r.after}` : `tenant ${r.tenant.code}: rate plan ${r.before ?? '-'} → ${r.after}`;
+      return { json: { tenant: r.tenant, before: r.before, ratePlan: r.after, redis: r.redis }, text: `${text}\n${redisLine(r.redis)}` };
     },
   },
   statusCommand('suspend', 'Suspend a tenant at once: new calls refused, live calls cut (art. 5.4).'),
