@@ -29,7 +29,8 @@ import { freePort } from '../test/helpers/ports.js';
 import { TEST_REDIS_URL, deleteKeys, testPrefix } from '../test/helpers/redis.js';
 import { killSipps, sipp, waitForListener, waitMs } from '../test/edge/support.js';
 import { loadAvg } from './support/procfs.js';
-import { CALLED, CALLER, seedBench } from './support/product.js';
+import { CALLED, CALLER, SIPP_LOG_CAP, seedBench } from './support/product.js';
+
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) {
@@ -93,12 +94,12 @@ async function drained(): Promise<void> {
 
 /** n calls of holdMs at cps; resolves when the caller's sipp is done (with the callee's). */
 function calls(n: number, cps: number, holdMs: number): { done: Promise<{ successful: number; failed: number }> } {
-  const uas = sipp({ scenario: 'bench-uas-answer.xml', port: carrierPort, calls: n, timeoutS: Math.ceil(n / cps + holdMs / 1000) + 120, extra: ['-max_socket', '8000'] });
+  const uas = sipp({ scenario: 'bench-uas-answer.xml', port: carrierPort, calls: n, timeoutS: Math.ceil(n / cps + holdMs / 1000) + 120, extra: ['-max_socket', '8000', ...SIPP_LOG_CAP] });
   const done = (async () => {
     await waitForListener(carrierPort, 'udp');
     const uac = sipp({
       scenario: 'call-uac-answer.xml', remote: `127.0.0.1:${sipPort}`, port: await freePort(), calls: n, rate: cps, service: CALLED,
-      timeoutS: Math.ceil(n / cps + holdMs / 1000) + 120, extra: ['-key', 'caller', CALLER, '-d', String(holdMs), '-l', String(n + 100), '-max_socket', '8000'],
+      timeoutS: Math.ceil(n / cps + holdMs / 1000) + 120, extra: ['-key', 'caller', CALLER, '-d', String(holdMs), '-l', String(n + 100), '-max_socket', '8000', ...SIPP_LOG_CAP],
     });
     const [a] = await Promise.all([uac.done, uas.done]);
     return { successful: a.successful, failed: n - a.successful };

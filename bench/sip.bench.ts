@@ -36,7 +36,8 @@ import { freePort } from '../test/helpers/ports.js';
 import { TEST_REDIS_URL, deleteKeys, testPrefix } from '../test/helpers/redis.js';
 import { killSipps, sipp, waitForListener, waitMs } from '../test/edge/support.js';
 import { cpuBetween, loadAvg, machineBusyPct, machineSample, treeSample } from './support/procfs.js';
-import { CALLED, CALLER, seedBench, startBare, startProduct, type Sut } from './support/product.js';
+import { CALLED, CALLER, SIPP_LOG_CAP, seedBench, startBare, startProduct, type Sut } from './support/product.js';
+
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -118,7 +119,7 @@ interface Row {
 
 async function step(s: Series, env: Env, cps: number, seconds: number, onTick?: (elapsedS: number) => Promise<void>): Promise<Row> {
   const calls = cps * seconds;
-  const uas = sipp({ scenario: 'bench-uas-answer.xml', port: carrierPort, transport, calls, timeoutS: seconds + 90, extra: ['-max_socket', '8000'] });
+  const uas = sipp({ scenario: 'bench-uas-answer.xml', port: carrierPort, transport, calls, timeoutS: seconds + 90, extra: ['-max_socket', '8000', ...SIPP_LOG_CAP] });
   await waitForListener(carrierPort, transport);
   const sut0 = treeSample(env.sut.pid);
   const srv0 = env.server ? treeSample(env.server.pid) : null;
@@ -127,7 +128,7 @@ async function step(s: Series, env: Env, cps: number, seconds: number, onTick?: 
   const t0 = process.hrtime.bigint();
   const uac = sipp({
     scenario: 'call-uac-answer.xml', remote: `127.0.0.1:${env.sut.sipPort}`, port: await freePort(), transport, calls, rate: cps, service: CALLED,
-    timeoutS: seconds + 90, extra: ['-key', 'caller', CALLER, '-d', String(HOLD_MS), '-l', String(cps * 10), '-max_socket', '8000'],
+    timeoutS: seconds + 90, extra: ['-key', 'caller', CALLER, '-d', String(HOLD_MS), '-l', String(cps * 10), '-max_socket', '8000', ...SIPP_LOG_CAP],
   });
   // sipp's CPU is read while it runs (its /proc entry goes when it exits); the outbox lag is watched every second
   const sippCpu = { uac: 0, uas: 0 };

@@ -16,6 +16,9 @@ import { TEST_REDIS_URL } from '../../test/helpers/redis.js';
 import { seedTenant } from '../../test/helpers/tenants.js';
 
 export const CALLER = '+8657188880000'; // the demo tenant's number (src/demo/seed.ts)
+/** sipp options of the benches' sipps: a failing soak writes gigabytes of error text, which the runner reads back at
+ * exit; keep the first 20 MB (the stats are what the benches print, the error text is a sample of what went wrong) */
+export const SIPP_LOG_CAP = ['-max_log_size', '20000000', '-error_overwrite', 'false'];
 export const CALLED = '13800138000';
 
 /** Trunk (sipp caller on loopback), carrier gateway (sipp on carrierPort) and the tenant, limits out of the way. */
