@@ -203,10 +203,13 @@ export interface DeadLetter {
   event: string; // raw event text
 }
 
+/** "<shard>:<stream id>": a dead letter's id as operators see it; parseDeadId reads it back. */
+export const formatDeadId = (shard: number, id: string): string => `${shard}:${id}`;
+
 function deadLetterOf(shard: number, id: string, f: string[]): DeadLetter {
   const m = new Map<string, string>();
   for (let i = 0; i + 1 < f.length; i += 2) m.set(f[i]!, f[i + 1]!);
-  return { id: `${shard}:${id}`, streamId: m.get('streamId') ?? '', reason: m.get('reason') ?? '', consumer: m.get('consumer') ?? '', at: Number(m.get('at') ?? 0), event: m.get('event') ?? '' };
+  return { id: formatDeadId(shard, id), streamId: m.get('streamId') ?? '', reason: m.get('reason') ?? '', consumer: m.get('consumer') ?? '', at: Number(m.get('at') ?? 0), event: m.get('event') ?? '' };
 }
 
 /** Dead letters of every shard, oldest first (at most `count`). */

@@ -7,7 +7,7 @@
 import { recordAudit } from '../audit/audit.js';
 import { deadEventTenants } from '../outbox/event.js';
 import {
-  deleteDead, listDead, outboxStats, parseDeadId, readDead, readDeadEventBytes, replayDead, withOutboxCommands,
+  deleteDead, formatDeadId, listDead, outboxStats, parseDeadId, readDead, readDeadEventBytes, replayDead, withOutboxCommands,
   type DeadLetter, type OutboxRedis, type OutboxStats,
 } from '../outbox/stream.js';
 import type { Actor, ServiceDeps } from './context.js';
@@ -73,7 +73,7 @@ export async function listDiscardedLetters(deps: ServiceDeps, actor: Actor, inpu
             discarded_at, removed_at
        from outbox_dead_archive order by id desc limit $1`, [input.limit ?? 100]);
   return r.rows.map((x) => ({
-    archiveId: x.id, deadId: `${x.shard}:${x.dead_id}`, streamId: x.stream_id, deadReason: x.dead_reason, consumer: x.consumer, deadAt: x.dead_at,
+    archiveId: x.id, deadId: formatDeadId(x.shard, x.dead_id), streamId: x.stream_id, deadReason: x.dead_reason, consumer: x.consumer, deadAt: x.dead_at,
     event: x.event.toString('utf8'), tenants: x.tenants, reason: x.reason, actorKind: x.actor_kind, actorId: x.actor_id, discardedAt: x.discarded_at, removedAt: x.removed_at,
   }));
 }
