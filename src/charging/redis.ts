@@ -1,38 +1,24 @@
 /**
  * The Redis connection of the charging engine, in the topology REDIS_MODE names: one server (standalone), a master
- * found through Sentinel (ioredis's Sentinel support), or Redis Cluster (ioredis's Cluster client). Every charging
- * Lua script is defined once via defineCommand (lib.lua is prepended to each so all scripts share one
- * rating/ordering implementation). The connection carries its key layout (keys.ts, REDIS_SHARDS shards) so every
- * module builds the same key names; topology, key layout and failure costs: docs/scaling.md.
+ * found through Sentinel (ioredis's Sentinel support), or Redis Cluster (ioredis's Cluster client). Every Lua script
+ * of the product is defined on it as a command by the one loader (scripts.ts). The connection carries its key
+ * layout (keys.ts, REDIS_SHARDS shards) so every module builds the same key names; topology, key layout and failure
+ * costs: docs/scaling.md.
  */
-import { readFileSync } from 'node:fs';
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { Config } from '../config/config.js';
 import { metrics } from '../observability/metrics.js';
-import { projectPath } from '../util/paths.js';
 import { keyLayout, type KeyLayout } from './keys.js';
+import { defineScripts, type ScriptCommands } from './scripts.js';
 
 type Arg = string | number;
-type Reply = (string | number)[];
 
 /** A connection in any topology. Both classes have the same command methods; the few members that differ
  * (duplicate, SCAN over all masters) are reached through the helpers below. */
 export type RedisClient = Redis | Cluster;
 export type RedisSettings = Config['redis'];
 
-export interface ChargingCommands {
-  chargeCredit(k1: string, k2: string, k3: string, k4: string, k5: string, ...argv: Arg[]): Promise<number>;
-  chargeLoad(k1: string, k2: string, k3: string, k4: string, k5: string, k6: string, ...argv: Arg[]): Promise<number>;
-  chargeExpire(k1: string, k2: string, k3: string, k4: string, k5: string, ...argv: Arg[]): Promise<number>;
-  chargeAuthorize(...keysAndArgs: Arg[]): Promise<Reply>;
-  chargeExtend(...keysAndArgs: Arg[]): Promise<Reply>;
-  chargeAnswer(k1: string, k2: string, ...argv: Arg[]): Promise<number>;
-  chargeSettle(...keysAndArgs: Arg[]): Promise<Reply>;
-  chargeRecord(...keysAndArgs: Arg[]): Promise<Reply>;
-  chargeRefund(...keysAndArgs: Arg[]): Promise<Reply>;
-}
-
-export type ChargingRedis = RedisClient & ChargingCommands & {
+export type ChargingRedis = RedisClient & ScriptCommands & {
   readonly keyPrefix: string;
   /** the key layout every module uses with this connection (REDIS_SHARDS shards) */
   readonly layout: KeyLayout;
@@ -41,33 +27,6 @@ export type ChargingRedis = RedisClient & ChargingCommands & {
   /** replicas a charging step must reach before the app acts on it (REDIS_WAIT_REPLICAS resolved; 0 = no WAIT) */
   readonly waitReplicas: number;
 };
-
-/** script file → [command name, number of KEYS] */
-const SCRIPTS: readonly [string, keyof ChargingCommands, number][] = [
-  ['credit.lua', 'chargeCredit', 5],
-  ['load.lua', 'chargeLoad', 6],
-  ['authorize.lua', 'chargeAuthorize', 9],
-  ['extend.lua', 'chargeExtend', 8],
-  ['answer.lua', 'chargeAnswer', 2],
-  ['settle.lua', 'chargeSettle', 7],
-  ['record.lua', 'chargeRecord', 5],
-  ['expire.lua', 'chargeExpire', 5],
-  ['refund.lua', 'chargeRefund', 6],
-];
-
-let sources: Map<string, string> | undefined;
-function scriptSources(): Map<string, string> {
-  if (sources) return sources;
-  const lib = readFileSync(projectPath('src', 'charging', 'lua', 'lib.lua'), 'utf8');
-  sources = new Map(SCRIPTS.map(([file]) => [file, lib + '\n' + readFileSync(projectPath('src', 'charging', 'lua', file), 'utf8')]));
-  return sources;
-}
-
-/** Define the charging scripts on an existing ioredis connection (used by createChargingRedis and duplicates). */
-export function defineChargingCommands(redis: RedisClient): void {
-  const src = scriptSources();
-  for (const [file, name, numberOfKeys] of SCRIPTS) redis.defineCommand(name, { numberOfKeys, lua: src.get(file)! });
-}
 
 export function isCluster(redis: RedisClient): redis is Cluster {
   return redis instanceof Cluster;
@@ -79,7 +38,7 @@ function hostPort(s: string): { host: string; port: number } {
 }
 
 /** REDIS_WAIT_REPLICAS resolved: -1 means 0 on a standalone server (it has no replica to wait for), 1 otherwise. */
-export function effectiveWaitReplicas(s: RedisSettings): number {
+function effectiveWaitReplicas(s: RedisSettings): number {
   return s.waitReplicas >= 0 ? s.waitReplicas : s.mode === 'standalone' ? 0 : 1;
 }
 
@@ -87,7 +46,7 @@ export function effectiveWaitReplicas(s: RedisSettings): number {
  * A plain connection in the configured topology, with the key prefix. `opts` are per-connection ioredis options
  * (offline queue, retries, timeouts); in cluster mode they apply to the cluster client and its node connections.
  */
-export function openRedis(s: RedisSettings, opts: RedisOptions = {}): RedisClient {
+function openRedis(s: RedisSettings, opts: RedisOptions = {}): RedisClient {
   const base: RedisOptions = { keyPrefix: s.keyPrefix, ...opts };
   if (s.mode === 'cluster') {
     const { enableOfflineQueue, retryStrategy, maxRetriesPerRequest, ...node } = base;
@@ -147,7 +106,7 @@ export function createChargingRedis(s: RedisSettings, opts: RedisOptions = {}): 
   });
   // connection errors are reported by the commands that fail; an unhandled 'error' event must not crash us
   redis.on('error', () => undefined);
-  defineChargingCommands(redis);
+  defineScripts(redis);
   Object.defineProperties(redis, {
     keyPrefix: { value: s.keyPrefix, enumerable: false },
     layout: { value: keyLayout(s.shards), enumerable: false },
@@ -228,7 +187,8 @@ export async function waitReady(redis: RedisClient, timeoutMs = 5000): Promise<v
   });
 }
 
-type ScriptName = Exclude<keyof ChargingCommands, 'chargeCredit' | 'chargeLoad' | 'chargeExpire'>;
+/** The money-moving steps (durably replicated before the app acts on them). */
+type DurableStep = 'chargeAuthorize' | 'chargeExtend' | 'chargeAnswer' | 'chargeSettle' | 'chargeRecord' | 'chargeRefund';
 
 /**
  * Run a money-moving charging script and, when replicas are configured, WAIT in the same round trip until that many
@@ -237,8 +197,8 @@ type ScriptName = Exclude<keyof ChargingCommands, 'chargeCredit' | 'chargeLoad' 
  * master. A replica that does not confirm within REDIS_WAIT_TIMEOUT_MS leaves the step on the master alone: it
  * stands (the master is alive), and softswitch_redis_unreplicated_steps_total{step} counts it (docs/scaling.md).
  */
-export async function durably<N extends ScriptName>(redis: ChargingRedis, step: string, name: N, ...args: Parameters<ChargingCommands[N]>): Promise<Awaited<ReturnType<ChargingCommands[N]>>> {
-  type R = Awaited<ReturnType<ChargingCommands[N]>>;
+export async function durably<N extends DurableStep>(redis: ChargingRedis, step: string, name: N, ...args: Parameters<ScriptCommands[N]>): Promise<Awaited<ReturnType<ScriptCommands[N]>>> {
+  type R = Awaited<ReturnType<ScriptCommands[N]>>;
   const fn = redis[name] as (...a: Arg[]) => Promise<R>;
   if (redis.waitReplicas === 0) return fn.apply(redis, args as Arg[]);
   const p = redis.pipeline() as unknown as Record<N, (...a: Arg[]) => unknown> & { wait(n: number, ms: number): unknown; exec(): Promise<[Error | null, unknown][] | null> };

@@ -4,10 +4,9 @@
  * dead-lettering (`{s<k>}:outbox:dead`), trimming and measuring the backlog. Every Lua step here touches the keys of
  * one shard only (one slot in Redis Cluster). Key names are relative to the connection's keyPrefix (contract 3).
  */
-import { readFileSync } from 'node:fs';
 import type { KeyLayout } from '../charging/keys.js';
 import { isCluster, type RedisClient } from '../charging/redis.js';
-import { projectPath } from '../util/paths.js';
+import { defineScripts, type ScriptCommands } from '../charging/scripts.js';
 import { deadEventTenants } from './event.js';
 
 export const GROUP = 'ledger-writer';
@@ -18,30 +17,13 @@ export interface Entry {
   raw: string | null; // field `event`, null when missing
 }
 
-interface OutboxCommands {
-  outboxAck(outbox: string, acked: string, ...argv: (string | number)[]): Promise<number>;
-  outboxDead(outbox: string, dead: string, acked: string, ...argv: (string | number)[]): Promise<number>;
-  outboxTrim(outbox: string, acked: string, ...argv: (string | number)[]): Promise<number>;
-  outboxReplay(dead: string, outbox: string, deadId: string): Promise<string | null>;
-}
-export type OutboxRedis = RedisClient & OutboxCommands & { readonly layout: KeyLayout };
+export type OutboxRedis = RedisClient & Pick<ScriptCommands, 'outboxAck' | 'outboxDead' | 'outboxTrim' | 'outboxReplay'> & { readonly layout: KeyLayout };
 
-const SCRIPTS: readonly [string, keyof OutboxCommands, number][] = [
-  ['ack.lua', 'outboxAck', 2],
-  ['dead.lua', 'outboxDead', 3],
-  ['trim.lua', 'outboxTrim', 2],
-  ['replay.lua', 'outboxReplay', 2],
-];
-
-/** Define the outbox scripts on a connection and give it the key layout (idempotent per connection). */
+/** Make sure the connection has the scripts (scripts.ts, once per connection) and give it the key layout. */
 export function withOutboxCommands(redis: RedisClient, layout: KeyLayout): OutboxRedis {
-  const r = redis as OutboxRedis;
-  if (typeof r.outboxAck === 'function') return r;
-  for (const [file, name, numberOfKeys] of SCRIPTS) {
-    redis.defineCommand(name, { numberOfKeys, lua: readFileSync(projectPath('src', 'outbox', 'lua', file), 'utf8') });
-  }
-  if (!('layout' in redis)) Object.defineProperty(redis, 'layout', { value: layout, enumerable: false });
-  return r;
+  const r = defineScripts(redis) as RedisClient & ScriptCommands & { layout?: KeyLayout };
+  if (!('layout' in r)) Object.defineProperty(r, 'layout', { value: layout, enumerable: false });
+  return r as OutboxRedis;
 }
 
 /** Create the shard's consumer group (from the start of the stream, so events written before any consumer ran count). */

@@ -6,12 +6,11 @@
  * the outbox", and it cannot have vanished from the stream in between because acked entries are kept for the
  * consumer's ackRetentionMs (and acked-since covers them with a wide margin).
  */
-import { readFileSync } from 'node:fs';
 import type { Pool } from '../db/pool.js';
 import { bucketMeta } from '../charging/keys.js';
 import type { ChargingRedis } from '../charging/redis.js';
+import { defineScripts } from '../charging/scripts.js';
 import { GROUP } from '../outbox/stream.js';
-import { projectPath } from '../util/paths.js';
 import type { LedgerBucket, RedisTenant, TenantSnapshot } from './compare.js';
 
 export type { TenantSnapshot };
@@ -20,25 +19,16 @@ export type { TenantSnapshot };
  * An event committed after the PostgreSQL snapshot was acked after it too, so acked entries since (snapshot -
  * this margin) are re-checked; the margin covers clock skew between the consumer's and this host.
  */
-export const ACKED_MARGIN_MS = 10_000;
+const ACKED_MARGIN_MS = 10_000;
 /**
  * Longest the Redis snapshot may come after the PostgreSQL one: acked entries are kept ackRetentionMs (10 min by
  * default) and must still be in the stream when Redis is read. A slower reading is reported as unstable.
  */
 export const MAX_SNAPSHOT_SPAN_MS = 60_000;
 
-interface ReconcileCommands {
-  reconcileSnapshot(leases: string, outbox: string, acked: string, ...argv: (string | number)[]): Promise<unknown>;
-  reconcileRepair(tenant: string, buckets: string, meta: string, credits: string, expiries: string, ...argv: (string | number)[]): Promise<string[]>;
-}
-export type ReconcileRedis = ChargingRedis & ReconcileCommands;
-
-export function withReconcileCommands(redis: ChargingRedis): ReconcileRedis {
-  const r = redis as ReconcileRedis;
-  if (typeof r.reconcileSnapshot === 'function') return r;
-  redis.defineCommand('reconcileSnapshot', { numberOfKeys: 3, lua: readFileSync(projectPath('src', 'reconcile', 'lua', 'snapshot.lua'), 'utf8') });
-  redis.defineCommand('reconcileRepair', { numberOfKeys: 5, lua: readFileSync(projectPath('src', 'reconcile', 'lua', 'repair.lua'), 'utf8') });
-  return r;
+/** The connection with the scripts defined (scripts.ts, once per connection; createChargingRedis already did it). */
+export function withReconcileCommands(redis: ChargingRedis): ChargingRedis {
+  return defineScripts(redis);
 }
 
 export interface Snapshot {
@@ -57,7 +47,7 @@ function fen(s: string): bigint | null {
   return /^-?[0-9]{1,18}$/.test(s) ? BigInt(s) : null;
 }
 
-export async function takeSnapshot(pool: Pool, redis: ReconcileRedis, tenantIds: string[]): Promise<Snapshot> {
+export async function takeSnapshot(pool: Pool, redis: ChargingRedis, tenantIds: string[]): Promise<Snapshot> {
   const prefix = redis.keyPrefix;
   const k = redis.layout;
   const byShard = new Map<number, string[]>();
@@ -147,7 +137,7 @@ export type RepairOutcome =
 
 /** Apply -drift to each bucket and record the missing credit ids, atomically (repair.lua). */
 export async function repairTenant(
-  redis: ReconcileRedis,
+  redis: ChargingRedis,
   tenantId: string,
   corrections: { bucketId: string; deltaFen: bigint; ledger: LedgerBucket | undefined }[],
   missingCredits: string[],

@@ -3,15 +3,9 @@
  * (src/sip/lua/admit.lua), release on call end, lease renewal for live calls, and the tenant's spend of the
  * day in service.timezone (for the optional daily spend cap; integer fen).
  */
-import { readFileSync } from 'node:fs';
 import type { ChargingRedis } from '../charging/redis.js';
-import { projectPath } from '../util/paths.js';
 import { timed } from '../observability/metrics.js';
 import type { Admission } from './decisions.js';
-
-type LimitsRedis = ChargingRedis & {
-  sipAdmit(calls: string, cps: string, callId: string, now: number, leaseMs: number, maxConc: number, maxCps: number): Promise<Admission>;
-};
 
 export interface Limits {
   admit(tenantId: string, callId: string, maxConcurrent: number, maxCps: number, now?: number): Promise<Admission>;
@@ -37,12 +31,9 @@ function dayFormat(timeZone: string): Intl.DateTimeFormat {
   return f;
 }
 
-/** Keys (keys.ts): each tenant's limit keys carry its shard's hash tag, so admit.lua is a single-slot step. */
+/** Keys (keys.ts): each tenant's limit keys carry its shard's hash tag, so admit.lua is a single-slot step. admit.lua
+ * is defined on every charging connection by the one script loader (src/charging/scripts.ts). */
 export function createLimits(redis: ChargingRedis, opts: { timeZone: string; leaseMs?: number }): Limits {
-  const r = redis as LimitsRedis;
-  if (typeof r.sipAdmit !== 'function') {
-    r.defineCommand('sipAdmit', { numberOfKeys: 2, lua: readFileSync(projectPath('src', 'sip', 'lua', 'admit.lua'), 'utf8') });
-  }
   const lease = opts.leaseMs ?? 180_000;
   const k = redis.layout;
   const callsKey = (t: string) => k.sipCalls(t);
@@ -50,10 +41,10 @@ export function createLimits(redis: ChargingRedis, opts: { timeZone: string; lea
   return {
     admit(tenantId, callId, maxConcurrent, maxCps, now = Date.now()) {
       const sec = Math.floor(now / 1000);
-      return timed('redis', 'sip_admit', () => r.sipAdmit(callsKey(tenantId), k.sipCps(tenantId, sec), callId, now, lease, maxConcurrent, maxCps));
+      return timed('redis', 'sip_admit', () => redis.sipAdmit(callsKey(tenantId), k.sipCps(tenantId, sec), callId, now, lease, maxConcurrent, maxCps));
     },
     async release(tenantId, callId) {
-      await timed('redis', 'sip_release', () => r.zrem(callsKey(tenantId), callId));
+      await timed('redis', 'sip_release', () => redis.zrem(callsKey(tenantId), callId));
     },
     async renew(calls, now = Date.now()) {
       if (!calls.length) return;
@@ -61,7 +52,7 @@ export function createLimits(redis: ChargingRedis, opts: { timeZone: string; lea
       const byShard = new Map<number, typeof calls>();
       for (const c of calls) byShard.set(k.shardOfTenant(c.tenantId), [...(byShard.get(k.shardOfTenant(c.tenantId)) ?? []), c]);
       await timed('redis', 'sip_renew', () => Promise.all([...byShard.values()].map((group) => {
-        const p = r.pipeline();
+        const p = redis.pipeline();
         for (const c of group) {
           p.zadd(callsKey(c.tenantId), 'XX', now + lease, c.callId);
           p.pexpire(callsKey(c.tenantId), lease * 2);
@@ -70,16 +61,16 @@ export function createLimits(redis: ChargingRedis, opts: { timeZone: string; lea
       })));
     },
     async spentToday(tenantId, now = Date.now()) {
-      const v = await timed('redis', 'sip_spend_get', () => r.get(spendKey(tenantId, now)));
+      const v = await timed('redis', 'sip_spend_get', () => redis.get(spendKey(tenantId, now)));
       return BigInt(v ?? '0');
     },
     async addSpend(tenantId, fen, now = Date.now()) {
       if (fen <= 0n) return;
       const k = spendKey(tenantId, now);
-      await timed('redis', 'sip_spend_add', () => r.multi().incrby(k, fen.toString()).expire(k, 3 * 86400).exec());
+      await timed('redis', 'sip_spend_add', () => redis.multi().incrby(k, fen.toString()).expire(k, 3 * 86400).exec());
     },
     async liveCount(tenantId, now = Date.now()) {
-      return r.zcount(callsKey(tenantId), now, '+inf');
+      return redis.zcount(callsKey(tenantId), now, '+inf');
     },
   };
 }

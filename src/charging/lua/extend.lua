@@ -1,11 +1,21 @@
 -- extend.lua: grow a live call's reservation up to `target` seconds (the next slice), or to its fair share of a
 -- short balance, or to what is affordable.
--- KEYS[1] {s<k>}:tenant:<t>  KEYS[2] {s<k>}:tenant:<t>:buckets  KEYS[3] {s<k>}:tenant:<t>:bmeta  KEYS[4] {s<k>}:tenant:<t>:expseq
--- KEYS[5] {s<k>}:call:<callId>  KEYS[6] {s<k>}:leases  KEYS[7] {s<k>}:outbox  KEYS[8] {s<k>}:tenant:<t>:calls (set of live call ids)
--- ARGV[1] callId  ARGV[2] tenantId  ARGV[3] now ms  ARGV[4] target granted seconds (absolute, from answer)
--- ARGV[5] consumption order  ARGV[6] lease grace ms
--- ARGV[7] (optional) look-ahead seconds from answer: only read, never reserved (the low-credit warning's question
---         "can the balance carry the call that far?")
+-- KEYS[1] tenantKey   {s<k>}:tenant:<t> (hash status, end, ...)
+-- KEYS[2] bucketsKey  {s<k>}:tenant:<t>:buckets (hash bucketId -> available fen)
+-- KEYS[3] metaKey     {s<k>}:tenant:<t>:bmeta (hash bucketId -> "kind|validFromMs|expiresAtMs")
+-- KEYS[4] expSeqKey   {s<k>}:tenant:<t>:expseq (hash bucketId -> expiry event counter)
+-- KEYS[5] callKey     {s<k>}:call:<callId> (hash of the call)
+-- KEYS[6] leasesKey   {s<k>}:leases (zset callId -> lease end ms)
+-- KEYS[7] outboxKey   {s<k>}:outbox (stream)
+-- KEYS[8] liveKey     {s<k>}:tenant:<t>:calls (set of the tenant's live call ids)
+-- ARGV[1] callId
+-- ARGV[2] tenantId
+-- ARGV[3] now      epoch ms
+-- ARGV[4] target   granted seconds asked for (absolute, from answer)
+-- ARGV[5] order    consumption order
+-- ARGV[6] graceMs  lease grace, ms
+-- ARGV[7] ahead    (optional) look-ahead seconds from answer: only read, never reserved (the low-credit warning's
+--                  question "can the balance carry the call that far?")
 -- Returns {grantedSeconds, final, reachSeconds}; reachSeconds = how far (seconds from answer, up to
 -- max(target, look-ahead)) the whole available balance plus this call's hold could carry this call: less than that
 -- bound means the balance runs out there. grantedSeconds may be LESS than before when the call held more than its fair
@@ -14,27 +24,43 @@
 -- exhausted), the tenant is not active, or the period is over. A grant held back by fair sharing (fair_budget in
 -- lib.lua), or starved while other live calls hold credit, is NOT final: the engine asks again before it ends.
 -- {-1, 1} when the call is unknown (settled or reclaimed).
--- Invariant kept: held = charge(granted); the delta charge(new) - charge(old) is taken from the buckets' available
+-- Units: money in integer fen, times in epoch ms, durations in whole seconds.
+-- Invariants: held = charge(granted); the delta charge(new) - charge(old) is taken from the buckets' available
 -- fen in this step and never exceeds it. A shrink (give-back) returns charge(old) - charge(new) from the call's holds
--- to the buckets, latest-consumed first; the owning instance asked for it and applies the new grant end it gets.
-if redis.call('EXISTS', KEYS[5]) == 0 then return { -1, 1 } end
+-- to the buckets, latest-consumed first, and keeps the grant at least 2 s past the seconds talked at `now`; the
+-- owning instance asked for it and applies the new grant end it gets. The grant never passes the period end.
+local tenantKey = KEYS[1]
+local bucketsKey = KEYS[2]
+local metaKey = KEYS[3]
+local expSeqKey = KEYS[4]
+local callKey = KEYS[5]
+local leasesKey = KEYS[6]
+local outboxKey = KEYS[7]
+local liveKey = KEYS[8]
+local callId = ARGV[1]
+local tenantId = ARGV[2]
 local now = tonumber(ARGV[3])
-local granted = tonumber(redis.call('HGET', KEYS[5], 'granted'))
 local target = tonumber(ARGV[4])
+local order = ARGV[5]
+local graceMs = tonumber(ARGV[6])
+local ahead = tonumber(ARGV[7] or '0') or 0
+
+if redis.call('EXISTS', callKey) == 0 then return { -1, 1 } end
+local granted = tonumber(redis.call('HGET', callKey, 'granted'))
 if target <= granted then return { granted, 0 } end
-local st = redis.call('HMGET', KEYS[1], 'status', 'end')
+local st = redis.call('HMGET', tenantKey, 'status', 'end')
 local limited = false -- target cut short by the service period end
 if st[1] ~= 'active' then return { granted, 1 } end
-local answerAt = tonumber(redis.call('HGET', KEYS[5], 'answer') or '')
+local answerAt = tonumber(redis.call('HGET', callKey, 'answer') or '')
 -- the grant never runs past the end of the service period
 if st[2] and st[2] ~= '' and answerAt then
   local limit = math.floor((tonumber(st[2]) - answerAt) / 1000)
   if limit < target then target = limit; limited = true end
   if target <= granted then return { granted, 1 } end
 end
-local r = call_rate(KEYS[5])
-local held = tonumber(redis.call('HGET', KEYS[5], 'held'))
-local list, total = usable_buckets(KEYS[2], KEYS[3], KEYS[7], KEYS[4], ARGV[2], now, ARGV[5])
+local r = call_rate(callKey)
+local held = tonumber(redis.call('HGET', callKey, 'held'))
+local list, total = usable_buckets(bucketsKey, metaKey, outboxKey, expSeqKey, tenantId, now, order)
 local full = affordable(granted, target, held + total, r) -- what the whole available balance would give
 -- fair share (lib.lua fair_budget): the seconds this call has already talked are spent; the rest of its hold is
 -- unconsumed and counts toward its share
@@ -42,7 +68,7 @@ local used = 0
 if answerAt then used = math.max(0, math.min(granted, math.floor((now - answerAt) / 1000))) end
 local spent = charge(used, r)
 local unconsumed = held - spent
-local live = math.max(1, redis.call('SCARD', KEYS[8]))
+local live = math.max(1, redis.call('SCARD', liveKey))
 local share = math.floor((total + unconsumed) / (live + 1))
 local g = full
 local final = 0
@@ -62,17 +88,16 @@ end
 -- grant ends, and a big holder may have given its excess back by then (otherwise the call is cut at grant end).
 if g < granted then
   local newHeld = charge(g, r)
-  release(KEYS[2], KEYS[3], KEYS[5], held - newHeld, ARGV[5])
-  redis.call('HSET', KEYS[5], 'granted', g, 'held', newHeld)
-  redis.call('ZADD', KEYS[6], answerAt + g * 1000 + tonumber(ARGV[6]), ARGV[1])
+  release(bucketsKey, metaKey, callKey, held - newHeld, order)
+  redis.call('HSET', callKey, 'granted', g, 'held', newHeld)
+  redis.call('ZADD', leasesKey, answerAt + g * 1000 + graceMs, callId)
 end
 if g > granted then
   local newHeld = charge(g, r)
-  take(KEYS[2], KEYS[5], list, newHeld - held)
-  redis.call('HSET', KEYS[5], 'granted', g, 'held', newHeld)
-  if answerAt then redis.call('ZADD', KEYS[6], answerAt + g * 1000 + tonumber(ARGV[6]), ARGV[1]) end
+  take(bucketsKey, callKey, list, newHeld - held)
+  redis.call('HSET', callKey, 'granted', g, 'held', newHeld)
+  if answerAt then redis.call('ZADD', leasesKey, answerAt + g * 1000 + graceMs, callId) end
 end
 local reach = full
-local ahead = tonumber(ARGV[7] or '0') or 0
 if ahead > target then reach = affordable(granted, ahead, held + total, r) end
 return { g, final, reach }

@@ -1,4 +1,4 @@
--- lib.lua: shared functions, prepended to every charging script at load time (src/charging/redis.ts).
+-- lib.lua: shared functions, prepended to every charging script at load time (src/charging/scripts.ts).
 -- Units: money is integer FEN (0.01 CNY); rate prices are integer micro-CNY (1e-6 CNY) per minute; times are
 -- epoch milliseconds; durations are whole seconds. All values stay integers below 2^53 (the engine refuses rates
 -- and grants that could exceed it), so Lua doubles are exact here.

@@ -1,56 +1,82 @@
 -- settle.lua: end a call: charge it from its holds, release the rest, and put the CDR + ledger event in the
 -- outbox, all in one atomic step. Exactly once per call: a second settle (retry, sweeper race) is a no-op.
--- KEYS[1] {s<k>}:call:<callId>  KEYS[2] {s<k>}:done:<callId>  KEYS[3] {s<k>}:tenant:<t>:buckets  KEYS[4] {s<k>}:tenant:<t>:bmeta
--- KEYS[5] {s<k>}:leases  KEYS[6] {s<k>}:outbox  KEYS[7] {s<k>}:tenant:<t>:calls (set of live call ids: the call leaves it)
--- ARGV[1] callId  ARGV[2] now ms (event time)  ARGV[3] charge fen  ARGV[4] CDR JSON (chargeFen already in it)
--- ARGV[5] consumption order  ARGV[6] '1' = reclaim by the sweeper: only if the lease is still expired at ARGV[2]
--- ARGV[7] TTL of the done marker, seconds  ARGV[8] summary stored in the done marker ("chargeFen|billableSeconds")
+-- KEYS[1] callKey     {s<k>}:call:<callId> (hash of the call)
+-- KEYS[2] doneKey     {s<k>}:done:<callId> (marker of a settled call)
+-- KEYS[3] bucketsKey  {s<k>}:tenant:<t>:buckets (hash bucketId -> available fen)
+-- KEYS[4] metaKey     {s<k>}:tenant:<t>:bmeta (hash bucketId -> "kind|validFromMs|expiresAtMs")
+-- KEYS[5] leasesKey   {s<k>}:leases (zset callId -> lease end ms)
+-- KEYS[6] outboxKey   {s<k>}:outbox (stream)
+-- KEYS[7] liveKey     {s<k>}:tenant:<t>:calls (set of live call ids: the call leaves it)
+-- ARGV[1] callId
+-- ARGV[2] now        epoch ms (event time)
+-- ARGV[3] chargeFen  integer fen to charge (the CDR's chargeFen)
+-- ARGV[4] cdrJson    CDR JSON (chargeFen already in it)
+-- ARGV[5] order      consumption order
+-- ARGV[6] reclaim    '1' = reclaim by the sweeper: only if the lease is still expired at `now`
+-- ARGV[7] doneTtl    TTL of the done marker, seconds
+-- ARGV[8] summary    stored in the done marker ("chargeFen|billableSeconds")
 -- Returns {'ok'} | {'dup', summary} | {'missing'} | {'leased'}; error 'charge exceeds hold' (nothing written).
 -- Invariants: charge <= held (the engine bills at most the granted seconds), sum(debits) == charge, every fen
 -- held returns to its bucket or is debited (also for a reservation left behind a done marker: returned, no debit);
--- the done marker is written in the same step as the outbox entry.
+-- the done marker is written in the same step as the outbox entry (settlement is idempotent by call id).
 -- The event is built with cjson.encode of tables: user text in the CDR is never spliced into JSON.
-local done = redis.call('GET', KEYS[2])
+local callKey = KEYS[1]
+local doneKey = KEYS[2]
+local bucketsKey = KEYS[3]
+local metaKey = KEYS[4]
+local leasesKey = KEYS[5]
+local outboxKey = KEYS[6]
+local liveKey = KEYS[7]
+local callId = ARGV[1]
+local now = ARGV[2]
+local chargeFen = ARGV[3]
+local cdrJson = ARGV[4]
+local order = ARGV[5]
+local reclaim = ARGV[6]
+local doneTtl = ARGV[7]
+local summary = ARGV[8]
+
+local done = redis.call('GET', doneKey)
 if done then
   -- settled or recorded already. A call state still here is a reservation the app never learnt of (authorize's reply
   -- lost with a failed master or link: the app refused the call and recorded it with record.lua): give its holds
   -- back untouched and drop it, or they would stay held forever (the sweeper finds it when its lease runs out)
-  local raw = redis.call('HGETALL', KEYS[1])
+  local raw = redis.call('HGETALL', callKey)
   for i = 1, #raw, 2 do
     local id = string.match(raw[i], '^h:(%d+)$')
-    if id and tonumber(raw[i + 1]) > 0 then redis.call('HINCRBY', KEYS[3], id, raw[i + 1]) end
+    if id and tonumber(raw[i + 1]) > 0 then redis.call('HINCRBY', bucketsKey, id, raw[i + 1]) end
   end
   if #raw > 0 then
-    redis.call('DEL', KEYS[1])
-    redis.call('SREM', KEYS[7], ARGV[1])
-    redis.call('ZREM', KEYS[5], ARGV[1])
+    redis.call('DEL', callKey)
+    redis.call('SREM', liveKey, callId)
+    redis.call('ZREM', leasesKey, callId)
   end
   return { 'dup', done }
 end
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  redis.call('SREM', KEYS[7], ARGV[1])
+if redis.call('EXISTS', callKey) == 0 then
+  redis.call('SREM', liveKey, callId)
   return { 'missing' }
 end
-if ARGV[6] == '1' then
-  local lease = redis.call('ZSCORE', KEYS[5], ARGV[1])
-  if lease and tonumber(lease) > tonumber(ARGV[2]) then return { 'leased' } end
+if reclaim == '1' then
+  local lease = redis.call('ZSCORE', leasesKey, callId)
+  if lease and tonumber(lease) > tonumber(now) then return { 'leased' } end
 end
-local chargeFen = tonumber(ARGV[3])
-local held = tonumber(redis.call('HGET', KEYS[1], 'held'))
-if chargeFen > held then return redis.error_reply('charge exceeds hold: ' .. ARGV[3] .. ' > ' .. tostring(held)) end
-local raw = redis.call('HGETALL', KEYS[1])
+local fen = tonumber(chargeFen)
+local held = tonumber(redis.call('HGET', callKey, 'held'))
+if fen > held then return redis.error_reply('charge exceeds hold: ' .. chargeFen .. ' > ' .. tostring(held)) end
+local raw = redis.call('HGETALL', callKey)
 local holds = {}
 for i = 1, #raw, 2 do
   local id = string.match(raw[i], '^h:(%d+)$')
   if id then
-    local m = redis.call('HGET', KEYS[4], id)
+    local m = redis.call('HGET', metaKey, id)
     local kind, vf, ex = 'paid', 0, nil
     if m then kind, vf, ex = parse_meta(m) end
     table.insert(holds, { id = id, amt = tonumber(raw[i + 1]), kind = kind, exp = ex, vf = vf })
   end
 end
-sort_buckets(holds, ARGV[5])
-local left = chargeFen
+sort_buckets(holds, order)
+local left = fen
 local debits = {}
 for _, h in ipairs(holds) do
   local d = math.min(left, h.amt)
@@ -58,11 +84,11 @@ for _, h in ipairs(holds) do
     table.insert(debits, { bucketId = h.id, amountFen = string.format('%d', d) })
     left = left - d
   end
-  if h.amt - d > 0 then redis.call('HINCRBY', KEYS[3], h.id, h.amt - d) end
+  if h.amt - d > 0 then redis.call('HINCRBY', bucketsKey, h.id, h.amt - d) end
 end
-redis.call('XADD', KEYS[6], '*', 'event', call_event(ARGV[1], 'call.settled', ARGV[2], cjson.decode(ARGV[4]), debits))
-redis.call('DEL', KEYS[1])
-redis.call('SREM', KEYS[7], ARGV[1])
-redis.call('ZREM', KEYS[5], ARGV[1])
-redis.call('SET', KEYS[2], ARGV[8], 'EX', tonumber(ARGV[7]))
+redis.call('XADD', outboxKey, '*', 'event', call_event(callId, 'call.settled', now, cjson.decode(cdrJson), debits))
+redis.call('DEL', callKey)
+redis.call('SREM', liveKey, callId)
+redis.call('ZREM', leasesKey, callId)
+redis.call('SET', doneKey, summary, 'EX', tonumber(doneTtl))
 return { 'ok' }

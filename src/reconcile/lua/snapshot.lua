@@ -1,9 +1,12 @@
 -- snapshot.lua: one consistent, read-only picture of the Redis side of some tenants of ONE key shard, for
 -- reconciliation (src/reconcile/snapshot.ts runs it once per shard).
--- KEYS[1] {s<k>}:leases (zset callId -> lease end ms)  KEYS[2] {s<k>}:outbox (stream)
--- KEYS[3] {s<k>}:outbox:acked (zset id -> ack ms)
--- ARGV[1] full name (connection prefix included) of the shard's call keys without the call id ('<prefix>{s<k>}:call:')
--- ARGV[2] consumer group  ARGV[3] acked-since (epoch ms): acked entries acknowledged at or after it are included
+-- KEYS[1] leasesKey      {s<k>}:leases (zset callId -> lease end ms)
+-- KEYS[2] outboxKey      {s<k>}:outbox (stream)
+-- KEYS[3] ackedKey       {s<k>}:outbox:acked (zset id -> ack ms)
+-- ARGV[1] callKeyPrefix  full name (connection prefix included) of the shard's call keys without the call id
+--                        ('<prefix>{s<k>}:call:')
+-- ARGV[2] group          consumer group
+-- ARGV[3] ackedSince     epoch ms: acked entries acknowledged at or after it are included
 -- ARGV[4..] per tenant 5 values: tenantId, then the full names of its keys tenant, buckets, bmeta, credits
 -- Reads keys not passed in KEYS (the tenants' and the calls' keys): they carry the same hash tag as KEYS, so in Redis
 -- Cluster they are in the same slot as KEYS and the script stays a single-slot step.
@@ -11,9 +14,15 @@
 --   tenants: per tenant { tenantId, loaded 0|1, {bucketId, availFen, ...}, {bucketId, meta, ...}, {credit transfer ids} }
 --   holds:   { tenantId, bucketId, heldFen, liveCalls } per bucket with a live reservation (liveCalls = calls of the
 --            tenant, repeated on each row)
---   outbox:  per entry that may not be in PostgreSQL yet (undelivered, pending, or acked since ARGV[3]) and that
+--   outbox:  per entry that may not be in PostgreSQL yet (undelivered, pending, or acked since ackedSince) and that
 --            takes money from one of the tenants: { streamId, eventId, tenantId, bucketId, fen, bucketId, fen, ... }
-local callKey = ARGV[1]
+local leasesKey = KEYS[1]
+local outboxKey = KEYS[2]
+local ackedKey = KEYS[3]
+local callKeyPrefix = ARGV[1]
+local group = ARGV[2]
+local ackedSince = ARGV[3]
+
 local wanted = {}
 local out_tenants = {}
 for i = 4, #ARGV, 5 do
@@ -30,8 +39,8 @@ end
 
 -- live reservations: held fen per (tenant, bucket) over the calls in the lease set
 local held, calls, order = {}, {}, {}
-for _, callId in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  local raw = redis.call('HGETALL', callKey .. callId)
+for _, callId in ipairs(redis.call('ZRANGE', leasesKey, 0, -1)) do
+  local raw = redis.call('HGETALL', callKeyPrefix .. callId)
   local h, tenant = {}, nil
   for j = 1, #raw, 2 do
     if raw[j] == 'tenant' then tenant = raw[j + 1] end
@@ -57,7 +66,7 @@ local ids, seen = {}, {}
 local function want(id) if not seen[id] then seen[id] = true; table.insert(ids, id) end end
 local entries = {}
 local groups = {}
-if redis.call('EXISTS', KEYS[2]) == 1 then groups = redis.call('XINFO', 'GROUPS', KEYS[2]) end
+if redis.call('EXISTS', outboxKey) == 1 then groups = redis.call('XINFO', 'GROUPS', outboxKey) end
 local last = nil
 for _, g in ipairs(groups) do
   local name, ld
@@ -65,16 +74,16 @@ for _, g in ipairs(groups) do
     if g[j] == 'name' then name = g[j + 1] end
     if g[j] == 'last-delivered-id' then ld = g[j + 1] end
   end
-  if name == ARGV[2] then last = ld end
+  if name == group then last = ld end
 end
 if last == nil then
-  entries = redis.call('XRANGE', KEYS[2], '-', '+') -- no consumer yet: everything is undelivered
+  entries = redis.call('XRANGE', outboxKey, '-', '+') -- no consumer yet: everything is undelivered
 else
-  for _, e in ipairs(redis.call('XRANGE', KEYS[2], '(' .. last, '+')) do table.insert(entries, e); seen[e[1]] = true end
-  for _, p in ipairs(redis.call('XPENDING', KEYS[2], ARGV[2], '-', '+', 1000000)) do want(p[1]) end
-  for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], ARGV[3], '+inf')) do want(id) end
+  for _, e in ipairs(redis.call('XRANGE', outboxKey, '(' .. last, '+')) do table.insert(entries, e); seen[e[1]] = true end
+  for _, p in ipairs(redis.call('XPENDING', outboxKey, group, '-', '+', 1000000)) do want(p[1]) end
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', ackedKey, ackedSince, '+inf')) do want(id) end
   for _, id in ipairs(ids) do
-    local e = redis.call('XRANGE', KEYS[2], id, id)
+    local e = redis.call('XRANGE', outboxKey, id, id)
     if e[1] then table.insert(entries, e[1]) end
   end
 end
