@@ -131,6 +131,15 @@ export function keyLayout(shards: number): KeyLayout {
   return l;
 }
 
+/**
+ * Every tenant's SIP calls key (`sipCalls`) on a node, for SCAN (full names: SCAN sees the connection's key prefix):
+ * the MATCH pattern, and the tenant id of a key it found (null for a key that only looks alike).
+ */
+export function sipCallsScan(keyPrefix: string): { match: string; tenantOf(fullKey: string): string | null } {
+  const name = new RegExp(`^${keyPrefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\{s[0-9]+\\}:sip:calls:([0-9]+)$`);
+  return { match: `${keyPrefix}*:sip:calls:*`, tenantOf: (fullKey) => name.exec(fullKey)?.[1] ?? null };
+}
+
 /** Pub/sub channel of tenant control messages (not a key: ioredis does not prefix channels, so the prefix is added here). */
 export function controlChannel(keyPrefix: string): string {
   return `${keyPrefix}control`;

@@ -75,7 +75,7 @@ const read = (file: string): string => readFileSync(projectPath('src', ...file.s
 
 let sources: Map<ScriptName, string> | undefined;
 /** The text each command runs (lib.lua in front where the table says so); read once per process. */
-export function scriptSource(name: ScriptName): string {
+function scriptSource(name: ScriptName): string {
   if (!sources) {
     const lib = read(LIB);
     sources = new Map(Object.entries(SCRIPTS).map(([n, s]) => [n as ScriptName, s.lib ? lib + '\n' + read(s.file) : read(s.file)]));

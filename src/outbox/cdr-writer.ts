@@ -35,7 +35,7 @@ function monthOf(ms: number): string {
  * Throws when it cannot; the caller still writes the CDR (into the default partition if need be): a CDR is never
  * held back for want of a partition.
  */
-export async function ensureCdrPartition(pool: Pool, inviteAt: number): Promise<void> {
+async function ensureCdrPartition(pool: Pool, inviteAt: number): Promise<void> {
   const month = monthOf(inviteAt);
   let known = knownMonths.get(pool);
   if (!known) knownMonths.set(pool, (known = new Set()));

@@ -134,7 +134,7 @@ function field(info: unknown[], name: string): unknown {
 
 const STATS_SCAN_LIMIT = 100_000;
 
-export async function shardStats(redis: OutboxRedis, shard: number): Promise<ShardStats> {
+async function shardStats(redis: OutboxRedis, shard: number): Promise<ShardStats> {
   await ensureGroup(redis, shard);
   const key = redis.layout.outbox(shard);
   const groups = (await redis.xinfo('GROUPS', key)) as unknown[][];

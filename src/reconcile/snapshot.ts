@@ -11,7 +11,7 @@ import { bucketMeta } from '../charging/keys.js';
 import type { ChargingRedis } from '../charging/redis.js';
 import { defineScripts } from '../charging/scripts.js';
 import { GROUP } from '../outbox/stream.js';
-import type { LedgerBucket, RedisTenant, TenantSnapshot } from './compare.js';
+import type { LedgerBucket, TenantSnapshot } from './compare.js';
 
 export type { TenantSnapshot };
 

@@ -3,6 +3,7 @@
  * (a suspension goes through the charging engine's tenant control channel instead). Redis pub/sub on
  * `<keyPrefix>sip:control`; every SIP instance subscribes and cuts its own calls of the tenant.
  */
+import { sipCallsScan } from '../charging/keys.js';
 import { duplicateConnection, masterNodes, type ChargingRedis } from '../charging/redis.js';
 
 export interface CutMessage {
@@ -49,16 +50,16 @@ export async function liveCallsByTenant(redis: ChargingRedis, tenantId?: string,
     out.set(tenantId, await redis.zcount(k.sipCalls(tenantId), now, '+inf'));
     return out;
   }
-  const name = new RegExp(`^${redis.keyPrefix}\\{s[0-9]+\\}:sip:calls:([0-9]+)$`);
+  const scan = sipCallsScan(redis.keyPrefix);
   // SCAN walks one node's keyspace: every master in Redis Cluster
   for (const node of masterNodes(redis)) {
     let cursor = '0';
     do {
-      const [next, found] = await node.scan(cursor, 'MATCH', `${redis.keyPrefix}*:sip:calls:*`, 'COUNT', 500);
+      const [next, found] = await node.scan(cursor, 'MATCH', scan.match, 'COUNT', 500);
       cursor = next;
       for (const key of found) {
-        const t = name.exec(key)?.[1];
-        if (t === undefined) continue;
+        const t = scan.tenantOf(key);
+        if (t === null) continue;
         const n = await redis.zcount(k.sipCalls(t), now, '+inf');
         if (n > 0) out.set(t, n);
       }

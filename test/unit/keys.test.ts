@@ -3,7 +3,7 @@
  * FNV-1a of a call id), and every key one Lua step touches is in one Redis Cluster slot.
  */
 import { describe, expect, it } from 'vitest';
-import { fnv1a32, keyLayout, MAX_SHARDS } from '../../src/charging/keys.js';
+import { fnv1a32, keyLayout, MAX_SHARDS, sipCallsScan } from '../../src/charging/keys.js';
 import { clusterSlot } from '../../src/charging/redis.js';
 
 describe('key layout', () => {
@@ -58,5 +58,15 @@ describe('key layout', () => {
     expect(() => keyLayout(0)).toThrow(RangeError);
     expect(() => keyLayout(MAX_SHARDS + 1)).toThrow(RangeError);
     expect(keyLayout(16)).toBe(k);
+  });
+
+  it('the SIP calls scan finds every tenant\'s calls key under the prefix, and only those', () => {
+    const scan = sipCallsScan('ss.1:');
+    expect(scan.match).toBe('ss.1:*:sip:calls:*');
+    expect(scan.tenantOf(`ss.1:${k.sipCalls('35')}`)).toBe('35');
+    expect(scan.tenantOf(`ss.1:${keyLayout(64).sipCalls('9007199254740993')}`)).toBe('9007199254740993');
+    expect(scan.tenantOf(`ssx1:${k.sipCalls('35')}`)).toBeNull(); // the prefix's dot is a dot, not any character
+    expect(scan.tenantOf(`ss.1:${k.sipCps('35', 1)}`)).toBeNull();
+    expect(scan.tenantOf(`ss.1:${k.sipCalls('35')}:x`)).toBeNull();
   });
 });

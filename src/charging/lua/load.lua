@@ -17,6 +17,8 @@
 -- A credit applied to Redis (applyCredit) while this load's PostgreSQL snapshot was being read is not in the
 -- ledger balances passed here: it is added on top, so a load racing a top-up loses nothing and counts nothing twice.
 -- Units: money in integer fen. Returns 1 when balances were loaded, 0 otherwise.
+-- Invariant: the balances of a tenant Redis already holds are never overwritten, and a credit transfer is counted
+-- once (in the ledger balance passed here, or on top from creditAmountsKey, never both).
 local tenantKey = KEYS[1]
 local bucketsKey = KEYS[2]
 local metaKey = KEYS[3]

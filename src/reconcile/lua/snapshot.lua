@@ -10,6 +10,7 @@
 -- ARGV[4..] per tenant 5 values: tenantId, then the full names of its keys tenant, buckets, bmeta, credits
 -- Reads keys not passed in KEYS (the tenants' and the calls' keys): they carry the same hash tag as KEYS, so in Redis
 -- Cluster they are in the same slot as KEYS and the script stays a single-slot step.
+-- Invariant: read only, in one atomic step: the picture of each tenant is of one instant.
 -- Money is integer fen throughout. Returns {tenants, holds, outbox}:
 --   tenants: per tenant { tenantId, loaded 0|1, {bucketId, availFen, ...}, {bucketId, meta, ...}, {credit transfer ids} }
 --   holds:   { tenantId, bucketId, heldFen, liveCalls } per bucket with a live reservation (liveCalls = calls of the
