@@ -27,7 +27,7 @@ import type { SettleResult } from './types.js';
 /** Settled-call markers (idempotency of finish and of the sweeper) are kept this long. */
 const DONE_TTL_SECONDS = 7 * 24 * 3600;
 
-/** What a call is billed from. */
+/** What a call is billed from (a LiveCall is one). */
 interface Grant { rate: AppliedRate | null; granted: number; reserved: boolean }
 
 /** The CDR of a call billed min(talk, granted seconds). */
@@ -129,8 +129,7 @@ export class Settlement {
   /** This instance's grant; or, for a call not ours (e.g. a restarted instance) or whose slice reply was lost, what
    * Redis knows of it. Null when Redis cannot be read. */
   private async grantOf(facts: CallFacts, c: LiveCall | undefined): Promise<Grant | null> {
-    const own: Grant = { rate: c?.rate ?? null, granted: c?.granted ?? 0, reserved: c?.reserved ?? true };
-    if (c && !(c.reserved && c.uncertain)) return own;
+    if (c && !(c.reserved && c.uncertain)) return c; // the call's own grant (no copy on the common path)
     const { redis, k } = this.ctx;
     let h: (string | null)[];
     try {
@@ -140,7 +139,7 @@ export class Settlement {
       this.ctx.log.error({ callId: facts.callId, err: (e as Error).message }, 'settlement deferred: Redis unreachable');
       return null;
     }
-    if (!h[0]) return { ...own, reserved: false };
+    if (!h[0]) return { rate: c?.rate ?? null, granted: c?.granted ?? 0, reserved: false };
     // never bill past what this instance let the call run, nor past what Redis holds for it
     return { rate: JSON.parse(h[0]) as AppliedRate, granted: c ? Math.min(c.granted, Number(h[1])) : Number(h[1]), reserved: true };
   }
