@@ -34,17 +34,7 @@ export async function route(ctx: CallContext, deps: RouteDeps): Promise<void> {
   assert(ctx.callerE164 !== null && ctx.calleeE164 !== null && ctx.tenant !== null, 'route() entered before the caller and callee were identified');
   const list = orderGateways(await deps.directory.gateways(), deps.isGatewayUp);
   if (list.length === 0) return rejectCall(ctx, { status: 503, phrase: 'Service Unavailable', reason: 'no_route', text: 'no carrier gateway configured' }, deps);
-  const last = await tryInOrder(ctx, list, deps);
-  return last.ok ? connect(ctx, last, deps) : endUnrouted(ctx, last, deps);
-}
-
-/** The caller cancelled, the call was cut, or its server was lost: no (further) gateway is tried. */
-function stopped(ctx: CallContext): boolean {
-  return Boolean(ctx.canceled || ctx.session!.cutBeforeAnswer || ctx.lost);
-}
-
-/** Each gateway in turn until one answers, one gives the callee's answer (4xx/6xx), or the call stops. */
-async function tryInOrder(ctx: CallContext, list: readonly Gateway[], deps: RouteDeps): Promise<Outcome> {
+  // each gateway in turn until one answers, one gives the callee's answer (4xx/6xx), or the call stops
   const ours = deps.config.sip.sessionExpiresSeconds;
   let last: Outcome = { ok: false, status: 503 };
   for (const gw of list) {
@@ -57,7 +47,12 @@ async function tryInOrder(ctx: CallContext, list: readonly Gateway[], deps: Rout
     }
     if (last.ok || stopped(ctx) || !decide.shouldFailover(last.status)) break;
   }
-  return last;
+  return last.ok ? connect(ctx, last, deps) : endUnrouted(ctx, last, deps);
+}
+
+/** The caller cancelled, the call was cut, or its server was lost: no (further) gateway is tried. */
+function stopped(ctx: CallContext): boolean {
+  return Boolean(ctx.canceled || ctx.session!.cutBeforeAnswer || ctx.lost);
 }
 
 /** Both legs up: metering starts (with the tenant's low-credit warning, if any). */
