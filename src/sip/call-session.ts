@@ -61,7 +61,7 @@ export class CallSession {
   private ending: Promise<void> | null = null;
   /** aborted when the call ends (stops a low-credit warning in progress) */
   private endSignal: AbortController | null = null;
-  private granted = false;
+  private grantedByCharging = false;
   private admitted = false;
   /** Set when something asked the call to end before it was answered (operator, drain). */
   cutBeforeAnswer: EndCause | null = null;
@@ -91,13 +91,18 @@ export class CallSession {
     return this.uas !== null;
   }
 
+  /** The charging engine granted the call (markGranted): only such a call may reach a carrier. */
+  get granted(): boolean {
+    return this.grantedByCharging;
+  }
+
   markAdmitted(): void {
     this.admitted = true;
   }
 
   /** The charging engine granted the call: from now on it is finished with finish(), not recordRejected(). */
   markGranted(): void {
-    this.granted = true;
+    this.grantedByCharging = true;
   }
 
   /** The B-leg INVITE in flight (to CANCEL it on an operator cut before answer). */
@@ -197,7 +202,7 @@ export class CallSession {
   private async settle(): Promise<void> {
     metrics.activeCalls.dec();
     try {
-      if (this.granted) {
+      if (this.grantedByCharging) {
         const s = await this.deps.charging.finish({ ...this.facts });
         // a duplicate was settled (and its spend counted) by another instance's lease sweeper
         if (s.chargeFen > 0n && !s.duplicate && this.tenantId) await this.deps.limits.addSpend(this.tenantId, s.chargeFen).catch((err: unknown) => this.deps.logger.warn({ err }, 'daily spend not recorded'));

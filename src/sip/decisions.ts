@@ -6,7 +6,7 @@
 import type { PromptLabel, RejectReasonLabel } from '../observability/metrics.js';
 import type { RefusalReason } from '../charging/types.js';
 import type { IngressTrunk, NumberOwner, TenantInfo } from './directory.js';
-import { isDomestic, ratingDigits } from './normalize.js';
+import { e164Digits, isDomestic } from './normalize.js';
 import { sipInputProblem, type SipIdentity } from '../cdr/input-limits.js';
 
 export interface Rejection {
@@ -86,7 +86,7 @@ export function checkTenant(t: TenantInfo, now: number): Rejection | null {
 export function checkDestination(calleeE164: string | null, t: TenantInfo): Rejection | null {
   if (!calleeE164) return reject(484, 'no_route', 'destination is not a valid number');
   if (!isDomestic(calleeE164) && !t.allowInternational) return reject(403, 'blocked', 'international calls not enabled');
-  const digits = ratingDigits(calleeE164);
+  const digits = e164Digits(calleeE164);
   const hit = t.blockedPrefixes.find((p) => digits.startsWith(p));
   if (hit !== undefined) return reject(403, 'blocked', `destination prefix ${hit} blocked`);
   return null;
@@ -163,4 +163,15 @@ export function storeDown(text: string): Rejection {
 /** Only a gateway failure (5xx, 408, our own timeout) moves to the next gateway; 4xx/6xx are the callee's answer. */
 export function shouldFailover(status: number): boolean {
   return status === 408 || (status >= 500 && status < 600);
+}
+
+/** A day: a carrier's Min-SE above it is taken for nonsense, not asked again with. */
+const MAX_SESSION_INTERVAL_SECONDS = 86_400;
+
+/**
+ * RFC 4028 §7.4: a 422 (Session Interval Too Small) names the carrier's Min-SE. The interval to send the INVITE once
+ * more with (that Min-SE, when above ours and at most a day), or null: no second attempt.
+ */
+export function sessionIntervalRetry(status: number, minSe: number | undefined, ourSeconds: number): number | null {
+  return status === 422 && minSe !== undefined && minSe > ourSeconds && minSe <= MAX_SESSION_INTERVAL_SECONDS ? minSe : null;
 }

@@ -12,7 +12,7 @@ import type { Headers } from './srf-types.js';
 import { sessionTimerHeaders } from './session-timer.js';
 
 /** A-leg headers copied to the B leg as they are (lowercase names as srf parses them). */
-export const COPIED_TO_B = ['allow'] as const;
+const COPIED_TO_B = ['allow'] as const;
 
 function optionTags(v: string | undefined): string[] {
   return (v ?? '').split(',').map((t) => t.trim()).filter(Boolean);
@@ -29,7 +29,7 @@ function bLegSupported(v: string | undefined): string {
 }
 
 /** The caller's INVITE says it can take reliable provisional responses (Supported or Require: 100rel). */
-export function supports100rel(aHeaders: Record<string, string>): boolean {
+function supports100rel(aHeaders: Record<string, string>): boolean {
   return [...optionTags(aHeaders['supported']), ...optionTags(aHeaders['require'])].some((t) => t.toLowerCase() === '100rel');
 }
 
@@ -69,7 +69,7 @@ function quoted(text: string): string {
   return text.replace(/["\\\r\n]/g, ' ');
 }
 
-export function reasonHeader(cause: number, text: string): string {
+function reasonHeader(cause: number, text: string): string {
   return `Q.850;cause=${cause};text="${quoted(text)}"`;
 }
 

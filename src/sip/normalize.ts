@@ -50,8 +50,12 @@ export function isDomestic(e164: string): boolean {
   return e164.startsWith('+86');
 }
 
-/** Digits used for rating and prefix checks: E.164 without '+', e.g. '8613800138000'. */
-export function ratingDigits(e164: string): string {
+/**
+ * An E.164 number (as toE164 makes it) without its '+', e.g. '8613800138000': the form blocked prefixes and rate deck
+ * prefixes are written in. It only drops the '+' and checks nothing; to turn an arbitrary called number into the
+ * digits it is rated by (refusing what is not digits), see ratingDigits in src/rating/normalize.ts.
+ */
+export function e164Digits(e164: string): string {
   return e164.slice(1);
 }
 

@@ -162,3 +162,17 @@ describe('failover and Q.850', () => {
     expect([402, 403, 404, 484, 480, 503, 486].map(d.q850For)).toEqual([21, 21, 1, 28, 18, 41, 31]);
   });
 });
+
+describe('422 Session Interval Too Small (RFC 4028 §7.4)', () => {
+  it('asks again once with the carrier\'s Min-SE when it is above ours and at most a day', () => {
+    expect(d.sessionIntervalRetry(422, 1800, 90)).toBe(1800);
+    expect(d.sessionIntervalRetry(422, 86_400, 90)).toBe(86_400);
+  });
+  it('no second attempt: another status, no Min-SE, one not above ours, or one beyond a day', () => {
+    expect(d.sessionIntervalRetry(503, 1800, 90)).toBeNull();
+    expect(d.sessionIntervalRetry(422, undefined, 90)).toBeNull();
+    expect(d.sessionIntervalRetry(422, 90, 90)).toBeNull();
+    expect(d.sessionIntervalRetry(422, 60, 90)).toBeNull();
+    expect(d.sessionIntervalRetry(422, 86_401, 90)).toBeNull();
+  });
+});

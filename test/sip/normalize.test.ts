@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { e164Prefix, formatForGateway, isDomestic, ratingDigits, toE164, userPart } from '../../src/sip/normalize.js';
+import { e164Digits, e164Prefix, formatForGateway, isDomestic, toE164, userPart } from '../../src/sip/normalize.js';
 
 describe('toE164 (China number formats)', () => {
   it.each([
@@ -55,8 +55,8 @@ describe('formatForGateway', () => {
 });
 
 describe('helpers', () => {
-  it('ratingDigits and isDomestic', () => {
-    expect(ratingDigits('+8613800138000')).toBe('8613800138000');
+  it('e164Digits and isDomestic', () => {
+    expect(e164Digits('+8613800138000')).toBe('8613800138000');
     expect(isDomestic('+8613800138000')).toBe(true);
     expect(isDomestic('+442071234567')).toBe(false);
   });
