@@ -1,6 +1,6 @@
 /**
  * RFC 3261 §17 transaction state machines. They only decide *when* to (re)send and when to give up;
- * building messages and delivering to apps is the core's job, passed in as callbacks.
+ * building messages and delivering to apps is the job of the edge's parts (inbound, outbound, in-dialog), passed in as callbacks.
  */
 import { randomUUID } from 'node:crypto';
 import { cseqOf, header, listValues, parseVia, tagOf, type SipRequest } from './sip/message.js';
