@@ -15,7 +15,7 @@ const ITEMS: Record<string, (fn: string, url: string) => boolean> = {
   'logging (pino LOG)': (fn, url) => fn === 'LOG' && url.includes('pino'),
   'Intl.DateTimeFormat per call (dayKey)': (fn) => fn === 'dayKey',
   'header-name canonicalisation (edge)': (fn) => fn === 'canonicalName',
-  'edge: SIP in (onMessage)': (fn, url) => fn === 'onMessage' && url.includes('edge/core'),
+  'edge: SIP in (onMessage)': (fn, url) => fn === 'onMessage' && url.includes('edge/inbound'),
   'drachtio-srf: wire frames in (_onMsg)': (fn, url) => fn === '_onMsg' && url.includes('drachtio-srf'),
   'drachtio-srf: SIP parse': (fn, url) => fn === 'parse' && url.includes('sip-parser'),
   'ioredis: commands out': (fn, url) => fn === 'sendCommand' && url.includes('ioredis'),

@@ -1,9 +1,11 @@
 /**
- * Messages the stack itself builds: responses to network requests, the non-2xx ACK, CANCEL, and the identifiers
- * (tags, branches, drachtio's time token). Pure functions, no I/O.
+ * Messages the stack itself builds: responses to network requests, the non-2xx ACK, CANCEL, the headers it takes
+ * from an app's message, and the identifiers (tags, branches, drachtio's time token). Pure functions, no I/O.
  */
 import { randomUUID } from 'node:crypto';
-import { canonicalName, cseqOf, header, headerValues, tagOf, type SipRequest, type SipResponse } from './sip/message.js';
+import {
+  canonicalName, cseqOf, header, headerValues, tagOf, type SipHeader, type SipMessage, type SipRequest, type SipResponse,
+} from './sip/message.js';
 
 export const REASONS: Record<number, string> = {
   100: 'Trying', 180: 'Ringing', 181: 'Call Is Being Forwarded', 183: 'Session Progress', 200: 'OK', 202: 'Accepted',
@@ -68,4 +70,16 @@ export function cancelRequest(inv: SipRequest, appMsg: SipRequest): SipRequest {
       ...copy,
     ],
   };
+}
+
+/** Headers an app may not set: the stack owns them (drachtio `makeTags`). */
+const IMMUTABLE = new Set(['via', 'route', 'rseq', 'record-route', 'content-length']);
+
+/** The app's headers minus the ones the stack owns, `@localhost` rewritten to our SIP address `host:port`. */
+export function appHeaders(msg: SipMessage, host: string, port: number): SipHeader[] {
+  const hp = `@${host}:${port}`;
+  return msg.headers
+    .filter((h) => !IMMUTABLE.has(canonicalName(h.name)))
+    .map((h) => ['from', 'to', 'contact', 'p-asserted-identity'].includes(canonicalName(h.name))
+      ? { name: h.name, value: h.value.replace(/@localhost(?![\w.-])/g, hp) } : h);
 }

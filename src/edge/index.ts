@@ -52,12 +52,12 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
   const log = opts.logger.child({ component: 'edge' });
   let core: EdgeCore | undefined;
   const transports = new Transports(opts.sipHost, log, {
-    onMessage: (m) => core!.onMessage(m),
-    onParseError: (err, from) => core!.onParseError(err, from),
-    admit: (from) => core!.admit(from),
-    onRejected: (msg, from) => core!.onRejected(msg, from),
-    admitConnection: (from) => core!.admitConnection(from),
-    onTcpLimit: (from, why) => core!.onTcpLimit(from, why),
+    onMessage: (m) => core!.inbound.onMessage(m),
+    onParseError: (err, from) => core!.inbound.onParseError(err, from),
+    admit: (from) => core!.inbound.admit(from),
+    onRejected: (msg, from) => core!.inbound.onRejected(msg, from),
+    admitConnection: (from) => core!.inbound.admitConnection(from),
+    onTcpLimit: (from, why) => core!.inbound.onTcpLimit(from, why),
   }, { ...DEFAULT_TCP_LIMITS, ...opts.tcp });
   core = new EdgeCore(opts.sipHost, transports, opts.timers ?? DEFAULT_TIMERS, log, {
     sources: opts.sources,
@@ -66,8 +66,8 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
     ...(opts.maxServerTransactions !== undefined ? { maxServerTransactions: opts.maxServerTransactions } : {}),
     ...(opts.maxDialogs !== undefined ? { maxDialogs: opts.maxDialogs } : {}),
   });
-  const wire = new WireServer(opts.secret, log, core);
-  core.wire = wire;
+  const wire = new WireServer(opts.secret, log, core.outbound);
+  core.attach(wire);
   await transports.listen(opts.sipPort, opts.transports);
   try {
     await wire.listen(opts.controlHost, opts.controlPort);
@@ -75,7 +75,7 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
     await transports.close();
     throw err;
   }
-  log.info({ sip: core.hostports(), control: `${opts.controlHost}:${wire.port}` }, 'sip edge listening');
+  log.info({ sip: core.state.hostports(), control: `${opts.controlHost}:${wire.port}` }, 'sip edge listening');
   return {
     sipPort: transports.port,
     controlPort: wire.port,

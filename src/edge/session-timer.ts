@@ -7,7 +7,7 @@
  * - They refresh: if no refresh came within the interval, the edge sends BYE (Reason "Session timer expired") and
  *   tells the app with an unsolicited BYE.
  * A re-INVITE/UPDATE from the peer without Session-Expires switches the timer off, as in drachtio-server.
- * Timers belong to the dialog: when the app that owns it disconnects, the edge ends its dialogs (core.onAppGone), so
+ * Timers belong to the dialog: when the app that owns it disconnects, the edge ends its dialogs (outbound.ts onAppGone), so
  * nothing of a dead app is ever refreshed.
  */
 import type { Dialog } from './dialogs.js';

@@ -17,7 +17,7 @@ export interface SourceGroup {
   load(pool: Pool): Promise<string[]>;
 }
 
-export const SOURCE_GROUPS: readonly SourceGroup[] = [
+const SOURCE_GROUPS: readonly SourceGroup[] = [
   {
     name: 'trunks',
     load: async (pool) => (await pool.query<{ a: string }>(
@@ -30,7 +30,7 @@ export const SOURCE_GROUPS: readonly SourceGroup[] = [
   },
 ];
 
-export const SOURCES_CHANNEL = 'sip_sources';
+const SOURCES_CHANNEL = 'sip_sources';
 
 export type Resolve = (host: string) => Promise<string[]>;
 

@@ -17,7 +17,7 @@ export const ANY_SOURCE: SourceFilter = { allows: () => true };
 interface Net { base: number; mask: number }
 
 /** IPv4 dotted quad to an unsigned 32-bit number; NaN when it is not one. */
-export function ipv4ToInt(a: string): number {
+function ipv4ToInt(a: string): number {
   if (!isIPv4(a)) return NaN;
   const p = a.split('.');
   return ((Number(p[0]) << 24) | (Number(p[1]) << 16) | (Number(p[2]) << 8) | Number(p[3])) >>> 0;

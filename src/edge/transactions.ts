@@ -1,14 +1,25 @@
 /**
  * RFC 3261 §17 transaction state machines. They only decide *when* to (re)send and when to give up;
- * building messages and delivering to apps is the core's job, passed in as callbacks.
+ * building messages and delivering to apps is the job of the edge's parts (inbound, outbound, in-dialog), passed in as callbacks.
  */
 import { randomUUID } from 'node:crypto';
-import type { SipRequest } from './sip/message.js';
+import { cseqOf, header, listValues, parseVia, tagOf, type SipRequest } from './sip/message.js';
 import type { Target } from './transport.js';
 import type { SipTimers } from './timers.js';
 import type { ReliableUas } from './reliable.js';
 
 type Timer = ReturnType<typeof setTimeout>;
+
+/**
+ * The key a request finds its server transaction by (RFC 3261 §17.2.3): the RFC 3261 branch with the sent-by and
+ * the method, or for an older client Call-ID, From tag and CSeq. ACK and CANCEL look up their INVITE's with 'INVITE'.
+ */
+export function serverKey(req: SipRequest, method: string): string {
+  const via = parseVia(listValues(req, 'via')[0] ?? '');
+  const branch = via?.params.branch;
+  if (branch?.startsWith('z9hG4bK')) return `${branch}|${via!.host}:${via!.port ?? ''}|${method}`;
+  return `${header(req, 'call-id')}|${tagOf(header(req, 'from'))}|${cseqOf(req)?.seq}|${method}`;
+}
 
 /** An incoming request's transaction (INVITE server: timers G/H/I; non-INVITE server: timer J). */
 export class ServerTxn {

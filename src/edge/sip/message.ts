@@ -58,18 +58,8 @@ export function removeHeader(msg: SipMessage, name: string): void {
   msg.headers = msg.headers.filter((h) => canonicalName(h.name) !== want);
 }
 
-export function setHeader(msg: SipMessage, name: string, value: string): void {
-  const want = canonicalName(name);
-  const i = msg.headers.findIndex((h) => canonicalName(h.name) === want);
-  if (i < 0) msg.headers.push({ name, value });
-  else {
-    msg.headers[i] = { name, value };
-    msg.headers = msg.headers.filter((h, j) => j === i || canonicalName(h.name) !== want);
-  }
-}
-
 /** Split a comma-separated header value, respecting quotes and <...> (commas inside URIs are legal). */
-export function splitList(value: string): string[] {
+function splitList(value: string): string[] {
   const out: string[] = [];
   let depth = 0;
   let quoted = false;
@@ -95,7 +85,7 @@ export function listValues(msg: SipMessage, name: string): string[] {
 }
 
 /** Parameter of a header value outside of <...> (e.g. ;tag= of From/To, ;branch= of Via). */
-export function headerParam(value: string, param: string): string | undefined {
+function headerParam(value: string, param: string): string | undefined {
   const gt = value.lastIndexOf('>');
   const tail = gt >= 0 ? value.slice(gt + 1) : value;
   for (const part of tail.split(';').slice(1)) {
@@ -166,8 +156,4 @@ export function serialize(msg: SipMessage): string {
   for (const h of msg.headers) if (canonicalName(h.name) !== 'content-length') lines.push(`${h.name}: ${h.value}`);
   lines.push(`Content-Length: ${Buffer.byteLength(msg.body, 'utf8')}`);
   return lines.join('\r\n') + '\r\n\r\n' + msg.body;
-}
-
-export function cloneMessage<T extends SipMessage>(msg: T): T {
-  return { ...msg, headers: msg.headers.map((h) => ({ ...h })) };
 }

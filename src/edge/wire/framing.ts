@@ -4,7 +4,7 @@
  */
 
 /** Largest frame an app may send us; the real server's buffer is ~12 KB, we allow more but stay bounded. */
-export const MAX_FRAME_BYTES = 1_000_000;
+const MAX_FRAME_BYTES = 1_000_000;
 
 export class FrameError extends Error {
   constructor(message: string) { super(message); this.name = 'FrameError'; }

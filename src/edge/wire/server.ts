@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { FrameDecoder, FrameError, frameText } from './framing.js';
 import { sameSecret } from '../../util/secrets.js';
 
-export const SERVER_VERSION = 'v0.9.3';
+const SERVER_VERSION = 'v0.9.3';
 
 export class AppConn {
   readonly routes = new Set<string>();
