@@ -65,7 +65,6 @@ export interface CommandSpec {
   positionals?: PositionalSpec[];
   options?: OptionSpec[];
   examples?: string[];
-  needsDb?: boolean; // default true
   run(ctx: CliContext, args: ParsedArgs): Promise<CommandResult>;
 }
 

@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { ConfigError, loadConfig, type Config } from '../config/config.js';
 import { createPool, type Pool } from '../db/pool.js';
 import { createChargingRedis, waitReady, type ChargingRedis } from '../charging/redis.js';
-import { LedgerError } from '../ledger/ledger.js';
+import { LedgerError } from '../ledger/errors.js';
 import { RuleError } from '../tenants/rules.js';
 import type { ServiceDeps } from '../services/context.js';
 import { COMMANDS } from './commands/index.js';

@@ -8,7 +8,7 @@
 import type { Pool } from '../db/pool.js';
 import type { Logger } from '../util/logger.js';
 import type { GatewayChange } from '../sip/gateways.js';
-import { applyGatewayChange } from './log.js';
+import { applyGatewayChange } from '../store/outages.js';
 
 export interface OutageRecorder {
   record(change: GatewayChange): void;

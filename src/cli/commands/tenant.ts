@@ -1,7 +1,9 @@
-import { parseCallingHours, type Tenant, type TenantLimits, type TenantStatus } from '../../tenants/tenants.js';
-import { changeRatePlan, changeStatus, createTenant, listTenants, showTenant, updateLimits, updateNoticeSettings, type StatusVerb } from '../../services/tenants.js';
+import {
+  changeRatePlan, changeStatus, createTenant, listTenants, showTenant, updateLimits, updateNoticeSettings,
+  type LimitsPatch, type StatusVerb, type Tenant, type TenantStatus,
+} from '../../services/tenants.js';
 import { flag, str, UsageError, type CommandSpec } from '../framework.js';
-import { cny, cnyOption, iso, redisLine, table } from './shared.js';
+import { cny, iso, redisLine, table } from './shared.js';
 import { runTerminateEarly } from './termination.js';
 
 const TENANT_POS = [{ name: 'tenant', doc: 'tenant code or id', required: true }];
@@ -115,19 +117,16 @@ export const tenantCommands: CommandSpec[] = [
     ],
     examples: ['softswitch tenant limits acme --max-concurrent 60 --calling-hours 08:00-21:00 --daily-cap 500.00'],
     async run(ctx, args) {
-      const patch: Partial<TenantLimits> = {};
-      if (args.opts['max-concurrent'] !== undefined) patch.maxConcurrent = args.opts['max-concurrent'] as number;
-      if (args.opts['max-cps'] !== undefined) patch.maxCps = args.opts['max-cps'] as number;
-      const bp = str(args, 'blocked-prefixes');
-      if (bp !== undefined) patch.blockedPrefixes = bp.split(',').map((x) => x.trim()).filter(Boolean);
       const intl = str(args, 'allow-international');
-      if (intl !== undefined) patch.allowInternational = intl === 'yes';
-      const hours = str(args, 'calling-hours');
-      if (hours !== undefined) patch.callingHours = parseCallingHours(hours);
       const cap = str(args, 'daily-cap');
-      if (cap !== undefined) patch.dailySpendCapFen = cap === 'none' ? null : cnyOption(args, 'daily-cap');
+      const given: LimitsPatch = {
+        maxConcurrent: args.opts['max-concurrent'] as number | undefined, maxCps: args.opts['max-cps'] as number | undefined,
+        blockedPrefixes: str(args, 'blocked-prefixes'), allowInternational: intl === undefined ? undefined : intl === 'yes',
+        callingHours: str(args, 'calling-hours'), dailySpendCap: cap === 'none' ? null : cap,
+      };
+      const patch = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) as LimitsPatch;
       if (Object.keys(patch).length === 0) throw new UsageError('give at least one limit option (see --help)');
-      const { tenant: t, limits } = await updateLimits(ctx.services(), ctx.actor, args.positionals[0]!, patch);
+      const { tenant: t, limits } = await updateLimits(ctx.services(), ctx.actor, args.positionals[0]!, patch, { callingHours: '--calling-hours', dailySpendCap: '--daily-cap' });
       const text = [
         `tenant ${t.code} limits: ${limits.maxConcurrent} concurrent, ${limits.maxCps} cps, international ${limits.allowInternational ? 'yes' : 'no'}`,
         `calling hours ${limits.callingHours ? `${limits.callingHours.from}-${limits.callingHours.to}` : 'any'}; daily cap ${limits.dailySpendCapFen === null ? 'none' : `${cny(limits.dailySpendCapFen)} CNY`}; blocked ${limits.blockedPrefixes.join(',') || '-'}`,
