@@ -50,7 +50,7 @@ export interface RunningApp {
  * the migrations and the demo seed and runs the edge, the HTTP API, maintenance and the scheduler, so none of
  * them start here. Each worker is an instance of its own (instance id, leases, outbox consumer, drain).
  */
-export interface WorkerRole {
+interface WorkerRole {
   edge: DrachtioTarget;
   /** The media servers' SIP addresses, for the edge's source allow-list (held by the primary). */
   onMediaHosts(hosts: readonly string[]): void;

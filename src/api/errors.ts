@@ -17,7 +17,6 @@ export class HttpError extends Error {
   }
 }
 
-export const badRequest = (field: string, reason: string): HttpError => new HttpError(400, 'bad_request', `${field}: ${reason}`, field);
 export const unauthorized = (message: string): HttpError => new HttpError(401, 'unauthorized', message);
 
 export interface ErrorBody {

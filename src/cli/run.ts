@@ -41,7 +41,7 @@ function isBadInput(e: unknown): boolean {
 }
 
 /** Where the CLI writes and what environment it reads (process streams in production; buffers in tests). */
-export interface CliIo {
+interface CliIo {
   stdout: { write(chunk: string): boolean; once(event: 'drain', fn: () => void): unknown };
   stderr: { write(chunk: string): boolean };
   env?: Record<string, string | undefined>; // undefined: the process environment (read by loadConfig)

@@ -4,7 +4,6 @@
  * every tick), once per (job, tenant, period) (job_runs), catching up every missed period after downtime. Business
  * time comes from deps.now(), so tests drive it with a fake clock: advance it, then call tick().
  */
-import type { Pool } from '../db/pool.js';
 import type { Logger } from '../util/logger.js';
 import { runLateFees, runOverdue, runPeriodEnd, runRenewalReminders, runRent } from '../services/billing.js';
 import type { Actor, ServiceDeps } from '../services/context.js';
@@ -14,7 +13,7 @@ import { failedRuns, holdLease, lastOkPeriods, recordRun, releaseLease } from '.
 import { listTenants, type Tenant } from '../store/tenants.js';
 import { duePeriods, periodOf, type Cadence, type Period } from './schedule.js';
 
-export interface JobDef {
+interface JobDef {
   name: string;
   cadence: Cadence;
   perTenant: boolean;
@@ -45,19 +44,19 @@ export const JOBS: readonly JobDef[] = [
     run: (deps, a, at, t) => runPeriodEnd(deps, a, { ...one(t), at }) },
 ];
 
-export const SCHEDULER_ACTOR: Actor = { kind: 'system', id: 'scheduler' };
+const SCHEDULER_ACTOR: Actor = { kind: 'system', id: 'scheduler' };
 /** While catching up, the lease is renewed (and its loss noticed) at least this often. */
 const LEASE_CHECK_MS = 1000;
 
 /** The scheduler's lease: one instance at a time runs the jobs. */
 export const LEASE = 'billing-scheduler';
 
-export interface TickResult {
+interface TickResult {
   leader: boolean;
   runs: { job: string; period: string; tenant: string | null; ok: boolean; error?: string }[];
 }
 
-export interface Scheduler {
+interface Scheduler {
   tick(): Promise<TickResult>;
   start(): void;
   stop(): Promise<void>;

@@ -1,6 +1,6 @@
 /** Refusals of the ledger (src/ledger/ledger.ts) and of every writer that keys its work by a ledger key. */
 
-export type LedgerErrorCode = 'invalid_transfer' | 'idempotency_conflict' | 'overdraw' | 'unknown_account' | 'unknown_bucket';
+type LedgerErrorCode = 'invalid_transfer' | 'idempotency_conflict' | 'overdraw' | 'unknown_account' | 'unknown_bucket';
 
 export class LedgerError extends Error {
   constructor(

@@ -19,7 +19,7 @@ import { IdempotencyConflictError, LedgerError } from './errors.js';
 
 export type TransferKind =
   | 'top_up' | 'gift' | 'call_charge' | 'rental' | 'late_fee' | 'expiry_clear' | 'refund' | 'adjustment' | 'order' | 'payment' | 'early_termination';
-export const TRANSFER_KINDS: readonly TransferKind[] = [
+const TRANSFER_KINDS: readonly TransferKind[] = [
   'top_up', 'gift', 'call_charge', 'rental', 'late_fee', 'expiry_clear', 'refund', 'adjustment', 'order', 'payment', 'early_termination',
 ];
 
@@ -45,7 +45,7 @@ export interface TransferInput extends NewTransfer {
   kind: TransferKind;
 }
 
-export interface PostResult {
+interface PostResult {
   posted: bigint[];
   duplicates: bigint[];
   results: { id: bigint; duplicate: boolean }[]; // per input transfer, in input order
@@ -54,7 +54,7 @@ export interface PostResult {
 const MAX_KEY_LENGTH = 200;
 
 /** Pure validation of one transfer; throws LedgerError('invalid_transfer') naming the bad field. */
-export function validateTransfer(t: TransferInput): void {
+function validateTransfer(t: TransferInput): void {
   const bad = (field: string, why: string): never => {
     throw new LedgerError('invalid_transfer', `transfer ${JSON.stringify(t.idempotencyKey)}: ${field} ${why}`, { field });
   };

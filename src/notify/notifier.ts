@@ -27,7 +27,7 @@ import type { Logger } from '../util/logger.js';
 import { renderNotice } from './messages.js';
 import { afterAttempt, noProvider, parseWebhookUrl, smsBody, smsStatusFailure, smtpFailure, webhookBody, type Channel, type Failure, type Outcome, type RowUpdate } from './policy.js';
 
-export interface DeliveryDeps {
+interface DeliveryDeps {
   pool: Pool;
   logger: Logger;
   fetchImpl?: typeof fetch;
@@ -41,7 +41,7 @@ export interface DeliveryDeps {
   concurrency?: number;
 }
 
-export type DeliveryResult = Record<Outcome, number>;
+type DeliveryResult = Record<Outcome, number>;
 
 /** nodemailer transport of one deliverPending call (created at the first e-mail, closed at the end). */
 type MailerRef = { get(): Transporter };

@@ -6,7 +6,7 @@
 export type Channel = 'email' | 'sms' | 'webhook' | 'log';
 export type Outcome = 'sent' | 'retry' | 'failed' | 'no_provider';
 
-export const RETRY_BASE_MS = 60_000;
+const RETRY_BASE_MS = 60_000;
 export const RETRY_MAX_MS = 6 * 3_600_000;
 const MAX_ERROR_CHARS = 500;
 

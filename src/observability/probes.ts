@@ -2,9 +2,8 @@
  * Ready-made readiness probes: the stores, and drachtio from the events of the app's srf connection. The outbox consumer registers its own: readiness.add('outbox', () => consumer.alive()).
  */
 import { ping } from '../db/pool.js';
-import { metrics } from './metrics.js';
 
-export interface Pingable {
+interface Pingable {
   ping(): Promise<string>;
 }
 
@@ -31,7 +30,7 @@ export function postgresProbe(db: Parameters<typeof ping>[0], minIntervalMs = 10
 }
 
 /** The connection events of a drachtio-srf instance (its `connect` carries an error when authentication failed). */
-export interface SrfConnection {
+interface SrfConnection {
   on(event: 'connect', fn: (err?: unknown) => void): unknown;
   on(event: 'close' | 'reconnecting', fn: () => void): unknown;
 }

@@ -10,7 +10,7 @@ import type { Logger } from '../util/logger.js';
 import type { GatewayChange } from '../sip/gateways.js';
 import { applyGatewayChange } from '../store/outages.js';
 
-export interface OutageRecorder {
+interface OutageRecorder {
   record(change: GatewayChange): void;
   /** Resolves when everything queued so far is written (or the recorder is closed). */
   flush(): Promise<void>;

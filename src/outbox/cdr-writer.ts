@@ -140,7 +140,7 @@ async function bucketTransfers(look: Lookup, ev: BucketEvent): Promise<TransferI
   }];
 }
 
-export interface BatchItem {
+interface BatchItem {
   event: OutboxEvent;
   streamId: string;
 }

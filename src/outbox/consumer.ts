@@ -39,7 +39,7 @@ export interface OutboxConsumerOptions {
   housekeepingMs?: number; // how often metrics are refreshed and acked entries trimmed
 }
 
-export const OUTBOX_DEFAULTS: Required<OutboxConsumerOptions> = {
+const OUTBOX_DEFAULTS: Required<OutboxConsumerOptions> = {
   batchSize: 500,
   perEventTransactions: false,
   blockMs: 1000,

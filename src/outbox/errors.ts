@@ -13,7 +13,7 @@ export class EventRejected extends Error {
   }
 }
 
-export type FailureKind = 'transient' | 'permanent';
+type FailureKind = 'transient' | 'permanent';
 
 // SQLSTATE classes that depend on the event's content, not on the server's health
 const PERMANENT_CLASSES = new Set(['22', '23']); // data exception, integrity constraint violation

@@ -6,7 +6,7 @@
  */
 import { CDR_TEXT_MAX, type AppliedRate, type CallResult, type CdrRecord, type DisconnectSide } from '../cdr/types.js';
 
-export interface Debit {
+interface Debit {
   bucketId: string;
   amountFen: bigint;
 }
@@ -20,7 +20,7 @@ export interface CallEvent {
   debits: Debit[];
 }
 
-export interface BucketExpiredEvent {
+interface BucketExpiredEvent {
   eventId: string; // expire:<bucketId>:<seq>
   type: 'bucket.expired';
   at: number;
@@ -30,7 +30,7 @@ export interface BucketExpiredEvent {
 }
 
 /** Paid balance refunded (contract art. 5.3; src/charging/lua/refund.lua): bucket → cash, kind 'refund'. */
-export interface BucketRefundedEvent {
+interface BucketRefundedEvent {
   eventId: string; // refund:<refundId>:<bucketId>
   type: 'bucket.refunded';
   at: number;
@@ -47,7 +47,7 @@ export function isBucketEvent(ev: OutboxEvent): ev is BucketEvent {
   return ev.type === 'bucket.expired' || ev.type === 'bucket.refunded';
 }
 
-export type ParseResult = { ok: true; event: OutboxEvent } | { ok: false; reason: string };
+type ParseResult = { ok: true; event: OutboxEvent } | { ok: false; reason: string };
 
 const ID = /^[1-9][0-9]{0,18}$/;
 const FEN = /^(0|[1-9][0-9]{0,17})$/; // < 10^18 fen: fits int8 with room for sums

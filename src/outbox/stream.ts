@@ -129,7 +129,7 @@ export function idTime(id: string): number {
   return Number(id.slice(0, id.indexOf('-')));
 }
 
-export interface ShardStats {
+interface ShardStats {
   shard: number;
   pending: number; // delivered to a consumer, not acknowledged
   undelivered: number; // not yet delivered to any consumer
@@ -152,7 +152,7 @@ function field(info: unknown[], name: string): unknown {
 
 const STATS_SCAN_LIMIT = 100_000;
 
-export async function shardStats(redis: OutboxRedis, shard: number): Promise<ShardStats> {
+async function shardStats(redis: OutboxRedis, shard: number): Promise<ShardStats> {
   await ensureGroup(redis, shard);
   const key = redis.layout.outbox(shard);
   const groups = (await redis.xinfo('GROUPS', key)) as unknown[][];

@@ -28,7 +28,7 @@ export interface ImportResult {
 
 type Progress = (message: string) => void;
 
-export interface ParsedDeck {
+interface ParsedDeck {
   rows: RateRow[];
   errors: RowError[];
   errorCount: number;
@@ -93,7 +93,7 @@ export async function readRateCsv(source: string | Readable, progress: Progress 
 
 export const RATE_PLAN_NAME = /^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$/;
 
-export interface DeckOptions {
+interface DeckOptions {
   plan: string;
   createPlan: boolean;
   replace: boolean;

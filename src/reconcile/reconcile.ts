@@ -15,7 +15,7 @@ import type { Logger } from '../util/logger.js';
 import { absDrift, compareTenant, type TenantComparison } from './compare.js';
 import { repairTenant, takeSnapshot, withReconcileCommands, MAX_SNAPSHOT_SPAN_MS, type TenantSnapshot } from './snapshot.js';
 
-export type RepairResult = 'repaired' | 'deferred' | 'gave_up' | 'refused';
+type RepairResult = 'repaired' | 'deferred' | 'gave_up' | 'refused';
 
 export interface TenantReport extends TenantComparison {
   driftFen: bigint; // sum of |drift| over the buckets

@@ -15,7 +15,7 @@ import { processedEvents } from '../store/outbox.js';
 import type { ChargingRedis } from '../charging/redis.js';
 import { GROUP } from '../outbox/stream.js';
 import { projectPath } from '../util/paths.js';
-import type { LedgerBucket, RedisTenant, TenantSnapshot } from './compare.js';
+import type { LedgerBucket, TenantSnapshot } from './compare.js';
 
 export type { TenantSnapshot };
 
@@ -23,7 +23,7 @@ export type { TenantSnapshot };
  * An event committed after the PostgreSQL snapshot was acked after it too, so acked entries since (snapshot -
  * this margin) are re-checked; the margin covers clock skew between the consumer's and this host.
  */
-export const ACKED_MARGIN_MS = 10_000;
+const ACKED_MARGIN_MS = 10_000;
 /**
  * Longest the Redis snapshot may come after the PostgreSQL one: acked entries are kept ackRetentionMs (10 min by
  * default) and must still be in the stream when Redis is read. A slower reading is reported as unstable.
@@ -34,7 +34,7 @@ interface ReconcileCommands {
   reconcileSnapshot(leases: string, outbox: string, acked: string, ...argv: (string | number)[]): Promise<unknown>;
   reconcileRepair(tenant: string, buckets: string, meta: string, credits: string, expiries: string, ...argv: (string | number)[]): Promise<string[]>;
 }
-export type ReconcileRedis = ChargingRedis & ReconcileCommands;
+type ReconcileRedis = ChargingRedis & ReconcileCommands;
 
 export function withReconcileCommands(redis: ChargingRedis): ReconcileRedis {
   const r = redis as ReconcileRedis;
@@ -44,7 +44,7 @@ export function withReconcileCommands(redis: ChargingRedis): ReconcileRedis {
   return r;
 }
 
-export interface Snapshot {
+interface Snapshot {
   tenants: TenantSnapshot[];
   unreadableOutboxEntries: string[]; // stream ids whose amounts could not be read (poison; see outbox:dead)
   spanMs: number; // from the PostgreSQL snapshot to the Redis one
@@ -136,7 +136,7 @@ function assemble(tenantIds: string[], { buckets, credits, rTenants, rHolds, rOu
   return { tenants: tenantIds.map((t) => snaps.get(t)!).filter(Boolean), unreadableOutboxEntries: unreadable, spanMs };
 }
 
-export type RepairOutcome =
+type RepairOutcome =
   | { result: 'repaired' }
   | { result: 'not_loaded' }
   | { result: 'moved'; transferId: string }

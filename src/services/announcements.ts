@@ -9,19 +9,19 @@ import { LANGUAGES, type Language } from '../media/prompts.js';
 import type { Actor, ServiceDeps } from './context.js';
 import { ForbiddenError, InputError, NotFoundError } from './errors.js';
 
-export interface AnnouncementSettings {
+interface AnnouncementSettings {
   language: Language;
   lowCreditWarning: boolean;
 }
 
-export interface SetAnnouncementsInput {
+interface SetAnnouncementsInput {
   /** tenant code or id */
   tenant: string | bigint;
   language?: string;
   lowCreditWarning?: boolean;
 }
 
-export interface SetAnnouncementsResult {
+interface SetAnnouncementsResult {
   tenantId: bigint;
   code: string;
   before: AnnouncementSettings;

@@ -13,7 +13,7 @@ export interface BucketBalance extends LedgerBucket {
   state: 'usable' | 'not_yet_valid' | 'expired';
 }
 
-export interface TenantBalance {
+interface TenantBalance {
   tenantId: bigint;
   asOf: Date;
   buckets: BucketBalance[];

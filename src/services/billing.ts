@@ -24,7 +24,7 @@ import { calendarOf, followState, requireWriter, tenantFor } from './common.js';
 
 // ------------------------------------------------------------------------------------------------ payments
 
-export interface PaymentInput {
+interface PaymentInput {
   tenant: string; // code or id
   amountFen: bigint;
   reference: string; // bank/cash reference; a payment is recorded once per reference
@@ -33,7 +33,7 @@ export interface PaymentInput {
   orderNo?: string; // settle only this order's receivables (`order pay`)
 }
 
-export interface PaymentOutcome extends PaymentResult {
+interface PaymentOutcome extends PaymentResult {
   tenant: string;
   /** the tenant was suspended for overdue debt and this payment cleared it: active again (live from now) */
   reinstated: boolean;
@@ -82,7 +82,7 @@ async function reinstateIfPaid(c: Queryable, tenantId: bigint, at: Date, timeZon
   return t;
 }
 
-export interface AccountView {
+interface AccountView {
   tenant: string;
   owedFen: bigint;
   overdue: OverdueState;
@@ -140,7 +140,7 @@ export async function runLateFees(deps: ServiceDeps, actor: Actor, s: JobScope =
   return out;
 }
 
-export interface OverdueOutcome {
+interface OverdueOutcome {
   tenant: string;
   overdue: OverdueState;
   noticed: string[]; // channels of new overdue notices
@@ -196,7 +196,7 @@ export async function runLowBalance(deps: ServiceDeps, actor: Actor, s: JobScope
   return out;
 }
 
-export interface ReminderOutcome {
+interface ReminderOutcome {
   tenant: string;
   serviceEnd: Date;
   remindOn: string; // YYYY-MM-DD: the 5th working day before the day the service period ends
@@ -226,9 +226,9 @@ export async function runRenewalReminders(deps: ServiceDeps, actor: Actor, s: Jo
 }
 
 /** Art. 2.3: renewal is agreed at least this many working days before the service period ends. */
-export const RENEWAL_WORKING_DAYS = 5;
+const RENEWAL_WORKING_DAYS = 5;
 
-export interface PeriodEndOutcome extends ClearingResult {
+interface PeriodEndOutcome extends ClearingResult {
   tenant: string;
   redis: { state: SyncOutcome; expiry: SyncOutcome };
 }

@@ -31,7 +31,7 @@ export async function importCalendar(deps: ServiceDeps, actor: Actor, input: { p
   });
 }
 
-export interface CalendarView extends Coverage {
+interface CalendarView extends Coverage {
   announcedOn: string | null;
   note: string;
   days: { date: string; working: boolean; name: string }[];

@@ -4,7 +4,7 @@ import { liveCallsByTenant, publishCut } from '../sip/control.js';
 import type { Actor, ServiceDeps } from './context.js';
 import { needRedis, requireWriter, resolveTenant, tx } from './common.js';
 
-export interface LiveCalls {
+interface LiveCalls {
   tenantId: string;
   calls: number;
 }

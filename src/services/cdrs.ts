@@ -11,7 +11,7 @@ import { requireStaff, resolveTenant } from './common.js';
 import { InputError } from './errors.js';
 
 export const CDR_RESULTS = ['answered', 'failed', 'canceled', 'rejected'] as const;
-export type CdrResult = (typeof CDR_RESULTS)[number];
+type CdrResult = (typeof CDR_RESULTS)[number];
 
 export interface CdrFilter {
   /** required for a tenant actor (its own); operators may leave it out (every tenant) */
@@ -53,15 +53,15 @@ export interface CdrRow {
 }
 
 /** Export columns in file order; tenants get them without the carrier-side and internal ones. */
-export const OPERATOR_CDR_COLUMNS = ['call_id', 'invite_at', 'tenant_id', 'caller', 'callee', 'result', 'sip_status', 'answer_at', 'end_at',
+const OPERATOR_CDR_COLUMNS = ['call_id', 'invite_at', 'tenant_id', 'caller', 'callee', 'result', 'sip_status', 'answer_at', 'end_at',
   'billable_seconds', 'duration_ms', 'rate_prefix', 'price_per_minute', 'charge_fen', 'reject_reason', 'disconnect_side', 'disconnect_reason',
   'ingress_trunk', 'gateway', 'a_call_id', 'b_call_id', 'ring_at', 'rate_plan_id', 'initial_increment', 'subsequent_increment', 'connect_fee',
   'minimum_seconds', 'rounding', 'instance_id', 'recorded_at'] as const;
 const INTERNAL = new Set(['tenant_id', 'ingress_trunk', 'gateway', 'a_call_id', 'b_call_id', 'rate_plan_id', 'instance_id', 'recorded_at']);
-export const TENANT_CDR_COLUMNS = OPERATOR_CDR_COLUMNS.filter((c) => !INTERNAL.has(c));
+const TENANT_CDR_COLUMNS = OPERATOR_CDR_COLUMNS.filter((c) => !INTERNAL.has(c));
 
 const DAY_MS = 86_400_000;
-export const CDR_RANGE_MAX_DAYS = 366;
+const CDR_RANGE_MAX_DAYS = 366;
 
 /** The tenant the actor may read, and the filter checked and normalized into a query. */
 async function queryOf(deps: ServiceDeps, actor: Actor, f: CdrFilter, requireRange: boolean): Promise<CdrQuery> {

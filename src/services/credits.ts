@@ -14,7 +14,7 @@ import { followRedis, requireWriter, resolveTenant, tx } from './common.js';
 import { InputError } from './errors.js';
 import { checkKey, claimKey, requestHash, saveKey } from './idempotency.js';
 
-export interface CreditInput {
+interface CreditInput {
   tenant: string | bigint;
   kind: 'paid' | 'gift';
   amountFen: bigint;
@@ -26,7 +26,7 @@ export interface CreditInput {
   memo?: string | null;
 }
 
-export interface CreditOutcome {
+interface CreditOutcome {
   credit: Credit;
   /** true: this key was used before with the same request; nothing was credited now */
   replayed: boolean;

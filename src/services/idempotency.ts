@@ -11,7 +11,7 @@ import { insertKeyRecord, lockedKeyRecord } from '../store/idempotency.js';
 import type { Actor } from './context.js';
 import { InputError } from './errors.js';
 
-export const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,150}$/;
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,150}$/;
 
 /** JSON with bigint as decimal strings and object keys sorted, so equal requests hash equal. */
 function canonical(v: unknown): string {
@@ -33,7 +33,7 @@ export function checkKey(key: string): string {
   return key;
 }
 
-export interface Stored {
+interface Stored {
   status: number;
   response: unknown;
 }

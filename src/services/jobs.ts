@@ -6,7 +6,7 @@ import { failedRunCount, lastRun, leaseHolder } from '../store/scheduler.js';
 import { calendarOf } from './common.js';
 import type { Actor, ServiceDeps } from './context.js';
 
-export interface JobStatus {
+interface JobStatus {
   job: string;
   doc: string;
   cadence: string;
@@ -15,7 +15,7 @@ export interface JobStatus {
   next: { period: string; dueAt: Date; catchUp: number }; // catchUp: periods due now that have not run
 }
 
-export interface JobsStatus {
+interface JobsStatus {
   now: Date;
   leaseHolder: { holder: string; expiresAt: Date } | null;
   jobs: JobStatus[];

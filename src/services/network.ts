@@ -13,7 +13,6 @@ import type { Actor, ServiceDeps } from './context.js';
 import { requireStaff, requireWriter, tx } from './common.js';
 import { ConflictError, InputError, NotFoundError } from './errors.js';
 
-export type { Trunk };
 /** A gateway as the SIP directory routes to it, plus whether it is enabled. */
 export type Gateway = GatewayRecord;
 
@@ -102,7 +101,7 @@ export interface FirewallInput {
   table?: string;
 }
 
-export interface FirewallRules {
+interface FirewallRules {
   groups: Record<string, string[]>;
   resolved: Record<string, string[]>;
   unresolved: string[];

@@ -10,10 +10,10 @@ import { requireWriter, resolveTenant, tx } from './common.js';
 import type { Actor, ServiceDeps } from './context.js';
 import { NotFoundError } from './errors.js';
 
-export type { NoticeRow, NoticeState };
+export type { NoticeState };
 export const NOTICE_STATES: readonly NoticeState[] = ['pending', 'sent', 'failed', 'parked'];
 
-export interface NoticeListInput {
+interface NoticeListInput {
   tenant?: string;
   state?: NoticeState;
   kind?: string;

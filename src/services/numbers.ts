@@ -17,7 +17,7 @@ import { InputError, NotFoundError } from './errors.js';
 export { DOC_TYPES, type DocType };
 export type DocumentRef = DocumentRecord;
 
-export interface NumberDocument extends DocumentRef {
+interface NumberDocument extends DocumentRef {
   id: bigint;
   submittedAt: Date;
 }

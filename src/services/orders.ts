@@ -14,7 +14,7 @@ import type { Actor, ServiceDeps } from './context.js';
 import { followRedis, followState, requireWriter, resolveTenant, tx } from './common.js';
 import { NotFoundError } from './errors.js';
 
-export interface OrderInput extends OrderTerms {
+interface OrderInput extends OrderTerms {
   tenant: string | bigint;
   orderNo?: string;
   signedAt?: Date;

@@ -15,23 +15,22 @@ import { calendarOf, requireStaff, tenantFor } from './common.js';
 import { ForbiddenError } from './errors.js';
 import type { Actor, ServiceDeps } from './context.js';
 
-export type { FaultReport };
 
 // ------------------------------------------------------------------------------------------------ outage log
 
-export interface OutageListInput {
+interface OutageListInput {
   from?: Date;
   to?: Date;
   gateway?: string;
 }
 
-export interface LoggedPeriod extends Period {
+interface LoggedPeriod extends Period {
   /** working days the period touched (up to now while it goes on) */
   workingDays: number;
   ongoing: boolean;
 }
 
-export interface OutageList {
+interface OutageList {
   /** gateway down periods as the health checks saw them */
   gateways: (GatewayOutage & LoggedPeriod)[];
   /** carrier outages: every enabled gateway down at once (what art. 5.3 counts) */
@@ -57,7 +56,7 @@ export async function listOutages(deps: ServiceDeps, actor: Actor, input: Outage
 
 // ------------------------------------------------------------------------------------------------ fault reports
 
-export interface FaultReportInput {
+interface FaultReportInput {
   tenant: string; // code or id
   description: string;
   /** when the tenant found the fault (default now) */
@@ -66,7 +65,7 @@ export interface FaultReportInput {
   reportedAt?: Date;
 }
 
-export interface FaultReportOutcome {
+interface FaultReportOutcome {
   tenant: string;
   report: FaultReport;
 }

@@ -45,7 +45,7 @@ export async function listDeadLetters(deps: ServiceDeps, actor: Actor, input: { 
   return listDead(await outboxRedis(deps, 'cannot read the dead letters'), input.limit ?? 100);
 }
 
-export interface DiscardedLetter {
+interface DiscardedLetter {
   archiveId: bigint;
   deadId: string;
   streamId: string;
@@ -89,7 +89,7 @@ export async function replayDeadLetter(deps: ServiceDeps, actor: Actor, input: {
   return { deadId, outboxId };
 }
 
-export interface DiscardResult {
+interface DiscardResult {
   deadId: string;
   archiveId: bigint;
   tenants: string[];

@@ -11,7 +11,7 @@ import type { Actor, ServiceDeps } from './context.js';
 import { requireStaff, requireWriter, tx } from './common.js';
 import { InputError, NotFoundError } from './errors.js';
 
-export interface RatePlan {
+interface RatePlan {
   id: bigint;
   name: string;
   entries: number;

@@ -38,9 +38,8 @@ export function statementPdf(deps: ServiceDeps, s: Statement): Promise<Buffer> {
 
 // ------------------------------------------------------------------------------------------------ invoices
 
-export type { Invoice };
 
-export interface IssueInvoiceInput {
+interface IssueInvoiceInput {
   tenant: string;
   payment: string; // the payment's reference: an invoice follows a payment (art. 3.4)
   kind: 'general' | 'vat_special'; // VAT special only for a general taxpayer (needs its tax id)

@@ -16,14 +16,14 @@ import type { Actor, ServiceDeps } from './context.js';
 import { cnyInput, followState, requireWriter, resolveTenant, tx } from './common.js';
 import { ConflictError, InputError } from './errors.js';
 
-export type { NoticeSettings, Tenant, TenantLimits, TenantStatus };
+export type { Tenant, TenantStatus };
 
-export interface TenantChange {
+interface TenantChange {
   tenant: Tenant;
   redis: SyncOutcome;
 }
 
-export interface NewTenantInput {
+interface NewTenantInput {
   code: string;
   legalName: string;
   ratePlan?: string | null;
@@ -61,7 +61,7 @@ export async function listTenants(deps: ServiceDeps, actor: Actor, filter: { sta
   return selectTenants(deps.pool, filter);
 }
 
-export interface TenantOverview {
+interface TenantOverview {
   tenant: Tenant;
   ratePlan: string | null;
   activeOrder: Order | null;
@@ -109,10 +109,10 @@ export interface LimitsPatch {
 }
 
 /** How the interface names the fields that are parsed from text (API body.x, CLI --x), for InputError. */
-export type LimitsFieldNames = Record<'callingHours' | 'dailySpendCap', string>;
+type LimitsFieldNames = Record<'callingHours' | 'dailySpendCap', string>;
 
 /** The limits patch parsed (every limit's own range is checked by setTenantLimits). */
-export function parseLimitsPatch(p: LimitsPatch, field: LimitsFieldNames): Partial<TenantLimits> {
+function parseLimitsPatch(p: LimitsPatch, field: LimitsFieldNames): Partial<TenantLimits> {
   const out: Partial<TenantLimits> = {};
   if (p.maxConcurrent !== undefined) out.maxConcurrent = p.maxConcurrent;
   if (p.maxCps !== undefined) out.maxCps = p.maxCps;
@@ -148,7 +148,7 @@ export async function updateLimits(
   return { tenant: t, limits };
 }
 
-export interface RatePlanChange extends TenantChange {
+interface RatePlanChange extends TenantChange {
   before: string | null;
   after: string;
 }

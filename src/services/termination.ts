@@ -33,7 +33,6 @@ import { calendarOf, followState, requireWriter, tenantFor } from './common.js';
 import type { Actor, ServiceDeps } from './context.js';
 import { outageRefundCheck } from './outages.js';
 
-export type { Refund, Termination };
 
 const actorText = (a: Actor): string => `${a.kind}:${a.id}`;
 
@@ -47,12 +46,12 @@ async function terminate(c: Queryable, t: Tenant, rec: Omit<Termination, 'id' | 
 
 // ------------------------------------------------------------------------------------------------ art. 4.6
 
-export interface EarlyTerminationInput {
+interface EarlyTerminationInput {
   tenant: string; // code or id
   reason?: string; // kept on the tenant and the termination record
 }
 
-export interface EarlyTerminationOutcome {
+interface EarlyTerminationOutcome {
   tenant: string;
   /** this tenant was already terminated early: nothing changed, the first termination is returned */
   duplicate: boolean;
@@ -125,7 +124,7 @@ export async function terminateEarly(deps: ServiceDeps, actor: Actor, input: Ear
 
 // ------------------------------------------------------------------------------------------------ art. 5.3
 
-export interface OutageRefundInput {
+interface OutageRefundInput {
   tenant: string; // code or id
   reason: 'outage';
   /**
@@ -137,7 +136,7 @@ export interface OutageRefundInput {
   waitSeconds?: number;
 }
 
-export interface OutageRefundOutcome {
+interface OutageRefundOutcome {
   tenant: string;
   refund: Refund;
   check: OutageRefundCheck;

@@ -13,7 +13,7 @@ export interface AuditActor {
   tenantId?: bigint;
 }
 
-export interface AuditEntry {
+interface AuditEntry {
   actor: AuditActor;
   action: string; // e.g. 'tenant.suspend', 'topup.create'
   targetType: string; // e.g. 'tenant', 'number', 'gateway'

@@ -92,7 +92,7 @@ export async function usableCreditSums(db: Queryable, tenantId: bigint, at: Date
 }
 
 /** What Redis is loaded from for one tenant, read in one snapshot (src/charging/tenant-sync.ts loadTenant). */
-export interface ChargingSnapshot {
+interface ChargingSnapshot {
   tenant: { status: string; serviceStart: Date | null; serviceEnd: Date | null; ratePlanId: bigint | null } | null;
   buckets: BucketBalance[];
   /** credit transfers already in the ledger (top-ups and gifts) */

@@ -2,7 +2,7 @@
 import type { PoolClient } from '../db/pool.js';
 import type { Queryable } from '../db/tx.js';
 
-export interface StoredYear {
+interface StoredYear {
   year: number;
   status: 'official' | 'unconfirmed';
   source: string;
@@ -10,7 +10,7 @@ export interface StoredYear {
   note: string;
 }
 
-export interface StoredDay {
+interface StoredDay {
   date: string; // YYYY-MM-DD
   working: boolean;
   name: string;

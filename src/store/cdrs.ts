@@ -79,7 +79,7 @@ function whereOf(q: CdrQuery): { sql: string[]; params: unknown[] } {
 }
 
 /** A CDR row of the listing; inviteKey: invite_at as microsecond ISO text (a cursor that loses no precision). */
-export interface CdrListRow {
+interface CdrListRow {
   callId: string; inviteAt: Date; inviteKey: string; ringAt: Date | null; answerAt: Date | null; endAt: Date; caller: string; callee: string;
   result: string; sipStatus: number; rejectReason: string | null; billableSeconds: number; durationMs: bigint; ratePrefix: string | null;
   pricePerMinute: string | null; chargeFen: bigint; disconnectSide: string | null; disconnectReason: string | null;

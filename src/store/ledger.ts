@@ -98,7 +98,7 @@ export async function accountBalanceOf(db: Queryable, accountId: bigint): Promis
   return r ? r.b : null;
 }
 
-export interface NewAccount {
+interface NewAccount {
   code: string;
   kind: string;
   tenantId: bigint | null;

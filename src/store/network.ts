@@ -91,7 +91,7 @@ export async function gatewaySources(pool: Pool): Promise<string[]> {
 }
 
 /** The channel a trunk or gateway change is notified on (migration 030). */
-export const SOURCES_CHANNEL = 'sip_sources';
+const SOURCES_CHANNEL = 'sip_sources';
 
 /** Start (true) or stop (false) receiving source change notifications on this client. */
 export async function listenSources(c: PoolClient, on: boolean): Promise<void> {

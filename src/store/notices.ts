@@ -53,7 +53,7 @@ export async function takeDueNotice(c: PoolClient, at: Date): Promise<DueNotice 
 }
 
 /** A notice's state after an attempt. */
-export interface NoticeUpdate {
+interface NoticeUpdate {
   attempts: number;
   error: string | null;
   sentAt: Date | null;

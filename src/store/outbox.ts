@@ -25,7 +25,7 @@ export async function processedEvents(c: PoolClient, eventIds: string[]): Promis
   return new Set((await c.query<{ event_id: string }>('select event_id from processed_events where event_id = any($1::text[])', [eventIds])).rows.map((r) => r.event_id));
 }
 
-export interface ArchivedLetter {
+interface ArchivedLetter {
   id: bigint;
   shard: number;
   deadId: string;

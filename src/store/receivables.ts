@@ -41,7 +41,7 @@ const toReceivable = (r: Row): Receivable => ({
   parentId: r.parent_id, periodStart: r.period_start, periodEnd: r.period_end, feeDay: r.fee_day, description: r.description, transferId: r.transfer_id,
 });
 
-export interface NewReceivableRow {
+interface NewReceivableRow {
   tenantId: bigint;
   kind: ReceivableKind;
   amountFen: bigint;

@@ -8,7 +8,7 @@ import type { Pool, PoolClient } from '../db/pool.js';
 import { withSnapshot } from '../db/tx.js';
 import type { BucketKind, BucketMove, CallRow, ReceivableMove, StatementHead, StatementInput } from '../billing/statement.js';
 
-export type StatementData = Omit<StatementInput, keyof StatementHead>;
+type StatementData = Omit<StatementInput, keyof StatementHead>;
 
 type Args = [id: string, start: Date, end: Date];
 

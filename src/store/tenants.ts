@@ -213,7 +213,7 @@ export async function setOverdueSuspendedAt(db: Queryable, tenantId: bigint, at:
   else await db.query('update tenants set overdue_suspended_at = $2 where id = $1', [tenantId.toString(), at]);
 }
 
-export interface AnnouncementRow {
+interface AnnouncementRow {
   id: bigint;
   code: string;
   language: Language;

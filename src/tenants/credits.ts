@@ -12,7 +12,7 @@ import { transferKeyExists } from '../store/ledger.js';
 import { tenantById } from '../store/tenants.js';
 import { RuleError } from './rules.js';
 
-export interface CreditRequest {
+interface CreditRequest {
   tenantId: bigint;
   kind: 'paid' | 'gift';
   amountFen: bigint;

@@ -14,7 +14,7 @@ import { activeOrder } from '../store/orders.js';
 import { tenantById } from '../store/tenants.js';
 import { amountDueFen, lowBalanceReasons, remainingMonthsCeil, RuleError, type LowBalanceReason } from './rules.js';
 
-export const TOP_UP_TERM_WORKING_DAYS = 3;
+const TOP_UP_TERM_WORKING_DAYS = 3;
 
 export interface LowBalanceCheck {
   tenantId: bigint;
@@ -52,7 +52,7 @@ export async function checkLowBalance(db: Queryable, tenantId: bigint, opts: { p
   return result;
 }
 
-export type NoticeKind = 'low_balance' | 'payment_overdue' | 'suspended' | 'resumed' | 'renewal_reminder' | 'period_ended' | 'terminated' | 'refund';
+type NoticeKind = 'low_balance' | 'payment_overdue' | 'suspended' | 'resumed' | 'renewal_reminder' | 'period_ended' | 'terminated' | 'refund';
 
 /**
  * Queue a notice to a tenant: one `notifications` row per channel it has (e-mail, SMS, webhook; 'log' when none),

@@ -9,7 +9,7 @@ import { nextNumberState, normalizeE164, RuleError, validateRent, type NumberAct
  * a number held by another tenant (and not reclaimed) is refused (no resale, art. 4.5). A reclaimed number can be
  * given again and restarts review.
  */
-export interface NewNumber {
+interface NewNumber {
   tenantId: bigint;
   e164: string;
   rent: Rent;

@@ -19,7 +19,7 @@ import { addNumber } from './numbers.js';
 import { issueReceivable, listReceivables, recordPayment } from './receivables.js';
 import { RuleError, validateOrderTerms, type OrderTerms } from './rules.js';
 
-export interface OrderRequest extends OrderTerms {
+interface OrderRequest extends OrderTerms {
   tenantId: bigint;
   orderNo?: string; // default O<tenantId>-<epoch ms>
   signedAt?: Date; // default now

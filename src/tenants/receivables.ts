@@ -28,7 +28,7 @@ const LEDGER: Record<ReceivableKind, { credit: SystemAccountCode; kind: Transfer
   early_termination: { credit: 'revenue:early_termination', kind: 'early_termination' },
 };
 
-export interface NewReceivable {
+interface NewReceivable {
   tenantId: bigint;
   kind: ReceivableKind;
   amountFen: bigint;
@@ -82,9 +82,9 @@ export interface PaymentResult {
   outstandingFen: bigint; // what the tenant still owes after this payment
 }
 
-export const PAYMENT_REFERENCE = /^[\x21-\x7e]{1,150}$/;
+const PAYMENT_REFERENCE = /^[\x21-\x7e]{1,150}$/;
 
-export interface PaymentRequest {
+interface PaymentRequest {
   tenantId: bigint;
   amountFen: bigint;
   reference: string; // the bank/cash reference: a payment is recorded once per reference

@@ -84,7 +84,7 @@ export function normalizeE164(input: string): string {
 
 // ---------------------------------------------------------------------------------------------- low balance
 
-export interface LowBalanceInput {
+interface LowBalanceInput {
   balanceFen: bigint; // prepaid balance now (paid + gift usable credit)
   totalPrepaidFen: bigint; // total prepaid amount of the active order (+ top-ups)
   monthlyFeeFen: bigint; // one month of service fees

@@ -7,9 +7,9 @@ import {
 } from '../store/tenants.js';
 import { RuleError } from './rules.js';
 
-export const TENANT_CODE = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+const TENANT_CODE = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
-export interface NewTenant {
+interface NewTenant {
   code: string;
   legalName: string;
   ratePlanId?: bigint | null;
@@ -18,7 +18,7 @@ export interface NewTenant {
   notifyWebhook?: string | null;
 }
 
-export function validateNewTenant(t: NewTenant): void {
+function validateNewTenant(t: NewTenant): void {
   if (!TENANT_CODE.test(t.code)) throw new RuleError(`tenant code ${JSON.stringify(t.code)}: use 1-63 of a-z 0-9 _ -, starting with a letter or digit`);
   const name = t.legalName.trim();
   if (name.length < 1 || name.length > 200) throw new RuleError('legal name must be 1-200 characters (bills carry the full legal name)');
@@ -29,11 +29,11 @@ export const MAX_NOTICE_EMAILS = 5;
 const EMAIL = /^[^@\s,<>"]{1,64}@[^@\s,<>"]+\.[^@\s,<>"]+$/;
 
 /** "a@x.cn, b@y.cn" → the addresses, trimmed (the stored form is them joined with ", "). */
-export function noticeEmails(list: string): string[] {
+function noticeEmails(list: string): string[] {
   return list.split(',').map((a) => a.trim()).filter(Boolean);
 }
 
-export function validateNoticeSettings(t: Partial<NoticeSettings>): void {
+function validateNoticeSettings(t: Partial<NoticeSettings>): void {
   if (t.notifyEmail) {
     const all = noticeEmails(t.notifyEmail);
     const bad = all.find((a) => !EMAIL.test(a));

@@ -37,11 +37,11 @@ const CdrQuery = {
 const DAY_MS = 86_400_000;
 
 /** Keyset cursor of the CDR listing: the (invite_at, call_id) of the last row returned, opaque to clients. */
-export function encodeCursor(c: CdrCursor): string {
+function encodeCursor(c: CdrCursor): string {
   return Buffer.from(JSON.stringify([c.inviteAt, c.callId]), 'utf8').toString('base64url');
 }
 
-export function decodeCursor(raw: string): CdrCursor {
+function decodeCursor(raw: string): CdrCursor {
   try {
     const v: unknown = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
     if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' && !Number.isNaN(Date.parse(v[0])) && typeof v[1] === 'string' && v[1].length <= 300) {
