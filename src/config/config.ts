@@ -39,7 +39,7 @@ export interface Setting {
   secret?: boolean;
 }
 
-/** drachtio-server's public default secret: refused toward an external server (issue 9 item 5). */
+/** drachtio-server's public default secret: refused toward an external server. */
 const PUBLIC_DRACHTIO_SECRET = 'cymru';
 
 const HOST = /^[A-Za-z0-9.:\-[\]]+$/;

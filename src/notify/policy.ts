@@ -1,6 +1,6 @@
 /**
  * Pure rules of delivering tenant notices (no I/O): which webhook URLs are acceptable, the retry schedule, the
- * webhook body, and the row state after an attempt. src/notify/notifier.ts does the SQL and HTTP.
+ * webhook body, and the row state after an attempt. src/notify/notifier.ts does the sending (its SQL: src/store/notices.ts).
  */
 
 export type Channel = 'email' | 'sms' | 'webhook' | 'log';

@@ -1,5 +1,5 @@
 /**
- * Outbox events (contract 3): the JSON in field `event` of each entry of the Redis stream `outbox`.
+ * Outbox events (docs/outbox.md): the JSON in field `event` of each entry of the Redis stream `outbox`.
  * parseOutboxEvent is pure: it turns raw text into a typed event or a reason why it is poison. Everything the
  * writer relies on is checked here (ids are decimal, money is integer fen, debits add up to the charge), so a bad
  * event is dead-lettered with a clear reason instead of failing half-way through a PostgreSQL transaction.

@@ -2,7 +2,7 @@
  * The Redis side of the outbox consumer: one stream per key shard (`{s<k>}:outbox`, keys.ts), each read in consumer
  * group `ledger-writer` (own pending entries, stale entries of dead consumers, new entries), acknowledging,
  * dead-lettering (`{s<k>}:outbox:dead`), trimming and measuring the backlog. Every Lua step here touches the keys of
- * one shard only (one slot in Redis Cluster). Key names are relative to the connection's keyPrefix (contract 3).
+ * one shard only (one slot in Redis Cluster). Key names are relative to the connection's keyPrefix.
  */
 import { readFileSync } from 'node:fs';
 import type { KeyLayout } from '../charging/keys.js';

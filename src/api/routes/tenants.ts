@@ -123,7 +123,7 @@ export function registerTenantRoutes(app: FastifyInstance, s: ServiceDeps): void
     return noticeOut(await updateNoticeSettings(s, actorOf(req), tenantRef(req, (req.params as { tenant: string }).tenant), req.body as object));
   });
 
-  // announcements (issue 15): the language of the tenant's refusal prompts and whether its callers hear the
+  // announcements: the language of the tenant's refusal prompts and whether its callers hear the
   // low-credit warning; the same operation as `softswitch tenant announcements`
   const Language = Type.Union(LANGUAGES.map((l) => Type.Literal(l)), { description: 'language of the prompts (zh: Chinese, en: English)' });
   const AnnouncementsOut = Type.Object({ tenantId: Id, tenant: Type.String(), language: Language, lowCreditWarning: Type.Boolean() });
