@@ -8,19 +8,8 @@ import pg from 'pg';
 export type Queryable = pg.Pool | pg.PoolClient;
 
 /** Run fn in a transaction of its own; rolls back on throw. */
-export async function withTransaction<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-  const c = await pool.connect();
-  try {
-    await c.query('begin');
-    const out = await fn(c);
-    await c.query('commit');
-    return out;
-  } catch (e) {
-    await c.query('rollback').catch(() => undefined);
-    throw e;
-  } finally {
-    c.release();
-  }
+export function withTransaction<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+  return onClient(pool, 'begin', fn);
 }
 
 /** Run fn in a transaction: a Pool gets its own; a PoolClient is taken to be inside the caller's transaction. */
@@ -29,18 +18,29 @@ export async function inTransaction<T>(db: Queryable, fn: (c: pg.PoolClient) => 
 }
 
 /** Run fn in one read-only repeatable-read transaction, so every statement of fn reads the same snapshot. */
-export async function withSnapshot<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+export function withSnapshot<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+  return onClient(pool, 'begin isolation level repeatable read read only', fn);
+}
+
+/** A pooled client for fn inside the transaction `begin` starts: committed after fn, rolled back on throw. */
+async function onClient<T>(pool: pg.Pool, begin: string, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
   const c = await pool.connect();
   try {
-    await c.query('begin isolation level repeatable read read only');
+    return await inClientTransaction(c, begin, fn);
+  } finally {
+    c.release();
+  }
+}
+
+async function inClientTransaction<T>(c: pg.PoolClient, begin: string, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+  await c.query(begin);
+  try {
     const out = await fn(c);
     await c.query('commit');
     return out;
   } catch (e) {
     await c.query('rollback').catch(() => undefined);
     throw e;
-  } finally {
-    c.release();
   }
 }
 
@@ -56,15 +56,7 @@ export async function atomically<T>(db: Queryable, savepoint: string, fn: (c: pg
   } catch (e) {
     // 25P01: the client is not in a transaction: make one, so fn stays all-or-nothing.
     if ((e as { code?: string }).code !== '25P01') throw e;
-    await db.query('begin');
-    try {
-      const out = await fn(db);
-      await db.query('commit');
-      return out;
-    } catch (err) {
-      await db.query('rollback').catch(() => undefined);
-      throw err;
-    }
+    return inClientTransaction(db, 'begin', fn);
   }
   try {
     const out = await fn(db);

@@ -13,7 +13,6 @@ import type { Actor, ServiceDeps } from './context.js';
 import { requireStaff, requireWriter, tx } from './common.js';
 import { ConflictError, InputError, NotFoundError } from './errors.js';
 
-/** A gateway as the SIP directory routes to it, plus whether it is enabled. */
 export type Gateway = GatewayRecord;
 
 const NAME = /^[a-z0-9][a-z0-9_.-]{0,62}$/;

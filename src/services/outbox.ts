@@ -9,7 +9,7 @@ import {
   deleteDead, formatDeadId, listDead, outboxStats, parseDeadId, readDead, readDeadEventBytes, replayDead, withOutboxCommands,
   type DeadLetter, type OutboxRedis, type OutboxStats,
 } from '../outbox/stream.js';
-import { archivedLetter, archiveLetter, listArchivedLetters, markRemoved } from '../store/outbox.js';
+import { archivedLetter, archiveLetter, listArchivedLetters, markRemoved, type ArchivedLetter } from '../store/outbox.js';
 import { recordAudit } from '../store/audit.js';
 import type { Actor, ServiceDeps } from './context.js';
 import { needRedis, requireStaff, requireWriter, tx } from './common.js';
@@ -45,22 +45,13 @@ export async function listDeadLetters(deps: ServiceDeps, actor: Actor, input: { 
   return listDead(await outboxRedis(deps, 'cannot read the dead letters'), input.limit ?? 100);
 }
 
-interface DiscardedLetter {
+/** An archived letter as operators read it. */
+interface DiscardedLetter extends Omit<ArchivedLetter, 'id' | 'shard' | 'event'> {
   archiveId: bigint;
+  /** <shard>:<stream id>, as `outbox dead list` shows it */
   deadId: string;
-  streamId: string;
-  deadReason: string;
-  consumer: string;
-  deadAt: Date | null;
   /** the raw event as UTF-8 text (bytes that are not UTF-8 show as U+FFFD; the archive keeps them exact) */
   event: string;
-  tenants: string[];
-  reason: string;
-  actorKind: string;
-  actorId: string;
-  discardedAt: Date;
-  /** when it left the dead-letter stream; null: a discard that stopped before Redis (run it again to finish) */
-  removedAt: Date | null;
 }
 
 /** Dead letters discarded so far (outbox_dead_archive), newest first: what was thrown away, why and by whom. */

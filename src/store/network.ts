@@ -4,7 +4,7 @@
  */
 import type { Pool, PoolClient } from '../db/pool.js';
 import type { Queryable } from '../db/tx.js';
-import type { NumberFormat } from '../sip/normalize.js';
+import type { Gateway } from './directory.js';
 
 export interface Trunk {
   name: string;
@@ -13,14 +13,8 @@ export interface Trunk {
   enabled: boolean;
 }
 
-export interface GatewayRecord {
-  name: string;
-  host: string;
-  port: number;
-  transport: 'udp' | 'tcp';
-  priority: number;
-  weight: number;
-  numberFormat: NumberFormat;
+/** A gateway as the SIP directory routes to it, plus whether it is enabled. */
+export interface GatewayRecord extends Omit<Gateway, 'id'> {
   enabled: boolean;
 }
 

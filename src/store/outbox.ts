@@ -25,7 +25,7 @@ export async function processedEvents(c: PoolClient, eventIds: string[]): Promis
   return new Set((await c.query<{ event_id: string }>('select event_id from processed_events where event_id = any($1::text[])', [eventIds])).rows.map((r) => r.event_id));
 }
 
-interface ArchivedLetter {
+export interface ArchivedLetter {
   id: bigint;
   shard: number;
   deadId: string;
@@ -39,6 +39,7 @@ interface ArchivedLetter {
   actorKind: string;
   actorId: string;
   discardedAt: Date;
+  /** when it left the dead-letter stream; null: a discard that stopped before Redis (run it again to finish) */
   removedAt: Date | null;
 }
 

@@ -41,22 +41,7 @@ const toReceivable = (r: Row): Receivable => ({
   parentId: r.parent_id, periodStart: r.period_start, periodEnd: r.period_end, feeDay: r.fee_day, description: r.description, transferId: r.transfer_id,
 });
 
-interface NewReceivableRow {
-  tenantId: bigint;
-  kind: ReceivableKind;
-  amountFen: bigint;
-  issuedAt: Date;
-  dueAt: Date;
-  accruesLateFee: boolean;
-  orderId: bigint | null;
-  numberId: bigint | null;
-  parentId: bigint | null;
-  periodStart: Date | null;
-  periodEnd: Date | null;
-  feeDay: string | null;
-  description: string;
-  transferId: bigint;
-}
+type NewReceivableRow = Omit<Receivable, 'id' | 'paidFen' | 'outstandingFen'>;
 
 export async function insertReceivable(c: Queryable, n: NewReceivableRow): Promise<void> {
   await c.query(

@@ -3,8 +3,11 @@
  * CDR/ledger outbox as operators see it. Replay and discard are service operations (src/services/outbox.ts), audited.
  */
 import { discardDeadLetter, listDeadLetters, listDiscardedLetters, outboxStatus, replayDeadLetter } from '../../services/outbox.js';
-import { int, reqStr, type CommandSpec } from '../framework.js';
+import { int, reqStr, type CommandSpec, type ParsedArgs } from '../framework.js';
 import { iso, table } from './shared.js';
+
+const LIMIT_OPTION = [{ name: 'limit', type: 'int' as const, doc: 'at most this many (default 100)' }];
+const limitOf = (args: ParsedArgs) => ({ limit: int(args, 'limit', 100, 1, 100_000) });
 
 export const outboxCommands: CommandSpec[] = [
   {
@@ -23,13 +26,10 @@ export const outboxCommands: CommandSpec[] = [
   {
     path: ['outbox', 'dead', 'list'],
     summary: 'Dead-lettered events (poison, or refused by PostgreSQL) with the reason, oldest first.',
-    options: [{ name: 'limit', type: 'int', doc: 'at most this many (default 100)' }],
+    options: LIMIT_OPTION,
     async run(ctx, args) {
-      const dead = await listDeadLetters(ctx.services(), ctx.actor, { limit: int(args, 'limit', 100, 1, 100_000) });
-      const text = dead.length === 0
-        ? 'no dead letters'
-        : table(['dead id', 'outbox id', 'at', 'reason'], dead.map((d) => [d.id, d.streamId, new Date(d.at).toISOString(), d.reason]));
-      return { json: dead, text };
+      const dead = await listDeadLetters(ctx.services(), ctx.actor, limitOf(args));
+      return { json: dead, text: dead.length ? table(['dead id', 'outbox id', 'at', 'reason'], dead.map((d) => [d.id, d.streamId, new Date(d.at).toISOString(), d.reason])) : 'no dead letters' };
     },
   },
   {
@@ -58,9 +58,9 @@ export const outboxCommands: CommandSpec[] = [
   {
     path: ['outbox', 'dead', 'discarded'],
     summary: 'Dead letters discarded so far (table outbox_dead_archive), newest first: the raw event, why it was\ndead-lettered, why it was discarded and by whom.',
-    options: [{ name: 'limit', type: 'int', doc: 'at most this many (default 100)' }],
+    options: LIMIT_OPTION,
     async run(ctx, args) {
-      const rows = await listDiscardedLetters(ctx.services(), ctx.actor, { limit: int(args, 'limit', 100, 1, 100_000) });
+      const rows = await listDiscardedLetters(ctx.services(), ctx.actor, limitOf(args));
       const text = rows.length === 0
         ? 'no discarded dead letters'
         : table(['archive id', 'dead id', 'discarded at', 'by', 'reason', 'tenants', 'event'],

@@ -29,8 +29,22 @@ function describe(t: Tenant): string[] {
   return [t.id.toString(), t.code, t.status, iso(t.serviceStart), iso(t.serviceEnd), t.legalName];
 }
 
+/** Where notices go: the same options at create and when changed (`tenant notices`). */
+const NOTICE_OPTIONS = [
+  { name: 'email', type: 'string' as const, doc: 'notice e-mail address, or up to 5 comma-separated' },
+  { name: 'sms', type: 'string' as const, doc: 'notice mobile number (SMS)' },
+  { name: 'webhook', type: 'string' as const, doc: 'notice webhook URL (http/https)' },
+];
+
 /** "" switches a notice channel off; an absent option leaves it as it is. */
 const channel = (v: string | undefined): string | null | undefined => (v === undefined ? undefined : v === '' ? null : v);
+
+/** The options given (the others left out, so they stay as they are); none given is a UsageError saying `none`. */
+function onlyGiven<T extends object>(patch: T, none: string): T {
+  const given = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as T;
+  if (Object.keys(given).length === 0) throw new UsageError(none);
+  return given;
+}
 
 export const tenantCommands: CommandSpec[] = [
   {
@@ -40,9 +54,7 @@ export const tenantCommands: CommandSpec[] = [
       { name: 'code', type: 'string', required: true, doc: 'short unique code: a-z 0-9 _ - (e.g. acme)' },
       { name: 'legal-name', type: 'string', required: true, doc: 'full legal name (printed on bills)' },
       { name: 'rate-plan', type: 'string', doc: 'rate plan name' },
-      { name: 'email', type: 'string', doc: 'notice e-mail address, or up to 5 comma-separated' },
-      { name: 'sms', type: 'string', doc: 'notice mobile number (SMS)' },
-      { name: 'webhook', type: 'string', doc: 'notice webhook URL' },
+      ...NOTICE_OPTIONS,
     ],
     examples: ['softswitch tenant create --code acme --legal-name "Acme Trading Co., Ltd." --rate-plan china-std'],
     async run(ctx, args) {
@@ -85,21 +97,17 @@ export const tenantCommands: CommandSpec[] = [
     summary: 'Set where tenant notices go and their language (only the options given change; "" switches a channel off).',
     positionals: TENANT_POS,
     options: [
-      { name: 'email', type: 'string', doc: 'notice e-mail address, or up to 5 comma-separated' },
-      { name: 'sms', type: 'string', doc: 'notice mobile number' },
-      { name: 'webhook', type: 'string', doc: 'notice webhook URL (http/https)' },
+      ...NOTICE_OPTIONS,
       { name: 'language', type: 'string', values: ['zh', 'en', 'default'], doc: 'language of e-mail and SMS notices (default = the announcement language)' },
     ],
     examples: ['softswitch tenant notices acme --email "billing@acme.example, cfo@acme.example" --language en --webhook ""'],
     async run(ctx, args) {
       const lang = str(args, 'language');
-      const patch = {
+      const patch = onlyGiven({
         notifyEmail: channel(str(args, 'email')), notifySms: channel(str(args, 'sms')), notifyWebhook: channel(str(args, 'webhook')),
         notifyLanguage: lang === undefined ? undefined : lang === 'default' ? null : lang as 'zh' | 'en',
-      };
-      if (Object.values(patch).every((v) => v === undefined)) throw new UsageError('give at least one of --email, --sms, --webhook, --language');
-      const t = await updateNoticeSettings(ctx.services(), ctx.actor, args.positionals[0]!,
-        Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)));
+      }, 'give at least one of --email, --sms, --webhook, --language');
+      const t = await updateNoticeSettings(ctx.services(), ctx.actor, args.positionals[0]!, patch);
       return { json: t, text: `tenant ${t.code} notices: e-mail ${t.notifyEmail ?? '-'}, SMS ${t.notifySms ?? '-'}, webhook ${t.notifyWebhook ?? '-'}, language ${t.notifyLanguage ?? 'default'}` };
     },
   },
@@ -119,13 +127,11 @@ export const tenantCommands: CommandSpec[] = [
     async run(ctx, args) {
       const intl = str(args, 'allow-international');
       const cap = str(args, 'daily-cap');
-      const given: LimitsPatch = {
+      const patch = onlyGiven<LimitsPatch>({
         maxConcurrent: args.opts['max-concurrent'] as number | undefined, maxCps: args.opts['max-cps'] as number | undefined,
         blockedPrefixes: str(args, 'blocked-prefixes'), allowInternational: intl === undefined ? undefined : intl === 'yes',
         callingHours: str(args, 'calling-hours'), dailySpendCap: cap === 'none' ? null : cap,
-      };
-      const patch = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) as LimitsPatch;
-      if (Object.keys(patch).length === 0) throw new UsageError('give at least one limit option (see --help)');
+      }, 'give at least one limit option (see --help)');
       const { tenant: t, limits } = await updateLimits(ctx.services(), ctx.actor, args.positionals[0]!, patch, { callingHours: '--calling-hours', dailySpendCap: '--daily-cap' });
       const text = [
         `tenant ${t.code} limits: ${limits.maxConcurrent} concurrent, ${limits.maxCps} cps, international ${limits.allowInternational ? 'yes' : 'no'}`,
