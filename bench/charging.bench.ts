@@ -18,7 +18,7 @@ import { createBucket, createPlan, createTenant } from '../test/charging/fixture
 import { ManualClock } from '../test/charging/manual-clock.js';
 
 const rows: Record<string, unknown>[] = [];
-// issue 13 goals (printed, never asserted): scripts/s ≥ 0.6 of the trivial-EVALSHA ceiling, authorize p99 ≤ 2 ms at 500/s
+// goals (docs/performance.md; printed, never asserted): scripts/s ≥ 0.6 of the trivial-EVALSHA ceiling, authorize p99 ≤ 2 ms at 500/s
 const GOAL_RATIO = 0.6;
 const GOAL_P99_MS = 2;
 const load0 = loadavg().map((x) => +x.toFixed(2));

@@ -1,5 +1,5 @@
 /**
- * What a flood from non-trunk sources costs the edge (issue 9). One process hosts the embedded edge with the
+ * What a flood from non-trunk sources costs the edge. One process hosts the embedded edge with the
  * production door settings (config defaults: drop unknown sources, per-source rate limit) and an allow-list holding
  * only the trunk (127.0.0.1, where both sipps run), plus a bare drachtio-srf B2BUA. Two phases of trunk calls at the
  * same CPS, measured the same way:

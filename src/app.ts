@@ -24,7 +24,9 @@ import { postgresProbe, redisProbe } from './observability/probes.js';
 import { metrics } from './observability/metrics.js';
 import { seedDemo } from './demo/seed.js';
 import { startMaintenance } from './jobs/maintenance.js';
-import { importMissingYears } from './calendar/store.js';
+import { importMissingYears } from './calendar/load.js';
+import { ensureCdrPartitions } from './store/cdrs.js';
+import { countTenants } from './store/tenants.js';
 import { createScheduler } from './jobs/scheduler.js';
 import type { Logger } from './util/logger.js';
 import type { DrachtioTarget } from './sip/connect.js';
@@ -48,7 +50,7 @@ export interface RunningApp {
  * the migrations and the demo seed and runs the edge, the HTTP API, maintenance and the scheduler, so none of
  * them start here. Each worker is an instance of its own (instance id, leases, outbox consumer, drain).
  */
-export interface WorkerRole {
+interface WorkerRole {
   edge: DrachtioTarget;
   /** The media servers' SIP addresses, for the edge's source allow-list (held by the primary). */
   onMediaHosts(hosts: readonly string[]): void;
@@ -154,15 +156,14 @@ export async function startApp(config: Config, logger: Logger, worker: WorkerRol
 export async function prepareDatabase(pool: Pool, log: Logger): Promise<void> {
   const m = await migrate(pool);
   if (m.applied.length) log.info({ applied: m.applied }, 'migrations applied');
-  await pool.query('select ensure_cdr_partitions(now(), 3)');
+  await ensureCdrPartitions(pool);
   await importMissingYears(pool);
 }
 
 /** The contract's demo tenant when the database has none (config demo.autoSeed). */
 export async function seedIfEmpty(config: Config, pool: Pool, redis: ChargingRedis, log: Logger): Promise<void> {
   if (!config.demo.autoSeed) return;
-  const { rows } = await pool.query<{ n: string }>('select count(*)::text as n from tenants');
-  if (rows[0]?.n === '0') {
+  if ((await countTenants(pool)) === 0) {
     await seedDemo(pool, redis, { timeZone: config.service.timezone });
     log.info('database had no tenant: demo tenant seeded (contract sample order)');
   }

@@ -13,7 +13,7 @@ import { HttpError, unauthorized } from './errors.js';
  * any: every valid token (a tenant token is scoped to its tenant by the service); staff: operator-read and
  * operator-admin; admin: operator-admin only; self-or-admin: a tenant token for its own tenant, or operator-admin.
  */
-export type Access = 'any' | 'staff' | 'admin' | 'self-or-admin';
+type Access = 'any' | 'staff' | 'admin' | 'self-or-admin';
 
 declare module 'fastify' {
   interface FastifyContextConfig {

@@ -2,7 +2,7 @@
  * HTTP errors: every error answer is `{"error":{"code","message","field"?}}`. Service errors (src/services/errors.ts)
  * map to a status here; anything unknown is a 500 whose detail stays in the server log.
  */
-import { LedgerError } from '../ledger/ledger.js';
+import { IdempotencyConflictError, LedgerError } from '../ledger/errors.js';
 import { ConflictError, ForbiddenError, InputError, NotFoundError, RuleError } from '../services/errors.js';
 
 export class HttpError extends Error {
@@ -17,7 +17,6 @@ export class HttpError extends Error {
   }
 }
 
-export const badRequest = (field: string, reason: string): HttpError => new HttpError(400, 'bad_request', `${field}: ${reason}`, field);
 export const unauthorized = (message: string): HttpError => new HttpError(401, 'unauthorized', message);
 
 export interface ErrorBody {
@@ -53,7 +52,7 @@ export function errorResponse(e: unknown): { status: number; body: ErrorBody; in
   if (e instanceof HttpError) return out(e.status, e.code, e.message, e.field);
   if (e instanceof InputError) return out(400, 'bad_request', e.message, e.field);
   if (e instanceof NotFoundError) return out(404, 'not_found', e.message);
-  if (e instanceof ConflictError) return out(409, 'conflict', e.message);
+  if (e instanceof ConflictError || e instanceof IdempotencyConflictError) return out(409, 'conflict', e.message);
   if (e instanceof ForbiddenError) return out(403, 'forbidden', e.message);
   const f = e as FastifyLikeError;
   if (f && Array.isArray(f.validation) && f.validation.length > 0) {

@@ -23,7 +23,7 @@ import { registerAuth } from './auth.js';
 import { SHARED_SCHEMAS } from './schemas.js';
 import { registerApiRoutes, type ExtraRoutes } from './routes/index.js';
 
-export interface HttpServerDeps {
+interface HttpServerDeps {
   config: Config;
   logger: Logger;
   readiness: Readiness;

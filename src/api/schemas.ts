@@ -49,7 +49,7 @@ export const Credit = Type.Object({
   amountFen: Fen, validFrom: DateTime, expiresAt: Nullable(DateTime),
 }, { $id: 'Credit', title: 'Credit' });
 
-export const NumberDoc = Type.Object({
+const NumberDoc = Type.Object({
   docType: Type.Union(['business_licence', 'legal_rep_id', 'agent_id', 'authorization_letter', 'number_application', 'other'].map((v) => Type.Literal(v))),
   docRef: Type.String({ minLength: 1, maxLength: 200, description: 'the document\'s id in the carrier\'s document store' }),
   fileSha256: Type.String({ pattern: '^[0-9a-f]{64}$', description: 'SHA-256 of the file, lowercase hex' }),

@@ -3,7 +3,7 @@
  * as the Civil Code (art. 560) settles an undesignated payment on the debt due first; a payment that names its
  * receivables (e.g. `order pay`) settles those, in the same order.
  */
-export interface Open {
+interface Open {
   id: bigint;
   dueAt: Date;
   issuedAt: Date;

@@ -44,7 +44,7 @@ export function monthlyFeeFen(t: OrderMoney): bigint {
 }
 
 /** Early termination (art. 4.6): 30% of the contract value, rounded DOWN to the fen. Demo: 11,420 → 3,426.00. */
-export const EARLY_TERMINATION_PERCENT = 30n;
+const EARLY_TERMINATION_PERCENT = 30n;
 export function earlyTerminationFeeFen(contractValueFen: bigint): bigint {
   if (contractValueFen < 0n) throw new RangeError('contract value must be >= 0');
   return (contractValueFen * EARLY_TERMINATION_PERCENT) / 100n;

@@ -11,7 +11,7 @@
 import { addDays, dayOf, daysBetween, startOfDay } from '../calendar/zone.js';
 
 export const PAYMENT_TERM_WORKING_DAYS = 3;
-export const LATE_FEE_PER_MILLE_PER_DAY = 3n;
+const LATE_FEE_PER_MILLE_PER_DAY = 3n;
 
 /** One day's late fee on an outstanding amount: floor(outstanding × 3 / 1000). */
 export function dailyLateFeeFen(outstandingFen: bigint): bigint {
@@ -25,7 +25,7 @@ export function overdueDays(dueAt: Date, at: Date, timeZone: string): number {
   return daysBetween(dayOf(dueAt, timeZone), dayOf(at, timeZone)) + 1;
 }
 
-export interface LateFeeDay {
+interface LateFeeDay {
   day: string; // YYYY-MM-DD
   outstandingFen: bigint; // at 00:00 of the day
   feeFen: bigint;

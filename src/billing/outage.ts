@@ -7,9 +7,9 @@ import type { WorkingCalendar } from '../calendar/calendar.js';
 import { addDays, dayOf, startOfDay } from '../calendar/zone.js';
 
 /** Art. 5.2: a fault is reported within 1 working day of finding it. */
-export const FAULT_REPORT_WORKING_DAYS = 1;
+const FAULT_REPORT_WORKING_DAYS = 1;
 /** Art. 5.3: a service interruption of MORE than 15 consecutive working days lets the tenant terminate with a refund. */
-export const OUTAGE_REFUND_WORKING_DAYS = 15;
+const OUTAGE_REFUND_WORKING_DAYS = 15;
 
 /**
  * The art. 5.2 deadline of a fault found at `foundAt`: the end of the first working day after the day it was found
@@ -83,13 +83,13 @@ export function workingDaysTouched(from: Date, to: Date, cal: WorkingCalendar): 
   return cal.workingDaysBetween(first, addDays(last, 1));
 }
 
-export interface FaultReportFacts {
+interface FaultReportFacts {
   id: bigint;
   foundAt: Date;
   onTime: boolean;
 }
 
-export interface QualifyingOutage {
+interface QualifyingOutage {
   from: Date;
   to: Date | null;
   /** working days touched inside the tenant's service period, up to now */

@@ -9,7 +9,7 @@ import { fenToCny } from '../money/units.js';
 import { dayOf } from '../calendar/zone.js';
 import type { Statement } from './statement.js';
 
-export const CJK_FONTS: readonly { path: string; name?: string }[] = [
+const CJK_FONTS: readonly { path: string; name?: string }[] = [
   { path: '/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc', name: 'WenQuanYiZenHei' },
   { path: '/usr/share/fonts/truetype/wqy/wqy-microhei.ttc', name: 'WenQuanYiMicroHei' },
   { path: '/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc', name: 'NotoSansCJKsc-Regular' },

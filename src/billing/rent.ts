@@ -12,14 +12,14 @@ import { addMonths, dayOf, daysBetween } from '../calendar/zone.js';
 
 export type RentPeriod = 'month' | 'year';
 export const RENT_PERIODS: readonly RentPeriod[] = ['month', 'year'];
-export const PERIOD_MONTHS: Record<RentPeriod, number> = { month: 1, year: 12 };
+const PERIOD_MONTHS: Record<RentPeriod, number> = { month: 1, year: 12 };
 
 export interface Rent {
   amountFen: bigint; // per number per period
   period: RentPeriod;
 }
 
-export interface RentWindow {
+interface RentWindow {
   index: number; // 0 = the period that starts at the service start
   start: Date;
   end: Date; // exclusive; the service end for the last period
@@ -39,7 +39,7 @@ export function rentPeriods(serviceStart: Date, serviceEnd: Date, period: RentPe
   return out;
 }
 
-export interface RentCharge {
+interface RentCharge {
   amountFen: bigint;
   daysCharged: number;
   daysInPeriod: number;

@@ -59,7 +59,7 @@ export interface StatementInput extends StatementHead {
   receivableMoves: ReceivableMove[];
 }
 
-export interface CallGroup {
+interface CallGroup {
   destination: string;
   calls: number;
   billedSeconds: number;
@@ -67,7 +67,7 @@ export interface CallGroup {
   amountFen: bigint;
 }
 
-export interface Line {
+interface Line {
   at: Date;
   description: string;
   amountFen: bigint;
@@ -94,7 +94,7 @@ export interface Statement extends StatementHead {
   };
 }
 
-export class StatementError extends Error {
+class StatementError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'StatementError';

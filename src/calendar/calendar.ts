@@ -10,7 +10,7 @@
  */
 import { addDays, dayOf, isDayLabel, startOfDay, weekday } from './zone.js';
 
-export type YearStatus = 'official' | 'unconfirmed';
+type YearStatus = 'official' | 'unconfirmed';
 
 /** One year's data as in config/calendar/<year>.json and in the calendar tables. */
 export interface CalendarYear {

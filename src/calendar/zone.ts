@@ -3,7 +3,7 @@
  * are labels 'YYYY-MM-DD' of that zone; an instant belongs to the day its wall clock shows there.
  */
 
-export interface Wall {
+interface Wall {
   y: number;
   m: number; // 1-12
   d: number;
@@ -32,7 +32,7 @@ export function wallClock(at: Date, timeZone: string): Wall {
 }
 
 /** The instant whose wall clock in timeZone is w (two passes settle the zone offset, DST included). */
-export function fromWallClock(w: Wall, timeZone: string): Date {
+function fromWallClock(w: Wall, timeZone: string): Date {
   const asUtc = Date.UTC(w.y, w.m - 1, w.d, w.hh, w.mi, w.ss, w.ms);
   let t = asUtc;
   for (let i = 0; i < 2; i++) {
@@ -43,7 +43,7 @@ export function fromWallClock(w: Wall, timeZone: string): Date {
   return new Date(t);
 }
 
-export function daysInMonth(y: number, m: number): number {
+function daysInMonth(y: number, m: number): number {
   return new Date(Date.UTC(y, m, 0)).getUTCDate();
 }
 

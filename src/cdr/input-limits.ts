@@ -1,5 +1,5 @@
 /**
- * What the SIP door accepts (issue 9 item 4), shared by the embedded edge (400 before any state) and the SIP app
+ * What the SIP door accepts, shared by the embedded edge (400 before any state) and the SIP app
  * (400 before a call session exists, for when the real drachtio-server is the edge). The limits sit below what the
  * outbox validator takes for a CDR (CDR_TEXT_MAX), so a call accepted here can never end in a dead letter; they also
  * bound every map key made of these values. Lengths are in characters, as the validator counts them.

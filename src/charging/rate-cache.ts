@@ -4,12 +4,8 @@
  * system of record); a plan never loaded then is an error the engine turns into store_down.
  */
 import type { Pool } from '../db/pool.js';
-import { RateDeck, type RateEntry } from '../rating/deck.js';
-
-interface Row {
-  prefix: string; destination: string; price_per_minute: string; initial_increment: number; subsequent_increment: number;
-  connect_fee: string; minimum_seconds: number; effective_from: Date; effective_to: Date | null;
-}
+import { RateDeck } from '../rating/deck.js';
+import { deckEntries } from '../store/rates.js';
 
 export class RateCache {
   private readonly decks = new Map<string, { deck: RateDeck; loadedAt: number }>();
@@ -35,15 +31,7 @@ export class RateCache {
     const pending = this.loading.get(ratePlanId);
     if (pending) return pending;
     const p = (async () => {
-      const r = await this.pool.query<Row>(
-        `select prefix, destination, price_per_minute, initial_increment, subsequent_increment, connect_fee, minimum_seconds,
-                effective_from, effective_to from rate_deck_entries where rate_plan_id = $1`, [ratePlanId]);
-      const entries: RateEntry[] = r.rows.map((x) => ({
-        ratePlanId, prefix: x.prefix, destination: x.destination, pricePerMinute: x.price_per_minute,
-        initialIncrement: x.initial_increment, subsequentIncrement: x.subsequent_increment, connectFee: x.connect_fee,
-        minimumSeconds: x.minimum_seconds, effectiveFrom: x.effective_from.getTime(), effectiveTo: x.effective_to ? x.effective_to.getTime() : null,
-      }));
-      const deck = new RateDeck(ratePlanId, entries);
+      const deck = new RateDeck(ratePlanId, await deckEntries(this.pool, ratePlanId));
       this.decks.set(ratePlanId, { deck, loadedAt: this.now() });
       return deck;
     })().finally(() => this.loading.delete(ratePlanId));

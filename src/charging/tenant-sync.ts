@@ -1,10 +1,12 @@
 /**
- * The Redis side of tenants (contract 2): credits, tenant state, cold load from PostgreSQL, and the control
+ * The Redis side of tenants: credits, tenant state, cold load from PostgreSQL, and the control
  * channel on which SIP instances learn at once that a tenant was suspended/terminated/resumed or credited.
  * PostgreSQL is written first by the callers (CLI); these functions make Redis follow.
  */
 import type { Pool } from '../db/pool.js';
+import { refundKey } from '../ledger/keys.js';
 import { timed } from '../observability/metrics.js';
+import { chargingSnapshot } from '../store/buckets.js';
 import { bucketMeta, controlChannel } from './keys.js';
 import { duplicateConnection, durably, waitReady, type ChargingRedis } from './redis.js';
 
@@ -59,10 +61,6 @@ export async function setTenantState(
   await publish(redis, { tenantId: s.tenantId, action: ACTION[s.status] });
 }
 
-interface TenantRow { status: string; service_start: Date | null; service_end: Date | null; rate_plan_id: bigint | null }
-interface CreditRow { id: bigint; bucket_id: bigint; amount_fen: bigint }
-interface BucketRow { id: bigint; kind: 'paid' | 'gift'; valid_from: Date; expires_at: Date | null; balance: bigint }
-
 /**
  * Cold load of one tenant: state from `tenants`, bucket balances from the ledger accounts, and the ids of credit
  * transfers already in the ledger (so a late applyCredit of one of them is a no-op). Balances are only written when
@@ -71,44 +69,18 @@ interface BucketRow { id: bigint; kind: 'paid' | 'gift'; valid_from: Date; expir
 export async function loadTenant(pool: Pool, redis: ChargingRedis, tenantId: string): Promise<void> {
   checkId('tenantId', tenantId);
   // one snapshot for the tenant, its balances and the credits those balances include
-  const db = await pool.connect();
-  let t: TenantRow | undefined;
-  let buckets: BucketRow[];
-  let credits: CreditRow[];
-  try {
-    await db.query('begin isolation level repeatable read read only');
-    t = (await db.query<TenantRow>('select status, service_start, service_end, rate_plan_id from tenants where id = $1', [tenantId])).rows[0];
-    buckets = (await db.query<BucketRow>(
-      `select b.id, b.kind, b.valid_from, b.expires_at, coalesce(a.credits_posted - a.debits_posted, 0)::int8 as balance
-         from balance_buckets b left join ledger_accounts a on a.bucket_id = b.id
-        where b.tenant_id = $1 order by b.id`,
-      [tenantId],
-    )).rows;
-    credits = (await db.query<CreditRow>(
-      `select tr.id, b.id as bucket_id, tr.amount_fen from ledger_transfers tr
-         join ledger_accounts a on a.id = tr.credit_account_id
-         join balance_buckets b on b.id = a.bucket_id
-        where b.tenant_id = $1 and tr.kind in ('top_up', 'gift')`,
-      [tenantId],
-    )).rows;
-    await db.query('commit');
-  } catch (e) {
-    await db.query('rollback').catch(() => undefined);
-    throw e;
-  } finally {
-    db.release();
-  }
+  const { tenant: t, buckets, credits } = await chargingSnapshot(pool, tenantId);
   if (!t) throw new RangeError(`tenant ${tenantId} does not exist`);
   const argv: (string | number)[] = [
     t.status,
-    t.service_start ? String(t.service_start.getTime()) : '',
-    t.service_end ? String(t.service_end.getTime()) : '',
-    t.rate_plan_id === null ? '' : t.rate_plan_id.toString(),
+    t.serviceStart ? String(t.serviceStart.getTime()) : '',
+    t.serviceEnd ? String(t.serviceEnd.getTime()) : '',
+    t.ratePlanId === null ? '' : t.ratePlanId.toString(),
     buckets.length,
   ];
-  for (const r of buckets) argv.push(r.id.toString(), r.balance.toString(), bucketMeta(r.kind, r.valid_from, r.expires_at));
+  for (const r of buckets) argv.push(r.bucketId.toString(), r.balanceFen.toString(), bucketMeta(r.kind, r.validFrom, r.expiresAt));
   argv.push(credits.length);
-  for (const r of credits) argv.push(r.id.toString(), r.bucket_id.toString(), r.amount_fen.toString());
+  for (const r of credits) argv.push(r.transferId.toString(), r.bucketId.toString(), r.amountFen.toString());
   argv.push(tenantId);
   const k = redis.layout;
   await timed('redis', 'charging_load', () => redis.chargeLoad(k.tenant(tenantId), k.buckets(tenantId), k.bucketMeta(tenantId), k.credits(tenantId), k.creditAmounts(tenantId), k.expiries(k.shardOfTenant(tenantId)), ...argv));
@@ -149,7 +121,7 @@ export async function refundPaid(pool: Pool, redis: ChargingRedis, tenantId: str
   const buckets: PaidRefund['buckets'] = [];
   for (let i = 2; i < r.length; i += 3) {
     const bucketId = String(r[i]);
-    buckets.push({ bucketId, amountFen: BigInt(String(r[i + 1])), streamId: String(r[i + 2]), eventId: `refund:${refundId}:${bucketId}` });
+    buckets.push({ bucketId, amountFen: BigInt(String(r[i + 1])), streamId: String(r[i + 2]), eventId: refundKey(refundId, bucketId) });
   }
   return { liveCalls: Number(r[1]), buckets };
 }

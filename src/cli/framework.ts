@@ -18,9 +18,9 @@ export class UsageError extends Error {
   }
 }
 
-export type OptionType = 'string' | 'bool' | 'int';
+type OptionType = 'string' | 'bool' | 'int';
 
-export interface OptionSpec {
+interface OptionSpec {
   name: string; // without the leading --
   type: OptionType;
   doc: string;
@@ -28,7 +28,7 @@ export interface OptionSpec {
   values?: readonly string[]; // allowed values of a string option
 }
 
-export interface PositionalSpec {
+interface PositionalSpec {
   name: string;
   doc: string;
   required: boolean;
@@ -65,11 +65,10 @@ export interface CommandSpec {
   positionals?: PositionalSpec[];
   options?: OptionSpec[];
   examples?: string[];
-  needsDb?: boolean; // default true
   run(ctx: CliContext, args: ParsedArgs): Promise<CommandResult>;
 }
 
-export const GLOBAL_OPTIONS: OptionSpec[] = [
+const GLOBAL_OPTIONS: OptionSpec[] = [
   { name: 'json', type: 'bool', doc: 'print the result as JSON' },
   { name: 'help', type: 'bool', doc: 'show this help' },
 ];
@@ -173,7 +172,7 @@ export function date(args: ParsedArgs, name: string): Date | undefined {
   return parseDate(v, `--${name}`);
 }
 
-export function parseDate(v: string, what: string): Date {
+function parseDate(v: string, what: string): Date {
   if (!/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2}))?$/.test(v)) {
     throw new UsageError(`${what} must be an ISO date (YYYY-MM-DD) or timestamp with zone (2026-01-31T10:00:00+08:00), got ${JSON.stringify(v)}`);
   }

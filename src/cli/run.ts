@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { ConfigError, loadConfig, type Config } from '../config/config.js';
 import { createPool, type Pool } from '../db/pool.js';
 import { createChargingRedis, waitReady, type ChargingRedis } from '../charging/redis.js';
-import { LedgerError } from '../ledger/ledger.js';
+import { LedgerError } from '../ledger/errors.js';
 import { RuleError } from '../tenants/rules.js';
 import type { ServiceDeps } from '../services/context.js';
 import { COMMANDS } from './commands/index.js';
@@ -41,7 +41,7 @@ function isBadInput(e: unknown): boolean {
 }
 
 /** Where the CLI writes and what environment it reads (process streams in production; buffers in tests). */
-export interface CliIo {
+interface CliIo {
   stdout: { write(chunk: string): boolean; once(event: 'drain', fn: () => void): unknown };
   stderr: { write(chunk: string): boolean };
   env?: Record<string, string | undefined>; // undefined: the process environment (read by loadConfig)

@@ -39,8 +39,8 @@ export interface Setting {
   secret?: boolean;
 }
 
-/** drachtio-server's public default secret: refused toward an external server (issue 9 item 5). */
-export const PUBLIC_DRACHTIO_SECRET = 'cymru';
+/** drachtio-server's public default secret: refused toward an external server. */
+const PUBLIC_DRACHTIO_SECRET = 'cymru';
 
 const HOST = /^[A-Za-z0-9.:\-[\]]+$/;
 const HOST_PORT = /^[A-Za-z0-9.\-]+:[0-9]{1,5}$|^\[[0-9A-Fa-f:.]+\]:[0-9]{1,5}$/;

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import type pg from 'pg';
 import { projectPath } from '../util/paths.js';
-import { withTransaction } from './pool.js';
+import { withTransaction } from './tx.js';
 
 const MIGRATION_LOCK = 7_201_771_001;
 

@@ -18,18 +18,7 @@ export function createPool(url: string, max = 10): pg.Pool {
   return pool;
 }
 
-/** Run fn in a transaction; rolls back on throw. */
-export async function withTransaction<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-  const c = await pool.connect();
-  try {
-    await c.query('begin');
-    const out = await fn(c);
-    await c.query('commit');
-    return out;
-  } catch (e) {
-    await c.query('rollback').catch(() => undefined);
-    throw e;
-  } finally {
-    c.release();
-  }
+/** A trivial query: resolves when a connection can be had and used (the readiness probe; any pool or client). */
+export async function ping(db: { query(sql: string): Promise<unknown> }): Promise<void> {
+  await db.query('select 1');
 }

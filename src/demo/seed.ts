@@ -8,8 +8,14 @@
  * "ccc-local" 127.0.0.1; carrier gateway "carrier-local" 127.0.0.1:5070 udp. Redis follows when given. The run that
  * creates the order writes one audit row `demo.seed` (actor: the CLI user, or the system at auto-seed).
  */
-import { withTransaction, type Pool } from '../db/pool.js';
+import type { Pool } from '../db/pool.js';
+import { withTransaction } from '../db/tx.js';
 import type { ChargingRedis } from '../charging/redis.js';
+import { orderPrepaidKey } from '../ledger/keys.js';
+import { recordAudit, type AuditActor } from '../store/audit.js';
+import { ensureDemoNetwork } from '../store/network.js';
+import { findNumber } from '../store/numbers.js';
+import { ensureDemoDeck } from '../store/rates.js';
 import { createOrder } from '../tenants/orders.js';
 import { changeNumberState } from '../tenants/numbers.js';
 import { findCredit } from '../tenants/credits.js';
@@ -17,9 +23,7 @@ import { createTenant, getTenant, setTenantRatePlan } from '../tenants/tenants.j
 import { syncCredit, syncTenantState, type SyncOutcome } from '../tenants/sync.js';
 import { RuleError } from '../tenants/rules.js';
 import type { Rent } from '../billing/rent.js';
-import { loadCalendar } from '../calendar/store.js';
-import { recordAudit } from '../audit/audit.js';
-import type { Actor } from '../services/context.js';
+import { loadCalendar } from '../calendar/load.js';
 
 export const DEMO = {
   tenantCode: 'demo',
@@ -55,20 +59,11 @@ export interface SeedResult {
   redis: { state: SyncOutcome; credit: SyncOutcome };
 }
 
-export async function seedDemo(pool: Pool, redis?: ChargingRedis | null, opts: { timeZone?: string; actor?: Actor } = {}): Promise<SeedResult> {
+export async function seedDemo(pool: Pool, redis?: ChargingRedis | null, opts: { timeZone?: string; actor?: AuditActor } = {}): Promise<SeedResult> {
   const timeZone = opts.timeZone ?? 'Asia/Shanghai';
-  const actor: Actor = opts.actor ?? { kind: 'system', id: 'demo-seed' };
-  await pool.query(`insert into rate_plans (name) values ($1) on conflict (name) do nothing`, [DEMO.ratePlan]);
-  await pool.query(
-    `insert into rate_deck_entries (rate_plan_id, prefix, destination, price_per_minute, initial_increment, subsequent_increment)
-     select p.id, d.prefix, d.destination, d.price::numeric, 1, 1
-       from rate_plans p, unnest($2::text[], $3::text[], $4::text[]) as d(prefix, destination, price)
-      where p.name = $1
-     on conflict (rate_plan_id, prefix, effective_from) do nothing`,
-    [DEMO.ratePlan, DEMO_DECK.map((d) => d[0]), DEMO_DECK.map((d) => d[1]), DEMO_DECK.map((d) => d[2])],
-  );
-  await pool.query(`insert into ingress_trunks (name, address) values ('ccc-local', '127.0.0.1') on conflict (name) do nothing`);
-  await pool.query(`insert into carrier_gateways (name, host, port, transport) values ('carrier-local', '127.0.0.1', 5070, 'udp') on conflict (name) do nothing`);
+  const actor: AuditActor = opts.actor ?? { kind: 'system', id: 'demo-seed' };
+  await ensureDemoDeck(pool, DEMO.ratePlan, DEMO_DECK);
+  await ensureDemoNetwork(pool);
 
   let tenant;
   try {
@@ -89,8 +84,8 @@ export async function seedDemo(pool: Pool, redis?: ChargingRedis | null, opts: {
     numberCount: 1, rent: DEMO.rent, paid: true, numbers: [DEMO.number],
   }, await loadCalendar(pool, timeZone));
   await withTransaction(pool, async (c) => {
-    const n = await c.query<{ state: string }>(`select state from numbers where e164 = $1 for update`, [DEMO.number]);
-    if (n.rows[0]?.state === 'pending_review') await changeNumberState(c, DEMO.number, 'approve', 'demo: qualification documents on file');
+    const n = await findNumber(c, DEMO.number, { forUpdate: true });
+    if (n?.state === 'pending_review') await changeNumberState(c, DEMO.number, 'approve', 'demo: qualification documents on file');
   });
   tenant = await getTenant(pool, DEMO.tenantCode);
   if (!order.duplicate) {
@@ -100,7 +95,7 @@ export async function seedDemo(pool: Pool, redis?: ChargingRedis | null, opts: {
       after: { tenant: DEMO.tenantCode, order: DEMO.orderNo, number: DEMO.number, ratePlan: DEMO.ratePlan, trunk: 'ccc-local', gateway: 'carrier-local', packageFen: DEMO.packageAmountFen },
     });
   }
-  const credit = order.credit ?? (await findCredit(pool, `order:${DEMO.orderNo}:prepaid`));
+  const credit = order.credit ?? (await findCredit(pool, orderPrepaidKey(DEMO.orderNo)));
   const r = redis ?? null;
   return {
     tenantId: tenant.id,

@@ -7,6 +7,7 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import type { Pool, PoolClient } from '../db/pool.js';
+import { gatewaySources, listenSources, trunkSources } from '../store/network.js';
 import type { Logger } from '../util/logger.js';
 import type { SourceAllowList } from './sources.js';
 
@@ -18,19 +19,9 @@ export interface SourceGroup {
 }
 
 const SOURCE_GROUPS: readonly SourceGroup[] = [
-  {
-    name: 'trunks',
-    load: async (pool) => (await pool.query<{ a: string }>(
-      `select text(network(address)) as a from ingress_trunks where enabled order by 1`)).rows.map((r) => r.a),
-  },
-  {
-    name: 'gateways',
-    load: async (pool) => (await pool.query<{ h: string }>(
-      `select distinct host as h from carrier_gateways where enabled order by 1`)).rows.map((r) => r.h),
-  },
+  { name: 'trunks', load: trunkSources },
+  { name: 'gateways', load: gatewaySources },
 ];
-
-const SOURCES_CHANNEL = 'sip_sources';
 
 export type Resolve = (host: string) => Promise<string[]>;
 
@@ -133,7 +124,7 @@ export async function startSourceRefresh(o: {
       const dropThis = drop;
       c.on('notification', background);
       c.on('error', () => dropThis(true));
-      await c.query(`listen ${SOURCES_CHANNEL}`);
+      await listenSources(c, true);
       listener = c;
       dropListener = dropThis;
       if (stopped) dropThis(true);
@@ -156,7 +147,7 @@ export async function startSourceRefresh(o: {
       clearInterval(timer);
       const c = listener;
       if (c) {
-        await c.query(`unlisten ${SOURCES_CHANNEL}`).catch(() => undefined);
+        await listenSources(c, false).catch(() => undefined);
         // destroyed, not pooled: its 'error' and 'notification' handlers would stay on a pooled client
         dropListener(true);
       }

@@ -17,7 +17,8 @@ import { metrics } from '../observability/metrics.js';
 import { reconcile } from '../reconcile/reconcile.js';
 import { deliverPending } from '../notify/notifier.js';
 import { checkLowBalance } from '../tenants/notices.js';
-import { loadCalendar } from '../calendar/store.js';
+import { loadCalendar } from '../calendar/load.js';
+import { listTenants } from '../store/tenants.js';
 import type { Logger } from '../util/logger.js';
 
 export interface Maintenance {
@@ -42,7 +43,7 @@ export function startMaintenance(deps: {
       if (report.driftTenants > 0) log.warn({ driftTenants: report.driftTenants, driftFen: report.driftFen.toString() }, 'ledger/Redis drift detected');
     }],
     ['low-balance', async () => {
-      const tenants = (await pool.query<{ id: bigint }>("select id from tenants where status = 'active'")).rows;
+      const tenants = await listTenants(pool, { status: 'active' });
       const calendar = await loadCalendar(pool, config.service.timezone);
       let low = 0;
       for (const t of tenants) {

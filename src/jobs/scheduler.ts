@@ -4,14 +4,16 @@
  * every tick), once per (job, tenant, period) (job_runs), catching up every missed period after downtime. Business
  * time comes from deps.now(), so tests drive it with a fake clock: advance it, then call tick().
  */
-import type { Pool } from '../db/pool.js';
 import type { Logger } from '../util/logger.js';
 import { runLateFees, runOverdue, runPeriodEnd, runRenewalReminders, runRent } from '../services/billing.js';
 import type { Actor, ServiceDeps } from '../services/context.js';
-import { listTenants, type Tenant } from '../tenants/tenants.js';
+import { ensureCdrPartitions } from '../store/cdrs.js';
+import { owingTenants } from '../store/receivables.js';
+import { failedRuns, holdLease, lastOkPeriods, recordRun, releaseLease } from '../store/scheduler.js';
+import { listTenants, type Tenant } from '../store/tenants.js';
 import { duePeriods, periodOf, type Cadence, type Period } from './schedule.js';
 
-export interface JobDef {
+interface JobDef {
   name: string;
   cadence: Cadence;
   perTenant: boolean;
@@ -29,7 +31,7 @@ const one = (t: Tenant | null) => ({ tenant: t!.id.toString() });
 
 export const JOBS: readonly JobDef[] = [
   { name: 'cdr-partitions', cadence: daily(1), perTenant: false, catchUp: 'latest', doc: 'CDR month partitions for this month and the next two',
-    run: async (deps, _a, at) => deps.pool.query('select ensure_cdr_partitions($1, 3)', [at]).then(() => ({ ok: true })) },
+    run: async (deps, _a, at) => ensureCdrPartitions(deps.pool, at).then(() => ({ ok: true })) },
   { name: 'rent', catchUp: 'each', cadence: daily(5), perTenant: true, doc: 'number rent of every rent period started (in advance)',
     run: (deps, a, at, t) => runRent(deps, a, { ...one(t), at }) },
   { name: 'late-fees', catchUp: 'each', cadence: daily(10), perTenant: true, covers: 'owing', doc: 'late fee of each overdue day (3 per mille, art. 3.2)',
@@ -42,45 +44,22 @@ export const JOBS: readonly JobDef[] = [
     run: (deps, a, at, t) => runPeriodEnd(deps, a, { ...one(t), at }) },
 ];
 
-export const SCHEDULER_ACTOR: Actor = { kind: 'system', id: 'scheduler' };
+const SCHEDULER_ACTOR: Actor = { kind: 'system', id: 'scheduler' };
 /** While catching up, the lease is renewed (and its loss noticed) at least this often. */
 const LEASE_CHECK_MS = 1000;
 
-/** Tenants with something outstanding on their receivables. */
-async function owingTenants(pool: Pool): Promise<Set<bigint>> {
-  const { rows } = await pool.query<{ tenant_id: bigint }>(
-    `select r.tenant_id from receivables r left join (select receivable_id, sum(amount_fen) as paid from payment_allocations group by receivable_id) a on a.receivable_id = r.id
-      group by r.tenant_id having sum(r.amount_fen - coalesce(a.paid, 0)) > 0`,
-  );
-  return new Set(rows.map((r) => r.tenant_id));
-}
-const LEASE = 'billing-scheduler';
+/** The scheduler's lease: one instance at a time runs the jobs. */
+export const LEASE = 'billing-scheduler';
 
-export interface TickResult {
+interface TickResult {
   leader: boolean;
   runs: { job: string; period: string; tenant: string | null; ok: boolean; error?: string }[];
 }
 
-export interface Scheduler {
+interface Scheduler {
   tick(): Promise<TickResult>;
   start(): void;
   stop(): Promise<void>;
-}
-
-/** Take or renew the lease; true when this instance holds it (until now + ttl, PostgreSQL's clock). */
-async function holdLease(pool: Pool, holder: string, ttlMs: number): Promise<boolean> {
-  const r = await pool.query<{ holder: string }>(
-    `insert into scheduler_lease (name, holder, expires_at) values ($1, $2, now() + $3 * interval '1 millisecond')
-     on conflict (name) do update set holder = excluded.holder, expires_at = excluded.expires_at
-       where scheduler_lease.holder = excluded.holder or scheduler_lease.expires_at < now()
-     returning holder`,
-    [LEASE, holder, ttlMs],
-  );
-  return r.rows[0]?.holder === holder;
-}
-
-export async function releaseLease(pool: Pool, holder: string): Promise<void> {
-  await pool.query('delete from scheduler_lease where name = $1 and holder = $2', [LEASE, holder]);
 }
 
 export function createScheduler(opts: { deps: ServiceDeps; instanceId: string; tickMs: number; logger: Logger; jobs?: readonly JobDef[] }): Scheduler {
@@ -103,29 +82,28 @@ export function createScheduler(opts: { deps: ServiceDeps; instanceId: string; t
       error = (e as Error).message;
       log.warn({ err: e, job: job.name, period: p.label, tenant: t?.code }, 'job failed; retried at the next tick');
     }
-    await deps.pool.query(
-      `insert into job_runs (job, tenant_id, period, status, started_at, finished_at, detail) values ($1, $2, $3, $4, $5, now(), $6)
-       on conflict (job, tenant_id, period) do update set status = excluded.status, finished_at = now(), attempts = job_runs.attempts + 1, detail = excluded.detail`,
-      [job.name, tenantId, p.label, error ? 'failed' : 'ok', started, JSON.stringify(error ? { error } : detail, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))],
-    );
+    await recordRun(deps.pool, {
+      job: job.name, tenantId, period: p.label, ok: !error, startedAt: started,
+      detail: JSON.stringify(error ? { error } : detail, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)),
+    });
     out.push({ job: job.name, period: p.label, tenant: t?.code ?? null, ok: !error, ...(error ? { error } : {}) });
   }
 
   async function round(): Promise<TickResult> {
-    if (!(await holdLease(deps.pool, instanceId, ttlMs))) return { leader: false, runs: [] };
+    if (!(await holdLease(deps.pool, LEASE, instanceId, ttlMs))) return { leader: false, runs: [] };
     let renewedAt = Date.now();
     const out: TickResult['runs'] = [];
     const now = deps.now();
     // what ran, what failed, which tenants: read once per round (a long catch-up runs many periods in one round)
-    const last = new Map((await deps.pool.query<{ job: string; p: string }>(`select job, max(period) as p from job_runs where status = 'ok' group by job`)).rows.map((r) => [r.job, r.p]));
-    const failed = (await deps.pool.query<{ job: string; tenant_id: bigint; period: string }>(`select job, tenant_id, period from job_runs where status = 'failed' order by period`)).rows;
+    const last = await lastOkPeriods(deps.pool);
+    const failed = await failedRuns(deps.pool);
     const tenants = await listTenants(deps.pool);
     const owing = jobs.some((j) => j.covers === 'owing') ? await owingTenants(deps.pool) : new Set<bigint>();
     const covered = (job: JobDef, t: Tenant): boolean => t.status !== 'terminated' || (job.covers === 'owing' && owing.has(t.id));
     for (const job of jobs) {
       // failed runs of earlier periods first (a tenant that failed is retried even after later periods ran)
       for (const f of failed.filter((x) => x.job === job.name)) {
-        const t = job.perTenant ? tenants.find((x) => x.id === f.tenant_id) ?? null : null;
+        const t = job.perTenant ? tenants.find((x) => x.id === f.tenantId) ?? null : null;
         if (job.perTenant && !t) continue;
         await runOne(job, periodOf(job.cadence, f.period, tz), t, out);
       }
@@ -133,7 +111,7 @@ export function createScheduler(opts: { deps: ServiceDeps; instanceId: string; t
       for (const p of job.catchUp === 'latest' ? due.slice(-1) : due) {
         for (const t of job.perTenant ? tenants.filter((x) => covered(job, x)) : [null]) await runOne(job, p, t, out);
         if (Date.now() - renewedAt >= LEASE_CHECK_MS) {
-          if (!(await holdLease(deps.pool, instanceId, ttlMs))) return { leader: false, runs: out }; // lost the lease mid-way
+          if (!(await holdLease(deps.pool, LEASE, instanceId, ttlMs))) return { leader: false, runs: out }; // lost the lease mid-way
           renewedAt = Date.now();
         }
       }
@@ -156,7 +134,7 @@ export function createScheduler(opts: { deps: ServiceDeps; instanceId: string; t
     async stop() {
       if (timer) clearInterval(timer);
       await running?.catch(() => undefined);
-      await releaseLease(deps.pool, instanceId).catch(() => undefined);
+      await releaseLease(deps.pool, LEASE, instanceId).catch(() => undefined);
     },
   };
 }

@@ -1,5 +1,6 @@
 /**
- * Double-entry ledger on PostgreSQL (tables ledger_accounts, ledger_transfers of 001_init.sql).
+ * Double-entry ledger on PostgreSQL (tables ledger_accounts, ledger_transfers of 001_init.sql; SQL in
+ * src/store/ledger.ts).
  *
  * Conventions (TigerBeetle-style): every transfer debits one account and credits another by a positive amount of
  * fen; an account's balance = credits_posted - debits_posted = the sum of its transfers. Tenant buckets and revenue
@@ -8,16 +9,17 @@
  *
  * Every function takes a Queryable: a Pool (postTransfers then runs its own transaction) or a PoolClient (its
  * statements run inside the caller's transaction, behind a savepoint so a LedgerError leaves that transaction
- * usable).
+ * usable). Keys: src/ledger/keys.ts.
  */
-import pg from 'pg';
-import { withTransaction } from '../db/pool.js';
-
-export type Queryable = pg.Pool | pg.PoolClient;
+import type { PoolClient } from '../db/pool.js';
+import { atomically, type Queryable } from '../db/tx.js';
+import { bucketOwner } from '../store/buckets.js';
+import { accountBalanceOf, accountState, addToAccount, getOrCreateAccount, insertTransfers, transfersByKey, type NewTransfer, type StoredTransfer } from '../store/ledger.js';
+import { IdempotencyConflictError, LedgerError } from './errors.js';
 
 export type TransferKind =
   | 'top_up' | 'gift' | 'call_charge' | 'rental' | 'late_fee' | 'expiry_clear' | 'refund' | 'adjustment' | 'order' | 'payment' | 'early_termination';
-export const TRANSFER_KINDS: readonly TransferKind[] = [
+const TRANSFER_KINDS: readonly TransferKind[] = [
   'top_up', 'gift', 'call_charge', 'rental', 'late_fee', 'expiry_clear', 'refund', 'adjustment', 'order', 'payment', 'early_termination',
 ];
 
@@ -35,34 +37,15 @@ const SYSTEM_ACCOUNT_KIND: Record<SystemAccountCode, string> = {
   prepaid_billed: 'deferred',
 };
 
-export interface TransferInput {
-  idempotencyKey: string;
-  debitAccountId: bigint;
-  creditAccountId: bigint;
-  amountFen: bigint;
+/**
+ * A transfer to post. Its bookedAt (business time; statements group by it) is not part of the idempotency
+ * comparison: a retry computed at another instant is still the same transfer.
+ */
+export interface TransferInput extends NewTransfer {
   kind: TransferKind;
-  tenantId?: bigint | null;
-  callId?: string | null;
-  memo?: string | null;
-  /** business time of the movement (statements group by it); default the time of posting. Not part of the
-   * idempotency comparison: a retry computed at another instant is still the same transfer. */
-  bookedAt?: Date | null;
 }
 
-export type LedgerErrorCode = 'invalid_transfer' | 'idempotency_conflict' | 'overdraw' | 'unknown_account' | 'unknown_bucket';
-
-export class LedgerError extends Error {
-  constructor(
-    readonly code: LedgerErrorCode,
-    message: string,
-    readonly detail: Record<string, unknown> = {},
-  ) {
-    super(message);
-    this.name = 'LedgerError';
-  }
-}
-
-export interface PostResult {
+interface PostResult {
   posted: bigint[];
   duplicates: bigint[];
   results: { id: bigint; duplicate: boolean }[]; // per input transfer, in input order
@@ -71,7 +54,7 @@ export interface PostResult {
 const MAX_KEY_LENGTH = 200;
 
 /** Pure validation of one transfer; throws LedgerError('invalid_transfer') naming the bad field. */
-export function validateTransfer(t: TransferInput): void {
+function validateTransfer(t: TransferInput): void {
   const bad = (field: string, why: string): never => {
     throw new LedgerError('invalid_transfer', `transfer ${JSON.stringify(t.idempotencyKey)}: ${field} ${why}`, { field });
   };
@@ -85,25 +68,14 @@ export function validateTransfer(t: TransferInput): void {
   if (!TRANSFER_KINDS.includes(t.kind)) bad('kind', `must be one of ${TRANSFER_KINDS.join(', ')}`);
 }
 
-interface StoredTransfer {
-  id: bigint;
-  debit_account_id: bigint;
-  credit_account_id: bigint;
-  amount_fen: bigint;
-  kind: string;
-  tenant_id: bigint | null;
-  call_id: string | null;
-  memo: string | null;
-}
-
 function sameContent(t: TransferInput, s: StoredTransfer): boolean {
   return (
-    s.debit_account_id === t.debitAccountId &&
-    s.credit_account_id === t.creditAccountId &&
-    s.amount_fen === t.amountFen &&
+    s.debitAccountId === t.debitAccountId &&
+    s.creditAccountId === t.creditAccountId &&
+    s.amountFen === t.amountFen &&
     s.kind === t.kind &&
-    s.tenant_id === (t.tenantId ?? null) &&
-    s.call_id === (t.callId ?? null) &&
+    s.tenantId === (t.tenantId ?? null) &&
+    s.callId === (t.callId ?? null) &&
     s.memo === (t.memo ?? null)
   );
 }
@@ -111,7 +83,7 @@ function sameContent(t: TransferInput, s: StoredTransfer): boolean {
 /**
  * Post transfers atomically (all or nothing). A transfer whose idempotencyKey was already posted with identical
  * content is a no-op (its id is returned in `duplicates`); with different content it is refused
- * (LedgerError 'idempotency_conflict'). A batch that would take a must_not_overdraw account below zero is refused
+ * (IdempotencyConflictError, a LedgerError of code 'idempotency_conflict'). A batch that would take a must_not_overdraw account below zero is refused
  * (LedgerError 'overdraw'). `posted` and `duplicates` keep input order; `results` has one entry per input.
  *
  * Locking: keys are inserted in sorted order, then account rows are updated in id order, so concurrent batches
@@ -120,60 +92,19 @@ function sameContent(t: TransferInput, s: StoredTransfer): boolean {
 export async function postTransfers(db: Queryable, transfers: TransferInput[]): Promise<PostResult> {
   for (const t of transfers) validateTransfer(t);
   if (transfers.length === 0) return { posted: [], duplicates: [], results: [] };
-  if (db instanceof pg.Pool) return withTransaction(db, (c) => postInTransaction(c, transfers));
-  try {
-    await db.query('savepoint ledger_post');
-  } catch (e) {
-    // 25P01: the client is not in a transaction: make one, so the batch stays all-or-nothing.
-    if ((e as { code?: string }).code !== '25P01') throw e;
-    await db.query('begin');
-    try {
-      const out = await postInTransaction(db, transfers);
-      await db.query('commit');
-      return out;
-    } catch (err) {
-      await db.query('rollback').catch(() => undefined);
-      throw err;
-    }
-  }
-  try {
-    const out = await postInTransaction(db, transfers);
-    await db.query('release savepoint ledger_post');
-    return out;
-  } catch (e) {
-    await db.query('rollback to savepoint ledger_post').catch(() => undefined);
-    throw e;
-  }
+  return atomically(db, 'ledger_post', (c) => postInTransaction(c, transfers));
 }
 
-async function postInTransaction(c: pg.PoolClient, transfers: TransferInput[]): Promise<PostResult> {
+async function postInTransaction(c: PoolClient, transfers: TransferInput[]): Promise<PostResult> {
   const order = transfers.map((_, i) => i).sort((a, b) => (transfers[a]!.idempotencyKey < transfers[b]!.idempotencyKey ? -1 : 1));
-  const col = <T>(f: (t: TransferInput) => T) => order.map((i) => f(transfers[i]!));
   // One statement for the whole batch (the outbox writer posts hundreds at once), rows in key order.
-  let inserted: { id: bigint; idempotency_key: string }[];
-  try {
-    inserted = (
-      await c.query<{ id: bigint; idempotency_key: string }>(
-        `insert into ledger_transfers (idempotency_key, debit_account_id, credit_account_id, amount_fen, kind, tenant_id, call_id, memo, booked_at)
-         select k, d, cr, a, kind, t, call, memo, coalesce(b, now())
-           from unnest($1::text[], $2::int8[], $3::int8[], $4::int8[], $5::text[], $6::int8[], $7::text[], $8::text[], $9::timestamptz[])
-                with ordinality as u(k, d, cr, a, kind, t, call, memo, b, n)
-          order by n
-         on conflict (idempotency_key) do nothing returning id, idempotency_key`,
-        [col((t) => t.idempotencyKey), col((t) => t.debitAccountId.toString()), col((t) => t.creditAccountId.toString()),
-         col((t) => t.amountFen.toString()), col((t) => t.kind), col((t) => (t.tenantId == null ? null : t.tenantId.toString())),
-         col((t) => t.callId ?? null), col((t) => t.memo ?? null), col((t) => t.bookedAt ?? null)],
-      )
-    ).rows;
-  } catch (e) {
-    if ((e as { code?: string }).code === '23503') {
-      throw new LedgerError('unknown_account', `transfers ${transfers.map((t) => JSON.stringify(t.idempotencyKey)).join(', ')}: an account or tenant does not exist`, {
-        keys: transfers.map((t) => t.idempotencyKey),
-      });
-    }
-    throw e;
-  }
-  const newIds = new Map(inserted.map((r) => [r.idempotency_key, r.id]));
+  const inserted = await insertTransfers(c, order.map((i) => transfers[i]!)).catch((e: unknown) => {
+    if ((e as { code?: string }).code !== '23503') throw e;
+    throw new LedgerError('unknown_account', `transfers ${transfers.map((t) => JSON.stringify(t.idempotencyKey)).join(', ')}: an account or tenant does not exist`, {
+      keys: transfers.map((t) => t.idempotencyKey),
+    });
+  });
+  const newIds = new Map(inserted.map((r) => [r.idempotencyKey, r.id]));
   const ids: bigint[] = new Array<bigint>(transfers.length);
   const isNew: boolean[] = new Array<boolean>(transfers.length).fill(false);
   const delta = new Map<bigint, { debit: bigint; credit: bigint }>();
@@ -194,43 +125,8 @@ async function postInTransaction(c: pg.PoolClient, transfers: TransferInput[]): 
       delta.set(acct, d);
     }
   }
-  if (earlier.length > 0) {
-    const prior = new Map(
-      (
-        await c.query<StoredTransfer & { idempotency_key: string }>(
-          `select id, idempotency_key, debit_account_id, credit_account_id, amount_fen, kind, tenant_id, call_id, memo
-             from ledger_transfers where idempotency_key = any($1::text[])`,
-          [earlier.map((i) => transfers[i]!.idempotencyKey)],
-        )
-      ).rows.map((r) => [r.idempotency_key, r]),
-    );
-    for (const i of earlier) {
-      const t = transfers[i]!;
-      const p = prior.get(t.idempotencyKey);
-      if (!p) throw new Error(`ledger: transfer ${t.idempotencyKey} conflicted but cannot be read`);
-      if (!sameContent(t, p)) {
-        throw new LedgerError('idempotency_conflict', `idempotency key ${JSON.stringify(t.idempotencyKey)} was already used for a different transfer (id ${p.id})`, {
-          existingId: p.id,
-        });
-      }
-      ids[i] = p.id;
-    }
-  }
-  for (const acct of [...delta.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))) {
-    const d = delta.get(acct)!;
-    const r = await c.query<{ id: bigint }>(
-      `update ledger_accounts set debits_posted = debits_posted + $2, credits_posted = credits_posted + $3
-        where id = $1 and (not must_not_overdraw or credits_posted + $3 - debits_posted - $2 >= 0)
-        returning id`,
-      [acct.toString(), d.debit.toString(), d.credit.toString()],
-    );
-    if (r.rowCount === 1) continue;
-    const acc = (await c.query<{ code: string; balance: bigint }>('select code, credits_posted - debits_posted as balance from ledger_accounts where id = $1', [acct.toString()])).rows[0];
-    if (!acc) throw new LedgerError('unknown_account', `ledger account ${acct} does not exist`, { accountId: acct });
-    throw new LedgerError('overdraw', `account ${acc.code} has ${acc.balance} fen; this batch would debit ${d.debit - d.credit} fen net`, {
-      accountId: acct, balanceFen: acc.balance, netDebitFen: d.debit - d.credit,
-    });
-  }
+  if (earlier.length > 0) await matchEarlier(c, transfers, earlier, ids);
+  await applyDeltas(c, delta);
   return {
     posted: ids.filter((_, i) => isNew[i]),
     duplicates: ids.filter((_, i) => !isNew[i]),
@@ -238,19 +134,33 @@ async function postInTransaction(c: pg.PoolClient, transfers: TransferInput[]): 
   };
 }
 
-async function getOrCreateAccount(
-  db: Queryable,
-  a: { code: string; kind: string; tenantId: bigint | null; bucketId: bigint | null; mustNotOverdraw: boolean },
-): Promise<bigint> {
-  const ins = await db.query<{ id: bigint }>(
-    `insert into ledger_accounts (code, kind, tenant_id, bucket_id, must_not_overdraw) values ($1, $2, $3, $4, $5)
-     on conflict do nothing returning id`,
-    [a.code, a.kind, a.tenantId?.toString() ?? null, a.bucketId?.toString() ?? null, a.mustNotOverdraw],
-  );
-  if (ins.rows[0]) return ins.rows[0].id;
-  const sel = await db.query<{ id: bigint }>('select id from ledger_accounts where code = $1', [a.code]);
-  if (!sel.rows[0]) throw new Error(`ledger account ${a.code} could not be created`);
-  return sel.rows[0].id;
+/** Keys posted before: the same content is that transfer (its id goes into ids); other content is refused. */
+async function matchEarlier(c: PoolClient, transfers: TransferInput[], earlier: number[], ids: bigint[]): Promise<void> {
+  const prior = await transfersByKey(c, earlier.map((i) => transfers[i]!.idempotencyKey));
+  for (const i of earlier) {
+    const t = transfers[i]!;
+    const p = prior.get(t.idempotencyKey);
+    if (!p) throw new Error(`ledger: transfer ${t.idempotencyKey} conflicted but cannot be read`);
+    if (!sameContent(t, p)) {
+      throw new IdempotencyConflictError(t.idempotencyKey, `idempotency key ${JSON.stringify(t.idempotencyKey)} was already used for a different transfer (id ${p.id})`, {
+        existingId: p.id,
+      });
+    }
+    ids[i] = p.id;
+  }
+}
+
+/** Each account's net change once, in id order (no deadlock between batches); an overdraw refuses the batch. */
+async function applyDeltas(c: PoolClient, delta: Map<bigint, { debit: bigint; credit: bigint }>): Promise<void> {
+  for (const acct of [...delta.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))) {
+    const d = delta.get(acct)!;
+    if (await addToAccount(c, acct, d.debit, d.credit)) continue;
+    const acc = await accountState(c, acct);
+    if (!acc) throw new LedgerError('unknown_account', `ledger account ${acct} does not exist`, { accountId: acct });
+    throw new LedgerError('overdraw', `account ${acc.code} has ${acc.balanceFen} fen; this batch would debit ${d.debit - d.credit} fen net`, {
+      accountId: acct, balanceFen: acc.balanceFen, netDebitFen: d.debit - d.credit,
+    });
+  }
 }
 
 /** The account of a system party (cash, revenue, ...), created on first use. */
@@ -262,12 +172,12 @@ export async function systemAccount(db: Queryable, code: SystemAccountCode): Pro
 
 /** The ledger account of a balance bucket (code tenant:<t>:bucket:<b>, never overdrawn), created on first use. */
 export async function bucketAccount(db: Queryable, bucketId: bigint): Promise<bigint> {
-  const b = (await db.query<{ tenant_id: bigint }>('select tenant_id from balance_buckets where id = $1', [bucketId.toString()])).rows[0];
-  if (!b) throw new LedgerError('unknown_bucket', `balance bucket ${bucketId} does not exist`, { bucketId });
+  const tenantId = await bucketOwner(db, bucketId);
+  if (tenantId === null) throw new LedgerError('unknown_bucket', `balance bucket ${bucketId} does not exist`, { bucketId });
   return getOrCreateAccount(db, {
-    code: `tenant:${b.tenant_id}:bucket:${bucketId}`,
+    code: `tenant:${tenantId}:bucket:${bucketId}`,
     kind: 'tenant_bucket',
-    tenantId: b.tenant_id,
+    tenantId,
     bucketId,
     mustNotOverdraw: true,
   });
@@ -281,42 +191,9 @@ export async function tenantReceivableAccount(db: Queryable, tenantId: bigint): 
   return getOrCreateAccount(db, { code: `tenant:${tenantId}:receivable`, kind: 'receivable', tenantId, bucketId: null, mustNotOverdraw: false });
 }
 
-export interface BucketBalance {
-  bucketId: bigint;
-  kind: 'paid' | 'gift';
-  validFrom: Date;
-  expiresAt: Date | null;
-  balanceFen: bigint;
-}
-
-/** A tenant's buckets with their balances from the ledger (0 for a bucket never credited), oldest first. */
-export async function tenantBuckets(db: Queryable, tenantId: bigint): Promise<BucketBalance[]> {
-  const { rows } = await db.query<{ id: bigint; kind: 'paid' | 'gift'; valid_from: Date; expires_at: Date | null; balance: bigint }>(
-    `select b.id, b.kind, b.valid_from, b.expires_at, coalesce(a.credits_posted - a.debits_posted, 0)::int8 as balance
-       from balance_buckets b left join ledger_accounts a on a.bucket_id = b.id
-      where b.tenant_id = $1 order by b.id`,
-    [tenantId.toString()],
-  );
-  return rows.map((r) => ({ bucketId: r.id, kind: r.kind, validFrom: r.valid_from, expiresAt: r.expires_at, balanceFen: r.balance }));
-}
-
 /** Balance of one account from its posted totals (credits - debits). */
 export async function accountBalance(db: Queryable, accountId: bigint): Promise<bigint> {
-  const r = (await db.query<{ b: bigint }>('select (credits_posted - debits_posted)::int8 as b from ledger_accounts where id = $1', [accountId.toString()])).rows[0];
-  if (!r) throw new LedgerError('unknown_account', `ledger account ${accountId} does not exist`, { accountId });
-  return r.b;
-}
-
-/**
- * Accounts whose posted totals differ from the sum of their transfers (should be none; reconcile and tests
- * check it).
- */
-export async function inconsistentAccounts(db: Queryable): Promise<{ accountId: bigint; code: string; postedFen: bigint; transfersFen: bigint }[]> {
-  const { rows } = await db.query<{ id: bigint; code: string; posted: bigint; summed: bigint }>(
-    `select a.id, a.code, (a.credits_posted - a.debits_posted)::int8 as posted,
-            (coalesce((select sum(amount_fen) from ledger_transfers where credit_account_id = a.id), 0)
-           - coalesce((select sum(amount_fen) from ledger_transfers where debit_account_id = a.id), 0))::int8 as summed
-       from ledger_accounts a`,
-  );
-  return rows.filter((r) => r.posted !== r.summed).map((r) => ({ accountId: r.id, code: r.code, postedFen: r.posted, transfersFen: r.summed }));
+  const b = await accountBalanceOf(db, accountId);
+  if (b === null) throw new LedgerError('unknown_account', `ledger account ${accountId} does not exist`, { accountId });
+  return b;
 }

@@ -21,7 +21,7 @@ import type { MediaLease, MediaPool } from './pool.js';
 import { promptFile, type Language, type PromptName } from './prompts.js';
 import { audioTarget, originOf, withOrigin } from './sdp.js';
 
-export interface AnnouncerOptions {
+interface AnnouncerOptions {
   pool: MediaPool;
   promptsDir: string;
   timeoutMs: number;
@@ -29,7 +29,7 @@ export interface AnnouncerOptions {
   logger: Logger;
 }
 
-export interface RefusalAnnouncement {
+interface RefusalAnnouncement {
   req: SrfRequest;
   res: SrfResponse;
   prompt: PromptName;
@@ -37,7 +37,7 @@ export interface RefusalAnnouncement {
   log: Logger;
 }
 
-export interface WarningAnnouncement {
+interface WarningAnnouncement {
   /** A leg (the caller, who hears it) and B leg (whose SDP the caller's media returns to) */
   uas: Dialog;
   uac: Dialog;

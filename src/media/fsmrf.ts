@@ -59,7 +59,7 @@ const MediaServer = require('drachtio-fsmrf/lib/mediaserver') as MediaServerCtor
 const Mrf = require('drachtio-fsmrf') as MrfCtor;
 
 /** End an event-socket connection and its built-in reconnection for good. */
-export function stopEsl(conn: EslConnection): void {
+function stopEsl(conn: EslConnection): void {
   conn.closing = true;
   if (conn.reconnectVars?.retryTimer) clearTimeout(conn.reconnectVars.retryTimer);
   if (conn.reconnectVars) conn.reconnectVars.retryTimer = null;
@@ -78,7 +78,7 @@ export function closeMediaServer(ms: FsMediaServer): void {
   stopEsl(conn);
 }
 
-export interface ConnectOptions {
+interface ConnectOptions {
   listenAddress: string;
   advertisedAddress?: string;
   timeoutMs: number;

@@ -26,7 +26,7 @@ export interface Media {
 }
 
 /** The SIP servers the app is connected to (src/sip/servers.ts SipServers), or one srf. */
-export type SipVia = TypedSrf | { pick(): { srf: TypedSrf } | null };
+type SipVia = TypedSrf | { pick(): { srf: TypedSrf } | null };
 
 /**
  * drachtio-fsmrf sends its INVITEs to FreeSWITCH with the srf it was given; with several drachtio servers that is
@@ -42,7 +42,7 @@ function srfFor(via: SipVia): TypedSrf {
   return { createUAC } as unknown as TypedSrf;
 }
 
-export interface StartMediaOptions {
+interface StartMediaOptions {
   /** The embedded edge's source allow-list: the media servers' addresses go into its 'media' group. */
   sources?: { set(group: string, entries: readonly string[]): string[] } | null;
 }

@@ -34,7 +34,7 @@ export interface MediaPool {
   close(): Promise<void>;
 }
 
-export interface MediaPoolOptions {
+interface MediaPoolOptions {
   srf: TypedSrf;
   servers: string[];
   listenAddress: string;

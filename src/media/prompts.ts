@@ -15,7 +15,7 @@ export const LANGUAGES: readonly Language[] = ['zh', 'en'];
 export const DEFAULT_LANGUAGE: Language = 'zh';
 
 /** The default prompts folder (generated, not committed). */
-export function defaultPromptsDir(): string {
+function defaultPromptsDir(): string {
   return projectPath('prompts');
 }
 

@@ -5,7 +5,7 @@
  * the next version, and so does the callee's SDP when the caller's media goes back to the callee.
  */
 
-export interface Origin {
+interface Origin {
   username: string;
   sessionId: string;
   version: bigint;

@@ -10,8 +10,7 @@
  */
 import { Decimal } from 'decimal.js';
 
-export const CURRENCY = 'CNY';
-export const FEN_PER_CNY = 100;
+const FEN_PER_CNY = 100;
 
 /** "11000.00" → 1100000n. Refuses more than 2 decimals, signs other than a leading '-', and non-numbers. */
 export function cnyToFen(text: string): bigint {

@@ -7,9 +7,8 @@ import { fenToCny } from '../money/units.js';
 import { wallClock } from '../calendar/zone.js';
 
 export type NoticeLanguage = 'zh' | 'en';
-export const NOTICE_LANGUAGES: readonly NoticeLanguage[] = ['zh', 'en'];
 
-export interface NoticeText {
+interface NoticeText {
   subject: string;
   /** body of the e-mail */
   text: string;
@@ -17,7 +16,7 @@ export interface NoticeText {
   sms: string;
 }
 
-export interface NoticeContext {
+interface NoticeContext {
   kind: string;
   tenantCode: string;
   legalName: string;

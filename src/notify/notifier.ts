@@ -19,13 +19,15 @@
 import { createTransport, type Transporter } from 'nodemailer';
 import type { ConnectionOptions } from 'node:tls';
 import type { Config } from '../config/config.js';
-import { withTransaction, type Pool, type PoolClient } from '../db/pool.js';
+import type { Pool, PoolClient } from '../db/pool.js';
+import { withTransaction } from '../db/tx.js';
 import { metrics } from '../observability/metrics.js';
+import { takeDueNotice, updateNoticeDelivery, type DueNotice } from '../store/notices.js';
 import type { Logger } from '../util/logger.js';
-import { renderNotice, type NoticeLanguage } from './messages.js';
+import { renderNotice } from './messages.js';
 import { afterAttempt, noProvider, parseWebhookUrl, smsBody, smsStatusFailure, smtpFailure, webhookBody, type Channel, type Failure, type Outcome, type RowUpdate } from './policy.js';
 
-export interface DeliveryDeps {
+interface DeliveryDeps {
   pool: Pool;
   logger: Logger;
   fetchImpl?: typeof fetch;
@@ -39,20 +41,7 @@ export interface DeliveryDeps {
   concurrency?: number;
 }
 
-export type DeliveryResult = Record<Outcome, number>;
-
-interface DueRow {
-  id: bigint;
-  kind: string;
-  channel: Channel;
-  payload: Record<string, unknown>;
-  attempts: number;
-  created_at: Date;
-  code: string;
-  legal_name: string;
-  language: NoticeLanguage;
-  notify_webhook: string | null;
-}
+type DeliveryResult = Record<Outcome, number>;
 
 /** nodemailer transport of one deliverPending call (created at the first e-mail, closed at the end). */
 type MailerRef = { get(): Transporter };
@@ -104,27 +93,15 @@ export async function deliverPending(deps: DeliveryDeps): Promise<DeliveryResult
 
 /** Lock one due row (skipping rows other senders hold), deliver it, store its new state; null when none is due. */
 async function takeAndDeliver(c: PoolClient, at: Date, deps: DeliveryDeps, mail: MailerRef): Promise<{ channel: Channel; outcome: Outcome } | null> {
-  const row = (await c.query<DueRow>(
-    `select n.id, n.kind, n.channel, n.payload, n.attempts, n.created_at, t.code, t.legal_name, t.notify_webhook,
-            coalesce(t.notify_language, t.announcement_language) as language
-       from notifications n join tenants t on t.id = n.tenant_id
-      where n.sent_at is null and n.next_attempt_at <= $1
-      order by n.next_attempt_at, n.id
-      limit 1
-      for update of n skip locked`,
-    [at],
-  )).rows[0];
+  const row = await takeDueNotice(c, at);
   if (!row) return null;
   const u = await deliverOne(row, at, deps, mail);
-  await c.query(
-    'update notifications set attempts = $2, error = $3, sent_at = $4, next_attempt_at = $5, failed_at = $6 where id = $1',
-    [row.id.toString(), u.attempts, u.error, u.sentAt, u.nextAttemptAt, u.failedAt],
-  );
+  await updateNoticeDelivery(c, row.id, u);
   return { channel: row.channel, outcome: u.outcome };
 }
 
-async function deliverOne(row: DueRow, at: Date, deps: DeliveryDeps, mail: MailerRef): Promise<RowUpdate> {
-  const log = deps.logger.child({ notificationId: row.id.toString(), tenant: row.code, kind: row.kind, channel: row.channel });
+async function deliverOne(row: DueNotice, at: Date, deps: DeliveryDeps, mail: MailerRef): Promise<RowUpdate> {
+  const log = deps.logger.child({ notificationId: row.id.toString(), tenant: row.tenantCode, kind: row.kind, channel: row.channel });
   const n = deps.config.notify;
   const max = n.maxAttempts;
   switch (row.channel) {
@@ -137,7 +114,7 @@ async function deliverOne(row: DueRow, at: Date, deps: DeliveryDeps, mail: Maile
         return u;
       }
       const words = renderNotice({
-        kind: row.kind, tenantCode: row.code, legalName: row.legal_name, payload: row.payload, language: row.language,
+        kind: row.kind, tenantCode: row.tenantCode, legalName: row.legalName, payload: row.payload, language: row.language,
         timeZone: deps.config.service.timezone, notificationId: row.id.toString(),
       });
       const failure = !to
@@ -156,11 +133,11 @@ async function deliverOne(row: DueRow, at: Date, deps: DeliveryDeps, mail: Maile
       log.warn({ payload: row.payload }, 'tenant notice (the tenant has no e-mail, SMS or webhook configured)');
       return afterAttempt(row.attempts, null, at, max);
     case 'webhook': {
-      const target = parseWebhookUrl(row.notify_webhook);
+      const target = parseWebhookUrl(row.notifyWebhook);
       const error = 'error' in target
         ? target.error
         : await postWebhook(deps.fetchImpl ?? fetch, target.url, webhookBody({
-          id: row.id, tenantCode: row.code, kind: row.kind, createdAt: row.created_at, payload: row.payload,
+          id: row.id, tenantCode: row.tenantCode, kind: row.kind, createdAt: row.createdAt, payload: row.payload,
         }), row.id.toString(), deps.config.notify.webhookTimeoutMs);
       const u = afterAttempt(row.attempts, error, at, max);
       if (u.outcome === 'sent') log.info({ attempts: u.attempts }, 'tenant notice delivered by webhook');

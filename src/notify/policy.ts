@@ -1,12 +1,12 @@
 /**
  * Pure rules of delivering tenant notices (no I/O): which webhook URLs are acceptable, the retry schedule, the
- * webhook body, and the row state after an attempt. src/notify/notifier.ts does the SQL and HTTP.
+ * webhook body, and the row state after an attempt. src/notify/notifier.ts does the sending (its SQL: src/store/notices.ts).
  */
 
 export type Channel = 'email' | 'sms' | 'webhook' | 'log';
 export type Outcome = 'sent' | 'retry' | 'failed' | 'no_provider';
 
-export const RETRY_BASE_MS = 60_000;
+const RETRY_BASE_MS = 60_000;
 export const RETRY_MAX_MS = 6 * 3_600_000;
 const MAX_ERROR_CHARS = 500;
 

@@ -5,13 +5,13 @@
  * `maxKeys` distinct keys in one interval, further keys are counted together without being remembered. Metrics
  * stay per request; only the log is summarised. No timers or I/O here: the caller drains it on its own interval.
  */
-export interface SummaryLine {
+interface SummaryLine {
   key: string;
   /** events of this key in the interval that were not logged on their own */
   suppressed: number;
 }
 
-export interface Drained {
+interface Drained {
   lines: SummaryLine[]; // keys with suppressed events, in first-seen order
   /** events of keys beyond maxKeys (not remembered, not logged on their own) */
   overflow: number;

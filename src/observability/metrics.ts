@@ -18,7 +18,6 @@ collectDefaultMetrics({ register: registry });
 const latencyBuckets = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
 /** result label values of softswitch_calls_total */
-export type CallResultLabel = 'answered' | 'rejected' | 'failed' | 'canceled';
 /** reason label values for rejected calls */
 export type RejectReasonLabel =
   | 'no_balance' | 'caller_id' | 'limit' | 'no_route' | 'ingress' | 'store_down' | 'tenant' | 'blocked'

@@ -1,13 +1,10 @@
 /**
  * Ready-made readiness probes: the stores, and drachtio from the events of the app's srf connection. The outbox consumer registers its own: readiness.add('outbox', () => consumer.alive()).
  */
-import { metrics } from './metrics.js';
+import { ping } from '../db/pool.js';
 
-export interface Pingable {
+interface Pingable {
   ping(): Promise<string>;
-}
-export interface Queryable {
-  query(sql: string): Promise<unknown>;
 }
 
 /** Redis is up when PING answers PONG. */
@@ -20,12 +17,12 @@ export function redisProbe(redis: Pingable): () => Promise<boolean> {
  * /metrics are hit, the database sees at most one probe query per `minIntervalMs`: callers within that time share
  * the last answer (or the query in flight), so a scrape storm or a load balancer cannot load the system of record.
  */
-export function postgresProbe(db: Queryable, minIntervalMs = 1000): () => Promise<boolean> {
+export function postgresProbe(db: Parameters<typeof ping>[0], minIntervalMs = 1000): () => Promise<boolean> {
   let last: { at: number; result: Promise<boolean> } | null = null;
   return () => {
     const now = Date.now();
     if (last && now - last.at < minIntervalMs) return last.result;
-    const result = db.query('select 1').then(() => true);
+    const result = ping(db).then(() => true);
     result.catch(() => undefined); // shared callers handle it; never an unhandled rejection
     last = { at: now, result };
     return result;
@@ -33,7 +30,7 @@ export function postgresProbe(db: Queryable, minIntervalMs = 1000): () => Promis
 }
 
 /** The connection events of a drachtio-srf instance (its `connect` carries an error when authentication failed). */
-export interface SrfConnection {
+interface SrfConnection {
   on(event: 'connect', fn: (err?: unknown) => void): unknown;
   on(event: 'close' | 'reconnecting', fn: () => void): unknown;
 }

@@ -7,7 +7,7 @@
  */
 import { metrics } from './metrics.js';
 
-export type Probe = () => Promise<boolean> | boolean;
+type Probe = () => Promise<boolean> | boolean;
 
 export interface ReadinessReport {
   ready: boolean;

@@ -2,7 +2,7 @@
  * Deltas of cumulative counters over a sliding time window, from snapshots taken when Prometheus scrapes.
  * Pure (the caller passes the clock), so the ASR and CPS gauges are testable without waiting.
  */
-export interface WindowDelta {
+interface WindowDelta {
   /** seconds between the baseline snapshot and now (0 on the very first observation at the same instant) */
   seconds: number;
   /** current value minus baseline value, per counter */

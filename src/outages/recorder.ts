@@ -8,9 +8,9 @@
 import type { Pool } from '../db/pool.js';
 import type { Logger } from '../util/logger.js';
 import type { GatewayChange } from '../sip/gateways.js';
-import { applyGatewayChange } from './log.js';
+import { applyGatewayChange } from '../store/outages.js';
 
-export interface OutageRecorder {
+interface OutageRecorder {
   record(change: GatewayChange): void;
   /** Resolves when everything queued so far is written (or the recorder is closed). */
   flush(): Promise<void>;

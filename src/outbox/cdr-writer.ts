@@ -6,22 +6,19 @@
  * The batch is all or nothing: when PostgreSQL refuses one event, the consumer writes them one by one to find it.
  */
 import type { Pool, PoolClient } from '../db/pool.js';
-import { withTransaction } from '../db/pool.js';
+import { withTransaction } from '../db/tx.js';
+import { LedgerError } from '../ledger/errors.js';
+import { callChargeKey, refundIdOf } from '../ledger/keys.js';
 import { bucketAccount, postTransfers, systemAccount, type SystemAccountCode, type TransferInput } from '../ledger/ledger.js';
-import type { CdrRecord } from '../cdr/types.js';
+import { bucketOwners } from '../store/buckets.js';
+import { ensureCdrPartition as createPartition, insertCdrs } from '../store/cdrs.js';
+import { insertGuards } from '../store/outbox.js';
+import { EventRejected } from './errors.js';
 import type { Logger } from '../util/logger.js';
 import { metrics, timed } from '../observability/metrics.js';
 import { isBucketEvent, type BucketEvent, type CallEvent, type OutboxEvent } from './event.js';
 
 export type WriteOutcome = 'written' | 'duplicate';
-
-/** Thrown for an event whose content contradicts the database (permanent: the consumer dead-letters it). */
-export class EventRejected extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'EventRejected';
-  }
-}
 
 const knownMonths = new WeakMap<Pool, Set<string>>();
 
@@ -42,41 +39,13 @@ async function ensureCdrPartition(pool: Pool, inviteAt: number): Promise<void> {
   if (known.has(month)) return;
   const at = new Date(inviteAt).toISOString();
   try {
-    await pool.query('select ensure_cdr_partitions($1::timestamptz, 1)', [at]);
+    await createPartition(pool, at);
   } catch {
     // two writers creating the same partition at once: the loser fails (42P07 or a pg_type 23505) and the
     // partition exists now, which a second call sees
-    await pool.query('select ensure_cdr_partitions($1::timestamptz, 1)', [at]);
+    await createPartition(pool, at);
   }
   known.add(month);
-}
-
-const CDR_COLUMNS = [
-  'call_id', 'invite_at', 'tenant_id', 'a_call_id', 'b_call_id', 'caller', 'callee', 'ingress_trunk', 'gateway',
-  'ring_at', 'answer_at', 'end_at', 'billable_seconds', 'duration_ms', 'rate_plan_id', 'rate_prefix', 'price_per_minute',
-  'initial_increment', 'subsequent_increment', 'connect_fee', 'minimum_seconds', 'rounding', 'charge_fen', 'sip_status',
-  'result', 'reject_reason', 'disconnect_side', 'disconnect_reason', 'instance_id',
-] as const;
-// one multi-row insert per batch: each column is an array, element types as in cdrs
-const CDR_TYPES = [
-  'text', 'timestamptz', 'int8', 'text', 'text', 'text', 'text', 'text', 'text',
-  'timestamptz', 'timestamptz', 'timestamptz', 'int4', 'int8', 'int8', 'text', 'numeric',
-  'int4', 'int4', 'numeric', 'int4', 'text', 'int8', 'int4',
-  'text', 'text', 'text', 'text', 'text',
-] as const;
-const CDR_INSERT = `insert into cdrs (${CDR_COLUMNS.join(', ')}) select * from unnest(${CDR_TYPES.map((t, i) => `$${i + 1}::${t}[]`).join(', ')})`;
-
-const ts = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-
-function cdrValues(c: CdrRecord): unknown[] {
-  const r = c.rate;
-  return [
-    c.callId, ts(c.inviteAt), c.tenantId, c.aCallId, c.bCallId, c.caller, c.callee, c.ingressTrunk, c.gateway,
-    ts(c.ringAt), ts(c.answerAt), ts(c.endAt), c.billableSeconds, String(c.durationMs), r?.ratePlanId ?? null, r?.prefix ?? null,
-    r?.pricePerMinute ?? null, r?.initialIncrement ?? null, r?.subsequentIncrement ?? null, r?.connectFee ?? null,
-    r?.minimumSeconds ?? null, r?.rounding ?? null, c.chargeFen, c.sipStatus, c.result, c.rejectReason, c.disconnectSide,
-    c.disconnectReason, c.instanceId,
-  ];
 }
 
 /**
@@ -99,8 +68,7 @@ class Lookup {
   async owners(bucketIds: string[]): Promise<void> {
     const unknown = [...new Set(bucketIds.filter((b) => !this.cache.owners.has(b) && !this.found.owners.has(b)))];
     if (unknown.length === 0) return;
-    const { rows } = await this.c.query<{ id: bigint; tenant_id: bigint }>('select id, tenant_id from balance_buckets where id = any($1::int8[])', [unknown]);
-    for (const r of rows) this.found.owners.set(r.id.toString(), r.tenant_id.toString());
+    for (const r of await bucketOwners(this.c, unknown)) this.found.owners.set(r.bucketId, r.tenantId);
   }
 
   /** The buckets debited must belong to the event's tenant: a charge never moves between tenants. */
@@ -140,7 +108,7 @@ async function callTransfers(look: Lookup, ev: CallEvent): Promise<TransferInput
   const out: TransferInput[] = [];
   for (const d of ev.debits) {
     out.push({
-      idempotencyKey: `call:${ev.cdr.callId}:${d.bucketId}`,
+      idempotencyKey: callChargeKey(ev.cdr.callId, d.bucketId),
       debitAccountId: await look.bucket(d.bucketId),
       creditAccountId: revenue,
       amountFen: d.amountFen,
@@ -167,12 +135,12 @@ async function bucketTransfers(look: Lookup, ev: BucketEvent): Promise<TransferI
     amountFen: ev.amountFen,
     kind: refund ? 'refund' : 'expiry_clear',
     tenantId: BigInt(ev.tenantId),
-    memo: refund ? `paid balance refunded (refund ${ev.eventId.split(':')[1]}, art. 5.3)` : 'bucket expired',
+    memo: refund ? `paid balance refunded (refund ${refundIdOf(ev.eventId)}, art. 5.3)` : 'bucket expired',
     bookedAt: new Date(ev.at),
   }];
 }
 
-export interface BatchItem {
+interface BatchItem {
   event: OutboxEvent;
   streamId: string;
 }
@@ -197,21 +165,12 @@ export async function writeEvents(pool: Pool, items: BatchItem[], log?: Logger):
     // Guard rows in event-id order: concurrent writers of overlapping batches wait on each other's rows in the same
     // order (no deadlock), and a writer that waited sees the other's rows as duplicates once it commits.
     const sorted = [...items].sort((a, b) => (a.event.eventId < b.event.eventId ? -1 : a.event.eventId > b.event.eventId ? 1 : 0));
-    const guard = await c.query<{ event_id: string }>(
-      `insert into processed_events (event_id, stream_id)
-       select e, s from unnest($1::text[], $2::text[]) with ordinality as u(e, s, n) order by n
-       on conflict (event_id) do nothing returning event_id`,
-      [sorted.map((i) => i.event.eventId), sorted.map((i) => i.streamId)],
-    );
-    const fresh = new Set(guard.rows.map((r) => r.event_id));
+    const fresh = await insertGuards(c, sorted.map((i) => ({ eventId: i.event.eventId, streamId: i.streamId })));
     // an id twice in this batch: the first item writes it, the second is a duplicate
     const outcomes = items.map((it): WriteOutcome => (fresh.delete(it.event.eventId) ? 'written' : 'duplicate'));
     const written = items.filter((_, i) => outcomes[i] === 'written').map((it) => it.event);
     const calls = written.filter((ev): ev is CallEvent => !isBucketEvent(ev));
-    if (calls.length > 0) {
-      const rows = calls.map((ev) => cdrValues(ev.cdr));
-      await c.query(CDR_INSERT, CDR_COLUMNS.map((_, col) => rows.map((r) => r[col])));
-    }
+    if (calls.length > 0) await insertCdrs(c, calls.map((ev) => ev.cdr));
     await look.owners(written.flatMap((ev) => (isBucketEvent(ev) ? [ev.bucketId] : ev.debits.map((d) => d.bucketId))));
     const transfers: TransferInput[] = [];
     for (const ev of written) transfers.push(...(isBucketEvent(ev) ? await bucketTransfers(look, ev) : await callTransfers(look, ev)));
@@ -224,8 +183,7 @@ export async function writeEvents(pool: Pool, items: BatchItem[], log?: Logger):
     try {
       return { outcomes: await write() };
     } catch (e) {
-      const name = (e as Error | undefined)?.name;
-      if (name === 'LedgerError' || name === 'EventRejected') return { refused: e };
+      if (e instanceof LedgerError || e instanceof EventRejected) return { refused: e };
       throw e;
     }
   });

@@ -1,6 +1,6 @@
 /**
  * Outbox consumer: moves settled-call and bucket-expiry events from the Redis outbox streams (one per key shard,
- * keys.ts) into PostgreSQL, exactly once (contract 3), in batches.
+ * keys.ts) into PostgreSQL, exactly once, in batches.
  *
  * Per round: this consumer's own pending entries (after a failure), entries of dead consumers (XAUTOCLAIM after
  * claimIdleMs), then new entries, of every shard. Poison events go to their shard's dead-letter stream with the

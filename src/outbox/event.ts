@@ -1,12 +1,12 @@
 /**
- * Outbox events (contract 3): the JSON in field `event` of each entry of the Redis stream `outbox`.
+ * Outbox events (docs/outbox.md): the JSON in field `event` of each entry of the Redis stream `outbox`.
  * parseOutboxEvent is pure: it turns raw text into a typed event or a reason why it is poison. Everything the
  * writer relies on is checked here (ids are decimal, money is integer fen, debits add up to the charge), so a bad
  * event is dead-lettered with a clear reason instead of failing half-way through a PostgreSQL transaction.
  */
 import { CDR_TEXT_MAX, type AppliedRate, type CallResult, type CdrRecord, type DisconnectSide } from '../cdr/types.js';
 
-export interface Debit {
+interface Debit {
   bucketId: string;
   amountFen: bigint;
 }
@@ -20,7 +20,7 @@ export interface CallEvent {
   debits: Debit[];
 }
 
-export interface BucketExpiredEvent {
+interface BucketExpiredEvent {
   eventId: string; // expire:<bucketId>:<seq>
   type: 'bucket.expired';
   at: number;
@@ -30,7 +30,7 @@ export interface BucketExpiredEvent {
 }
 
 /** Paid balance refunded (contract art. 5.3; src/charging/lua/refund.lua): bucket → cash, kind 'refund'. */
-export interface BucketRefundedEvent {
+interface BucketRefundedEvent {
   eventId: string; // refund:<refundId>:<bucketId>
   type: 'bucket.refunded';
   at: number;
@@ -47,7 +47,7 @@ export function isBucketEvent(ev: OutboxEvent): ev is BucketEvent {
   return ev.type === 'bucket.expired' || ev.type === 'bucket.refunded';
 }
 
-export type ParseResult = { ok: true; event: OutboxEvent } | { ok: false; reason: string };
+type ParseResult = { ok: true; event: OutboxEvent } | { ok: false; reason: string };
 
 const ID = /^[1-9][0-9]{0,18}$/;
 const FEN = /^(0|[1-9][0-9]{0,17})$/; // < 10^18 fen: fits int8 with room for sums

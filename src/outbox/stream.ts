@@ -2,7 +2,7 @@
  * The Redis side of the outbox consumer: one stream per key shard (`{s<k>}:outbox`, keys.ts), each read in consumer
  * group `ledger-writer` (own pending entries, stale entries of dead consumers, new entries), acknowledging,
  * dead-lettering (`{s<k>}:outbox:dead`), trimming and measuring the backlog. Every Lua step here touches the keys of
- * one shard only (one slot in Redis Cluster). Key names are relative to the connection's keyPrefix (contract 3).
+ * one shard only (one slot in Redis Cluster). Key names are relative to the connection's keyPrefix.
  */
 import type { KeyLayout } from '../charging/keys.js';
 import { isCluster, type RedisClient } from '../charging/redis.js';
@@ -111,7 +111,7 @@ export function idTime(id: string): number {
   return Number(id.slice(0, id.indexOf('-')));
 }
 
-export interface ShardStats {
+interface ShardStats {
   shard: number;
   pending: number; // delivered to a consumer, not acknowledged
   undelivered: number; // not yet delivered to any consumer

@@ -7,8 +7,8 @@
 import { open } from 'node:fs/promises';
 import { parse, CsvError } from 'csv-parse';
 import type { Readable } from 'node:stream';
-import type { Pool } from '../db/pool.js';
-import type { Queryable } from '../ledger/ledger.js';
+import type { Queryable } from '../db/tx.js';
+import { deckPage, deleteDeck, insertRatePlan, ratePlanIdByName, upsertDeckEntries } from '../store/rates.js';
 import { checkHeader, parseRateRow, rowKey, RATE_COLUMNS, type RateColumn, type RateRow, type RowError } from './validate.js';
 
 export const PROGRESS_EVERY = 10_000;
@@ -28,7 +28,7 @@ export interface ImportResult {
 
 type Progress = (message: string) => void;
 
-export interface ParsedDeck {
+interface ParsedDeck {
   rows: RateRow[];
   errors: RowError[];
   errorCount: number;
@@ -93,7 +93,7 @@ export async function readRateCsv(source: string | Readable, progress: Progress 
 
 export const RATE_PLAN_NAME = /^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$/;
 
-export interface DeckOptions {
+interface DeckOptions {
   plan: string;
   createPlan: boolean;
   replace: boolean;
@@ -108,29 +108,18 @@ export async function writeRateDeck(c: Queryable, parsed: ParsedDeck, opts: Deck
   if (parsed.errorCount > 0) throw new RangeError('a deck with bad rows is never written');
   const progress = opts.progress ?? (() => undefined);
   const base = { plan: opts.plan, rows: parsed.total, errors: parsed.errors, errorCount: parsed.errorCount };
-  let plan = (await c.query<{ id: bigint }>('select id from rate_plans where name = $1 for update', [opts.plan])).rows[0];
+  let planId = await ratePlanIdByName(c, opts.plan, { forUpdate: true });
   let created = false;
-  if (!plan) {
+  if (planId === null) {
     if (!opts.createPlan) throw new RangeError(`no rate plan ${JSON.stringify(opts.plan)} (use --create-plan to create it; over HTTP ?create=true)`);
-    plan = (await c.query<{ id: bigint }>('insert into rate_plans (name) values ($1) returning id', [opts.plan])).rows[0]!;
+    planId = await insertRatePlan(c, opts.plan);
     created = true;
   }
-  const replaced = opts.replace ? ((await c.query('delete from rate_deck_entries where rate_plan_id = $1', [plan.id.toString()])).rowCount ?? 0) : 0;
+  const replaced = opts.replace ? await deleteDeck(c, planId) : 0;
   let imported = 0;
   for (let i = 0; i < parsed.rows.length; i += INSERT_BATCH) {
     const batch = parsed.rows.slice(i, i + INSERT_BATCH);
-    await c.query(
-      `insert into rate_deck_entries (rate_plan_id, prefix, destination, price_per_minute, initial_increment, subsequent_increment,
-                                      connect_fee, minimum_seconds, effective_from, effective_to)
-       select $1, * from unnest($2::text[], $3::text[], $4::numeric[], $5::int[], $6::int[], $7::numeric[], $8::int[], $9::timestamptz[], $10::timestamptz[])
-       on conflict (rate_plan_id, prefix, effective_from) do update set destination = excluded.destination,
-         price_per_minute = excluded.price_per_minute, initial_increment = excluded.initial_increment,
-         subsequent_increment = excluded.subsequent_increment, connect_fee = excluded.connect_fee,
-         minimum_seconds = excluded.minimum_seconds, effective_to = excluded.effective_to`,
-      [plan.id.toString(), batch.map((r) => r.prefix), batch.map((r) => r.destination), batch.map((r) => r.pricePerMinute),
-       batch.map((r) => r.initialIncrement), batch.map((r) => r.subsequentIncrement), batch.map((r) => r.connectFee),
-       batch.map((r) => r.minimumSeconds), batch.map((r) => r.effectiveFrom), batch.map((r) => r.effectiveTo)],
-    );
+    await upsertDeckEntries(c, planId, batch);
     imported += batch.length;
     if (parsed.rows.length > PROGRESS_EVERY && (imported % PROGRESS_EVERY === 0 || imported === parsed.rows.length)) progress(`imported ${imported}/${parsed.rows.length} rows`);
   }
@@ -146,29 +135,23 @@ export function csvLine(values: string[]): string {
 }
 
 /** Write a plan's deck as CSV (header + rows ordered by prefix, effective_from) through `write`. */
-export async function exportRates(pool: Pool, plan: string, write: (chunk: string) => Promise<void>): Promise<number> {
-  const p = (await pool.query<{ id: bigint }>('select id from rate_plans where name = $1', [plan])).rows[0];
-  if (!p) throw new RangeError(`no rate plan ${JSON.stringify(plan)}`);
+export async function exportRates(db: Queryable, plan: string, write: (chunk: string) => Promise<void>): Promise<number> {
+  const planId = await ratePlanIdByName(db, plan);
+  if (planId === null) throw new RangeError(`no rate plan ${JSON.stringify(plan)}`);
   await write(csvLine([...RATE_COLUMNS]));
   let n = 0;
   let after: [string, Date | string] = ['', '-infinity'];
   for (;;) {
-    const { rows } = await pool.query<{ prefix: string; destination: string; price_per_minute: string; initial_increment: number; subsequent_increment: number;
-      connect_fee: string; minimum_seconds: number; effective_from: Date; effective_to: Date | null }>(
-      `select prefix, destination, price_per_minute, initial_increment, subsequent_increment, connect_fee, minimum_seconds, effective_from, effective_to
-         from rate_deck_entries where rate_plan_id = $1 and (prefix, effective_from) > ($2, $3)
-        order by prefix, effective_from limit 5000`,
-      [p.id.toString(), after[0], after[1]],
-    );
+    const rows = await deckPage(db, planId, after);
     if (rows.length === 0) return n;
     let chunk = '';
     for (const r of rows) {
-      chunk += csvLine([r.prefix, r.destination, r.price_per_minute, String(r.initial_increment), String(r.subsequent_increment), r.connect_fee,
-        String(r.minimum_seconds), r.effective_from.toISOString(), r.effective_to ? r.effective_to.toISOString() : '']);
+      chunk += csvLine([r.prefix, r.destination, r.pricePerMinute, String(r.initialIncrement), String(r.subsequentIncrement), r.connectFee,
+        String(r.minimumSeconds), r.effectiveFrom.toISOString(), r.effectiveTo ? r.effectiveTo.toISOString() : '']);
     }
     await write(chunk);
     n += rows.length;
     const last = rows[rows.length - 1]!;
-    after = [last.prefix, last.effective_from];
+    after = [last.prefix, last.effectiveFrom];
   }
 }

@@ -34,7 +34,7 @@ export interface RowError {
   message: string;
 }
 
-export const EPOCH = new Date('1970-01-01T00:00:00Z');
+const EPOCH = new Date('1970-01-01T00:00:00Z');
 const DECIMAL = /^\d{1,8}(\.\d{1,6})?$/;
 const TS = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2}))?$/;
 

@@ -47,10 +47,10 @@ export function rerate(cdr: Pick<CdrRecord, 'rate' | 'durationMs'>): { billableS
 }
 
 /** Integer inputs of the Lua implementation: prices in micro-CNY. */
-export interface ScriptRate { price: string; cf: string; init: number; sub: number; min: number; rnd: AppliedRate['rounding'] }
+interface ScriptRate { price: string; cf: string; init: number; sub: number; min: number; rnd: AppliedRate['rounding'] }
 
 /** Largest price×seconds product the Lua side handles exactly (< 2^53 with margin). */
-export const SCRIPT_SAFE_PRODUCT = 2 ** 52;
+const SCRIPT_SAFE_PRODUCT = 2 ** 52;
 
 export function scriptRate(r: AppliedRate): ScriptRate {
   const price = new D(r.pricePerMinute).mul(1_000_000);

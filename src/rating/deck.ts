@@ -5,7 +5,7 @@
 import { Decimal } from 'decimal.js';
 import type { AppliedRate } from '../cdr/types.js';
 
-export type Rounding = AppliedRate['rounding'];
+type Rounding = AppliedRate['rounding'];
 
 export interface RateEntry {
   ratePlanId: string;
@@ -23,7 +23,7 @@ export interface RateEntry {
 const MONEY = /^\d{1,8}(\.\d{1,6})?$/;
 
 /** Refuses an entry the charging scripts could not price exactly (see rating/charge.ts scriptRate). */
-export function validateEntry(e: RateEntry): void {
+function validateEntry(e: RateEntry): void {
   const where = `rate plan ${e.ratePlanId} prefix ${e.prefix}`;
   if (!/^[0-9]{1,20}$/.test(e.prefix)) throw new RangeError(`${where}: prefix must be 1-20 digits`);
   if (!MONEY.test(e.pricePerMinute)) throw new RangeError(`${where}: price ${e.pricePerMinute} is not a CNY amount with at most 6 decimals below 1e8`);
@@ -34,7 +34,7 @@ export function validateEntry(e: RateEntry): void {
 }
 
 /** numeric text from PostgreSQL ("0.100000") → canonical decimal text ("0.1"). */
-export function canonicalDecimal(s: string): string {
+function canonicalDecimal(s: string): string {
   return new Decimal(s).toFixed();
 }
 

@@ -18,7 +18,7 @@ export interface RedisTenant {
   credits: Set<string>; // ledger credit transfer ids applied in Redis
 }
 
-export interface BucketReport {
+interface BucketReport {
   bucketId: string;
   kind: 'paid' | 'gift' | null; // null: a bucket Redis knows and the ledger does not
   ledgerFen: bigint;
@@ -29,7 +29,7 @@ export interface BucketReport {
   driftFen: bigint; // redis - expected
 }
 
-export type TenantState = 'ok' | 'drift' | 'not_loaded' | 'unstable';
+type TenantState = 'ok' | 'drift' | 'not_loaded' | 'unstable';
 
 export interface TenantComparison {
   tenantId: string;

@@ -7,14 +7,15 @@
 import type { Pool } from '../db/pool.js';
 import { controlChannel } from '../charging/keys.js';
 import type { ChargingRedis } from '../charging/redis.js';
-import { inconsistentAccounts } from '../ledger/ledger.js';
+import { inconsistentAccounts } from '../store/ledger.js';
+import { listTenants, tenantById } from '../store/tenants.js';
 import { metrics } from '../observability/metrics.js';
 import { deadLetterTenants, outboxStats, withOutboxCommands } from '../outbox/stream.js';
 import type { Logger } from '../util/logger.js';
 import { absDrift, compareTenant, type TenantComparison } from './compare.js';
 import { repairTenant, takeSnapshot, withReconcileCommands, MAX_SNAPSHOT_SPAN_MS, type TenantSnapshot } from './snapshot.js';
 
-export type RepairResult = 'repaired' | 'deferred' | 'gave_up' | 'refused';
+type RepairResult = 'repaired' | 'deferred' | 'gave_up' | 'refused';
 
 export interface TenantReport extends TenantComparison {
   driftFen: bigint; // sum of |drift| over the buckets
@@ -65,11 +66,10 @@ export async function reconcile(deps: { pool: Pool; redis: ChargingRedis; tenant
   let tenantIds: string[];
   if (deps.tenantId !== undefined) {
     if (!/^[1-9][0-9]{0,18}$/.test(deps.tenantId)) throw new RangeError(`tenant must be a decimal tenant id, got ${JSON.stringify(deps.tenantId)}`);
-    const r = await pool.query('select 1 from tenants where id = $1', [deps.tenantId]);
-    if (r.rowCount === 0) throw new RangeError(`tenant ${deps.tenantId} does not exist`);
+    if (!(await tenantById(pool, BigInt(deps.tenantId)))) throw new RangeError(`tenant ${deps.tenantId} does not exist`);
     tenantIds = [deps.tenantId];
   } else {
-    tenantIds = (await pool.query<{ id: bigint }>('select id from tenants order by id')).rows.map((r) => r.id.toString());
+    tenantIds = (await listTenants(pool)).map((t) => t.id.toString());
   }
 
   const before = await outboxStats(outbox);

@@ -7,7 +7,10 @@
  * consumer's ackRetentionMs (and acked-since covers them with a wide margin).
  */
 import type { Pool } from '../db/pool.js';
+import { withSnapshot } from '../db/tx.js';
 import { bucketMeta } from '../charging/keys.js';
+import { bucketsOfTenants, creditsOfTenants } from '../store/buckets.js';
+import { processedEvents } from '../store/outbox.js';
 import type { ChargingRedis } from '../charging/redis.js';
 import { defineScripts } from '../charging/scripts.js';
 import { GROUP } from '../outbox/stream.js';
@@ -31,7 +34,7 @@ export function withReconcileCommands(redis: ChargingRedis): ChargingRedis {
   return defineScripts(redis);
 }
 
-export interface Snapshot {
+interface Snapshot {
   tenants: TenantSnapshot[];
   unreadableOutboxEntries: string[]; // stream ids whose amounts could not be read (poison; see outbox:dead)
   spanMs: number; // from the PostgreSQL snapshot to the Redis one
@@ -47,89 +50,83 @@ function fen(s: string): bigint | null {
   return /^-?[0-9]{1,18}$/.test(s) ? BigInt(s) : null;
 }
 
+/** What one snapshot.lua step answers for a shard: tenants, holds of live calls, outbox entries not yet written. */
+type Reply = [[string, number, string[], string[], string[]][], [string, string, string, number][], string[][]];
+
+interface Read {
+  buckets: Awaited<ReturnType<typeof bucketsOfTenants>>;
+  credits: Awaited<ReturnType<typeof creditsOfTenants>>;
+  rTenants: Reply[0];
+  rHolds: Reply[1];
+  rOutbox: Reply[2];
+  spanMs: number;
+  /** outbox event ids already written to PostgreSQL */
+  done: Set<string>;
+}
+
 export async function takeSnapshot(pool: Pool, redis: ChargingRedis, tenantIds: string[]): Promise<Snapshot> {
   const prefix = redis.keyPrefix;
   const k = redis.layout;
   const byShard = new Map<number, string[]>();
   for (const t of tenantIds) byShard.set(k.shardOfTenant(t), [...(byShard.get(k.shardOfTenant(t)) ?? []), t]);
-  const c = await pool.connect();
-  try {
-    await c.query('begin isolation level repeatable read read only');
+  const read = await withSnapshot(pool, async (c): Promise<Read> => {
     const t0 = Date.now();
     const ackedSince = t0 - ACKED_MARGIN_MS;
     // first statement = the snapshot instant
-    const buckets = await c.query<{ tenant_id: bigint; id: bigint; kind: 'paid' | 'gift'; valid_from: Date; expires_at: Date | null; balance: bigint }>(
-      `select b.tenant_id, b.id, b.kind, b.valid_from, b.expires_at, coalesce(a.credits_posted - a.debits_posted, 0)::int8 as balance
-         from balance_buckets b left join ledger_accounts a on a.bucket_id = b.id
-        where b.tenant_id = any($1::int8[]) order by b.id`,
-      [tenantIds],
-    );
-    const credits = await c.query<{ tenant_id: bigint; id: bigint }>(
-      `select b.tenant_id, tr.id from ledger_transfers tr
-         join ledger_accounts a on a.id = tr.credit_account_id
-         join balance_buckets b on b.id = a.bucket_id
-        where b.tenant_id = any($1::int8[]) and tr.kind in ('top_up', 'gift')`,
-      [tenantIds],
-    );
+    const buckets = await bucketsOfTenants(c, tenantIds);
+    const credits = await creditsOfTenants(c, tenantIds);
     // one atomic step per shard: a tenant, its calls and its shard's outbox are all in one shard
-    type Reply = [[string, number, string[], string[], string[]][], [string, string, string, number][], string[][]];
     const replies = await Promise.all([...byShard].map(async ([shard, ts]) => (await redis.reconcileSnapshot(
       k.leases(shard), k.outbox(shard), k.outboxAcked(shard), prefix + k.call(shard, ''), GROUP, ackedSince,
       ...ts.flatMap((t) => [t, prefix + k.tenant(t), prefix + k.buckets(t), prefix + k.bucketMeta(t), prefix + k.credits(t)]),
     )) as Reply));
-    const rTenants = replies.flatMap((r) => r[0]);
-    const rHolds = replies.flatMap((r) => r[1]);
     const rOutbox = replies.flatMap((r) => r[2]);
     const spanMs = Date.now() - t0;
-    const eventIds = [...new Set(rOutbox.map((r) => r[1]!))];
-    const done = new Set(
-      eventIds.length === 0 ? [] : (await c.query<{ event_id: string }>('select event_id from processed_events where event_id = any($1::text[])', [eventIds])).rows.map((r) => r.event_id),
-    );
-    await c.query('commit');
-
-    const snaps = new Map<string, TenantSnapshot>();
-    for (const [t, loaded, avail, , creditIds] of rTenants) {
-      const available = new Map<string, bigint>();
-      for (const [b, v] of pairs(avail)) available.set(b, fen(v) ?? 0n);
-      snaps.set(t, {
-        tenantId: t, ledger: [], ledgerCredits: [], held: new Map(), liveCalls: 0, outbox: new Map(),
-        redis: { loaded: loaded === 1, available, credits: new Set(creditIds) },
-      });
-    }
-    for (const r of buckets.rows) {
-      snaps.get(r.tenant_id.toString())?.ledger.push({ bucketId: r.id.toString(), kind: r.kind, validFrom: r.valid_from, expiresAt: r.expires_at, balanceFen: r.balance });
-    }
-    for (const r of credits.rows) snaps.get(r.tenant_id.toString())?.ledgerCredits.push(r.id.toString());
-    for (const [t, b, held, calls] of rHolds) {
-      const s = snaps.get(t);
-      if (!s) continue;
-      s.held.set(b, (s.held.get(b) ?? 0n) + (fen(held) ?? 0n));
-      s.liveCalls = calls;
-    }
-    const unreadable: string[] = [];
-    const counted = new Set<string>(); // an event id counts once even if the producer wrote it twice
-    for (const [streamId, eventId, t, ...debits] of rOutbox as [string, string, string, ...string[]][]) {
-      if (done.has(eventId) || counted.has(eventId)) continue;
-      const s = snaps.get(t);
-      const amounts = pairs(debits);
-      const parsed = [...amounts].map(([b, v]) => [b, fen(v)] as const);
-      if (!s || parsed.some(([b, v]) => v === null || v <= 0n || !/^[0-9]+$/.test(b))) {
-        unreadable.push(streamId);
-        continue;
-      }
-      counted.add(eventId);
-      for (const [b, v] of parsed) s.outbox.set(b, (s.outbox.get(b) ?? 0n) + v!);
-    }
-    return { tenants: tenantIds.map((t) => snaps.get(t)!).filter(Boolean), unreadableOutboxEntries: unreadable, spanMs };
-  } catch (e) {
-    await c.query('rollback').catch(() => undefined);
-    throw e;
-  } finally {
-    c.release();
-  }
+    const done = await processedEvents(c, [...new Set(rOutbox.map((r) => r[1]!))]);
+    return { buckets, credits, rTenants: replies.flatMap((r) => r[0]), rHolds: replies.flatMap((r) => r[1]), rOutbox, spanMs, done };
+  });
+  return assemble(tenantIds, read);
 }
 
-export type RepairOutcome =
+/** The snapshot per tenant from what was read: ledger buckets and credits, Redis balances, holds and the outbox. */
+function assemble(tenantIds: string[], { buckets, credits, rTenants, rHolds, rOutbox, spanMs, done }: Read): Snapshot {
+  const snaps = new Map<string, TenantSnapshot>();
+  for (const [t, loaded, avail, , creditIds] of rTenants) {
+    const available = new Map<string, bigint>();
+    for (const [b, v] of pairs(avail)) available.set(b, fen(v) ?? 0n);
+    snaps.set(t, {
+      tenantId: t, ledger: [], ledgerCredits: [], held: new Map(), liveCalls: 0, outbox: new Map(),
+      redis: { loaded: loaded === 1, available, credits: new Set(creditIds) },
+    });
+  }
+  for (const r of buckets) {
+    snaps.get(r.tenantId.toString())?.ledger.push({ bucketId: r.bucketId.toString(), kind: r.kind, validFrom: r.validFrom, expiresAt: r.expiresAt, balanceFen: r.balanceFen });
+  }
+  for (const r of credits) snaps.get(r.tenantId.toString())?.ledgerCredits.push(r.transferId.toString());
+  for (const [t, b, held, calls] of rHolds) {
+    const s = snaps.get(t);
+    if (!s) continue;
+    s.held.set(b, (s.held.get(b) ?? 0n) + (fen(held) ?? 0n));
+    s.liveCalls = calls;
+  }
+  const unreadable: string[] = [];
+  const counted = new Set<string>(); // an event id counts once even if the producer wrote it twice
+  for (const [streamId, eventId, t, ...debits] of rOutbox as [string, string, string, ...string[]][]) {
+    if (done.has(eventId) || counted.has(eventId)) continue;
+    const s = snaps.get(t);
+    const amounts = pairs(debits);
+    const parsed = [...amounts].map(([b, v]) => [b, fen(v)] as const);
+    if (!s || parsed.some(([b, v]) => v === null || v <= 0n || !/^[0-9]+$/.test(b))) {
+      unreadable.push(streamId);
+      continue;
+    }
+    counted.add(eventId);
+    for (const [b, v] of parsed) s.outbox.set(b, (s.outbox.get(b) ?? 0n) + v!);
+  }
+  return { tenants: tenantIds.map((t) => snaps.get(t)!).filter(Boolean), unreadableOutboxEntries: unreadable, spanMs };
+}
+
+type RepairOutcome =
   | { result: 'repaired' }
   | { result: 'not_loaded' }
   | { result: 'moved'; transferId: string }

@@ -2,39 +2,31 @@
  * Announcement settings of a tenant (migration 050): the language of its prompts and whether its callers hear the
  * low-credit warning. SIP instances read them through their directory cache (within its TTL, 5 s).
  */
-import { recordAudit } from '../audit/audit.js';
-import { withTransaction } from '../db/pool.js';
+import { withTransaction } from '../db/tx.js';
+import { recordAudit } from '../store/audit.js';
+import { announcementSettings, updateAnnouncementSettings } from '../store/tenants.js';
 import { LANGUAGES, type Language } from '../media/prompts.js';
 import type { Actor, ServiceDeps } from './context.js';
 import { ForbiddenError, InputError, NotFoundError } from './errors.js';
 
-export interface AnnouncementSettings {
+interface AnnouncementSettings {
   language: Language;
   lowCreditWarning: boolean;
 }
 
-export interface SetAnnouncementsInput {
+interface SetAnnouncementsInput {
   /** tenant code or id */
   tenant: string | bigint;
   language?: string;
   lowCreditWarning?: boolean;
 }
 
-export interface SetAnnouncementsResult {
+interface SetAnnouncementsResult {
   tenantId: bigint;
   code: string;
   before: AnnouncementSettings;
   after: AnnouncementSettings;
 }
-
-interface Row {
-  id: bigint;
-  code: string;
-  announcement_language: Language;
-  low_credit_warning: boolean;
-}
-
-const settingsOf = (r: Row): AnnouncementSettings => ({ language: r.announcement_language, lowCreditWarning: r.low_credit_warning });
 
 /**
  * Change what is given (nothing given: read); audited in the same transaction when something changes. A tenant
@@ -48,21 +40,15 @@ export async function setTenantAnnouncements(deps: Pick<ServiceDeps, 'pool'>, ac
   if (writes && actor.readOnly) throw new ForbiddenError('changing announcement settings needs an operator-admin token; this one is read-only');
   const ref = String(input.tenant);
   return withTransaction(deps.pool, async (c) => {
-    const byId = /^[0-9]{1,18}$/.test(ref);
-    const { rows } = await c.query<Row>(
-      `select id, code, announcement_language, low_credit_warning from tenants
-        where ${byId ? 'id = $1::text::int8 or code = $1::text' : 'code = $1'} order by (code = $1::text) desc limit 1${writes ? ' for update' : ''}`,
-      [ref],
-    );
-    const t = rows[0];
+    const t = await announcementSettings(c, ref, writes);
     if (!t || (actor.kind === 'tenant' && actor.tenantId !== t.id)) throw new NotFoundError(`no tenant ${JSON.stringify(ref)}`);
-    const before = settingsOf(t);
+    const before: AnnouncementSettings = { language: t.language, lowCreditWarning: t.lowCreditWarning };
     const after: AnnouncementSettings = {
       language: (input.language as Language | undefined) ?? before.language,
       lowCreditWarning: input.lowCreditWarning ?? before.lowCreditWarning,
     };
     if (after.language !== before.language || after.lowCreditWarning !== before.lowCreditWarning) {
-      await c.query('update tenants set announcement_language = $2, low_credit_warning = $3, updated_at = now() where id = $1', [t.id, after.language, after.lowCreditWarning]);
+      await updateAnnouncementSettings(c, t.id, after.language, after.lowCreditWarning);
       await recordAudit(c, { actor, action: 'tenant.announcements', targetType: 'tenant', targetId: t.id, tenantId: t.id, before, after });
     }
     return { tenantId: t.id, code: t.code, before, after };

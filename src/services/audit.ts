@@ -1,5 +1,5 @@
 /** The audit log as operators read it (softswitch audit list, GET /v1/audit): newest first, keyset-paged by id. */
-import { listAudit, type AuditRow } from '../audit/audit.js';
+import { listAudit, type AuditRow } from '../store/audit.js';
 import type { Actor, ServiceDeps } from './context.js';
 import { requireStaff, resolveTenant } from './common.js';
 import { InputError } from './errors.js';

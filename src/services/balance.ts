@@ -3,18 +3,17 @@
  * low-balance state of contract art. 2.2. Calls in progress are reserved in Redis and not yet in the ledger, so they
  * are not deducted here.
  */
-import { loadCalendar } from '../calendar/store.js';
-import { tenantBuckets, type BucketBalance as LedgerBucket } from '../ledger/ledger.js';
+import { tenantBuckets, type BucketBalance as LedgerBucket } from '../store/buckets.js';
 import { checkLowBalance } from '../tenants/notices.js';
 import type { LowBalanceReason } from '../tenants/rules.js';
 import type { Actor, ServiceDeps } from './context.js';
-import { resolveTenant } from './common.js';
+import { calendarOf, resolveTenant } from './common.js';
 
 export interface BucketBalance extends LedgerBucket {
   state: 'usable' | 'not_yet_valid' | 'expired';
 }
 
-export interface TenantBalance {
+interface TenantBalance {
   tenantId: bigint;
   asOf: Date;
   buckets: BucketBalance[];
@@ -35,7 +34,7 @@ export async function tenantBalance(deps: ServiceDeps, actor: Actor, tenant: str
   const usable = (kind: 'paid' | 'gift') => buckets.filter((b) => b.kind === kind && b.state === 'usable').reduce((s, b) => s + b.balanceFen, 0n);
   const usablePaidFen = usable('paid');
   const usableGiftFen = usable('gift');
-  const calendar = await loadCalendar(deps.pool, deps.config.service.timezone);
+  const calendar = await calendarOf(deps);
   const low = await checkLowBalance(deps.pool, t.id, { percent: deps.config.charging.lowBalancePercent, at: now, calendar, notify: false });
   return {
     tenantId: t.id, asOf: now, buckets, usablePaidFen, usableGiftFen, usableTotalFen: usablePaidFen + usableGiftFen,

@@ -1,59 +1,30 @@
 /**
- * Billing operations of the contract's money beyond calls (issue 10): payments and receivables, and the period jobs
+ * Billing operations of the contract's money beyond calls: payments and receivables, and the period jobs
  * (rent, late fees, overdue suspension, low-balance notices, period end) that the scheduler runs and the `billing`
  * CLI commands run by hand. Each is (deps, actor, input) → result; PostgreSQL first (with the audit row of an operator
  * write in the same transaction), then Redis follows (tenant state, credits). Business time is deps.now().
  */
-import { withTransaction } from '../db/pool.js';
-import { recordAudit } from '../audit/audit.js';
-import { loadCalendar } from '../calendar/store.js';
-import type { WorkingCalendar } from '../calendar/calendar.js';
+import { withTransaction, type Queryable } from '../db/tx.js';
 import { expireBuckets } from '../charging/tenant-sync.js';
-import type { Queryable } from '../ledger/ledger.js';
 import { dayOf } from '../calendar/zone.js';
+import { recordAudit } from '../store/audit.js';
+import { orderByNo } from '../store/orders.js';
+import { listPayments as paymentsOf, owedFen, type Payment, type Receivable } from '../store/receivables.js';
+import { listTenants, overdueSuspensionForUpdate, setOverdueSuspendedAt, tenantById, type Tenant } from '../store/tenants.js';
 import { accrueLateFees, chargeRent, overdueState, periodEndClearing, type ClearingResult, type OverdueState } from '../tenants/billing.js';
 import { checkLowBalance, queueNotice, type LowBalanceCheck } from '../tenants/notices.js';
-import { listPayments as paymentsOf, listReceivables as receivablesOf, owedFen, recordPayment as record, type Payment, type PaymentResult, type Receivable } from '../tenants/receivables.js';
+import { listReceivables as receivablesOf, recordPayment as record, type PaymentResult } from '../tenants/receivables.js';
 import { RuleError } from '../tenants/rules.js';
-import { syncCredit, syncTenantState, type SyncOutcome } from '../tenants/sync.js';
-import { getTenant, listTenants, setTenantStatus, type Tenant } from '../tenants/tenants.js';
+import { syncCredit, type SyncOutcome } from '../tenants/sync.js';
+import { getTenant, setTenantStatus } from '../tenants/tenants.js';
 import type { Actor, ServiceDeps } from './context.js';
-import { requireWriter } from './common.js';
-import { NotFoundError } from './errors.js';
+import { calendarOf, followState, requireWriter, tenantFor } from './common.js';
 
 // ------------------------------------------------------------------------------------------------ helpers
 
-/**
- * The tenant `ref` (code or id) as this actor may see it, read through `db` (a transaction's client too): a tenant
- * actor naming another tenant gets the same NotFoundError as for one that does not exist (src/services/common.ts
- * resolveTenant does the same on the pool).
- */
-export async function tenantFor(db: Queryable, actor: Actor, ref: string): Promise<Tenant> {
-  const missing = () => new NotFoundError(`no tenant ${JSON.stringify(ref)}`);
-  let t: Tenant;
-  try {
-    t = await getTenant(db, ref);
-  } catch (e) {
-    if (e instanceof RuleError) throw missing();
-    throw e;
-  }
-  if (actor.kind === 'tenant' && actor.tenantId !== t.id) throw missing();
-  return t;
-}
-
-export function calendarOf(deps: ServiceDeps): Promise<WorkingCalendar> {
-  return loadCalendar(deps.pool, deps.config.service.timezone);
-}
-
-/** Make Redis follow a committed tenant state change (live calls cut on suspend/terminate); reported, never thrown. */
-export async function followState(deps: ServiceDeps, t: Tenant): Promise<SyncOutcome> {
-  const { redis, error } = await deps.redis();
-  return redis ? syncTenantState(redis, t) : `failed: Redis unreachable (${error})`;
-}
-
 // ------------------------------------------------------------------------------------------------ payments
 
-export interface PaymentInput {
+interface PaymentInput {
   tenant: string; // code or id
   amountFen: bigint;
   reference: string; // bank/cash reference; a payment is recorded once per reference
@@ -62,7 +33,7 @@ export interface PaymentInput {
   orderNo?: string; // settle only this order's receivables (`order pay`)
 }
 
-export interface PaymentOutcome extends PaymentResult {
+interface PaymentOutcome extends PaymentResult {
   tenant: string;
   /** the tenant was suspended for overdue debt and this payment cleared it: active again (live from now) */
   reinstated: boolean;
@@ -81,8 +52,8 @@ export async function recordPayment(deps: ServiceDeps, actor: Actor, input: Paym
     const t = await tenantFor(c, actor, input.tenant);
     let receivableIds: bigint[] | undefined;
     if (input.orderNo !== undefined) {
-      const o = (await c.query<{ id: bigint; tenant_id: bigint }>('select id, tenant_id from orders where order_no = $1', [input.orderNo])).rows[0];
-      if (!o || o.tenant_id !== t.id) throw new RuleError(`no order ${JSON.stringify(input.orderNo)} of tenant ${t.code}`);
+      const o = await orderByNo(c, input.orderNo);
+      if (!o || o.tenantId !== t.id) throw new RuleError(`no order ${JSON.stringify(input.orderNo)} of tenant ${t.code}`);
       receivableIds = (await receivablesOf(c, t.id, { orderId: o.id, open: true })).map((r) => r.id);
     }
     const p = await record(c, { tenantId: t.id, amountFen: input.amountFen, reference: input.reference, receivedAt: at, memo: input.memo ?? null, ...(receivableIds ? { receivableIds } : {}) }, deps.config.service.timezone);
@@ -101,17 +72,17 @@ export async function recordPayment(deps: ServiceDeps, actor: Actor, input: Paym
 
 /** A tenant suspended by the overdue job, with nothing overdue left at `at`: active again, told so. */
 async function reinstateIfPaid(c: Queryable, tenantId: bigint, at: Date, timeZone: string, actor: Actor): Promise<Tenant | null> {
-  const cur = (await c.query<{ overdue_suspended_at: Date | null; status: string }>('select overdue_suspended_at, status from tenants where id = $1 for update', [tenantId.toString()])).rows[0];
-  if (!cur?.overdue_suspended_at || cur.status !== 'suspended') return null;
+  const cur = await overdueSuspensionForUpdate(c, tenantId);
+  if (!cur?.suspendedAt || cur.status !== 'suspended') return null;
   if ((await overdueState(c, tenantId, at, timeZone)).overdueFen > 0n) return null;
   const t = await setTenantStatus(c, tenantId, 'active', 'overdue debt paid');
-  await c.query('update tenants set overdue_suspended_at = null where id = $1', [tenantId.toString()]);
+  await setOverdueSuspendedAt(c, tenantId, null);
   await recordAudit(c, { actor, action: 'tenant.reinstate', targetType: 'tenant', targetId: tenantId, tenantId, before: { status: 'suspended' }, after: { status: 'active' }, detail: { reason: 'overdue debt paid' } });
   await queueNotice(c, tenantId, 'resumed', `resumed:${tenantId}:${at.getTime()}`, { reason: 'overdue debt paid', at: at.toISOString() });
   return t;
 }
 
-export interface AccountView {
+interface AccountView {
   tenant: string;
   owedFen: bigint;
   overdue: OverdueState;
@@ -169,7 +140,7 @@ export async function runLateFees(deps: ServiceDeps, actor: Actor, s: JobScope =
   return out;
 }
 
-export interface OverdueOutcome {
+interface OverdueOutcome {
   tenant: string;
   overdue: OverdueState;
   noticed: string[]; // channels of new overdue notices
@@ -199,11 +170,11 @@ export async function runOverdue(deps: ServiceDeps, actor: Actor, s: JobScope = 
           lateFee: '3 per mille per day of the overdue amount (art. 3.2)', suspendAfterDays: limit,
         }));
       }
-      const cur = (await c.query<{ status: string }>('select status from tenants where id = $1 for update', [t0.id.toString()])).rows[0]!;
+      const cur = (await tenantById(c, t0.id, { forUpdate: true }))!;
       if (overdue.days <= limit || cur.status !== 'active') return { overdue, noticed, suspended: null };
       const reason = `overdue ${overdue.days} days (${overdue.overdueFen} fen unpaid; art. 3.2)`;
       const t = await setTenantStatus(c, t0.id, 'suspended', reason);
-      await c.query('update tenants set overdue_suspended_at = $2 where id = $1', [t0.id.toString(), at]);
+      await setOverdueSuspendedAt(c, t0.id, at);
       await recordAudit(c, { actor, action: 'tenant.suspend', targetType: 'tenant', targetId: t0.id, tenantId: t0.id, before: { status: 'active' }, after: { status: 'suspended' }, detail: { reason } });
       await queueNotice(c, t0.id, 'suspended', `suspended:${t0.id}:${at.getTime()}`, { reason, overdueFen: overdue.overdueFen.toString(), payToReinstate: overdue.overdueFen.toString() });
       return { overdue, noticed, suspended: t };
@@ -225,7 +196,7 @@ export async function runLowBalance(deps: ServiceDeps, actor: Actor, s: JobScope
   return out;
 }
 
-export interface ReminderOutcome {
+interface ReminderOutcome {
   tenant: string;
   serviceEnd: Date;
   remindOn: string; // YYYY-MM-DD: the 5th working day before the day the service period ends
@@ -255,9 +226,9 @@ export async function runRenewalReminders(deps: ServiceDeps, actor: Actor, s: Jo
 }
 
 /** Art. 2.3: renewal is agreed at least this many working days before the service period ends. */
-export const RENEWAL_WORKING_DAYS = 5;
+const RENEWAL_WORKING_DAYS = 5;
 
-export interface PeriodEndOutcome extends ClearingResult {
+interface PeriodEndOutcome extends ClearingResult {
   tenant: string;
   redis: { state: SyncOutcome; expiry: SyncOutcome };
 }

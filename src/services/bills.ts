@@ -10,21 +10,21 @@ import type { Actor, ServiceDeps } from './context.js';
 import { resolveTenant } from './common.js';
 import { InputError } from './errors.js';
 
-export interface BillLine {
+interface BillLine {
   kind: string; // ledger transfer kind
   creditedFen: bigint; // into the tenant's buckets (top-ups, gifts, positive adjustments)
   debitedFen: bigint; // out of them (call charges, refunds, expiry, negative adjustments)
   transfers: number;
 }
 
-export interface BillCalls {
+interface BillCalls {
   destination: string;
   calls: number;
   billedSeconds: number;
   chargeFen: bigint;
 }
 
-export interface MonthlyBill {
+interface MonthlyBill {
   tenantId: bigint;
   month: string;
   timezone: string;
@@ -41,7 +41,7 @@ export interface MonthlyBill {
 const sum = (xs: { amountFen: bigint }[]): bigint => xs.reduce((t, x) => t + x.amountFen, 0n);
 
 /** The bill as a pure projection of a statement (no amount computed here that the statement does not hold). */
-export function billFromStatement(s: Statement): MonthlyBill {
+function billFromStatement(s: Statement): MonthlyBill {
   const adj = s.adjustments;
   const lines: BillLine[] = [
     { kind: 'adjustment', creditedFen: sum(adj.filter((a) => a.amountFen > 0n)), debitedFen: -sum(adj.filter((a) => a.amountFen < 0n)), transfers: adj.length },

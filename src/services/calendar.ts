@@ -1,9 +1,10 @@
 /** The working-day calendar operations: import the data files, show a year (src/calendar). */
 import { statSync } from 'node:fs';
-import { withTransaction } from '../db/pool.js';
-import { recordAudit } from '../audit/audit.js';
+import { withTransaction } from '../db/tx.js';
 import type { CalendarYear, Coverage } from '../calendar/calendar.js';
-import { CALENDAR_DIR, importCalendarYears, readCalendarFile, readCalendarFiles } from '../calendar/store.js';
+import { CALENDAR_DIR, importCalendarYears, readCalendarFile, readCalendarFiles } from '../calendar/load.js';
+import { recordAudit } from '../store/audit.js';
+import { storedYear } from '../store/calendar.js';
 import { RuleError } from '../tenants/rules.js';
 import type { Actor, ServiceDeps } from './context.js';
 
@@ -30,19 +31,14 @@ export async function importCalendar(deps: ServiceDeps, actor: Actor, input: { p
   });
 }
 
-export interface CalendarView extends Coverage {
+interface CalendarView extends Coverage {
   announcedOn: string | null;
   note: string;
   days: { date: string; working: boolean; name: string }[];
 }
 
 export async function showCalendar(deps: ServiceDeps, _actor: Actor, input: { year: number }): Promise<CalendarView> {
-  const y = (await deps.pool.query<{ status: 'official' | 'unconfirmed'; source: string; announced_on: string | null; note: string }>(
-    `select status, source, to_char(announced_on, 'YYYY-MM-DD') as announced_on, note from calendar_years where year = $1`, [input.year],
-  )).rows[0];
-  const days = (await deps.pool.query<{ date: string; working: boolean; name: string }>(
-    `select to_char(day, 'YYYY-MM-DD') as date, working, name from calendar_days where year = $1 order by day`, [input.year],
-  )).rows;
+  const y = await storedYear(deps.pool, input.year);
   if (!y) return { year: input.year, status: 'missing', source: null, announcedOn: null, note: '', days: [] };
-  return { year: input.year, status: y.status, source: y.source, announcedOn: y.announced_on, note: y.note, days };
+  return { year: input.year, status: y.status, source: y.source, announcedOn: y.announcedOn, note: y.note, days: y.days };
 }

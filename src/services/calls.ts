@@ -1,10 +1,10 @@
 /** Live calls as operators and tenants see them (the limits' shared call sets in Redis), and operator cuts. */
-import { recordAudit } from '../audit/audit.js';
+import { recordAudit } from '../store/audit.js';
 import { liveCallsByTenant, publishCut } from '../sip/control.js';
 import type { Actor, ServiceDeps } from './context.js';
 import { needRedis, requireWriter, resolveTenant, tx } from './common.js';
 
-export interface LiveCalls {
+interface LiveCalls {
   tenantId: string;
   calls: number;
 }

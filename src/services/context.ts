@@ -6,11 +6,12 @@
 import type { Config } from '../config/config.js';
 import type { Pool } from '../db/pool.js';
 import type { ChargingRedis } from '../charging/redis.js';
+import type { ActorKind } from '../store/audit.js';
 import type { Logger } from '../util/logger.js';
 
-/** Who asks. Operator writes are audited with it (src/audit). */
+/** Who asks. Operator writes are audited with it (src/store/audit.ts). */
 export interface Actor {
-  kind: 'operator' | 'tenant' | 'cli' | 'system';
+  kind: ActorKind;
   /** token id, OS user, job name: never a secret */
   id: string;
   /** set for kind 'tenant': the only tenant this actor may see */

@@ -1,10 +1,12 @@
 /**
  * Top-ups (paid credit) and gifts (gift credit, not refundable: contract art. 5.3). Each needs an idempotency key:
  * the same key and request again returns the first result and credits nothing; the same key with another request
- * is a ConflictError. The credit, its audit row and the key record commit together; then Redis follows (applying a
- * credit to Redis is idempotent by transfer id, so a replay also repairs a Redis that missed the first time).
+ * is an IdempotencyConflictError (HTTP 409). The credit, its audit row and the key record commit together; then
+ * Redis follows (applying a credit to Redis is idempotent by transfer id, so a replay also repairs a Redis that
+ * missed the first time).
  */
-import { recordAudit } from '../audit/audit.js';
+import { topUpKey } from '../ledger/keys.js';
+import { recordAudit } from '../store/audit.js';
 import { creditTenant, type Credit } from '../tenants/credits.js';
 import { syncCredit, type SyncOutcome } from '../tenants/sync.js';
 import type { Actor, ServiceDeps } from './context.js';
@@ -12,7 +14,7 @@ import { followRedis, requireWriter, resolveTenant, tx } from './common.js';
 import { InputError } from './errors.js';
 import { checkKey, claimKey, requestHash, saveKey } from './idempotency.js';
 
-export interface CreditInput {
+interface CreditInput {
   tenant: string | bigint;
   kind: 'paid' | 'gift';
   amountFen: bigint;
@@ -24,7 +26,7 @@ export interface CreditInput {
   memo?: string | null;
 }
 
-export interface CreditOutcome {
+interface CreditOutcome {
   credit: Credit;
   /** true: this key was used before with the same request; nothing was credited now */
   replayed: boolean;
@@ -57,7 +59,7 @@ export async function creditBalance(deps: ServiceDeps, actor: Actor, input: Cred
       throw new InputError('expiresAt', `must not be after the service end ${t.serviceEnd.toISOString()}`);
     }
     const credit = await creditTenant(c, {
-      tenantId: t.id, kind: input.kind, amountFen: input.amountFen, validFrom, expiresAt, idempotencyKey: `topup:${key}`, memo: input.memo ?? null,
+      tenantId: t.id, kind: input.kind, amountFen: input.amountFen, validFrom, expiresAt, idempotencyKey: topUpKey(key), memo: input.memo ?? null,
     });
     if (!credit.duplicate) {
       await recordAudit(c, { actor, action: input.kind === 'paid' ? 'credit.top-up' : 'credit.gift', targetType: 'bucket', targetId: credit.bucketId, tenantId: t.id, after: credit, detail: { idempotencyKey: key } });

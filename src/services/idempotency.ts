@@ -1,14 +1,17 @@
 /**
  * Idempotency-Key records (migration 020): the first result of a write is stored with a SHA-256 of its request, in
  * the same transaction as the write. The same key again with the same request returns the stored result (a replay,
- * nothing done twice); with another request it is a ConflictError (HTTP 409). Keys are per scope (operation).
+ * nothing done twice); with another request it is an IdempotencyConflictError (HTTP 409). Keys are per scope
+ * (operation).
  */
 import { createHash } from 'node:crypto';
 import type { PoolClient } from '../db/pool.js';
+import { IdempotencyConflictError } from '../ledger/errors.js';
+import { insertKeyRecord, lockedKeyRecord } from '../store/idempotency.js';
 import type { Actor } from './context.js';
-import { ConflictError, InputError } from './errors.js';
+import { InputError } from './errors.js';
 
-export const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,150}$/;
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,150}$/;
 
 /** JSON with bigint as decimal strings and object keys sorted, so equal requests hash equal. */
 function canonical(v: unknown): string {
@@ -30,30 +33,22 @@ export function checkKey(key: string): string {
   return key;
 }
 
-export interface Stored {
+interface Stored {
   status: number;
   response: unknown;
 }
 
 /**
  * Inside the caller's transaction: lock the key, then either the stored result (same request) or null (first use;
- * the caller does the write and calls `save`). Another request under the key throws ConflictError.
+ * the caller does the write and calls `save`). Another request under the key throws IdempotencyConflictError.
  */
 export async function claimKey(c: PoolClient, scope: string, key: string, hash: string): Promise<Stored | null> {
-  await c.query('select pg_advisory_xact_lock(hashtextextended($1, 2))', [`${scope}:${key}`]);
-  const r = await c.query<{ request_sha256: string; status: number; response: unknown }>(
-    'select request_sha256, status, response from idempotency_keys where scope = $1 and key = $2',
-    [scope, key],
-  );
-  const row = r.rows[0];
+  const row = await lockedKeyRecord(c, scope, key);
   if (!row) return null;
-  if (row.request_sha256 !== hash) throw new ConflictError(`Idempotency-Key ${JSON.stringify(key)} was already used with another request`);
+  if (row.requestSha256 !== hash) throw new IdempotencyConflictError(key, `Idempotency-Key ${JSON.stringify(key)} was already used with another request`);
   return { status: row.status, response: row.response };
 }
 
 export async function saveKey(c: PoolClient, scope: string, key: string, hash: string, actor: Actor, stored: Stored): Promise<void> {
-  await c.query(
-    `insert into idempotency_keys (scope, key, request_sha256, status, response, actor_kind, actor_id) values ($1, $2, $3, $4, $5::jsonb, $6, $7)`,
-    [scope, key, hash, stored.status, canonical(stored.response), actor.kind, actor.id],
-  );
+  await insertKeyRecord(c, { scope, key, requestSha256: hash, status: stored.status, response: canonical(stored.response), actorKind: actor.kind, actorId: actor.id });
 }

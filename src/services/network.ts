@@ -1,29 +1,21 @@
 /**
  * Ingress trunks (call-center source addresses we accept INVITEs from: an address, any source port, see migration
- * 021) and carrier gateways (where calls go).
+ * 021) and carrier gateways (where calls go), and the firewall rules admitting SIP only from them.
  */
-import { recordAudit } from '../audit/audit.js';
-import type { Gateway as DirectoryGateway } from '../sip/directory.js';
+import { nftablesRules } from '../edge/firewall.js';
+import { loadSources } from '../edge/sources-pg.js';
+import { recordAudit } from '../store/audit.js';
+import {
+  enabledForUpdate, insertGateway, insertTrunk, listGateways as selectGateways, listTrunks as selectTrunks, setEnabled as writeEnabled,
+  type GatewayRecord, type Trunk,
+} from '../store/network.js';
 import type { Actor, ServiceDeps } from './context.js';
 import { requireStaff, requireWriter, tx } from './common.js';
 import { ConflictError, InputError, NotFoundError } from './errors.js';
 
+export type Gateway = GatewayRecord;
+
 const NAME = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
-
-export interface Trunk {
-  name: string;
-  address: string;
-  failurePolicy: 'terminate' | 'continue';
-  enabled: boolean;
-}
-
-/** A gateway as the SIP directory routes to it, plus whether it is enabled. */
-export interface Gateway extends Omit<DirectoryGateway, 'id'> {
-  enabled: boolean;
-}
-
-const TRUNK_COLS = `name, host(address) as address, failure_policy as "failurePolicy", enabled`;
-const GATEWAY_COLS = `name, host, port, transport, priority, weight, number_format as "numberFormat", enabled`;
 
 function checkName(name: string): string {
   if (!NAME.test(name)) throw new InputError('name', 'use 1-63 of a-z 0-9 _ . -, starting with a letter or digit');
@@ -49,7 +41,7 @@ async function insert<T>(what: string, field: string, fn: () => Promise<T>): Pro
 
 export async function listTrunks(deps: ServiceDeps, actor: Actor): Promise<Trunk[]> {
   requireStaff(actor, 'trunks');
-  return (await deps.pool.query<Trunk>(`select ${TRUNK_COLS} from ingress_trunks order by name`)).rows;
+  return selectTrunks(deps.pool);
 }
 
 export async function addTrunk(
@@ -58,10 +50,7 @@ export async function addTrunk(
   requireWriter(actor, 'adding a trunk');
   const name = checkName(input.name);
   return tx(deps, async (c) => {
-    const t = (await insert(`trunk ${name}`, 'address', () => c.query<Trunk>(
-      `insert into ingress_trunks (name, address, failure_policy) values ($1, $2, $3) returning ${TRUNK_COLS}`,
-      [name, input.address, input.failurePolicy ?? 'terminate'],
-    ))).rows[0]!;
+    const t = await insert(`trunk ${name}`, 'address', () => insertTrunk(c, { name, address: input.address, failurePolicy: input.failurePolicy ?? 'terminate' }));
     await recordAudit(c, { actor, action: 'trunk.add', targetType: 'trunk', targetId: name, after: t });
     return t;
   });
@@ -69,7 +58,7 @@ export async function addTrunk(
 
 export async function listGateways(deps: ServiceDeps, actor: Actor): Promise<Gateway[]> {
   requireStaff(actor, 'gateways');
-  return (await deps.pool.query<Gateway>(`select ${GATEWAY_COLS} from carrier_gateways order by priority, name`)).rows;
+  return selectGateways(deps.pool);
 }
 
 export async function addGateway(
@@ -79,37 +68,64 @@ export async function addGateway(
   requireWriter(actor, 'adding a gateway');
   const name = checkName(input.name);
   if (!/^[A-Za-z0-9.\-:[\]]{1,253}$/.test(input.host)) throw new InputError('host', `${JSON.stringify(input.host)} is not a host name or IP`);
-  const port = intIn('port', input.port ?? 5060, 1, 65535);
-  const priority = intIn('priority', input.priority ?? 10, 0, 1000);
-  const weight = intIn('weight', input.weight ?? 100, 1, 10_000);
+  const g: Gateway = {
+    name, host: input.host, port: intIn('port', input.port ?? 5060, 1, 65535), transport: input.transport ?? 'udp', priority: intIn('priority', input.priority ?? 10, 0, 1000),
+    weight: intIn('weight', input.weight ?? 100, 1, 10_000), numberFormat: input.numberFormat ?? 'national', enabled: input.enabled ?? true,
+  };
   return tx(deps, async (c) => {
-    const g = (await insert(`gateway ${name}`, 'host', () => c.query<Gateway>(
-      `insert into carrier_gateways (name, host, port, transport, priority, weight, number_format, enabled)
-       values ($1, $2, $3, $4, $5, $6, $7, $8) returning ${GATEWAY_COLS}`,
-      [name, input.host, port, input.transport ?? 'udp', priority, weight, input.numberFormat ?? 'national', input.enabled ?? true],
-    ))).rows[0]!;
-    await recordAudit(c, { actor, action: 'gateway.add', targetType: 'gateway', targetId: name, after: g });
-    return g;
+    const out = await insert(`gateway ${name}`, 'host', () => insertGateway(c, g));
+    await recordAudit(c, { actor, action: 'gateway.add', targetType: 'gateway', targetId: name, after: out });
+    return out;
   });
 }
 
-const SWITCHABLE = {
-  trunk: { table: 'ingress_trunks', cols: TRUNK_COLS },
-  gateway: { table: 'carrier_gateways', cols: GATEWAY_COLS },
-} as const;
-
 /** Enable or disable a trunk or a gateway, audited with the state before. */
-async function setEnabled<T>(deps: ServiceDeps, actor: Actor, kind: keyof typeof SWITCHABLE, name: string, enabled: boolean): Promise<T> {
+async function setEnabled<T extends Trunk | Gateway>(deps: ServiceDeps, actor: Actor, kind: 'trunk' | 'gateway', name: string, enabled: boolean): Promise<T> {
   requireWriter(actor, `enabling or disabling a ${kind}`);
-  const { table, cols } = SWITCHABLE[kind];
   return tx(deps, async (c) => {
-    const cur = (await c.query<{ enabled: boolean }>(`select enabled from ${table} where name = $1 for update`, [name])).rows[0];
-    if (!cur) throw new NotFoundError(`no ${kind} ${JSON.stringify(name)}`);
-    const r = await c.query<T & object>(`update ${table} set enabled = $2 where name = $1 returning ${cols}`, [name, enabled]);
-    await recordAudit(c, { actor, action: `${kind}.${enabled ? 'enable' : 'disable'}`, targetType: kind, targetId: name, before: { enabled: cur.enabled }, after: { enabled } });
-    return r.rows[0]!;
+    const before = await enabledForUpdate(c, kind, name);
+    if (before === null) throw new NotFoundError(`no ${kind} ${JSON.stringify(name)}`);
+    const out = await writeEnabled<T>(c, kind, name, enabled);
+    await recordAudit(c, { actor, action: `${kind}.${enabled ? 'enable' : 'disable'}`, targetType: kind, targetId: name, before: { enabled: before }, after: { enabled } });
+    return out;
   });
 }
 
 export const enableTrunk = (deps: ServiceDeps, actor: Actor, name: string, enabled: boolean): Promise<Trunk> => setEnabled<Trunk>(deps, actor, 'trunk', name, enabled);
 export const enableGateway = (deps: ServiceDeps, actor: Actor, name: string, enabled: boolean): Promise<Gateway> => setEnabled<Gateway>(deps, actor, 'gateway', name, enabled);
+
+export interface FirewallInput {
+  sipPorts: number[];
+  transports: ('udp' | 'tcp')[];
+  table?: string;
+}
+
+interface FirewallRules {
+  groups: Record<string, string[]>;
+  resolved: Record<string, string[]>;
+  unresolved: string[];
+  sipPorts: number[];
+  transports: ('udp' | 'tcp')[];
+  rules: string;
+}
+
+/**
+ * nftables rules admitting SIP only from the enabled trunks and gateways (host names resolved now), dropping it
+ * from everyone else (docs/security.md). Staff only, like the trunk and gateway lists it is made of. A bad table
+ * name is an InputError.
+ */
+export async function firewallRules(deps: ServiceDeps, actor: Actor, input: FirewallInput): Promise<FirewallRules> {
+  requireStaff(actor, 'the SIP firewall rules');
+  const loaded = await loadSources(deps.pool);
+  let rules: string;
+  try {
+    rules = nftablesRules({
+      groups: loaded.groups, resolved: loaded.resolved, unresolved: loaded.unresolved, sipPorts: input.sipPorts, transports: input.transports,
+      generatedAt: deps.now(), ...(input.table !== undefined ? { table: input.table } : {}),
+    });
+  } catch (e) {
+    if (e instanceof RangeError) throw new InputError('table', e.message);
+    throw e;
+  }
+  return { groups: loaded.groups, resolved: Object.fromEntries(loaded.resolved), unresolved: loaded.unresolved, sipPorts: input.sipPorts, transports: input.transports, rules };
+}

@@ -3,25 +3,21 @@
  * SHA-256 of the file), the review queue, and review decisions (approve / reject / suspend / reclaim with a reason).
  * New documents for a rejected number put it back in review.
  */
-import { recordAudit } from '../audit/audit.js';
 import type { Rent } from '../billing/rent.js';
-import type { Queryable } from '../ledger/ledger.js';
-import { addNumber as insertNumber, changeNumberState, findNumber, listNumbers as selectNumbers, type PhoneNumber } from '../tenants/numbers.js';
-import { normalizeE164, type NumberAction, type NumberState } from '../tenants/rules.js';
+import type { Queryable } from '../db/tx.js';
+import { recordAudit } from '../store/audit.js';
+import { documentsOf, findNumber, insertDocuments, listNumbers as selectNumbers, type DocumentRecord, type PhoneNumber } from '../store/numbers.js';
+import { tenantCodes } from '../store/tenants.js';
+import { addNumber as insertNumber, changeNumberState } from '../tenants/numbers.js';
+import { DOC_TYPES, normalizeE164, type DocType, type NumberAction, type NumberState } from '../tenants/rules.js';
 import type { Actor, ServiceDeps } from './context.js';
 import { requireStaff, requireWriter, resolveTenant, tx } from './common.js';
 import { InputError, NotFoundError } from './errors.js';
 
-export const DOC_TYPES = ['business_licence', 'legal_rep_id', 'agent_id', 'authorization_letter', 'number_application', 'other'] as const;
-export type DocType = (typeof DOC_TYPES)[number];
+export { DOC_TYPES, type DocType };
+export type DocumentRef = DocumentRecord;
 
-export interface DocumentRef {
-  docType: DocType;
-  docRef: string;
-  fileSha256: string;
-}
-
-export interface NumberDocument extends DocumentRef {
+interface NumberDocument extends DocumentRef {
   id: bigint;
   submittedAt: Date;
 }
@@ -39,40 +35,9 @@ function checkDocs(docs: DocumentRef[]): void {
   });
 }
 
-async function insertDocs(c: Queryable, numberId: bigint, docs: DocumentRef[]): Promise<number> {
-  let added = 0;
-  for (const d of docs) {
-    const r = await c.query(
-      `insert into number_documents (number_id, doc_type, doc_ref, file_sha256) values ($1, $2, $3, $4) on conflict do nothing`,
-      [numberId.toString(), d.docType, d.docRef, d.fileSha256],
-    );
-    added += r.rowCount ?? 0;
-  }
-  return added;
-}
-
-async function documentsOf(db: Queryable, numberIds: bigint[]): Promise<Map<string, NumberDocument[]>> {
-  const out = new Map<string, NumberDocument[]>();
-  if (numberIds.length === 0) return out;
-  const r = await db.query<{ id: bigint; number_id: bigint; doc_type: DocType; doc_ref: string; file_sha256: string; submitted_at: Date }>(
-    `select id, number_id, doc_type, doc_ref, file_sha256, submitted_at from number_documents where number_id = any($1::int8[]) order by id`,
-    [numberIds.map(String)],
-  );
-  for (const d of r.rows) {
-    const k = d.number_id.toString();
-    out.set(k, [...(out.get(k) ?? []), { id: d.id, docType: d.doc_type, docRef: d.doc_ref, fileSha256: d.file_sha256, submittedAt: d.submitted_at }]);
-  }
-  return out;
-}
-
 async function withDocs(db: Queryable, ns: PhoneNumber[]): Promise<NumberWithDocs[]> {
   const docs = await documentsOf(db, ns.map((n) => n.id));
-  const ids = [...new Set(ns.map((n) => n.tenantId).filter((x): x is bigint => x !== null))];
-  const codes = new Map<string, string>();
-  if (ids.length) {
-    const r = await db.query<{ id: bigint; code: string }>('select id, code from tenants where id = any($1::int8[])', [ids.map(String)]);
-    for (const t of r.rows) codes.set(t.id.toString(), t.code);
-  }
+  const codes = await tenantCodes(db, [...new Set(ns.map((n) => n.tenantId).filter((x): x is bigint => x !== null))]);
   return ns.map((n) => ({ ...n, tenantCode: n.tenantId === null ? null : (codes.get(n.tenantId.toString()) ?? null), documents: docs.get(n.id.toString()) ?? [] }));
 }
 
@@ -101,9 +66,10 @@ export async function addNumber(
   checkDocs(docs);
   const e164 = e164Of(input.e164);
   return tx(deps, async (c) => {
-    const before = (await c.query<{ tenant_id: bigint | null; state: string }>('select tenant_id, state from numbers where e164 = $1', [e164])).rows[0] ?? null;
+    const cur = await findNumber(c, e164);
+    const before = cur ? { tenant_id: cur.tenantId, state: cur.state } : null;
     const n = await insertNumber(c, { tenantId: t.id, e164, rent: input.rent, at: deps.now() });
-    await insertDocs(c, n.id, docs);
+    await insertDocuments(c, n.id, docs);
     await recordAudit(c, { actor, action: 'number.add', targetType: 'number', targetId: n.e164, tenantId: t.id, before, after: { ...n, documents: docs } });
     return (await withDocs(c, [n]))[0]!;
   });
@@ -116,7 +82,7 @@ export async function addDocuments(deps: ServiceDeps, actor: Actor, e164Input: s
   checkDocs(docs);
   const cur = await visibleNumber(deps, actor, e164Input);
   return tx(deps, async (c) => {
-    const added = await insertDocs(c, cur.id, docs);
+    const added = await insertDocuments(c, cur.id, docs);
     let n = cur;
     if (added > 0 && cur.state === 'rejected') n = await changeNumberState(c, cur.e164, 'resubmit', 'new documents submitted');
     await recordAudit(c, {

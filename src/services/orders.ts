@@ -2,18 +2,19 @@
  * Orders (rule 1: a new order supersedes the active one) and their payment. PostgreSQL with the audit row in one
  * transaction, then Redis follows: the tenant's service period and the prepaid credit.
  */
-import { recordAudit } from '../audit/audit.js';
-import { createOrder as insertOrder, listOrders as selectOrders, payOrder as markPaid, type Order, type OrderResult } from '../tenants/orders.js';
-import { syncCredit, syncTenantState, type SyncOutcome } from '../tenants/sync.js';
-import { getTenant } from '../tenants/tenants.js';
-import type { OrderTerms } from '../tenants/rules.js';
+import { loadCalendar } from '../calendar/load.js';
+import { recordAudit } from '../store/audit.js';
+import { listOrders as selectOrders, type Order } from '../store/orders.js';
 import type { Credit } from '../tenants/credits.js';
-import { loadCalendar } from '../calendar/store.js';
+import { createOrder as insertOrder, payOrder as markPaid, type OrderResult } from '../tenants/orders.js';
+import type { OrderTerms } from '../tenants/rules.js';
+import { syncCredit, type SyncOutcome } from '../tenants/sync.js';
+import { getTenant } from '../tenants/tenants.js';
 import type { Actor, ServiceDeps } from './context.js';
-import { followRedis, requireWriter, resolveTenant, tx } from './common.js';
+import { followRedis, followState, requireWriter, resolveTenant, tx } from './common.js';
 import { NotFoundError } from './errors.js';
 
-export interface OrderInput extends OrderTerms {
+interface OrderInput extends OrderTerms {
   tenant: string | bigint;
   orderNo?: string;
   signedAt?: Date;
@@ -41,7 +42,7 @@ export async function createOrder(deps: ServiceDeps, actor: Actor, input: OrderI
   });
   if (r.duplicate) return { ...r, redis: { state: 'skipped', credit: 'skipped' } };
   const fresh = await getTenant(deps.pool, t.id.toString());
-  const state = await followRedis(deps, (redis) => syncTenantState(redis, fresh));
+  const state = await followState(deps, fresh);
   return { ...r, redis: { state, credit: await followCredit(deps, r.credit) } };
 }
 

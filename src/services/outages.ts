@@ -3,37 +3,34 @@
  * (`softswitch outage list`), a tenant's fault reports (`softswitch fault report | list`, the API), and the art. 5.3
  * check the outage refund runs (src/services/termination.ts).
  */
-import { withTransaction } from '../db/pool.js';
-import { recordAudit } from '../audit/audit.js';
+import { withTransaction, type Queryable } from '../db/tx.js';
 import { carrierOutages, checkOutageRefund, faultReportDeadline, workingDaysTouched, type OutageRefundCheck, type Period } from '../billing/outage.js';
 import type { WorkingCalendar } from '../calendar/calendar.js';
-import type { Queryable } from '../ledger/ledger.js';
-import { insertFaultReport, listFaultReportRows, type FaultReport } from '../outages/faults.js';
-import { enabledGateways, listGatewayOutages, type GatewayOutage } from '../outages/log.js';
+import { recordAudit } from '../store/audit.js';
+import { enabledGatewayNames } from '../store/network.js';
+import { insertFaultReport, listFaultReportRows, listGatewayOutages, type FaultReport, type GatewayOutage } from '../store/outages.js';
+import type { Tenant } from '../store/tenants.js';
 import { RuleError } from '../tenants/rules.js';
-import type { Tenant } from '../tenants/tenants.js';
-import { calendarOf, tenantFor } from './billing.js';
-import { requireStaff } from './common.js';
+import { calendarOf, requireStaff, tenantFor } from './common.js';
 import { ForbiddenError } from './errors.js';
 import type { Actor, ServiceDeps } from './context.js';
 
-export type { FaultReport } from '../outages/faults.js';
 
 // ------------------------------------------------------------------------------------------------ outage log
 
-export interface OutageListInput {
+interface OutageListInput {
   from?: Date;
   to?: Date;
   gateway?: string;
 }
 
-export interface LoggedPeriod extends Period {
+interface LoggedPeriod extends Period {
   /** working days the period touched (up to now while it goes on) */
   workingDays: number;
   ongoing: boolean;
 }
 
-export interface OutageList {
+interface OutageList {
   /** gateway down periods as the health checks saw them */
   gateways: (GatewayOutage & LoggedPeriod)[];
   /** carrier outages: every enabled gateway down at once (what art. 5.3 counts) */
@@ -50,7 +47,7 @@ function logged(p: Period, now: Date, cal: WorkingCalendar): LoggedPeriod {
 export async function listOutages(deps: ServiceDeps, actor: Actor, input: OutageListInput = {}): Promise<OutageList> {
   requireStaff(actor, 'the carrier outage log');
   const now = deps.now();
-  const [cal, rows, gws] = await Promise.all([calendarOf(deps), listGatewayOutages(deps.pool, input), enabledGateways(deps.pool)]);
+  const [cal, rows, gws] = await Promise.all([calendarOf(deps), listGatewayOutages(deps.pool, input), enabledGatewayNames(deps.pool)]);
   // carrier outages from every period (not just the gateway asked for), then cut to the range asked
   const all = input.gateway === undefined ? rows : await listGatewayOutages(deps.pool, { ...input, gateway: undefined });
   const carrier = carrierOutages(all, gws, now).filter((p) => (!input.to || p.from < input.to) && (!input.from || !p.to || p.to > input.from));
@@ -59,7 +56,7 @@ export async function listOutages(deps: ServiceDeps, actor: Actor, input: Outage
 
 // ------------------------------------------------------------------------------------------------ fault reports
 
-export interface FaultReportInput {
+interface FaultReportInput {
   tenant: string; // code or id
   description: string;
   /** when the tenant found the fault (default now) */
@@ -68,7 +65,7 @@ export interface FaultReportInput {
   reportedAt?: Date;
 }
 
-export interface FaultReportOutcome {
+interface FaultReportOutcome {
   tenant: string;
   report: FaultReport;
 }
@@ -115,7 +112,7 @@ export async function listFaultReports(deps: ServiceDeps, actor: Actor, input: {
 /** Art. 5.3 for one tenant at `now`, from the outage log and its fault reports (src/billing/outage.ts). */
 export async function outageRefundCheck(db: Queryable, t: Tenant, now: Date, cal: WorkingCalendar): Promise<OutageRefundCheck> {
   const [rows, gws, reports] = await Promise.all([
-    listGatewayOutages(db, { from: t.serviceStart ?? undefined, to: now }), enabledGateways(db), listFaultReportRows(db, t.id),
+    listGatewayOutages(db, { from: t.serviceStart ?? undefined, to: now }), enabledGatewayNames(db), listFaultReportRows(db, t.id),
   ]);
   return checkOutageRefund({
     outages: carrierOutages(rows, gws, now), reports, serviceStart: t.serviceStart, serviceEnd: t.serviceEnd, now, calendar: cal,

@@ -4,12 +4,13 @@
  * commits the archive row (raw event, reasons, actor) and its audit row before the letter leaves Redis; a replay
  * moves the letter back in one Lua step and is audited right after.
  */
-import { recordAudit } from '../audit/audit.js';
 import { deadEventTenants } from '../outbox/event.js';
 import {
   deleteDead, formatDeadId, listDead, outboxStats, parseDeadId, readDead, readDeadEventBytes, replayDead, withOutboxCommands,
   type DeadLetter, type OutboxRedis, type OutboxStats,
 } from '../outbox/stream.js';
+import { archivedLetter, archiveLetter, listArchivedLetters, markRemoved, type ArchivedLetter } from '../store/outbox.js';
+import { recordAudit } from '../store/audit.js';
 import type { Actor, ServiceDeps } from './context.js';
 import { needRedis, requireStaff, requireWriter, tx } from './common.js';
 import { ConflictError, InputError, NotFoundError } from './errors.js';
@@ -44,37 +45,21 @@ export async function listDeadLetters(deps: ServiceDeps, actor: Actor, input: { 
   return listDead(await outboxRedis(deps, 'cannot read the dead letters'), input.limit ?? 100);
 }
 
-export interface DiscardedLetter {
+/** An archived letter as operators read it. */
+interface DiscardedLetter extends Omit<ArchivedLetter, 'id' | 'shard' | 'event'> {
   archiveId: bigint;
+  /** <shard>:<stream id>, as `outbox dead list` shows it */
   deadId: string;
-  streamId: string;
-  deadReason: string;
-  consumer: string;
-  deadAt: Date | null;
   /** the raw event as UTF-8 text (bytes that are not UTF-8 show as U+FFFD; the archive keeps them exact) */
   event: string;
-  tenants: string[];
-  reason: string;
-  actorKind: string;
-  actorId: string;
-  discardedAt: Date;
-  /** when it left the dead-letter stream; null: a discard that stopped before Redis (run it again to finish) */
-  removedAt: Date | null;
 }
 
 /** Dead letters discarded so far (outbox_dead_archive), newest first: what was thrown away, why and by whom. */
 export async function listDiscardedLetters(deps: ServiceDeps, actor: Actor, input: { limit?: number } = {}): Promise<DiscardedLetter[]> {
   requireStaff(actor, 'discarded dead letters');
-  const r = await deps.pool.query<{
-    id: bigint; shard: number; dead_id: string; stream_id: string; dead_reason: string; consumer: string; dead_at: Date | null; event: Buffer;
-    tenants: string[]; reason: string; actor_kind: string; actor_id: string; discarded_at: Date; removed_at: Date | null;
-  }>(
-    `select id, shard, dead_id, stream_id, dead_reason, consumer, dead_at, event, tenant_ids::text[] as tenants, reason, actor_kind, actor_id,
-            discarded_at, removed_at
-       from outbox_dead_archive order by id desc limit $1`, [input.limit ?? 100]);
-  return r.rows.map((x) => ({
-    archiveId: x.id, deadId: formatDeadId(x.shard, x.dead_id), streamId: x.stream_id, deadReason: x.dead_reason, consumer: x.consumer, deadAt: x.dead_at,
-    event: x.event.toString('utf8'), tenants: x.tenants, reason: x.reason, actorKind: x.actor_kind, actorId: x.actor_id, discardedAt: x.discarded_at, removedAt: x.removed_at,
+  return (await listArchivedLetters(deps.pool, input.limit ?? 100)).map((x) => ({
+    archiveId: x.id, deadId: formatDeadId(x.shard, x.deadId), streamId: x.streamId, deadReason: x.deadReason, consumer: x.consumer, deadAt: x.deadAt,
+    event: x.event.toString('utf8'), tenants: x.tenants, reason: x.reason, actorKind: x.actorKind, actorId: x.actorId, discardedAt: x.discardedAt, removedAt: x.removedAt,
   }));
 }
 
@@ -95,7 +80,7 @@ export async function replayDeadLetter(deps: ServiceDeps, actor: Actor, input: {
   return { deadId, outboxId };
 }
 
-export interface DiscardResult {
+interface DiscardResult {
   deadId: string;
   archiveId: bigint;
   tenants: string[];
@@ -120,28 +105,26 @@ export async function discardDeadLetter(deps: ServiceDeps, actor: Actor, input: 
   if (!letter || !bytes) throw new NotFoundError(`no dead letter ${deadId} (see softswitch outbox dead list)`);
   const { tenants, tenantId } = tenantOf(letter);
   const archiveId = await tx(deps, async (c) => {
-    const ins = await c.query<{ id: bigint }>(
-      `insert into outbox_dead_archive (shard, dead_id, stream_id, dead_reason, consumer, dead_at, event, tenant_ids, reason, actor_kind, actor_id)
-       values ($1, $2, $3, $4, $5, $6, $7, $8::int8[], $9, $10, $11)
-       on conflict (shard, dead_id) do nothing returning id`,
-      [shard, id, letter.streamId, letter.reason, letter.consumer, letter.at > 0 ? new Date(letter.at) : null, bytes, tenants, reason, actor.kind, actor.id],
-    );
-    if (ins.rows[0]) {
+    const archived = await archiveLetter(c, {
+      shard, deadId: id, streamId: letter.streamId, deadReason: letter.reason, consumer: letter.consumer, deadAt: letter.at > 0 ? new Date(letter.at) : null,
+      event: bytes, tenants, reason, actorKind: actor.kind, actorId: actor.id,
+    });
+    if (archived !== null) {
       await recordAudit(c, {
         actor, action: 'outbox.dead.discard', targetType: 'dead_letter', targetId: deadId, tenantId,
         before: { streamId: letter.streamId, reason: letter.reason, consumer: letter.consumer, at: new Date(letter.at) },
-        detail: { reason, archiveId: ins.rows[0].id, tenants },
+        detail: { reason, archiveId: archived, tenants },
       });
-      return ins.rows[0].id;
+      return archived;
     }
     // an earlier discard of this letter archived it and stopped before Redis: finish that one
-    const prior = await c.query<{ id: bigint; event: Buffer }>(`select id, event from outbox_dead_archive where shard = $1 and dead_id = $2`, [shard, id]);
-    if (!prior.rows[0]!.event.equals(bytes)) throw new ConflictError(`dead letter ${deadId} differs from archive row ${prior.rows[0]!.id}; nothing changed`);
-    return prior.rows[0]!.id;
+    const prior = (await archivedLetter(c, shard, id))!;
+    if (!prior.event.equals(bytes)) throw new ConflictError(`dead letter ${deadId} differs from archive row ${prior.id}; nothing changed`);
+    return prior.id;
   });
   if (!(await deleteDead(redis, deadId))) {
     throw new ConflictError(`dead letter ${deadId} left the dead-letter stream meanwhile (replayed or discarded concurrently); archive row ${archiveId} kept`);
   }
-  await deps.pool.query(`update outbox_dead_archive set removed_at = now() where id = $1 and removed_at is null`, [archiveId]);
+  await markRemoved(deps.pool, archiveId);
   return { deadId, archiveId, tenants };
 }

@@ -4,13 +4,14 @@
  * come here, so the row rules are the same.
  */
 import type { Readable } from 'node:stream';
-import { recordAudit } from '../audit/audit.js';
 import { exportRates, readRateCsv, RATE_PLAN_NAME, writeRateDeck, type ImportResult } from '../rates-import/import.js';
+import { recordAudit } from '../store/audit.js';
+import { ratePlanIdByName, ratePlansWithCounts } from '../store/rates.js';
 import type { Actor, ServiceDeps } from './context.js';
 import { requireStaff, requireWriter, tx } from './common.js';
 import { InputError, NotFoundError } from './errors.js';
 
-export interface RatePlan {
+interface RatePlan {
   id: bigint;
   name: string;
   entries: number;
@@ -46,17 +47,11 @@ export async function importRateDeck(
 export async function exportRateDeck(deps: ServiceDeps, actor: Actor, plan: string, write: (chunk: string) => Promise<void>): Promise<number> {
   requireStaff(actor, 'rate decks');
   const name = checkPlan(plan);
-  const found = await deps.pool.query('select 1 from rate_plans where name = $1', [name]);
-  if (found.rowCount === 0) throw new NotFoundError(`no rate plan ${JSON.stringify(name)}`);
+  if ((await ratePlanIdByName(deps.pool, name)) === null) throw new NotFoundError(`no rate plan ${JSON.stringify(name)}`);
   return exportRates(deps.pool, name, write);
 }
 
 export async function listRatePlans(deps: ServiceDeps, actor: Actor): Promise<RatePlan[]> {
   requireStaff(actor, 'rate plans');
-  const r = await deps.pool.query<{ id: bigint; name: string; entries: bigint; tenants: bigint }>(
-    `select p.id, p.name, (select count(*) from rate_deck_entries e where e.rate_plan_id = p.id) as entries,
-            (select count(*) from tenants t where t.rate_plan_id = p.id) as tenants
-       from rate_plans p order by p.name`,
-  );
-  return r.rows.map((x) => ({ id: x.id, name: x.name, entries: Number(x.entries), tenants: Number(x.tenants) }));
+  return ratePlansWithCounts(deps.pool);
 }

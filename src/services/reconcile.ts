@@ -1,5 +1,5 @@
 /** Redis ⇄ ledger reconciliation as an operation: a report for anyone on staff, a repair for writers (audited). */
-import { recordAudit } from '../audit/audit.js';
+import { recordAudit } from '../store/audit.js';
 import { reconcile, type Report } from '../reconcile/reconcile.js';
 import type { Actor, ServiceDeps } from './context.js';
 import { needRedis, requireStaff, requireWriter, resolveTenant, tx } from './common.js';

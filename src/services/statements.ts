@@ -2,15 +2,17 @@
  * Statements (the tenant's monthly bill, art. 5.5) and tax invoices (art. 3.4). The CLI (`bill show`, `invoice`) and
  * the HTTP API call these; a tenant actor sees only its own.
  */
-import { withTransaction } from '../db/pool.js';
-import { recordAudit } from '../audit/audit.js';
+import { withTransaction } from '../db/tx.js';
 import { assembleStatement, statementCsv, type Statement } from '../billing/statement.js';
-import { findCjkFont, invoicePdf as renderInvoice, statementPdf as renderStatement, type InvoiceView } from '../billing/pdf.js';
+import { findCjkFont, invoicePdf as renderInvoice, statementPdf as renderStatement } from '../billing/pdf.js';
 import { invoiceNumber, splitVat, TAX_ID } from '../billing/invoice.js';
-import { dayOf } from '../calendar/zone.js';
-import { loadStatementInput } from '../tenants/statement.js';
+import { dayOf, monthRange } from '../calendar/zone.js';
+import { recordAudit } from '../store/audit.js';
+import { insertInvoice, invoiceById, invoiceByNumber, invoiceOfPayment, listInvoices as invoicesOf, nextInvoiceSeq, type Invoice } from '../store/invoices.js';
+import { paymentByReference } from '../store/receivables.js';
+import { statementData } from '../store/statements.js';
 import { RuleError } from '../tenants/rules.js';
-import { tenantFor } from './billing.js';
+import { tenantFor } from './common.js';
 import type { Actor, ServiceDeps } from './context.js';
 
 export type { Statement };
@@ -21,9 +23,12 @@ export async function showStatement(deps: ServiceDeps, actor: Actor, input: { te
   if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(input.month)) throw new RuleError(`month must be YYYY-MM, got ${JSON.stringify(input.month)}`);
   const t = await tenantFor(deps.pool, actor, input.tenant);
   const b = deps.config.billing;
-  return assembleStatement(await loadStatementInput(deps.pool, t, input.month, {
-    timeZone: deps.config.service.timezone, seller: { name: b.sellerName, taxId: b.sellerTaxId }, now: deps.now(),
-  }));
+  const timeZone = deps.config.service.timezone;
+  const { start, end } = monthRange(input.month, timeZone);
+  return assembleStatement({
+    tenant: { id: t.id, code: t.code, legalName: t.legalName }, seller: { name: b.sellerName, taxId: b.sellerTaxId }, month: input.month, timeZone,
+    periodStart: start, periodEnd: end, generatedAt: deps.now(), ...(await statementData(deps.pool, t.id, start, end)),
+  });
 }
 
 /** The statement as a PDF (CJK font: PDF_CJK_FONT or an installed Debian one; PdfFontError says what to install). */
@@ -33,25 +38,8 @@ export function statementPdf(deps: ServiceDeps, s: Statement): Promise<Buffer> {
 
 // ------------------------------------------------------------------------------------------------ invoices
 
-export interface Invoice extends InvoiceView {
-  id: bigint;
-  tenantId: bigint;
-}
 
-interface InvoiceRow {
-  id: bigint; number: string; tenant_id: bigint; kind: Invoice['kind']; issued_at: Date; buyer_name: string; buyer_tax_id: string | null;
-  seller_name: string; seller_tax_id: string; description: string; net_fen: bigint; tax_fen: bigint; total_fen: bigint; rate_percent: string; reference: string;
-}
-const SELECT = `select i.id, i.number, i.tenant_id, i.kind, i.issued_at, i.buyer_name, i.buyer_tax_id, i.seller_name, i.seller_tax_id, i.description,
-       i.net_fen, i.tax_fen, i.total_fen, i.rate_percent::text as rate_percent, p.reference
-  from invoices i join payments p on p.id = i.payment_id`;
-const toInvoice = (r: InvoiceRow): Invoice => ({
-  id: r.id, number: r.number, tenantId: r.tenant_id, kind: r.kind, issuedAt: r.issued_at, buyerName: r.buyer_name, buyerTaxId: r.buyer_tax_id,
-  sellerName: r.seller_name, sellerTaxId: r.seller_tax_id, description: r.description, netFen: r.net_fen, taxFen: r.tax_fen, totalFen: r.total_fen,
-  ratePercent: r.rate_percent, paymentReference: r.reference,
-});
-
-export interface IssueInvoiceInput {
+interface IssueInvoiceInput {
   tenant: string;
   payment: string; // the payment's reference: an invoice follows a payment (art. 3.4)
   kind: 'general' | 'vat_special'; // VAT special only for a general taxpayer (needs its tax id)
@@ -71,27 +59,23 @@ export async function issueInvoice(deps: ServiceDeps, actor: Actor, input: Issue
   const cfg = deps.config.billing;
   return withTransaction(deps.pool, async (c) => {
     const t = await tenantFor(c, actor, input.tenant);
-    const p = (await c.query<{ id: bigint; tenant_id: bigint; amount_fen: bigint; received_at: Date }>('select id, tenant_id, amount_fen, received_at from payments where reference = $1', [input.payment])).rows[0];
-    if (!p || p.tenant_id !== t.id) throw new RuleError(`no payment ${JSON.stringify(input.payment)} of tenant ${t.code}`);
-    const prior = (await c.query<InvoiceRow>(`${SELECT} where i.payment_id = $1`, [p.id.toString()])).rows[0];
+    const p = await paymentByReference(c, input.payment);
+    if (!p || p.tenantId !== t.id) throw new RuleError(`no payment ${JSON.stringify(input.payment)} of tenant ${t.code}`);
+    const prior = await invoiceOfPayment(c, p.id);
     if (prior) {
       if (prior.kind !== input.kind) throw new RuleError(`payment ${input.payment} already has ${prior.kind} invoice ${prior.number}`);
-      return { invoice: toInvoice(prior), duplicate: true };
+      return { invoice: prior, duplicate: true };
     }
     const year = Number(dayOf(at, deps.config.service.timezone).slice(0, 4));
-    const seq = (await c.query<{ last_seq: number }>(
-      `insert into invoice_counters (year, last_seq) values ($1, 1) on conflict (year) do update set last_seq = invoice_counters.last_seq + 1 returning last_seq`, [year],
-    )).rows[0]!.last_seq;
-    const { netFen, taxFen } = splitVat(p.amount_fen, cfg.vatRatePercent);
-    const ins = await c.query<{ id: bigint }>(
-      `insert into invoices (number, tenant_id, payment_id, kind, buyer_name, buyer_tax_id, seller_name, seller_tax_id, description, rate_percent,
-                             net_fen, tax_fen, total_fen, issued_at)
-       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) returning id`,
-      [invoiceNumber(year, seq), t.id.toString(), p.id.toString(), input.kind, t.legalName, taxId, cfg.sellerName, cfg.sellerTaxId,
-       `通信服务费 telecom service (payment ${input.payment} of ${dayOf(p.received_at, deps.config.service.timezone)})`, cfg.vatRatePercent,
-       netFen.toString(), taxFen.toString(), p.amount_fen.toString(), at],
-    );
-    const invoice = toInvoice((await c.query<InvoiceRow>(`${SELECT} where i.id = $1`, [ins.rows[0]!.id.toString()])).rows[0]!);
+    const seq = await nextInvoiceSeq(c, year);
+    const { netFen, taxFen } = splitVat(p.amountFen, cfg.vatRatePercent);
+    const id = await insertInvoice(c, {
+      number: invoiceNumber(year, seq), tenantId: t.id, paymentId: p.id, kind: input.kind, buyerName: t.legalName, buyerTaxId: taxId,
+      sellerName: cfg.sellerName, sellerTaxId: cfg.sellerTaxId,
+      description: `通信服务费 telecom service (payment ${input.payment} of ${dayOf(p.receivedAt, deps.config.service.timezone)})`,
+      ratePercent: String(cfg.vatRatePercent), netFen, taxFen, totalFen: p.amountFen, issuedAt: at,
+    });
+    const invoice = (await invoiceById(c, id))!;
     await recordAudit(c, { actor, action: 'invoice.issue', targetType: 'invoice', targetId: invoice.number, tenantId: t.id, after: invoice });
     return { invoice, duplicate: false };
   });
@@ -99,11 +83,11 @@ export async function issueInvoice(deps: ServiceDeps, actor: Actor, input: Issue
 
 export async function listInvoices(deps: ServiceDeps, actor: Actor, input: { tenant: string }): Promise<Invoice[]> {
   const t = await tenantFor(deps.pool, actor, input.tenant);
-  return (await deps.pool.query<InvoiceRow>(`${SELECT} where i.tenant_id = $1 order by i.issued_at, i.id`, [t.id.toString()])).rows.map(toInvoice);
+  return invoicesOf(deps.pool, t.id);
 }
 
 export async function invoicePdf(deps: ServiceDeps, actor: Actor, input: { number: string }): Promise<Buffer> {
-  const r = (await deps.pool.query<InvoiceRow>(`${SELECT} where i.number = $1`, [input.number])).rows[0];
-  if (!r || (actor.kind === 'tenant' && actor.tenantId !== r.tenant_id)) throw new RuleError(`no invoice ${JSON.stringify(input.number)}`);
-  return renderInvoice(toInvoice(r), findCjkFont(deps.config.billing.pdfFont), deps.config.service.timezone);
+  const inv = await invoiceByNumber(deps.pool, input.number);
+  if (!inv || (actor.kind === 'tenant' && actor.tenantId !== inv.tenantId)) throw new RuleError(`no invoice ${JSON.stringify(input.number)}`);
+  return renderInvoice(inv, findCjkFont(deps.config.billing.pdfFont), deps.config.service.timezone);
 }

@@ -2,25 +2,28 @@
  * Tenant operations: create, notice settings, limits, rate plan, suspend / resume / terminate, and the reads the CLI, the API
  * and the portal show. PostgreSQL first (with the audit row in the same transaction), then Redis follows.
  */
-import { recordAudit } from '../audit/audit.js';
-import { tenantBuckets, type BucketBalance } from '../ledger/ledger.js';
-import { activeOrder, type Order } from '../tenants/orders.js';
-import { listNumbers, type PhoneNumber } from '../tenants/numbers.js';
-import { syncTenantState, type SyncOutcome } from '../tenants/sync.js';
+import { recordAudit } from '../store/audit.js';
+import { tenantBuckets, type BucketBalance } from '../store/buckets.js';
+import { listNumbers, type PhoneNumber } from '../store/numbers.js';
+import { activeOrder, type Order } from '../store/orders.js';
+import { ratePlanName } from '../store/rates.js';
+import { listTenants as selectTenants, ratePlanForUpdate, tenantById, type NoticeSettings, type Tenant, type TenantLimits, type TenantStatus } from '../store/tenants.js';
+import type { SyncOutcome } from '../tenants/sync.js';
 import {
-  createTenant as insertTenant, getTenantLimits, listTenants as selectTenants, setNoticeSettings, setTenantLimits, setTenantRatePlan,
-  setTenantStatus, type NoticeSettings, type Tenant, type TenantLimits, type TenantStatus,
+  createTenant as insertTenant, getTenantLimits, parseCallingHours, setNoticeSettings, setTenantLimits, setTenantRatePlan, setTenantStatus,
 } from '../tenants/tenants.js';
 import type { Actor, ServiceDeps } from './context.js';
-import { followRedis, requireWriter, resolveTenant, tx } from './common.js';
-import { ConflictError } from './errors.js';
+import { cnyInput, followState, requireWriter, resolveTenant, tx } from './common.js';
+import { ConflictError, InputError } from './errors.js';
 
-export interface TenantChange {
+export type { Tenant, TenantStatus };
+
+interface TenantChange {
   tenant: Tenant;
   redis: SyncOutcome;
 }
 
-export interface NewTenantInput {
+interface NewTenantInput {
   code: string;
   legalName: string;
   ratePlan?: string | null;
@@ -28,8 +31,6 @@ export interface NewTenantInput {
   notifySms?: string | null;
   notifyWebhook?: string | null;
 }
-
-const followState = (deps: ServiceDeps, t: Tenant) => followRedis(deps, (r) => syncTenantState(r, t));
 
 export async function createTenant(deps: ServiceDeps, actor: Actor, input: NewTenantInput): Promise<TenantChange> {
   requireWriter(actor, 'creating a tenant');
@@ -60,7 +61,7 @@ export async function listTenants(deps: ServiceDeps, actor: Actor, filter: { sta
   return selectTenants(deps.pool, filter);
 }
 
-export interface TenantOverview {
+interface TenantOverview {
   tenant: Tenant;
   ratePlan: string | null;
   activeOrder: Order | null;
@@ -72,9 +73,9 @@ export async function showTenant(deps: ServiceDeps, actor: Actor, ref: string | 
   const t = await resolveTenant(deps, actor, ref);
   const [order, numbers, buckets, plan] = await Promise.all([
     activeOrder(deps.pool, t.id), listNumbers(deps.pool, t.id), tenantBuckets(deps.pool, t.id),
-    t.ratePlanId === null ? null : deps.pool.query<{ name: string }>('select name from rate_plans where id = $1', [t.ratePlanId.toString()]),
+    t.ratePlanId === null ? null : ratePlanName(deps.pool, t.ratePlanId),
   ]);
-  return { tenant: t, ratePlan: plan?.rows[0]?.name ?? null, activeOrder: order, numbers, buckets };
+  return { tenant: t, ratePlan: plan, activeOrder: order, numbers, buckets };
 }
 
 /** Notice channels: an operator-admin for any tenant, a tenant for itself (contract art. 2.2). */
@@ -94,21 +95,60 @@ export async function getLimits(deps: ServiceDeps, actor: Actor, ref: string | b
   return { tenant: t, limits: await getTenantLimits(deps.pool, t.id) };
 }
 
+/**
+ * A call-limit change as the CLI and the API take it: numbers as numbers, the rest as text. blockedPrefixes: a list,
+ * or one comma-separated text ("" = none); callingHours: HH:MM-HH:MM or any; dailySpendCap: CNY, null = no cap.
+ */
+export interface LimitsPatch {
+  maxConcurrent?: number;
+  maxCps?: number;
+  blockedPrefixes?: string[] | string;
+  allowInternational?: boolean;
+  callingHours?: string;
+  dailySpendCap?: string | null;
+}
+
+/** How the interface names the fields that are parsed from text (API body.x, CLI --x), for InputError. */
+type LimitsFieldNames = Record<'callingHours' | 'dailySpendCap', string>;
+
+/** The limits patch parsed (every limit's own range is checked by setTenantLimits). */
+function parseLimitsPatch(p: LimitsPatch, field: LimitsFieldNames): Partial<TenantLimits> {
+  const out: Partial<TenantLimits> = {};
+  if (p.maxConcurrent !== undefined) out.maxConcurrent = p.maxConcurrent;
+  if (p.maxCps !== undefined) out.maxCps = p.maxCps;
+  if (p.blockedPrefixes !== undefined) {
+    out.blockedPrefixes = typeof p.blockedPrefixes === 'string' ? p.blockedPrefixes.split(',').map((x) => x.trim()).filter(Boolean) : p.blockedPrefixes;
+  }
+  if (p.allowInternational !== undefined) out.allowInternational = p.allowInternational;
+  if (p.callingHours !== undefined) {
+    try {
+      out.callingHours = parseCallingHours(p.callingHours);
+    } catch (e) {
+      throw new InputError(field.callingHours, (e as Error).message);
+    }
+  }
+  if (p.dailySpendCap !== undefined) out.dailySpendCapFen = p.dailySpendCap === null ? null : cnyInput(field.dailySpendCap, p.dailySpendCap);
+  return out;
+}
+
 /** Change some call limits; SIP instances apply them within their directory cache time. */
-export async function updateLimits(deps: ServiceDeps, actor: Actor, ref: string | bigint, patch: Partial<TenantLimits>): Promise<{ tenant: Tenant; limits: TenantLimits }> {
+export async function updateLimits(
+  deps: ServiceDeps, actor: Actor, ref: string | bigint, patch: LimitsPatch, field: LimitsFieldNames,
+): Promise<{ tenant: Tenant; limits: TenantLimits }> {
+  const change = parseLimitsPatch(patch, field);
   requireWriter(actor, 'changing call limits');
   const t = await resolveTenant(deps, actor, ref);
   const limits = await tx(deps, async (c) => {
-    await c.query('select 1 from tenants where id = $1 for update', [t.id.toString()]);
+    await tenantById(c, t.id, { forUpdate: true });
     const before = await getTenantLimits(c, t.id);
-    const after = await setTenantLimits(c, t.id, patch);
+    const after = await setTenantLimits(c, t.id, change);
     await recordAudit(c, { actor, action: 'tenant.limits', targetType: 'tenant', targetId: t.id, tenantId: t.id, before, after });
     return after;
   });
   return { tenant: t, limits };
 }
 
-export interface RatePlanChange extends TenantChange {
+interface RatePlanChange extends TenantChange {
   before: string | null;
   after: string;
 }
@@ -122,9 +162,7 @@ export async function changeRatePlan(deps: ServiceDeps, actor: Actor, ref: strin
   requireWriter(actor, 'changing a rate plan');
   const t = await resolveTenant(deps, actor, ref);
   const { tenant, before } = await tx(deps, async (c) => {
-    const cur = (await c.query<{ status: TenantStatus; plan: string | null }>(
-      `select t.status, p.name as plan from tenants t left join rate_plans p on p.id = t.rate_plan_id where t.id = $1 for update of t`,
-      [t.id.toString()])).rows[0]!;
+    const cur = (await ratePlanForUpdate(c, t.id))!;
     if (cur.status === 'terminated') throw new ConflictError(`tenant ${t.code} is terminated`);
     const after = await setTenantRatePlan(c, t.id, planName);
     if (cur.plan !== planName) {

@@ -1,5 +1,5 @@
 /**
- * Ending a contract before its period end (issue 10 item 6):
+ * Ending a contract before its period end:
  * - `softswitch tenant terminate --early` (art. 4.6): the tenant cancels an effective contract and owes 30% of the
  *   contract value as a receivable (due in 3 working days, bears late fees); service ends now.
  * - `softswitch tenant refund --reason outage` (art. 5.3): after a carrier outage of more than 15 consecutive working
@@ -9,28 +9,30 @@
  * transaction), then Redis (tenant state → live calls cut on every SIP instance). Business time is deps.now().
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { withTransaction } from '../db/pool.js';
-import { recordAudit } from '../audit/audit.js';
+import { withTransaction, type Queryable } from '../db/tx.js';
 import { earlyTerminationFeeFen } from '../billing/contract.js';
 import { PAYMENT_TERM_WORKING_DAYS } from '../billing/late-fee.js';
 import type { OutageRefundCheck } from '../billing/outage.js';
 import { refundPaid } from '../charging/tenant-sync.js';
-import type { Queryable } from '../ledger/ledger.js';
+import { earlyTerminationKey } from '../ledger/keys.js';
 import { writeEvent } from '../outbox/cdr-writer.js';
+import { recordAudit } from '../store/audit.js';
+import { reclaimNumbers } from '../store/numbers.js';
+import { activeOrder, orderById } from '../store/orders.js';
+import { owedFen, receivableAmount, type Receivable } from '../store/receivables.js';
+import { findTermination, insertTermination, type Termination } from '../store/terminations.js';
+import { tenantById, type Tenant } from '../store/tenants.js';
 import { queueNotice } from '../tenants/notices.js';
-import { activeOrder } from '../tenants/orders.js';
-import { issueReceivable, owedFen, type Receivable } from '../tenants/receivables.js';
+import { issueReceivable } from '../tenants/receivables.js';
 import { RuleError } from '../tenants/rules.js';
 import type { SyncOutcome } from '../tenants/sync.js';
-import { findTermination, insertRefund, insertTermination, listRefundRows, reclaimNumbers, type Refund, type Termination } from '../tenants/termination.js';
-import { getTenant, setTenantStatus, type Tenant } from '../tenants/tenants.js';
+import { listRefundRows, recordRefund, type Refund } from '../tenants/termination.js';
+import { getTenant, setTenantStatus } from '../tenants/tenants.js';
 import { fenToCny } from '../money/units.js';
-import { calendarOf, followState, tenantFor } from './billing.js';
-import { requireWriter } from './common.js';
+import { calendarOf, followState, requireWriter, tenantFor } from './common.js';
 import type { Actor, ServiceDeps } from './context.js';
 import { outageRefundCheck } from './outages.js';
 
-export type { Refund, Termination } from '../tenants/termination.js';
 
 const actorText = (a: Actor): string => `${a.kind}:${a.id}`;
 
@@ -44,12 +46,12 @@ async function terminate(c: Queryable, t: Tenant, rec: Omit<Termination, 'id' | 
 
 // ------------------------------------------------------------------------------------------------ art. 4.6
 
-export interface EarlyTerminationInput {
+interface EarlyTerminationInput {
   tenant: string; // code or id
   reason?: string; // kept on the tenant and the termination record
 }
 
-export interface EarlyTerminationOutcome {
+interface EarlyTerminationOutcome {
   tenant: string;
   /** this tenant was already terminated early: nothing changed, the first termination is returned */
   duplicate: boolean;
@@ -79,13 +81,14 @@ export async function terminateEarly(deps: ServiceDeps, actor: Actor, input: Ear
   const cal = await calendarOf(deps);
   const r = await withTransaction(deps.pool, async (c) => {
     const t0 = await tenantFor(c, actor, input.tenant);
-    await c.query('select 1 from tenants where id = $1 for update', [t0.id.toString()]);
+    await tenantById(c, t0.id, { forUpdate: true });
     const prior = await findTermination(c, t0.id);
     if (prior) {
       if (prior.kind !== 'early') throw new RuleError(`tenant ${t0.code} was already terminated (${prior.kind}, ${prior.at.toISOString()})`);
-      const order = (await c.query<{ order_no: string }>('select order_no from orders where id = $1', [prior.orderId?.toString()])).rows[0]!;
-      const fee = (await c.query<{ amount_fen: bigint }>('select amount_fen from receivables where id = $1', [prior.feeReceivableId?.toString()])).rows[0];
-      return { duplicate: true as const, t: t0, termination: prior, orderNo: order.order_no, feeFen: fee?.amount_fen ?? 0n, fee: null, numbersReclaimed: 0 };
+      // an early termination always has its order (terminateEarly refuses a tenant without one)
+      const order = (await orderById(c, prior.orderId!))!;
+      const feeFen = prior.feeReceivableId === null ? 0n : (await receivableAmount(c, prior.feeReceivableId)) ?? 0n;
+      return { duplicate: true as const, t: t0, termination: prior, orderNo: order.orderNo, feeFen, fee: null, numbersReclaimed: 0 };
     }
     const t = await getTenant(c, t0.id.toString());
     if (t.status === 'terminated') throw new RuleError(`tenant ${t.code} is already terminated (${t.statusReason ?? 'no reason'})`);
@@ -97,7 +100,7 @@ export async function terminateEarly(deps: ServiceDeps, actor: Actor, input: Ear
     const fee = feeFen > 0n
       ? (await issueReceivable(c, {
         tenantId: t.id, kind: 'early_termination', amountFen: feeFen, issuedAt: at, dueAt: cal.termEnd(at, PAYMENT_TERM_WORKING_DAYS),
-        key: `early_termination:${order.orderNo}`, orderId: order.id,
+        key: earlyTerminationKey(order.orderNo), orderId: order.id,
         description: `early termination fee (art. 4.6): 30% of the contract value ${fenToCny(order.totalFen)} CNY of order ${order.orderNo}`,
       })).receivable
       : null;
@@ -121,7 +124,7 @@ export async function terminateEarly(deps: ServiceDeps, actor: Actor, input: Ear
 
 // ------------------------------------------------------------------------------------------------ art. 5.3
 
-export interface OutageRefundInput {
+interface OutageRefundInput {
   tenant: string; // code or id
   reason: 'outage';
   /**
@@ -133,7 +136,7 @@ export interface OutageRefundInput {
   waitSeconds?: number;
 }
 
-export interface OutageRefundOutcome {
+interface OutageRefundOutcome {
   tenant: string;
   refund: Refund;
   check: OutageRefundCheck;
@@ -183,8 +186,8 @@ export async function refundOutage(deps: ServiceDeps, actor: Actor, input: Outag
   const reason = 'terminated after a carrier outage (art. 5.3)';
   const r = await withTransaction(deps.pool, async (c) => {
     const t = await getTenant(c, t0.id.toString());
-    await c.query('select 1 from tenants where id = $1 for update', [t.id.toString()]);
-    const refund = await insertRefund(c, {
+    await tenantById(c, t.id, { forUpdate: true });
+    const refund = await recordRefund(c, {
       tenantId: t.id, reason: 'outage', requestedAt: at, outage: check.eligible ? check.outage : null, override: override ?? null, actor: actorText(actor),
     });
     let tenant = t;

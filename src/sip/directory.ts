@@ -6,49 +6,9 @@
  */
 import type { Pool } from '../db/pool.js';
 import { timed } from '../observability/metrics.js';
-import type { NumberFormat } from './normalize.js';
+import { enabledGatewayRoutes, numberOwner, trunkForAddress, type Gateway, type IngressTrunk, type NumberOwner } from '../store/directory.js';
 
-export interface IngressTrunk {
-  id: string;
-  name: string;
-  failurePolicy: 'terminate' | 'continue';
-}
-
-export interface TenantInfo {
-  id: string;
-  code: string;
-  status: 'active' | 'suspended' | 'terminated';
-  serviceStart: Date | null;
-  serviceEnd: Date | null;
-  maxConcurrent: number;
-  maxCps: number;
-  blockedPrefixes: string[];
-  allowInternational: boolean;
-  callingHoursFrom: string | null; // 'HH:MM:SS' in service.timezone
-  callingHoursTo: string | null;
-  dailySpendCapFen: bigint | null;
-  /** language of its announcements (migration 050) */
-  announcementLanguage: 'zh' | 'en';
-  /** its callers hear the low-credit warning */
-  lowCreditWarning: boolean;
-}
-
-export interface NumberOwner {
-  e164: string;
-  state: 'pending_review' | 'approved' | 'suspended' | 'reclaimed';
-  tenant: TenantInfo | null;
-}
-
-export interface Gateway {
-  id: string;
-  name: string;
-  host: string;
-  port: number;
-  transport: 'udp' | 'tcp';
-  priority: number;
-  weight: number;
-  numberFormat: NumberFormat;
-}
+export type { Gateway, IngressTrunk, NumberOwner, TenantInfo } from '../store/directory.js';
 
 interface Entry<T> {
   value: T;
@@ -102,42 +62,6 @@ export interface Directory {
   cached(): { trunks: number; numbers: number };
 }
 
-interface TenantRow {
-  tenant_id: bigint;
-  code: string;
-  status: TenantInfo['status'];
-  service_start: Date | null;
-  service_end: Date | null;
-  max_concurrent: number;
-  max_cps: number;
-  blocked_prefixes: string[];
-  allow_international: boolean;
-  calling_hours_from: string | null;
-  calling_hours_to: string | null;
-  daily_spend_cap_fen: bigint | null;
-  announcement_language: 'zh' | 'en';
-  low_credit_warning: boolean;
-}
-
-function toTenant(r: TenantRow): TenantInfo {
-  return {
-    id: r.tenant_id.toString(),
-    code: r.code,
-    status: r.status,
-    serviceStart: r.service_start,
-    serviceEnd: r.service_end,
-    maxConcurrent: r.max_concurrent,
-    maxCps: r.max_cps,
-    blockedPrefixes: r.blocked_prefixes,
-    allowInternational: r.allow_international,
-    callingHoursFrom: r.calling_hours_from,
-    callingHoursTo: r.calling_hours_to,
-    dailySpendCapFen: r.daily_spend_cap_fen,
-    announcementLanguage: r.announcement_language,
-    lowCreditWarning: r.low_credit_warning,
-  };
-}
-
 export function createDirectory(pool: Pool, opts: { ttlMs?: number; now?: () => number; maxEntries?: number } = {}): Directory {
   const ttl = opts.ttlMs ?? 5000;
   const now = opts.now ?? Date.now;
@@ -150,20 +74,11 @@ export function createDirectory(pool: Pool, opts: { ttlMs?: number; now?: () => 
     async trunkForAddress(ip) {
       const hit = trunks.get(ip);
       if (hit !== undefined) return hit;
-      // inet containment: a trunk address may be a single host or a network (CIDR)
-      const { rows } = await timed('postgres', 'sip_trunk', () =>
-        pool.query<{ id: bigint; name: string; failure_policy: IngressTrunk['failurePolicy'] }>(
-          `select id, name, failure_policy from ingress_trunks
-            where enabled and $1::inet <<= address order by masklen(address) desc, id limit 1`,
-          [ip],
-        ),
-      ).catch((e: unknown) => {
+      const trunk = await timed('postgres', 'sip_trunk', () => trunkForAddress(pool, ip)).catch((e: unknown) => {
         // not an IP literal (cannot come from a socket, but be strict): no trunk
-        if ((e as { code?: string }).code === '22P02') return { rows: [] };
+        if ((e as { code?: string }).code === '22P02') return null;
         throw e;
       });
-      const r = rows[0];
-      const trunk = r ? { id: r.id.toString(), name: r.name, failurePolicy: r.failure_policy } : null;
       trunks.set(ip, trunk);
       return trunk;
     },
@@ -171,19 +86,7 @@ export function createDirectory(pool: Pool, opts: { ttlMs?: number; now?: () => 
     async numberOwner(e164) {
       const hit = numbers.get(e164);
       if (hit !== undefined) return hit;
-      const { rows } = await timed('postgres', 'sip_number', () =>
-        pool.query<TenantRow & { e164: string; state: NumberOwner['state']; has_tenant: boolean }>(
-          `select n.e164, n.state, t.id is not null as has_tenant, t.id as tenant_id, t.code, t.status,
-                  t.service_start, t.service_end, t.max_concurrent, t.max_cps, t.blocked_prefixes,
-                  t.allow_international, t.calling_hours_from::text, t.calling_hours_to::text, t.daily_spend_cap_fen,
-                  t.announcement_language, t.low_credit_warning
-             from numbers n left join tenants t on t.id = n.tenant_id
-            where n.e164 = $1`,
-          [e164],
-        ),
-      );
-      const r = rows[0];
-      const owner = r ? { e164: r.e164, state: r.state, tenant: r.has_tenant ? toTenant(r) : null } : null;
+      const owner = await timed('postgres', 'sip_number', () => numberOwner(pool, e164));
       numbers.set(e164, owner);
       return owner;
     },
@@ -191,16 +94,7 @@ export function createDirectory(pool: Pool, opts: { ttlMs?: number; now?: () => 
     async gateways() {
       const hit = gws.get('all');
       if (hit) return hit;
-      const { rows } = await timed('postgres', 'sip_gateways', () =>
-        pool.query<{ id: bigint; name: string; host: string; port: number; transport: Gateway['transport']; priority: number; weight: number; number_format: NumberFormat }>(
-          `select id, name, host, port, transport, priority, weight, number_format
-             from carrier_gateways where enabled order by priority, id`,
-        ),
-      );
-      const list = rows.map((r) => ({
-        id: r.id.toString(), name: r.name, host: r.host, port: r.port, transport: r.transport,
-        priority: r.priority, weight: r.weight, numberFormat: r.number_format,
-      }));
+      const list = await timed('postgres', 'sip_gateways', () => enabledGatewayRoutes(pool));
       gws.set('all', list);
       return list;
     },

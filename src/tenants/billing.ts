@@ -8,36 +8,37 @@
  * - period end (art. 7.2): numbers reclaimed, tenant terminated; the remaining balance is cleared by the charging
  *   engine's bucket expiry (bucket → expired, kind expiry_clear, via the outbox). Arrears stay collectable.
  */
-import { tenantBuckets, type Queryable } from '../ledger/ledger.js';
+import { inTransaction, type Queryable } from '../db/tx.js';
 import { lateFeeDays, overdueDays, PAYMENT_TERM_WORKING_DAYS } from '../billing/late-fee.js';
 import { rentPeriods } from '../billing/rent.js';
 import type { WorkingCalendar } from '../calendar/calendar.js';
 import { startOfDay } from '../calendar/zone.js';
-import { listNumbers } from './numbers.js';
+import { lateFeeKey } from '../ledger/keys.js';
+import { tenantBuckets } from '../store/buckets.js';
+import { listNumbers, reclaimNumbers } from '../store/numbers.js';
+import { allocationsOf, billedRentPeriods, type Receivable } from '../store/receivables.js';
+import { tenantById, updateTenantStatus } from '../store/tenants.js';
 import { issueRent } from './orders.js';
-import { issueReceivable, listReceivables, type Receivable } from './receivables.js';
-import { reclaimNumbers } from './termination.js';
-import { inTransaction } from './tx.js';
+import { issueReceivable, listReceivables } from './receivables.js';
 
 /** Rent of every period started by `at` for each number the tenant holds (any state but reclaimed); returns the
  * receivables issued by this call (periods billed before are skipped). */
 export async function chargeRent(db: Queryable, tenantId: bigint, at: Date, cal: WorkingCalendar): Promise<Receivable[]> {
   return inTransaction(db, async (c) => {
-    const t = (await c.query<{ service_start: Date | null; service_end: Date | null }>('select service_start, service_end from tenants where id = $1', [tenantId.toString()])).rows[0];
-    if (!t?.service_start || !t.service_end) return [];
+    const t = await tenantById(c, tenantId);
+    if (!t?.serviceStart || !t.serviceEnd) return [];
+    const { serviceStart, serviceEnd } = t;
     const out: Receivable[] = [];
     // periods already billed (by the order or an earlier run): skipped without a ledger round trip each day
-    const billed = new Set((await c.query<{ k: string }>(
-      `select number_id || '/' || (extract(epoch from period_start) * 1000)::int8 as k from receivables where tenant_id = $1 and kind = 'rent'`, [tenantId.toString()],
-    )).rows.map((r) => r.k));
+    const billed = await billedRentPeriods(c, tenantId);
     for (const n of await listNumbers(c, tenantId)) {
       if (n.state === 'reclaimed' || n.rent.amountFen === 0n) continue;
-      for (const w of rentPeriods(t.service_start, t.service_end, n.rent.period, cal.timeZone)) {
+      for (const w of rentPeriods(serviceStart, serviceEnd, n.rent.period, cal.timeZone)) {
         if (w.start.getTime() > at.getTime()) break;
         if (n.heldSince && n.heldSince.getTime() >= w.end.getTime()) continue;
         if (billed.has(`${n.id}/${w.start.getTime()}`)) continue;
         const issuedAt = n.heldSince && n.heldSince.getTime() > w.start.getTime() ? n.heldSince : w.start;
-        const r = await issueRent(c, n, t.service_start, t.service_end, w.start, { issuedAt, dueAt: cal.termEnd(issuedAt, PAYMENT_TERM_WORKING_DAYS) }, cal.timeZone);
+        const r = await issueRent(c, n, serviceStart, serviceEnd, w.start, { issuedAt, dueAt: cal.termEnd(issuedAt, PAYMENT_TERM_WORKING_DAYS) }, cal.timeZone);
         if (r) out.push(r);
       }
     }
@@ -53,20 +54,17 @@ export async function accrueLateFees(db: Queryable, tenantId: bigint, at: Date, 
   return inTransaction(db, async (c) => {
     const all = await listReceivables(c, tenantId);
     const posted = new Set(all.filter((r) => r.kind === 'late_fee').map((r) => `${r.parentId}:${r.feeDay}`));
-    const pays = await c.query<{ receivable_id: bigint; received_at: Date; amount_fen: bigint }>(
-      `select a.receivable_id, p.received_at, a.amount_fen from payment_allocations a join payments p on p.id = a.payment_id where p.tenant_id = $1`,
-      [tenantId.toString()],
-    );
+    const pays = await allocationsOf(c, tenantId);
     const out: Receivable[] = [];
     for (const r of all) {
       if (!r.accruesLateFee || r.dueAt.getTime() > at.getTime()) continue;
-      const payments = pays.rows.filter((p) => p.receivable_id === r.id).map((p) => ({ at: p.received_at, amountFen: p.amount_fen }));
+      const payments = pays.filter((p) => p.receivableId === r.id).map((p) => ({ at: p.receivedAt, amountFen: p.amountFen }));
       for (const d of lateFeeDays(r, payments, at, cal.timeZone)) {
         if (posted.has(`${r.id}:${d.day}`)) continue;
         const issuedAt = startOfDay(d.day, cal.timeZone);
         out.push((await issueReceivable(c, {
           tenantId, kind: 'late_fee', amountFen: d.feeFen, issuedAt, dueAt: cal.termEnd(issuedAt, PAYMENT_TERM_WORKING_DAYS),
-          key: `late:${r.id}:${d.day}`, parentId: r.id, feeDay: d.day,
+          key: lateFeeKey(r.id, d.day), parentId: r.id, feeDay: d.day,
           description: `late fee ${d.day}: 3 per mille of ${d.outstandingFen} fen overdue (${r.description})`,
         })).receivable);
       }
@@ -107,14 +105,14 @@ export interface ClearingResult {
  */
 export async function periodEndClearing(db: Queryable, tenantId: bigint, at: Date): Promise<ClearingResult> {
   return inTransaction(db, async (c) => {
-    const t = (await c.query<{ service_end: Date | null }>('select service_end from tenants where id = $1 for update', [tenantId.toString()])).rows[0];
-    if (!t?.service_end || t.service_end.getTime() > at.getTime()) return { terminated: false, numbersReclaimed: 0, remaining: [] };
-    const end = t.service_end.getTime();
+    const t = await tenantById(c, tenantId, { forUpdate: true });
+    if (!t?.serviceEnd || t.serviceEnd.getTime() > at.getTime()) return { terminated: false, numbersReclaimed: 0, remaining: [] };
+    const end = t.serviceEnd.getTime();
     const remaining = (await tenantBuckets(c, tenantId))
       .filter((b) => b.balanceFen > 0n)
       .map((b) => ({ bucketId: b.bucketId, balanceFen: b.balanceFen, expiresAt: b.expiresAt, expiresByPeriodEnd: b.expiresAt !== null && b.expiresAt.getTime() <= end }));
     const numbersReclaimed = await reclaimNumbers(c, tenantId, 'service period ended');
-    await c.query(`update tenants set status = 'terminated', status_reason = 'service period ended', updated_at = now() where id = $1`, [tenantId.toString()]);
+    await updateTenantStatus(c, tenantId, 'terminated', 'service period ended');
     return { terminated: true, numbersReclaimed, remaining };
   });
 }

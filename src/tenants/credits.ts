@@ -2,19 +2,23 @@
  * Credit to a tenant: a new balance bucket (paid or gift, with its validity) funded by one ledger transfer
  * (cash → bucket for paid credit, gift_funding → bucket for gift). Idempotent by the caller's key: the same key
  * again returns the first credit (duplicate: true) and creates nothing; the same key with another tenant, kind or
- * amount is refused.
+ * amount is refused (IdempotencyConflictError).
  */
-import { bucketAccount, postTransfers, systemAccount, type Queryable } from '../ledger/ledger.js';
+import { inTransaction, type Queryable } from '../db/tx.js';
+import { IdempotencyConflictError } from '../ledger/errors.js';
+import { bucketAccount, postTransfers, systemAccount } from '../ledger/ledger.js';
+import { creditUnderKey, insertBucket, lockCreditKey } from '../store/buckets.js';
+import { transferKeyExists } from '../store/ledger.js';
+import { tenantById } from '../store/tenants.js';
 import { RuleError } from './rules.js';
-import { inTransaction } from './tx.js';
 
-export interface CreditRequest {
+interface CreditRequest {
   tenantId: bigint;
   kind: 'paid' | 'gift';
   amountFen: bigint;
   validFrom: Date;
   expiresAt: Date | null;
-  idempotencyKey: string; // ledger transfer key, e.g. 'topup:<operator key>' or 'order:<orderNo>:prepaid'
+  idempotencyKey: string; // ledger transfer key (src/ledger/keys.ts: topUpKey, orderPrepaidKey)
   sourceOrderId?: bigint | null;
   memo?: string | null;
   /** where the money comes from; default cash (paid) or gift_funding (gift). A paid order's packages come from
@@ -41,21 +45,16 @@ export async function creditTenant(db: Queryable, req: CreditRequest): Promise<C
   if (!req.idempotencyKey) throw new RuleError('an idempotency key is required');
   return inTransaction(db, async (c) => {
     // Serialises concurrent credits of one key, so a retry can never create a second bucket.
-    await c.query('select pg_advisory_xact_lock(hashtextextended($1, 0))', [req.idempotencyKey]);
-    const prior = await existingCredit(c, req.idempotencyKey);
+    await lockCreditKey(c, req.idempotencyKey);
+    const prior = await findCredit(c, req.idempotencyKey);
     if (prior) {
       if (prior.tenantId !== req.tenantId || prior.kind !== req.kind || prior.amountFen !== req.amountFen) {
-        throw new RuleError(`idempotency key ${JSON.stringify(req.idempotencyKey)} was already used for another credit (${prior.kind} ${prior.amountFen} fen to tenant ${prior.tenantId})`);
+        throw new IdempotencyConflictError(req.idempotencyKey, `idempotency key ${JSON.stringify(req.idempotencyKey)} was already used for another credit (${prior.kind} ${prior.amountFen} fen to tenant ${prior.tenantId})`);
       }
       return prior;
     }
-    const t = await c.query('select 1 from tenants where id = $1', [req.tenantId.toString()]);
-    if (t.rowCount !== 1) throw new RuleError(`no tenant ${req.tenantId}`);
-    const b = await c.query<{ id: bigint }>(
-      `insert into balance_buckets (tenant_id, kind, source_order_id, valid_from, expires_at) values ($1, $2, $3, $4, $5) returning id`,
-      [req.tenantId.toString(), req.kind, req.sourceOrderId?.toString() ?? null, req.validFrom, req.expiresAt],
-    );
-    const bucketId = b.rows[0]!.id;
+    if (!(await tenantById(c, req.tenantId))) throw new RuleError(`no tenant ${req.tenantId}`);
+    const bucketId = await insertBucket(c, { tenantId: req.tenantId, kind: req.kind, sourceOrderId: req.sourceOrderId ?? null, validFrom: req.validFrom, expiresAt: req.expiresAt });
     const from = req.fundingAccountId ?? (await systemAccount(c, req.kind === 'paid' ? 'cash' : 'gift_funding'));
     const to = await bucketAccount(c, bucketId);
     const { posted } = await postTransfers(c, [
@@ -66,23 +65,10 @@ export async function creditTenant(db: Queryable, req: CreditRequest): Promise<C
   });
 }
 
-/** The credit made under an idempotency key, or null. */
+/** The credit made under an idempotency key (duplicate: true), or null; a key used by another kind of transfer is refused. */
 export async function findCredit(db: Queryable, key: string): Promise<Credit | null> {
-  return existingCredit(db, key);
-}
-
-async function existingCredit(c: Queryable, key: string): Promise<Credit | null> {
-  const r = await c.query<{ id: bigint; tenant_id: bigint; bucket_id: bigint; kind: 'paid' | 'gift'; amount_fen: bigint; valid_from: Date; expires_at: Date | null }>(
-    `select tr.id, b.tenant_id, b.id as bucket_id, b.kind, tr.amount_fen, b.valid_from, b.expires_at
-       from ledger_transfers tr join ledger_accounts a on a.id = tr.credit_account_id join balance_buckets b on b.id = a.bucket_id
-      where tr.idempotency_key = $1`,
-    [key],
-  );
-  const p = r.rows[0];
-  if (!p) {
-    const other = await c.query('select 1 from ledger_transfers where idempotency_key = $1', [key]);
-    if (other.rowCount) throw new RuleError(`idempotency key ${JSON.stringify(key)} is already used by a ledger transfer that is not a credit`);
-    return null;
-  }
-  return { duplicate: true, transferId: p.id, tenantId: p.tenant_id, bucketId: p.bucket_id, kind: p.kind, amountFen: p.amount_fen, validFrom: p.valid_from, expiresAt: p.expires_at };
+  const p = await creditUnderKey(db, key);
+  if (p) return { duplicate: true, ...p };
+  if (await transferKeyExists(db, key)) throw new IdempotencyConflictError(key, `idempotency key ${JSON.stringify(key)} is already used by a ledger transfer that is not a credit`);
+  return null;
 }

@@ -71,6 +71,10 @@ export function nextNumberState(from: NumberState, action: NumberAction): Number
   return to;
 }
 
+/** Kinds of real-name document a number's review is based on (art. 4.2). */
+export const DOC_TYPES = ['business_licence', 'legal_rep_id', 'agent_id', 'authorization_letter', 'number_application', 'other'] as const;
+export type DocType = (typeof DOC_TYPES)[number];
+
 /** E.164 as stored: '+' then 6-15 digits, first digit not 0. Accepts spaces/dashes and a leading 00 in input. */
 export function normalizeE164(input: string): string {
   const s = input.trim().replace(/[\s-]/g, '').replace(/^00/, '+');
@@ -80,7 +84,7 @@ export function normalizeE164(input: string): string {
 
 // ---------------------------------------------------------------------------------------------- low balance
 
-export interface LowBalanceInput {
+interface LowBalanceInput {
   balanceFen: bigint; // prepaid balance now (paid + gift usable credit)
   totalPrepaidFen: bigint; // total prepaid amount of the active order (+ top-ups)
   monthlyFeeFen: bigint; // one month of service fees

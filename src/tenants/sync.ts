@@ -1,11 +1,11 @@
 /**
- * Make Redis follow PostgreSQL after a tenant change (contract 2). PostgreSQL is committed first; a Redis failure
+ * Make Redis follow PostgreSQL after a tenant change. PostgreSQL is committed first; a Redis failure
  * is reported, never thrown, because `softswitch reconcile` repairs Redis from the ledger.
  */
 import { applyCredit, setTenantState } from '../charging/tenant-sync.js';
 import type { ChargingRedis } from '../charging/redis.js';
 import type { Credit } from './credits.js';
-import type { Tenant } from './tenants.js';
+import type { Tenant } from '../store/tenants.js';
 
 export type SyncOutcome = 'applied' | 'already-applied' | 'skipped' | `failed: ${string}`;
 

@@ -1,65 +1,15 @@
-/** Tenants in PostgreSQL: create, read, list, status changes. Rules of status changes are in this file's guards. */
-import type { Queryable } from '../ledger/ledger.js';
+/** Tenants: validation of what is stored, and the rules of status, rate plan and limit changes (SQL in src/store/tenants.ts). */
+import type { Queryable } from '../db/tx.js';
+import { ratePlanIdByName } from '../store/rates.js';
+import {
+  findTenant, insertTenant, tenantById, tenantLimits, updateNoticeSettings, updateTenantLimits, updateTenantRatePlan, updateTenantStatus,
+  type NoticeSettings, type Tenant, type TenantLimits, type TenantStatus,
+} from '../store/tenants.js';
 import { RuleError } from './rules.js';
 
-export type TenantStatus = 'active' | 'suspended' | 'terminated';
+const TENANT_CODE = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
-export interface Tenant {
-  id: bigint;
-  code: string;
-  legalName: string;
-  status: TenantStatus;
-  statusReason: string | null;
-  serviceStart: Date | null;
-  serviceEnd: Date | null;
-  ratePlanId: bigint | null;
-  notifyEmail: string | null;
-  notifySms: string | null;
-  notifyWebhook: string | null;
-  /** language of e-mail/SMS notices; null = the announcement language */
-  notifyLanguage: 'zh' | 'en' | null;
-  createdAt: Date;
-}
-
-interface Row {
-  id: bigint;
-  code: string;
-  legal_name: string;
-  status: TenantStatus;
-  status_reason: string | null;
-  service_start: Date | null;
-  service_end: Date | null;
-  rate_plan_id: bigint | null;
-  notify_email: string | null;
-  notify_sms: string | null;
-  notify_webhook: string | null;
-  notify_language: 'zh' | 'en' | null;
-  created_at: Date;
-}
-
-const COLUMNS = 'id, code, legal_name, status, status_reason, service_start, service_end, rate_plan_id, notify_email, notify_sms, notify_webhook, notify_language, created_at';
-
-function toTenant(r: Row): Tenant {
-  return {
-    id: r.id,
-    code: r.code,
-    legalName: r.legal_name,
-    status: r.status,
-    statusReason: r.status_reason,
-    serviceStart: r.service_start,
-    serviceEnd: r.service_end,
-    ratePlanId: r.rate_plan_id,
-    notifyEmail: r.notify_email,
-    notifySms: r.notify_sms,
-    notifyWebhook: r.notify_webhook,
-    notifyLanguage: r.notify_language,
-    createdAt: r.created_at,
-  };
-}
-
-export const TENANT_CODE = /^[a-z0-9][a-z0-9_-]{0,62}$/;
-
-export interface NewTenant {
+interface NewTenant {
   code: string;
   legalName: string;
   ratePlanId?: bigint | null;
@@ -68,32 +18,22 @@ export interface NewTenant {
   notifyWebhook?: string | null;
 }
 
-export function validateNewTenant(t: NewTenant): void {
+function validateNewTenant(t: NewTenant): void {
   if (!TENANT_CODE.test(t.code)) throw new RuleError(`tenant code ${JSON.stringify(t.code)}: use 1-63 of a-z 0-9 _ -, starting with a letter or digit`);
   const name = t.legalName.trim();
   if (name.length < 1 || name.length > 200) throw new RuleError('legal name must be 1-200 characters (bills carry the full legal name)');
   validateNoticeSettings(t);
 }
 
-/** Where tenant notices go (contract art. 2.2); null = that channel is off. */
-export interface NoticeSettings {
-  /** one address, or several comma-separated (at most MAX_NOTICE_EMAILS) */
-  notifyEmail: string | null;
-  notifySms: string | null;
-  notifyWebhook: string | null;
-  /** language of e-mail and SMS notices; null = the tenant's announcement language */
-  notifyLanguage: 'zh' | 'en' | null;
-}
-
 export const MAX_NOTICE_EMAILS = 5;
 const EMAIL = /^[^@\s,<>"]{1,64}@[^@\s,<>"]+\.[^@\s,<>"]+$/;
 
 /** "a@x.cn, b@y.cn" → the addresses, trimmed (the stored form is them joined with ", "). */
-export function noticeEmails(list: string): string[] {
+function noticeEmails(list: string): string[] {
   return list.split(',').map((a) => a.trim()).filter(Boolean);
 }
 
-export function validateNoticeSettings(t: Partial<NoticeSettings>): void {
+function validateNoticeSettings(t: Partial<NoticeSettings>): void {
   if (t.notifyEmail) {
     const all = noticeEmails(t.notifyEmail);
     const bad = all.find((a) => !EMAIL.test(a));
@@ -108,29 +48,20 @@ export function validateNoticeSettings(t: Partial<NoticeSettings>): void {
 /** Change some notice channels (only the keys given; null switches a channel off). */
 export async function setNoticeSettings(db: Queryable, tenantId: bigint, patch: Partial<NoticeSettings>): Promise<Tenant> {
   validateNoticeSettings(patch);
-  const cols: [keyof NoticeSettings, string][] = [['notifyEmail', 'notify_email'], ['notifySms', 'notify_sms'], ['notifyWebhook', 'notify_webhook'], ['notifyLanguage', 'notify_language']];
-  const sets: string[] = [];
-  const params: unknown[] = [tenantId.toString()];
-  for (const [k, col] of cols) {
-    if (patch[k] === undefined) continue;
-    params.push(k === 'notifyEmail' && patch.notifyEmail ? noticeEmails(patch.notifyEmail).join(', ') : patch[k]);
-    sets.push(`${col} = $${params.length}`);
-  }
-  const r = await db.query<Row>(`update tenants set ${[...sets, 'updated_at = now()'].join(', ')} where id = $1 returning ${COLUMNS}`, params);
-  if (!r.rows[0]) throw new RuleError(`no tenant ${tenantId}`);
-  return toTenant(r.rows[0]);
+  const stored = patch.notifyEmail ? { ...patch, notifyEmail: noticeEmails(patch.notifyEmail).join(', ') } : patch;
+  const t = await updateNoticeSettings(db, tenantId, stored);
+  if (!t) throw new RuleError(`no tenant ${tenantId}`);
+  return t;
 }
 
 /** Create a tenant; a duplicate code is a RuleError. */
 export async function createTenant(db: Queryable, t: NewTenant): Promise<Tenant> {
   validateNewTenant(t);
   try {
-    const r = await db.query<Row>(
-      `insert into tenants (code, legal_name, rate_plan_id, notify_email, notify_sms, notify_webhook)
-       values ($1, $2, $3, $4, $5, $6) returning ${COLUMNS}`,
-      [t.code, t.legalName.trim(), t.ratePlanId?.toString() ?? null, t.notifyEmail ? noticeEmails(t.notifyEmail).join(', ') : null, t.notifySms ?? null, t.notifyWebhook ?? null],
-    );
-    return toTenant(r.rows[0]!);
+    return await insertTenant(db, {
+      code: t.code, legalName: t.legalName.trim(), ratePlanId: t.ratePlanId ?? null, notifyEmail: t.notifyEmail ? noticeEmails(t.notifyEmail).join(', ') : null,
+      notifySms: t.notifySms ?? null, notifyWebhook: t.notifyWebhook ?? null,
+    });
   } catch (e) {
     const code = (e as { code?: string }).code;
     if (code === '23505') throw new RuleError(`tenant ${t.code} already exists`);
@@ -141,17 +72,9 @@ export async function createTenant(db: Queryable, t: NewTenant): Promise<Tenant>
 
 /** A tenant by code or numeric id; RuleError when there is none. */
 export async function getTenant(db: Queryable, ref: string): Promise<Tenant> {
-  const byId = /^[0-9]{1,18}$/.test(ref);
-  const r = await db.query<Row>(`select ${COLUMNS} from tenants where ${byId ? 'id = $1::text::int8 or code = $1::text' : 'code = $1'} order by (code = $1::text) desc limit 1`, [ref]);
-  if (!r.rows[0]) throw new RuleError(`no tenant ${JSON.stringify(ref)}`);
-  return toTenant(r.rows[0]);
-}
-
-export async function listTenants(db: Queryable, filter: { status?: TenantStatus } = {}): Promise<Tenant[]> {
-  const r = filter.status
-    ? await db.query<Row>(`select ${COLUMNS} from tenants where status = $1 order by id`, [filter.status])
-    : await db.query<Row>(`select ${COLUMNS} from tenants order by id`);
-  return r.rows.map(toTenant);
+  const t = await findTenant(db, ref);
+  if (!t) throw new RuleError(`no tenant ${JSON.stringify(ref)}`);
+  return t;
 }
 
 /**
@@ -159,33 +82,20 @@ export async function listTenants(db: Queryable, filter: { status?: TenantStatus
  * terminated (its numbers and balances are reclaimed/cleared at period end). Setting the current status is a no-op.
  */
 export async function setTenantStatus(db: Queryable, tenantId: bigint, status: TenantStatus, reason: string | null): Promise<Tenant> {
-  const cur = (await db.query<Row>(`select ${COLUMNS} from tenants where id = $1 for update`, [tenantId.toString()])).rows[0];
+  const cur = await tenantById(db, tenantId, { forUpdate: true });
   if (!cur) throw new RuleError(`no tenant ${tenantId}`);
-  if (cur.status === status) return toTenant(cur);
+  if (cur.status === status) return cur;
   if (cur.status === 'terminated') throw new RuleError(`tenant ${cur.code} is terminated and cannot become ${status}`);
-  const r = await db.query<Row>(
-    `update tenants set status = $2, status_reason = $3, updated_at = now() where id = $1 returning ${COLUMNS}`,
-    [tenantId.toString(), status, reason],
-  );
-  return toTenant(r.rows[0]!);
+  return updateTenantStatus(db, tenantId, status, reason);
 }
 
 /** Point a tenant at a rate plan (by name). */
 export async function setTenantRatePlan(db: Queryable, tenantId: bigint, ratePlanName: string): Promise<Tenant> {
-  const p = (await db.query<{ id: bigint }>('select id from rate_plans where name = $1', [ratePlanName])).rows[0];
-  if (!p) throw new RuleError(`no rate plan ${JSON.stringify(ratePlanName)}`);
-  const r = await db.query<Row>(`update tenants set rate_plan_id = $2, updated_at = now() where id = $1 returning ${COLUMNS}`, [tenantId.toString(), p.id.toString()]);
-  if (!r.rows[0]) throw new RuleError(`no tenant ${tenantId}`);
-  return toTenant(r.rows[0]);
-}
-
-export interface TenantLimits {
-  maxConcurrent: number;
-  maxCps: number;
-  blockedPrefixes: string[];
-  allowInternational: boolean;
-  callingHours: { from: string; to: string } | null; // 'HH:MM' in the service zone; null = any time
-  dailySpendCapFen: bigint | null; // null = no cap
+  const planId = await ratePlanIdByName(db, ratePlanName);
+  if (planId === null) throw new RuleError(`no rate plan ${JSON.stringify(ratePlanName)}`);
+  const t = await updateTenantRatePlan(db, tenantId, planId);
+  if (!t) throw new RuleError(`no tenant ${tenantId}`);
+  return t;
 }
 
 /** 'HH:MM-HH:MM' (from < to or wrapping past midnight) or 'any' → calling hours. */
@@ -208,40 +118,13 @@ export async function setTenantLimits(db: Queryable, tenantId: bigint, patch: Pa
   if (patch.maxCps !== undefined && (!Number.isInteger(patch.maxCps) || patch.maxCps < 0 || patch.maxCps > 10_000)) bad('max calls per second must be 0-10000');
   if (patch.blockedPrefixes?.some((p) => !/^[0-9]{1,20}$/.test(p))) bad('blocked prefixes must be 1-20 digits each');
   if (patch.dailySpendCapFen != null && patch.dailySpendCapFen < 0n) bad('daily spend cap must be >= 0');
-  const sets: string[] = [];
-  const params: unknown[] = [tenantId.toString()];
-  const set = (col: string, v: unknown) => {
-    params.push(v);
-    sets.push(`${col} = $${params.length}`);
-  };
-  if (patch.maxConcurrent !== undefined) set('max_concurrent', patch.maxConcurrent);
-  if (patch.maxCps !== undefined) set('max_cps', patch.maxCps);
-  if (patch.blockedPrefixes !== undefined) set('blocked_prefixes', patch.blockedPrefixes);
-  if (patch.allowInternational !== undefined) set('allow_international', patch.allowInternational);
-  if (patch.callingHours !== undefined) {
-    set('calling_hours_from', patch.callingHours?.from ?? null);
-    set('calling_hours_to', patch.callingHours?.to ?? null);
-  }
-  if (patch.dailySpendCapFen !== undefined) set('daily_spend_cap_fen', patch.dailySpendCapFen?.toString() ?? null);
-  const r = await db.query<LimitsRow>(`update tenants set ${[...sets, 'updated_at = now()'].join(', ')} where id = $1 returning ${LIMIT_COLUMNS}`, params);
-  const row = r.rows[0];
-  if (!row) throw new RuleError(`no tenant ${tenantId}`);
-  return toLimits(row);
+  const limits = await updateTenantLimits(db, tenantId, patch);
+  if (!limits) throw new RuleError(`no tenant ${tenantId}`);
+  return limits;
 }
-
-interface LimitsRow {
-  max_concurrent: number; max_cps: number; blocked_prefixes: string[]; allow_international: boolean;
-  calling_hours_from: string | null; calling_hours_to: string | null; daily_spend_cap_fen: bigint | null;
-}
-const LIMIT_COLUMNS = 'max_concurrent, max_cps, blocked_prefixes, allow_international, calling_hours_from, calling_hours_to, daily_spend_cap_fen';
-const toLimits = (row: LimitsRow): TenantLimits => ({
-  maxConcurrent: row.max_concurrent, maxCps: row.max_cps, blockedPrefixes: row.blocked_prefixes, allowInternational: row.allow_international,
-  callingHours: row.calling_hours_from && row.calling_hours_to ? { from: row.calling_hours_from.slice(0, 5), to: row.calling_hours_to.slice(0, 5) } : null,
-  dailySpendCapFen: row.daily_spend_cap_fen,
-});
 
 export async function getTenantLimits(db: Queryable, tenantId: bigint): Promise<TenantLimits> {
-  const row = (await db.query<LimitsRow>(`select ${LIMIT_COLUMNS} from tenants where id = $1`, [tenantId.toString()])).rows[0];
-  if (!row) throw new RuleError(`no tenant ${tenantId}`);
-  return toLimits(row);
+  const limits = await tenantLimits(db, tenantId);
+  if (!limits) throw new RuleError(`no tenant ${tenantId}`);
+  return limits;
 }

@@ -10,7 +10,7 @@ export type { Logger };
 const SECRET_KEYS = ['secret', 'password', 'passwd', 'token', 'operatorToken', 'authorization', 'cookie', 'apiKey'];
 
 /** pino redact paths: each secret key at the top, one, two or three levels down; HTTP headers; the config object. */
-export const REDACT_PATHS: string[] = [
+const REDACT_PATHS: string[] = [
   ...SECRET_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`, `*.*.*.${k}`]),
   'req.headers.authorization', 'req.headers.cookie', 'headers.authorization', 'headers.cookie',
   'config.drachtio.secret', 'config.api.operatorToken', 'config.postgres.url', 'config.redis.url',

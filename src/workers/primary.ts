@@ -43,7 +43,7 @@ interface Handle {
   send(m: ToWorker): void;
 }
 
-export interface SplitApp {
+interface SplitApp {
   instanceId: string;
   httpPort: number;
   sipPort: number;

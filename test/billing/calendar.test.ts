@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CalendarError, parseCalendarYear, WorkingCalendar } from '../../src/calendar/calendar.js';
-import { readCalendarFiles } from '../../src/calendar/store.js';
+import { readCalendarFiles } from '../../src/calendar/load.js';
 import { addDays, addMonths, dayOf, monthLabel, monthRange, startOfDay } from '../../src/calendar/zone.js';
 
 const TZ = 'Asia/Shanghai';

@@ -1,7 +1,7 @@
 // Pure rules of faults and outages (art. 5.2, 5.3, 10) against the bundled 2026 calendar.
 import { describe, expect, it } from 'vitest';
 import { WorkingCalendar } from '../../src/calendar/calendar.js';
-import { readCalendarFiles } from '../../src/calendar/store.js';
+import { readCalendarFiles } from '../../src/calendar/load.js';
 import { carrierOutages, checkOutageRefund, faultReportDeadline, workingDaysTouched, type GatewayPeriod } from '../../src/billing/outage.js';
 
 const TZ = 'Asia/Shanghai';

@@ -19,14 +19,15 @@ import { recordPayment, runLowBalance, showAccount } from '../../src/services/bi
 import { showStatement } from '../../src/services/statements.js';
 import { createScheduler } from '../../src/jobs/scheduler.js';
 import { jobsStatus } from '../../src/services/jobs.js';
-import { importMissingYears, loadCalendar } from '../../src/calendar/store.js';
+import { importMissingYears, loadCalendar } from '../../src/calendar/load.js';
 import { DEMO, DEMO_DECK } from '../../src/demo/seed.js';
 import { createTenant, getTenant, setTenantRatePlan } from '../../src/tenants/tenants.js';
 import { createOrder } from '../../src/tenants/orders.js';
 import { addNumber, changeNumberState } from '../../src/tenants/numbers.js';
 import { creditTenant } from '../../src/tenants/credits.js';
 import { syncCredit, syncTenantState } from '../../src/tenants/sync.js';
-import { inconsistentAccounts, tenantBuckets } from '../../src/ledger/ledger.js';
+import { tenantBuckets } from '../../src/store/buckets.js';
+import { inconsistentAccounts } from '../../src/store/ledger.js';
 import { monthLabel } from '../../src/calendar/zone.js';
 import { reconcile } from '../../src/reconcile/reconcile.js';
 

@@ -14,11 +14,13 @@ import { createTenant, setTenantRatePlan } from '../../src/tenants/tenants.js';
 import { createOrder } from '../../src/tenants/orders.js';
 import { creditTenant } from '../../src/tenants/credits.js';
 import { accrueLateFees, chargeRent } from '../../src/tenants/billing.js';
-import { owedFen } from '../../src/tenants/receivables.js';
+import { owedFen } from '../../src/store/receivables.js';
 import { WorkingCalendar } from '../../src/calendar/calendar.js';
-import { readCalendarFiles } from '../../src/calendar/store.js';
+import { readCalendarFiles } from '../../src/calendar/load.js';
 import { findCjkFont } from '../../src/billing/pdf.js';
-import { accountBalance, bucketAccount, inconsistentAccounts, postTransfers, systemAccount, tenantBuckets, tenantReceivableAccount } from '../../src/ledger/ledger.js';
+import { accountBalance, bucketAccount, postTransfers, systemAccount, tenantReceivableAccount } from '../../src/ledger/ledger.js';
+import { tenantBuckets } from '../../src/store/buckets.js';
+import { inconsistentAccounts } from '../../src/store/ledger.js';
 
 const TZ = 'Asia/Shanghai';
 const CAL = WorkingCalendar.fromYears(readCalendarFiles(), TZ);

@@ -12,13 +12,14 @@ import { deleteKeys, testChargingRedis, testKeys as keys, testPrefix, TEST_REDIS
 import { loadConfig } from '../../src/config/config.js';
 import { waitReady, type ChargingRedis } from '../../src/charging/redis.js';
 import { createChargingEngine, type Engine } from '../../src/charging/engine.js';
-import { importMissingYears, loadCalendar } from '../../src/calendar/store.js';
+import { importMissingYears, loadCalendar } from '../../src/calendar/load.js';
 import type { WorkingCalendar } from '../../src/calendar/calendar.js';
 import { createTenant, getTenant, setTenantRatePlan } from '../../src/tenants/tenants.js';
 import { createOrder } from '../../src/tenants/orders.js';
 import { creditTenant } from '../../src/tenants/credits.js';
 import { listReceivables } from '../../src/tenants/receivables.js';
-import { inconsistentAccounts, tenantBuckets } from '../../src/ledger/ledger.js';
+import { tenantBuckets } from '../../src/store/buckets.js';
+import { inconsistentAccounts } from '../../src/store/ledger.js';
 import { parseOutboxEvent } from '../../src/outbox/event.js';
 import { writeEvent } from '../../src/outbox/cdr-writer.js';
 import { runLateFees } from '../../src/services/billing.js';

@@ -1,5 +1,5 @@
 /**
- * No orphaned carrier legs (issue 9 item 7; docs/sip.md "Orphaned carrier legs"). The product runs as a real child
+ * No orphaned carrier legs (docs/sip.md "Orphaned carrier legs"). The product runs as a real child
  * process (src/main.ts), behind the embedded edge (`npm test`) or a real drachtio-server 0.9.4
  * (`SIP_TEST_TARGET=drachtio`, `npm run test:drachtio`). A call goes through it to a carrier sipp that honours the
  * session timer the app asks for (call-uas-session-timer.xml: refresher=uas, a refresh every half interval, BYE when a

@@ -1,5 +1,5 @@
 /**
- * What drachtio-fsmrf and the announcements ask of the edge (issue 15), with real drachtio-srf apps on two edges:
+ * What drachtio-fsmrf and the announcements ask of the edge, with real drachtio-srf apps on two edges:
  * early media (183 with SDP) before a refusal whose To-tag matches the 183's; an INVITE carrying fsmrf's
  * User-Agent and X-esl-outbound headers through unchanged; a re-INVITE from the UAS side of a call (the warning
  * points the caller at the media server and back) with the dialog's SDP kept current on both ends.

@@ -1,16 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
-  LedgerError,
   accountBalance,
   bucketAccount,
-  inconsistentAccounts,
   postTransfers,
   systemAccount,
-  tenantBuckets,
   type TransferInput,
 } from '../../src/ledger/ledger.js';
-import { withTransaction } from '../../src/db/pool.js';
+import { LedgerError } from '../../src/ledger/errors.js';
+import { withTransaction } from '../../src/db/tx.js';
+import { tenantBuckets } from '../../src/store/buckets.js';
+import { inconsistentAccounts } from '../../src/store/ledger.js';
 import { createTestDb, type TestDb } from '../helpers/pg.js';
 import { propertyRun } from '../helpers/property.js';
 

@@ -10,7 +10,7 @@ import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
 import type { ChargingRedis } from '../../src/charging/redis.js';
-import { importMissingYears, loadCalendar } from '../../src/calendar/store.js';
+import { importMissingYears, loadCalendar } from '../../src/calendar/load.js';
 import { createScheduler } from '../../src/jobs/scheduler.js';
 import { startMaintenance } from '../../src/jobs/maintenance.js';
 import { deliverPending } from '../../src/notify/notifier.js';

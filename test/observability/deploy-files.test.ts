@@ -113,7 +113,7 @@ describe('Prometheus alert rules (parse-only)', () => {
     expect(new Set(alerts.map((a) => a.alert)).size).toBe(alerts.length);
   });
 
-  it('covers what the NOC asked for (issue 6): no answers while attempts arrive, ASR drop, gateway down, store errors, outbox, drift, authorization p99', () => {
+  it('covers what the NOC watches: no answers while attempts arrive, ASR drop, gateway down, store errors, outbox, drift, authorization p99', () => {
     const byName = new Map(alerts.map((a) => [a.alert!, a.expr]));
     const expectAlert = (name: string, mustUse: RegExp) => expect(byName.get(name), name).toMatch(mustUse);
     expectAlert('SoftswitchNoCallsAnswered', /softswitch_invites_total[\s\S]*result="answered"/);
@@ -177,7 +177,7 @@ describe('Prometheus and Grafana (parse-only)', () => {
     expect(target('drachtio')).toMatch(new RegExp(`:${promPort}$`));
   });
 
-  it('the dashboard is valid Grafana JSON on the provisioned datasource, covering the NOC panels of issue 6', () => {
+  it('the dashboard is valid Grafana JSON on the provisioned datasource, covering the NOC panels', () => {
     const ds = yamlOf('grafana', 'provisioning', 'datasources', 'prometheus.yml').datasources[0];
     const ids = dashboard.panels.map((p: any) => p.id);
     expect(new Set(ids).size).toBe(ids.length);

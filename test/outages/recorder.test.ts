@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import { createPool, type Pool } from '../../src/db/pool.js';
 import { migrate } from '../../src/db/migrate.js';
 import { GatewayHealth } from '../../src/sip/gateways.js';
-import { applyGatewayChange, listGatewayOutages } from '../../src/outages/log.js';
+import { applyGatewayChange, listGatewayOutages } from '../../src/store/outages.js';
 import { createOutageRecorder } from '../../src/outages/recorder.js';
 import { startOwnPostgres, type OwnPostgres } from '../helpers/own-pg.js';
 import { eventually } from '../helpers/poll.js';

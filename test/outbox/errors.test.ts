@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { classifyFailure } from '../../src/outbox/errors.js';
-import { LedgerError } from '../../src/ledger/ledger.js';
-import { EventRejected } from '../../src/outbox/cdr-writer.js';
+import { classifyFailure, EventRejected } from '../../src/outbox/errors.js';
+import { LedgerError } from '../../src/ledger/errors.js';
 
 const pgError = (code: string) => Object.assign(new Error(`pg ${code}`), { code });
 

@@ -14,7 +14,7 @@ function mutate(raw: string, f: (o: Record<string, any>) => void): string {
   return JSON.stringify(o);
 }
 
-describe('parseOutboxEvent (contract 3 schema)', () => {
+describe('parseOutboxEvent (the outbox event schema)', () => {
   it('accepts a settled call and keeps money as bigint fen', () => {
     const r = parseOutboxEvent(settled('c1', '7', [['12', 100n], ['13', 30n]]));
     expect(r.ok).toBe(true);

@@ -1,5 +1,5 @@
 /**
- * `softswitch network firewall` (issue 9 item 8): nftables rules from the trunks and gateways in PostgreSQL. The
+ * `softswitch network firewall`: nftables rules from the trunks and gateways in PostgreSQL. The
  * output is checked by `nft -c`, and then really loaded into a private network namespace (`unshare -n`: the host's
  * firewall is never touched) where SIP over UDP and TCP from allowed and other loopback addresses shows that only
  * the configured sources get through. Where nft or namespaces are unavailable those steps skip, saying why.

@@ -1,5 +1,5 @@
 /**
- * Input limits (issue 9 item 4): whatever identity the door accepts (Call-ID, From, To, P-Asserted-Identity, request
+ * Input limits: whatever identity the door accepts (Call-ID, From, To, P-Asserted-Identity, request
  * URI, tags) makes a CDR the outbox accepts — shown for random input by property, and end to end for a call whose
  * Call-ID is exactly at the limit (charged, CDR written, no dead letter). One character more, or a CR/LF/NUL
  * smuggled into a header, is a 400 at the edge: no state, nothing to the carrier, no CDR.

@@ -1,5 +1,5 @@
 /**
- * Relay probes (issue 9 item 1): the full app (e2e harness: edge + srf + SIP app + charging, real PostgreSQL and
+ * Relay probes: the full app (e2e harness: edge + srf + SIP app + charging, real PostgreSQL and
  * Redis) with a carrier gateway configured. Every probe tries to make the edge forward a request to the carrier
  * without the app placing a metered call; the "carrier" is a raw UDP socket that records every datagram, so
  * anything at all that reaches it fails the test.

@@ -1,5 +1,5 @@
 /**
- * Secrets (issue 9 item 5): the embedded edge and the app share a random per-process secret (the configured one,
+ * Secrets: the embedded edge and the app share a random per-process secret (the configured one,
  * let alone the public `cymru`, opens nothing); toward an external drachtio-server `cymru` is refused at start-up
  * unless DRACHTIO_ALLOW_DEFAULT_SECRET; secrets never appear in errors or log lines, config dumps included.
  */

@@ -1,5 +1,5 @@
 /**
- * Unknown sources cost nothing (issue 9 item 2): the edge drops SIP from any address that is no enabled trunk,
+ * Unknown sources cost nothing: the edge drops SIP from any address that is no enabled trunk,
  * gateway or peer of ours before it parses it or keeps anything; reject mode answers one stateless 403; responses
  * count only from where their request went; one source cannot take more than its rate; the allow-list follows
  * PostgreSQL at once (LISTEN) and survives a PostgreSQL outage.

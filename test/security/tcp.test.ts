@@ -1,5 +1,5 @@
 /**
- * TCP hardening (issue 9 item 3) on a real edge with a real srf app: strangers' connections are closed before
+ * TCP hardening on a real edge with a real srf app: strangers' connections are closed before
  * anything is read, connection counts are bounded in total and per address, silent and slow-loris peers are cut,
  * idle connections are closed, a peer that does not read what we send is cut before it grows our memory, and a
  * busy trunk streaming messages is never mistaken for a slow one.

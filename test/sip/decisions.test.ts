@@ -136,7 +136,7 @@ describe('charging refusals', () => {
   });
 });
 
-describe('announced refusals (issue 15: early-media prompt before the final response)', () => {
+describe('announced refusals (an early-media prompt before the final response)', () => {
   it('no balance, outside hours and a suspended tenant carry their prompt', () => {
     expect(d.refusalRejection('no_balance', '').prompt).toBe('no_balance');
     expect(d.refusalRejection('suspended', '').prompt).toBe('tenant_suspended');

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitReady, type ChargingRedis } from '../../src/charging/redis.js';
 import { DEMO, seedDemo } from '../../src/demo/seed.js';
-import { tenantBuckets } from '../../src/ledger/ledger.js';
+import { tenantBuckets } from '../../src/store/buckets.js';
 import { createTestDb, type TestDb } from '../helpers/pg.js';
 import { deleteKeys, testChargingRedis, testPrefix, TEST_REDIS_URL } from '../helpers/redis.js';
 

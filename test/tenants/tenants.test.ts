@@ -1,16 +1,21 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, type TestDb } from '../helpers/pg.js';
-import { createTenant, getTenant, listTenants, parseCallingHours, setTenantLimits, setTenantStatus } from '../../src/tenants/tenants.js';
-import { createOrder, listOrders, payOrder } from '../../src/tenants/orders.js';
+import { createTenant, getTenant, parseCallingHours, setTenantLimits, setTenantStatus } from '../../src/tenants/tenants.js';
+import { listTenants } from '../../src/store/tenants.js';
+import { createOrder, payOrder } from '../../src/tenants/orders.js';
+import { listOrders } from '../../src/store/orders.js';
 import { addNumber, changeNumberState } from '../../src/tenants/numbers.js';
 import { creditTenant } from '../../src/tenants/credits.js';
 import { accrueLateFees, chargeRent, overdueState, periodEndClearing } from '../../src/tenants/billing.js';
 import { checkLowBalance } from '../../src/tenants/notices.js';
-import { listReceivables, owedFen, recordPayment } from '../../src/tenants/receivables.js';
+import { listReceivables, recordPayment } from '../../src/tenants/receivables.js';
+import { owedFen } from '../../src/store/receivables.js';
 import { dailyLateFeeFen } from '../../src/billing/late-fee.js';
 import { WorkingCalendar } from '../../src/calendar/calendar.js';
-import { readCalendarFiles } from '../../src/calendar/store.js';
-import { accountBalance, bucketAccount, inconsistentAccounts, postTransfers, systemAccount, tenantBuckets, tenantReceivableAccount } from '../../src/ledger/ledger.js';
+import { readCalendarFiles } from '../../src/calendar/load.js';
+import { accountBalance, bucketAccount, postTransfers, systemAccount, tenantReceivableAccount } from '../../src/ledger/ledger.js';
+import { tenantBuckets } from '../../src/store/buckets.js';
+import { inconsistentAccounts } from '../../src/store/ledger.js';
 
 const TZ = 'Asia/Shanghai';
 const CAL = WorkingCalendar.fromYears(readCalendarFiles(), TZ);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listAudit, recordAudit } from '../../src/audit/audit.js';
+import { listAudit, recordAudit } from '../../src/store/audit.js';
 import { createTestDb, type TestDb } from '../helpers/pg.js';
 
 let db: TestDb;

@@ -6,7 +6,8 @@ import type { ServiceDeps } from '../../services/context.js';
 import { createOrder, listOrders, payOrder } from '../../services/orders.js';
 import { actorOf, tenantRef } from '../auth.js';
 import { Cny, errors, Instant, RedisOutcome, TenantParam } from '../schemas.js';
-import { fen, instant } from './common.js';
+import { cnyInput } from '../../services/common.js';
+import { instant } from './common.js';
 
 const IdempotencyHeaders = Type.Object({
   'idempotency-key': Type.String({ pattern: '^[\\x21-\\x7e]{1,150}$', description: 'unique key of this credit (e.g. the payment reference): a replay returns the first result; the same key with another body is 409' }),
@@ -46,9 +47,9 @@ export function registerAccountRoutes(app: FastifyInstance, s: ServiceDeps): voi
     const b = req.body as { orderNo?: string; packageAmount: string; packageCount?: number; validityMonths: number; numbers?: string[]; numberCount?: number; rent?: string; rentPeriod?: 'month' | 'year'; signedAt?: string; activatedAt?: string; paid?: boolean };
     const numbers = b.numbers ?? [];
     const r = await createOrder(s, actorOf(req), {
-      tenant: tenantRef(req, (req.params as { tenant: string }).tenant), orderNo: b.orderNo, packageAmountFen: fen('body.packageAmount', b.packageAmount),
+      tenant: tenantRef(req, (req.params as { tenant: string }).tenant), orderNo: b.orderNo, packageAmountFen: cnyInput('body.packageAmount', b.packageAmount),
       packageCount: b.packageCount ?? 1, validityMonths: b.validityMonths, numberCount: b.numberCount ?? numbers.length,
-      rent: { amountFen: b.rent === undefined ? 0n : fen('body.rent', b.rent), period: b.rentPeriod ?? 'year' }, signedAt: instant('body.signedAt', b.signedAt),
+      rent: { amountFen: b.rent === undefined ? 0n : cnyInput('body.rent', b.rent), period: b.rentPeriod ?? 'year' }, signedAt: instant('body.signedAt', b.signedAt),
       activatedAt: instant('body.activatedAt', b.activatedAt), paid: b.paid !== false, numbers,
     });
     return reply.code(r.duplicate ? 200 : 201).send(r);
@@ -84,7 +85,7 @@ export function registerAccountRoutes(app: FastifyInstance, s: ServiceDeps): voi
     }, async (req, reply) => {
       const b = req.body as { amount: string; validFrom?: string; expiresAt?: string; memo?: string };
       const r = await creditBalance(s, actorOf(req), {
-        tenant: tenantRef(req, (req.params as { tenant: string }).tenant), kind, amountFen: fen('body.amount', b.amount),
+        tenant: tenantRef(req, (req.params as { tenant: string }).tenant), kind, amountFen: cnyInput('body.amount', b.amount),
         idempotencyKey: req.headers['idempotency-key'] as string, validFrom: instant('body.validFrom', b.validFrom),
         expiresAt: instant('body.expiresAt', b.expiresAt), memo: b.memo ?? null,
       });

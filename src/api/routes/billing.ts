@@ -22,11 +22,11 @@ import { jobsStatus } from '../../services/jobs.js';
 import { invoicePdf, issueInvoice, listInvoices, showStatement, statementCsv, statementPdf } from '../../services/statements.js';
 import { NotFoundError, RuleError } from '../../services/errors.js';
 import { HttpError } from '../errors.js';
-import { resolveTenant } from '../../services/common.js';
+import { cnyInput, resolveTenant } from '../../services/common.js';
 import type { ServiceDeps } from '../../services/context.js';
 import { actorOf, tenantRef } from '../auth.js';
 import { Cny, errors, Fen, Instant, TenantParam } from '../schemas.js';
-import { fen, instant } from './common.js';
+import { instant } from './common.js';
 
 export function registerBillingRoutes(app: FastifyInstance, s: ServiceDeps): void {
   app.post('/v1/tenants/:tenant/payments', {
@@ -48,7 +48,7 @@ export function registerBillingRoutes(app: FastifyInstance, s: ServiceDeps): voi
     const actor = actorOf(req);
     const t = await resolveTenant(s, actor, tenantRef(req, (req.params as { tenant: string }).tenant));
     const r = await recordPayment(s, actor, {
-      tenant: t.id.toString(), amountFen: fen('body.amount', b.amount), reference: b.reference, receivedAt: instant('body.receivedAt', b.receivedAt),
+      tenant: t.id.toString(), amountFen: cnyInput('body.amount', b.amount), reference: b.reference, receivedAt: instant('body.receivedAt', b.receivedAt),
       memo: b.memo ?? null, ...(b.orderNo ? { orderNo: b.orderNo } : {}),
     });
     return reply.code(201).send(r);

@@ -1,14 +1,5 @@
 /** Small helpers of the route modules: input conversion with field-named 400s. */
-import { cnyToFen } from '../../money/units.js';
 import { InputError } from '../../services/errors.js';
-
-export function fen(field: string, cny: string): bigint {
-  try {
-    return cnyToFen(cny);
-  } catch {
-    throw new InputError(field, 'a CNY amount with at most 2 decimals, e.g. "500.00"');
-  }
-}
 
 export function instant(field: string, text: string | undefined): Date | undefined {
   if (text === undefined) return undefined;

@@ -2,11 +2,11 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { ServiceDeps } from '../../services/context.js';
+import { cnyInput } from '../../services/common.js';
 import { addDocuments, addNumber, getNumber, listNumbers, reviewNumber, reviewQueue, type DocumentRef, type ReviewAction } from '../../services/numbers.js';
 import type { NumberState } from '../../tenants/rules.js';
 import { actorOf, tenantRef } from '../auth.js';
 import { Cny, errors, Reason, TenantParam } from '../schemas.js';
-import { fen } from './common.js';
 
 const NumberRef = Type.Ref('Number');
 const E164Param = Type.Object({ e164: Type.String({ pattern: '^\\+?[0-9]{6,16}$', description: 'E.164, e.g. +8657188880000 (URL-encode the +)' }) }, { additionalProperties: false });
@@ -56,7 +56,7 @@ export function registerNumberRoutes(app: FastifyInstance, s: ServiceDeps): void
     const b = req.body as { e164: string; rent?: string; rentPeriod?: 'month' | 'year'; documents?: DocumentRef[] };
     const n = await addNumber(s, actorOf(req), {
       tenant: tenantRef(req, (req.params as { tenant: string }).tenant), e164: b.e164,
-      rent: { amountFen: b.rent === undefined ? 0n : fen('body.rent', b.rent), period: b.rentPeriod ?? 'year' }, documents: b.documents ?? [],
+      rent: { amountFen: b.rent === undefined ? 0n : cnyInput('body.rent', b.rent), period: b.rentPeriod ?? 'year' }, documents: b.documents ?? [],
     });
     return reply.code(201).send(n);
   });

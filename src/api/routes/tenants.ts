@@ -10,14 +10,14 @@ import { CDR_RESULTS, exportCdrs, listCdrs, type CdrCursor } from '../../service
 import type { ServiceDeps } from '../../services/context.js';
 import { InputError } from '../../services/errors.js';
 import {
-  changeRatePlan, changeStatus, createTenant, getLimits, getTenant, listTenants, updateLimits, updateNoticeSettings, type StatusVerb,
+  changeRatePlan, changeStatus, createTenant, getLimits, getTenant, listTenants, updateLimits, updateNoticeSettings, type LimitsPatch, type StatusVerb,
+  type TenantStatus,
 } from '../../services/tenants.js';
 import { fenToCny } from '../../money/units.js';
 import { LANGUAGES } from '../../media/prompts.js';
-import { parseCallingHours, type TenantLimits, type TenantStatus } from '../../tenants/tenants.js';
 import { actorOf, tenantRef } from '../auth.js';
 import { Cny, DateTime, errors, Fen, Id, Instant, Nullable, PlanName, Reason, RedisOutcome, TenantParam } from '../schemas.js';
-import { fen, instant } from './common.js';
+import { instant } from './common.js';
 
 const TenantRef = Type.Ref('Tenant');
 const Status = Type.Union([Type.Literal('active'), Type.Literal('suspended'), Type.Literal('terminated')]);
@@ -37,11 +37,11 @@ const CdrQuery = {
 const DAY_MS = 86_400_000;
 
 /** Keyset cursor of the CDR listing: the (invite_at, call_id) of the last row returned, opaque to clients. */
-export function encodeCursor(c: CdrCursor): string {
+function encodeCursor(c: CdrCursor): string {
   return Buffer.from(JSON.stringify([c.inviteAt, c.callId]), 'utf8').toString('base64url');
 }
 
-export function decodeCursor(raw: string): CdrCursor {
+function decodeCursor(raw: string): CdrCursor {
   try {
     const v: unknown = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
     if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' && !Number.isNaN(Date.parse(v[0])) && typeof v[1] === 'string' && v[1].length <= 300) {
@@ -123,7 +123,7 @@ export function registerTenantRoutes(app: FastifyInstance, s: ServiceDeps): void
     return noticeOut(await updateNoticeSettings(s, actorOf(req), tenantRef(req, (req.params as { tenant: string }).tenant), req.body as object));
   });
 
-  // announcements (issue 15): the language of the tenant's refusal prompts and whether its callers hear the
+  // announcements: the language of the tenant's refusal prompts and whether its callers hear the
   // low-credit warning; the same operation as `softswitch tenant announcements`
   const Language = Type.Union(LANGUAGES.map((l) => Type.Literal(l)), { description: 'language of the prompts (zh: Chinese, en: English)' });
   const AnnouncementsOut = Type.Object({ tenantId: Id, tenant: Type.String(), language: Language, lowCreditWarning: Type.Boolean() });
@@ -166,21 +166,8 @@ export function registerTenantRoutes(app: FastifyInstance, s: ServiceDeps): void
       response: { 200: Type.Ref('Limits'), ...errors(400, 401, 403, 404) },
     },
   }, async (req) => {
-    const b = req.body as { maxConcurrent?: number; maxCps?: number; blockedPrefixes?: string[]; allowInternational?: boolean; callingHours?: string; dailySpendCap?: string | null };
-    const patch: Partial<TenantLimits> = {};
-    if (b.maxConcurrent !== undefined) patch.maxConcurrent = b.maxConcurrent;
-    if (b.maxCps !== undefined) patch.maxCps = b.maxCps;
-    if (b.blockedPrefixes !== undefined) patch.blockedPrefixes = b.blockedPrefixes;
-    if (b.allowInternational !== undefined) patch.allowInternational = b.allowInternational;
-    if (b.callingHours !== undefined) {
-      try {
-        patch.callingHours = parseCallingHours(b.callingHours);
-      } catch (e) {
-        throw new InputError('body.callingHours', (e as Error).message);
-      }
-    }
-    if (b.dailySpendCap !== undefined) patch.dailySpendCapFen = b.dailySpendCap === null ? null : fen('body.dailySpendCap', b.dailySpendCap);
-    return (await updateLimits(s, actorOf(req), tenantRef(req, (req.params as { tenant: string }).tenant), patch)).limits;
+    const fields = { callingHours: 'body.callingHours', dailySpendCap: 'body.dailySpendCap' };
+    return (await updateLimits(s, actorOf(req), tenantRef(req, (req.params as { tenant: string }).tenant), req.body as LimitsPatch, fields)).limits;
   });
 
   app.put('/v1/tenants/:tenant/rate-plan', {

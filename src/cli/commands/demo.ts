@@ -1,5 +1,4 @@
-import { migrate } from '../../db/migrate.js';
-import { DEMO, seedDemo } from '../../demo/seed.js';
+import { DEMO, seedDemoData } from '../../services/setup.js';
 import type { CommandSpec } from '../framework.js';
 import { redisLine } from './shared.js';
 
@@ -11,13 +10,11 @@ export const demoCommands: CommandSpec[] = [
       `months, approved number ${DEMO.number} at 420.00 CNY/month, rate plan ${DEMO.ratePlan}, trunk ccc-local 127.0.0.1,\n` +
       'gateway carrier-local 127.0.0.1:5070 udp.',
     async run(ctx) {
-      await migrate(ctx.pool());
-      const { redis, error } = await ctx.redis();
-      const r = await seedDemo(ctx.pool(), redis, { timeZone: ctx.config.service.timezone, actor: ctx.actor });
-      const state = redis ? r.redis.state : (`failed: Redis unreachable (${error})` as const);
+      const { redisError, ...r } = await seedDemoData(ctx.services(), ctx.actor);
+      const state = redisError === null ? r.redis.state : (`failed: Redis unreachable (${redisError})` as const);
       return {
-        json: { ...r, redis: redis ? r.redis : { state, credit: state } },
-        text: `${r.created ? 'seeded' : 'already seeded:'} tenant ${DEMO.tenantCode} (id ${r.tenantId})\n${redisLine(state)}${redis ? `; credit ${r.redis.credit}` : ''}`,
+        json: { ...r, redis: redisError === null ? r.redis : { state, credit: state } },
+        text: `${r.created ? 'seeded' : 'already seeded:'} tenant ${DEMO.tenantCode} (id ${r.tenantId})\n${redisLine(state)}${redisError === null ? `; credit ${r.redis.credit}` : ''}`,
       };
     },
   },

@@ -1,6 +1,6 @@
 /** `softswitch network firewall`: nftables rules admitting SIP only from the configured trunks and gateways. */
-import { nftablesRules } from '../../edge/firewall.js';
-import { loadSources } from '../../edge/sources-pg.js';
+import { InputError } from '../../services/errors.js';
+import { firewallRules } from '../../services/network.js';
 import { str, UsageError, type CommandSpec } from '../framework.js';
 
 export const firewallCommands: CommandSpec[] = [
@@ -25,19 +25,13 @@ export const firewallCommands: CommandSpec[] = [
       const t = str(args, 'transports');
       const transports = t === undefined ? ctx.config.edge.transports : t.split(',').map((x) => x.trim());
       if (transports.length === 0 || transports.some((x) => x !== 'udp' && x !== 'tcp')) throw new UsageError(`--transports ${JSON.stringify(t)}: udp, tcp or udp,tcp`);
-      const loaded = await loadSources(ctx.pool());
-      let rules: string;
-      try {
-        rules = nftablesRules({
-          groups: loaded.groups, resolved: loaded.resolved, unresolved: loaded.unresolved, sipPorts,
-          transports: transports as ('udp' | 'tcp')[], generatedAt: new Date(), ...(str(args, 'table') !== undefined ? { table: str(args, 'table')! } : {}),
+      const table = str(args, 'table');
+      const r = await firewallRules(ctx.services(), ctx.actor, { sipPorts, transports: transports as ('udp' | 'tcp')[], ...(table !== undefined ? { table } : {}) })
+        .catch((e: unknown) => {
+          throw e instanceof InputError && e.field === 'table' ? new UsageError(`--table: ${e.reason}`) : e;
         });
-      } catch (e) {
-        if (e instanceof RangeError) throw new UsageError(`--table: ${e.message}`);
-        throw e;
-      }
-      if (loaded.unresolved.length > 0) ctx.progress(`WARNING gateway host name(s) did not resolve: ${loaded.unresolved.join(', ')}`);
-      return { json: { groups: loaded.groups, resolved: Object.fromEntries(loaded.resolved), unresolved: loaded.unresolved, sipPorts, transports, rules }, text: rules.trimEnd() };
+      if (r.unresolved.length > 0) ctx.progress(`WARNING gateway host name(s) did not resolve: ${r.unresolved.join(', ')}`);
+      return { json: r, text: r.rules.trimEnd() };
     },
   },
 ];

@@ -2,24 +2,19 @@
  * `softswitch outbox status | dead list | dead replay <id> | dead discard <id> --reason TEXT | dead discarded`: the
  * CDR/ledger outbox as operators see it. Replay and discard are service operations (src/services/outbox.ts), audited.
  */
-import { listDead, outboxStats, withOutboxCommands } from '../../outbox/stream.js';
-import { discardDeadLetter, listDiscardedLetters, replayDeadLetter } from '../../services/outbox.js';
-import { int, reqStr, type CliContext, type CommandSpec } from '../framework.js';
+import { discardDeadLetter, listDeadLetters, listDiscardedLetters, outboxStatus, replayDeadLetter } from '../../services/outbox.js';
+import { int, reqStr, type CommandSpec, type ParsedArgs } from '../framework.js';
 import { iso, table } from './shared.js';
 
-async function redisOf(ctx: CliContext) {
-  const { redis, error } = await ctx.redis();
-  if (!redis) throw new Error(`Redis is unreachable (${error}); nothing changed`);
-  return withOutboxCommands(redis, redis.layout);
-}
+const LIMIT_OPTION = [{ name: 'limit', type: 'int' as const, doc: 'at most this many (default 100)' }];
+const limitOf = (args: ParsedArgs) => ({ limit: int(args, 'limit', 100, 1, 100_000) });
 
 export const outboxCommands: CommandSpec[] = [
   {
     path: ['outbox', 'status'],
     summary: 'Events waiting to be written to PostgreSQL (pending + undelivered), the age of the oldest, dead letters.',
-    needsDb: false,
     async run(ctx) {
-      const s = await outboxStats(await redisOf(ctx));
+      const s = await outboxStatus(ctx.services(), ctx.actor);
       const oldestAgeSeconds = s.oldestAt ? Math.max(0, (Date.now() - s.oldestAt) / 1000) : 0;
       const json = { ...s, oldestAgeSeconds };
       return {
@@ -31,14 +26,10 @@ export const outboxCommands: CommandSpec[] = [
   {
     path: ['outbox', 'dead', 'list'],
     summary: 'Dead-lettered events (poison, or refused by PostgreSQL) with the reason, oldest first.',
-    options: [{ name: 'limit', type: 'int', doc: 'at most this many (default 100)' }],
-    needsDb: false,
+    options: LIMIT_OPTION,
     async run(ctx, args) {
-      const dead = await listDead(await redisOf(ctx), int(args, 'limit', 100, 1, 100_000));
-      const text = dead.length === 0
-        ? 'no dead letters'
-        : table(['dead id', 'outbox id', 'at', 'reason'], dead.map((d) => [d.id, d.streamId, new Date(d.at).toISOString(), d.reason]));
-      return { json: dead, text };
+      const dead = await listDeadLetters(ctx.services(), ctx.actor, limitOf(args));
+      return { json: dead, text: dead.length ? table(['dead id', 'outbox id', 'at', 'reason'], dead.map((d) => [d.id, d.streamId, new Date(d.at).toISOString(), d.reason])) : 'no dead letters' };
     },
   },
   {
@@ -67,9 +58,9 @@ export const outboxCommands: CommandSpec[] = [
   {
     path: ['outbox', 'dead', 'discarded'],
     summary: 'Dead letters discarded so far (table outbox_dead_archive), newest first: the raw event, why it was\ndead-lettered, why it was discarded and by whom.',
-    options: [{ name: 'limit', type: 'int', doc: 'at most this many (default 100)' }],
+    options: LIMIT_OPTION,
     async run(ctx, args) {
-      const rows = await listDiscardedLetters(ctx.services(), ctx.actor, { limit: int(args, 'limit', 100, 1, 100_000) });
+      const rows = await listDiscardedLetters(ctx.services(), ctx.actor, limitOf(args));
       const text = rows.length === 0
         ? 'no discarded dead letters'
         : table(['archive id', 'dead id', 'discarded at', 'by', 'reason', 'tenants', 'event'],

@@ -6,7 +6,7 @@ import { flag, reqStr, str, UsageError, type CliContext, type CommandSpec } from
 import { table } from './shared.js';
 
 /** Raised when rows are bad: the result is still printed (it lists the lines), then exit 2. */
-export class BadRowsError extends UsageError {}
+class BadRowsError extends UsageError {}
 
 export const ratesCommands: CommandSpec[] = [
   {

@@ -4,7 +4,7 @@ import { RENT_PERIODS, type Rent, type RentPeriod } from '../../billing/rent.js'
 import { userInfo } from 'node:os';
 import type { Actor } from '../../services/context.js';
 import { resolveTenant } from '../../services/common.js';
-import type { Tenant } from '../../tenants/tenants.js';
+import type { Tenant } from '../../services/tenants.js';
 import { REDIS_REPAIR_HINT, type SyncOutcome } from '../../tenants/sync.js';
 import { str, UsageError, type CliContext, type ParsedArgs } from '../framework.js';
 

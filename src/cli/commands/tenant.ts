@@ -1,7 +1,9 @@
-import { parseCallingHours, type Tenant, type TenantLimits, type TenantStatus } from '../../tenants/tenants.js';
-import { changeRatePlan, changeStatus, createTenant, listTenants, showTenant, updateLimits, updateNoticeSettings, type StatusVerb } from '../../services/tenants.js';
+import {
+  changeRatePlan, changeStatus, createTenant, listTenants, showTenant, updateLimits, updateNoticeSettings,
+  type LimitsPatch, type StatusVerb, type Tenant, type TenantStatus,
+} from '../../services/tenants.js';
 import { flag, str, UsageError, type CommandSpec } from '../framework.js';
-import { cny, cnyOption, iso, redisLine, table } from './shared.js';
+import { cny, iso, redisLine, table } from './shared.js';
 import { runTerminateEarly } from './termination.js';
 
 const TENANT_POS = [{ name: 'tenant', doc: 'tenant code or id', required: true }];
@@ -27,8 +29,22 @@ function describe(t: Tenant): string[] {
   return [t.id.toString(), t.code, t.status, iso(t.serviceStart), iso(t.serviceEnd), t.legalName];
 }
 
+/** Where notices go: the same options at create and when changed (`tenant notices`). */
+const NOTICE_OPTIONS = [
+  { name: 'email', type: 'string' as const, doc: 'notice e-mail address, or up to 5 comma-separated' },
+  { name: 'sms', type: 'string' as const, doc: 'notice mobile number (SMS)' },
+  { name: 'webhook', type: 'string' as const, doc: 'notice webhook URL (http/https)' },
+];
+
 /** "" switches a notice channel off; an absent option leaves it as it is. */
 const channel = (v: string | undefined): string | null | undefined => (v === undefined ? undefined : v === '' ? null : v);
+
+/** The options given (the others left out, so they stay as they are); none given is a UsageError saying `none`. */
+function onlyGiven<T extends object>(patch: T, none: string): T {
+  const given = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as T;
+  if (Object.keys(given).length === 0) throw new UsageError(none);
+  return given;
+}
 
 export const tenantCommands: CommandSpec[] = [
   {
@@ -38,9 +54,7 @@ export const tenantCommands: CommandSpec[] = [
       { name: 'code', type: 'string', required: true, doc: 'short unique code: a-z 0-9 _ - (e.g. acme)' },
       { name: 'legal-name', type: 'string', required: true, doc: 'full legal name (printed on bills)' },
       { name: 'rate-plan', type: 'string', doc: 'rate plan name' },
-      { name: 'email', type: 'string', doc: 'notice e-mail address, or up to 5 comma-separated' },
-      { name: 'sms', type: 'string', doc: 'notice mobile number (SMS)' },
-      { name: 'webhook', type: 'string', doc: 'notice webhook URL' },
+      ...NOTICE_OPTIONS,
     ],
     examples: ['softswitch tenant create --code acme --legal-name "Acme Trading Co., Ltd." --rate-plan china-std'],
     async run(ctx, args) {
@@ -83,21 +97,17 @@ export const tenantCommands: CommandSpec[] = [
     summary: 'Set where tenant notices go and their language (only the options given change; "" switches a channel off).',
     positionals: TENANT_POS,
     options: [
-      { name: 'email', type: 'string', doc: 'notice e-mail address, or up to 5 comma-separated' },
-      { name: 'sms', type: 'string', doc: 'notice mobile number' },
-      { name: 'webhook', type: 'string', doc: 'notice webhook URL (http/https)' },
+      ...NOTICE_OPTIONS,
       { name: 'language', type: 'string', values: ['zh', 'en', 'default'], doc: 'language of e-mail and SMS notices (default = the announcement language)' },
     ],
     examples: ['softswitch tenant notices acme --email "billing@acme.example, cfo@acme.example" --language en --webhook ""'],
     async run(ctx, args) {
       const lang = str(args, 'language');
-      const patch = {
+      const patch = onlyGiven({
         notifyEmail: channel(str(args, 'email')), notifySms: channel(str(args, 'sms')), notifyWebhook: channel(str(args, 'webhook')),
         notifyLanguage: lang === undefined ? undefined : lang === 'default' ? null : lang as 'zh' | 'en',
-      };
-      if (Object.values(patch).every((v) => v === undefined)) throw new UsageError('give at least one of --email, --sms, --webhook, --language');
-      const t = await updateNoticeSettings(ctx.services(), ctx.actor, args.positionals[0]!,
-        Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)));
+      }, 'give at least one of --email, --sms, --webhook, --language');
+      const t = await updateNoticeSettings(ctx.services(), ctx.actor, args.positionals[0]!, patch);
       return { json: t, text: `tenant ${t.code} notices: e-mail ${t.notifyEmail ?? '-'}, SMS ${t.notifySms ?? '-'}, webhook ${t.notifyWebhook ?? '-'}, language ${t.notifyLanguage ?? 'default'}` };
     },
   },
@@ -115,19 +125,14 @@ export const tenantCommands: CommandSpec[] = [
     ],
     examples: ['softswitch tenant limits acme --max-concurrent 60 --calling-hours 08:00-21:00 --daily-cap 500.00'],
     async run(ctx, args) {
-      const patch: Partial<TenantLimits> = {};
-      if (args.opts['max-concurrent'] !== undefined) patch.maxConcurrent = args.opts['max-concurrent'] as number;
-      if (args.opts['max-cps'] !== undefined) patch.maxCps = args.opts['max-cps'] as number;
-      const bp = str(args, 'blocked-prefixes');
-      if (bp !== undefined) patch.blockedPrefixes = bp.split(',').map((x) => x.trim()).filter(Boolean);
       const intl = str(args, 'allow-international');
-      if (intl !== undefined) patch.allowInternational = intl === 'yes';
-      const hours = str(args, 'calling-hours');
-      if (hours !== undefined) patch.callingHours = parseCallingHours(hours);
       const cap = str(args, 'daily-cap');
-      if (cap !== undefined) patch.dailySpendCapFen = cap === 'none' ? null : cnyOption(args, 'daily-cap');
-      if (Object.keys(patch).length === 0) throw new UsageError('give at least one limit option (see --help)');
-      const { tenant: t, limits } = await updateLimits(ctx.services(), ctx.actor, args.positionals[0]!, patch);
+      const patch = onlyGiven<LimitsPatch>({
+        maxConcurrent: args.opts['max-concurrent'] as number | undefined, maxCps: args.opts['max-cps'] as number | undefined,
+        blockedPrefixes: str(args, 'blocked-prefixes'), allowInternational: intl === undefined ? undefined : intl === 'yes',
+        callingHours: str(args, 'calling-hours'), dailySpendCap: cap === 'none' ? null : cap,
+      }, 'give at least one limit option (see --help)');
+      const { tenant: t, limits } = await updateLimits(ctx.services(), ctx.actor, args.positionals[0]!, patch, { callingHours: '--calling-hours', dailySpendCap: '--daily-cap' });
       const text = [
         `tenant ${t.code} limits: ${limits.maxConcurrent} concurrent, ${limits.maxCps} cps, international ${limits.allowInternational ? 'yes' : 'no'}`,
         `calling hours ${limits.callingHours ? `${limits.callingHours.from}-${limits.callingHours.to}` : 'any'}; daily cap ${limits.dailySpendCapFen === null ? 'none' : `${cny(limits.dailySpendCapFen)} CNY`}; blocked ${limits.blockedPrefixes.join(',') || '-'}`,

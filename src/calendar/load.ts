@@ -1,12 +1,12 @@
 /**
- * The working-day calendar in PostgreSQL (calendar_years, calendar_days; migration 010) and its data files
- * (config/calendar/<year>.json). `softswitch calendar import` loads the files; every rule that counts working days
- * reads the calendar from the database, so all instances and the CLI agree.
+ * The working-day calendar's data files (config/calendar/<year>.json) and its import into PostgreSQL (SQL in
+ * src/store/calendar.ts). `softswitch calendar import` loads the files; every rule that counts working days reads
+ * the calendar from the database, so all instances and the CLI agree.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Queryable } from '../ledger/ledger.js';
-import { inTransaction } from '../tenants/tx.js';
+import { inTransaction, type Queryable } from '../db/tx.js';
+import { calendarRows, lockCalendar, replaceYear, storedYears } from '../store/calendar.js';
 import { projectPath } from '../util/paths.js';
 import { CalendarError, parseCalendarYear, WorkingCalendar, yearDays, type CalendarYear } from './calendar.js';
 
@@ -34,25 +34,16 @@ export function readCalendarFile(path: string): CalendarYear {
 /** Replace the stored data of each given year (in the caller's transaction when given a client). */
 export async function importCalendarYears(db: Queryable, years: CalendarYear[]): Promise<{ year: number; status: string; days: number }[]> {
   return inTransaction(db, async (c) => {
-    await c.query('select pg_advisory_xact_lock($1)', [CALENDAR_LOCK]);
+    await lockCalendar(c);
     return importLocked(c, years);
   });
 }
 
-const CALENDAR_LOCK = 7_201_771_010;
-
 async function importLocked(db: Queryable, years: CalendarYear[]): Promise<{ year: number; status: string; days: number }[]> {
   const out = [];
   for (const y of years) {
-    await db.query('delete from calendar_years where year = $1', [y.year]);
-    await db.query('insert into calendar_years (year, status, source, announced_on, note) values ($1, $2, $3, $4, $5)', [y.year, y.status, y.source, y.announcedOn, y.note]);
     const days = yearDays(y);
-    if (days.length) {
-      await db.query(
-        `insert into calendar_days (day, year, working, name) select d::date, $1, w, n from unnest($2::text[], $3::boolean[], $4::text[]) as t(d, w, n)`,
-        [y.year, days.map((d) => d.date), days.map((d) => d.working), days.map((d) => d.name)],
-      );
-    }
+    await replaceYear(db, y, days);
     out.push({ year: y.year, status: y.status, days: days.length });
   }
   return out;
@@ -60,17 +51,16 @@ async function importLocked(db: Queryable, years: CalendarYear[]): Promise<{ yea
 
 /** The calendar as stored (years never imported count Monday-Friday; coverage() says which). */
 export async function loadCalendar(db: Queryable, timeZone: string): Promise<WorkingCalendar> {
-  const years = (await db.query<{ year: number; status: 'official' | 'unconfirmed'; source: string }>('select year, status, source from calendar_years')).rows;
-  const days = (await db.query<{ day: string; working: boolean }>(`select to_char(day, 'YYYY-MM-DD') as day, working from calendar_days`)).rows;
-  return new WorkingCalendar(years, days.map((d) => ({ date: d.day, working: d.working })), timeZone);
+  const { years, days } = await calendarRows(db);
+  return new WorkingCalendar(years, days, timeZone);
 }
 
 /** Import the bundled files for years the database does not have yet (start-up; never overwrites an import). */
 export async function importMissingYears(db: Queryable, dir = CALENDAR_DIR): Promise<number[]> {
   const files = readCalendarFiles(dir);
   return inTransaction(db, async (c) => {
-    await c.query('select pg_advisory_xact_lock($1)', [CALENDAR_LOCK]);
-    const have = new Set((await c.query<{ year: number }>('select year from calendar_years')).rows.map((r) => r.year));
+    await lockCalendar(c);
+    const have = await storedYears(c);
     const missing = files.filter((y) => !have.has(y.year));
     if (missing.length) await importLocked(c, missing);
     return missing.map((y) => y.year);

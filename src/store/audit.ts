@@ -2,11 +2,19 @@
  * The append-only audit log (migration 008): one row per operator/CLI write, in the same transaction as the
  * write itself. Values are stored as JSON with bigint as string and Date as ISO text.
  */
-import type { Queryable } from '../ledger/ledger.js';
-import type { Actor } from '../services/context.js';
+import type { Queryable } from '../db/tx.js';
 
-export interface AuditEntry {
-  actor: Actor;
+export type ActorKind = 'operator' | 'tenant' | 'cli' | 'system';
+
+/** Who made a change, as the log records it (src/services/context.ts Actor is one). */
+export interface AuditActor {
+  kind: ActorKind;
+  id: string;
+  tenantId?: bigint;
+}
+
+interface AuditEntry {
+  actor: AuditActor;
   action: string; // e.g. 'tenant.suspend', 'topup.create'
   targetType: string; // e.g. 'tenant', 'number', 'gateway'
   targetId?: string | bigint | null;
@@ -19,7 +27,7 @@ export interface AuditEntry {
 export interface AuditRow {
   id: bigint;
   at: Date;
-  actorKind: Actor['kind'];
+  actorKind: ActorKind;
   actorId: string;
   action: string;
   targetType: string;
@@ -62,7 +70,7 @@ export async function listAudit(
   if (f.beforeId !== undefined) add('id < ?', f.beforeId);
   args.push(Math.min(Math.max(f.limit ?? 100, 1), 1000));
   const { rows } = await db.query<{
-    id: bigint; at: Date; actor_kind: Actor['kind']; actor_id: string; action: string; target_type: string;
+    id: bigint; at: Date; actor_kind: ActorKind; actor_id: string; action: string; target_type: string;
     target_id: string | null; tenant_id: bigint | null; before: unknown; after: unknown; detail: unknown;
   }>(
     `select id, at, actor_kind, actor_id, action, target_type, target_id, tenant_id, before, after, detail
