@@ -1,5 +1,5 @@
 /**
- * The charging engine (contract 4): rating + atomic reservation slices in Redis (RFC 4006 style), per-call
+ * The charging engine: rating + atomic reservation slices in Redis (RFC 4006 style), per-call
  * metering with local timers only, settlement with the outbox event in the same Lua step, a lease sweeper that
  * reclaims calls of dead instances, and the CCFH failure policy. Design and overdraft proof: docs/charging.md.
  *

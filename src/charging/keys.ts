@@ -66,7 +66,7 @@ export interface KeyLayout {
   leases(shard: number): string;
   /** zset tenantId → earliest bucket expiry ms, of this shard's tenants */
   expiries(shard: number): string;
-  /** stream of CDR/ledger events (contract 3) of this shard */
+  /** stream of CDR/ledger events of this shard */
   outbox(shard: number): string;
   /** stream of this shard's dead letters */
   outboxDead(shard: number): string;

@@ -1,5 +1,5 @@
 /**
- * The charging engine as the SIP layer sees it. Implementation: src/charging/engine.ts (issue 3).
+ * The charging engine as the SIP layer sees it. Implementation: src/charging/engine.ts.
  *
  * Life of a call:
  *   authorize() at INVITE  → refusal, or a Grant (rate found, balance > 0, call registered as pending)

@@ -1,5 +1,5 @@
 /**
- * nftables rules that admit SIP only from the allowed sources (issue 9 item 8): the same groups the embedded edge
+ * nftables rules that admit SIP only from the allowed sources: the same groups the embedded edge
  * checks (trunks, gateways, media servers), for production where drachtio-server faces the network and cannot drop
  * strangers itself. Pure: the caller loads the groups (sources-pg.ts loadSources) and prints the text.
  *

@@ -20,7 +20,7 @@ export interface EdgeOptions {
   /** RFC 3261 T1/T2/T4; only tests change them. */
   timers?: SipTimers;
   /**
-   * Who may send SIP at all (issue 9): ingress trunks, carrier gateways, media servers (a SourceAllowList fed from
+   * Who may send SIP at all: ingress trunks, carrier gateways, media servers (a SourceAllowList fed from
    * PostgreSQL by sources-pg.ts). Other sources get nothing, before any parsing or state. Responses and in-dialog
    * requests from where our own requests and dialogs went pass too. ANY_SOURCE only in tests and benchmarks.
    */

@@ -283,7 +283,7 @@ export class Outbound implements AppMessageHandler {
   }
 
   /**
-   * An app disconnected. Its calls are lost with it (the app ends them on its side too: src/sip/app.ts serverDown),
+   * An app disconnected. Its calls are lost with it (the app ends them on its side too: src/sip/lost-server.ts serverDown),
    * and nothing would ever hang them up: so calls still ringing toward it get 503, INVITEs it sent that are still
    * ringing are CANCELled, and its established dialogs get a BYE. Their session timers stop with them, so a departed
    * app's carrier leg is never refreshed. (drachtio-server keeps such dialogs, and refreshes them: docs/edge.md.)

@@ -28,7 +28,7 @@ export interface TransportHandlers {
   onTcpLimit(from: Target, why: string): void;
 }
 
-/** TCP hardening (issue 9 item 3): a slow, silent or greedy peer never grows memory. */
+/** TCP hardening: a slow, silent or greedy peer never grows memory. */
 export interface TcpLimits {
   /** Inbound connections at once, in total and from one address; beyond, new ones are closed at once. */
   maxConnections: number;

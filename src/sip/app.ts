@@ -51,7 +51,7 @@ export interface SipAppDeps {
   redis: ChargingRedis;
   charging: ChargingEngine;
   instanceId: string;
-  /** Operator control channel (contract 2: subscribeTenantControl bound to the charging Redis). */
+  /** Operator control channel (subscribeTenantControl bound to the charging Redis). */
   subscribeControl?: (handler: (msg: ControlMessage) => void) => Promise<() => Promise<void>>;
   directory?: Directory;
   /** Announcements (src/media): refusal prompts and the low-credit warning; absent = none. */

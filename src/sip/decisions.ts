@@ -55,7 +55,7 @@ export function q850For(status: number): number {
   }
 }
 
-/** Input limits at the door (issue 9 item 4): what passes can never make a CDR the outbox refuses. */
+/** Input limits at the door: what passes can never make a CDR the outbox refuses. */
 export function checkInput(x: SipIdentity): Rejection | null {
   const problem = sipInputProblem(x);
   return problem ? reject(400, 'bad_request', problem) : null;

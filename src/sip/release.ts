@@ -1,5 +1,5 @@
 /**
- * Memory of a live call (issue 13 item 4). drachtio-srf's Dialog keeps the Request and Response that formed it (an
+ * Memory of a live call. drachtio-srf's Dialog keeps the Request and Response that formed it (an
  * INVITE and its 200 with every header parsed, plus, through their listeners, the closures of createB2BUA) for the
  * dialog's whole life, although after its constructor it reads only res.stackDialogId (`id`), req.method
  * (`dialogType`), req.socket (`socket`, where in-dialog requests go) and, for SUBSCRIBE dialogs only, req.get('Event').

@@ -154,7 +154,7 @@ local function call_rate(kCall)
 end
 
 
--- Outbox event of a call (contract 3). Built with cjson.encode of tables only, so user text in the CDR (Call-ID,
+-- Outbox event of a call. Built with cjson.encode of tables only, so user text in the CDR (Call-ID,
 -- caller, callee) can never change the JSON structure. Redis 7.0's cjson encodes an empty table as {}, so the
 -- debits array is encoded on its own; numbers stay below 10^14 (epoch ms), within cjson's 14 significant digits.
 local function call_event(callId, kind, at, cdr, debits)
