@@ -264,3 +264,29 @@ describe('systemd unit and drachtio.conf.xml (parse-only)', () => {
     expect(() => assertWellFormedXml('<a><b></a></b>')).toThrow();
   });
 });
+
+describe('the demo tenant is never seeded by a deploy file (parse-only)', () => {
+  const compose = (f: string) => Object.values((parseYaml(read(f), { merge: true }) as { services: Record<string, any> }).services)
+    .filter((s) => s.build?.dockerfile === 'deploy/Dockerfile').map((s) => s.environment as Record<string, string>);
+  const configMap = (f: string) => parseAllDocuments(read(f)).map((d) => d.toJS()).find((d: any) => d?.kind === 'ConfigMap').data as Record<string, string>;
+  const dotenv = (text: string, re: RegExp) => Object.fromEntries([...text.matchAll(re)].map((m) => [m[1]!, m[2]!]));
+  const sources: [string, Record<string, string>][] = [
+    ['Dockerfile', dotenv(read('Dockerfile'), /^ENV (\w+)=(\S+)$/gm)],
+    ...compose('docker-compose.yml').map((e, i): [string, Record<string, string>] => [`docker-compose.yml app ${i}`, e]),
+    ...compose(join('cluster', 'docker-compose.yml')).map((e, i): [string, Record<string, string>] => [`cluster/docker-compose.yml app ${i}`, e]),
+    ['k8s/configmap.yaml', configMap(join('k8s', 'configmap.yaml'))],
+    ['k8s-cluster/configmap.yaml', configMap(join('k8s-cluster', 'configmap.yaml'))],
+    ['systemd/softswitch.env.example', dotenv(read('systemd', 'softswitch.env.example'), /^(\w+)=(.*)$/gm)],
+  ];
+
+  it.each(sources)('%s sets DEMO_AUTO_SEED=false explicitly (not left to the auto rule)', (_file, env) => {
+    expect(String(env.DEMO_AUTO_SEED)).toBe('false');
+  });
+
+  it('the image and the systemd unit run in production mode, so even without DEMO_AUTO_SEED the auto rule seeds nothing', () => {
+    const image = sources[0]![1];
+    const unit = sources.at(-1)![1];
+    expect([image.NODE_ENV, unit.NODE_ENV]).toEqual(['production', 'production']);
+    expect(loadConfig({ NODE_ENV: 'production' }).demo.autoSeed).toBe(false);
+  });
+});

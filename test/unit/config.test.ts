@@ -40,4 +40,34 @@ describe('config', () => {
     const readme = readFileSync(projectPath('README.md'), 'utf8');
     for (const s of SETTINGS) expect(readme, s.env).toContain(`\`${s.env}\``);
   });
+
+  describe('DEMO_AUTO_SEED: the demo tenant only on a local development database', () => {
+    const LOCAL = 'postgres://postgres@127.0.0.1:5432/softswitch';
+    it('auto (the default) seeds with the embedded local database URL outside production, as `npm start` on a fresh machine', () => {
+      expect(loadConfig({}).demo.autoSeed).toBe(true);
+      expect(loadConfig({ DATABASE_URL: LOCAL, DEMO_AUTO_SEED: 'auto' }).demo.autoSeed).toBe(true);
+      expect(loadConfig({ NODE_ENV: 'development' }).demo.autoSeed).toBe(true);
+    });
+
+    it('auto seeds nothing in production mode or on any other database', () => {
+      expect(loadConfig({ NODE_ENV: 'production' }).demo.autoSeed).toBe(false);
+      expect(loadConfig({ DATABASE_URL: 'postgres://softswitch:pw@db.internal:5432/softswitch' }).demo.autoSeed).toBe(false);
+      expect(loadConfig({ DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/billing' }).demo.autoSeed).toBe(false);
+    });
+
+    it('true and false are what they say, whatever the database and mode', () => {
+      expect(loadConfig({ NODE_ENV: 'production', DEMO_AUTO_SEED: 'true' }).demo.autoSeed).toBe(true);
+      expect(loadConfig({ DEMO_AUTO_SEED: 'false' }).demo.autoSeed).toBe(false);
+      expect(() => loadConfig({ DEMO_AUTO_SEED: 'maybe' })).toThrow(/demo\.autoSeed.*auto, true, false, 1 or 0/);
+    });
+
+    it('the Docker image (its ENV lines alone, as `docker run` starts it) seeds nothing', () => {
+      const env = Object.fromEntries([...readFileSync(projectPath('deploy', 'Dockerfile'), 'utf8').matchAll(/^ENV (\w+)=(\S+)$/gm)].map((m) => [m[1]!, m[2]!]));
+      expect(env.NODE_ENV).toBe('production');
+      expect(env.DEMO_AUTO_SEED).toBe('false');
+      expect(loadConfig(env).demo.autoSeed).toBe(false);
+      // and the image with only a database URL given, still without DEMO_AUTO_SEED from the image: production mode
+      expect(loadConfig({ NODE_ENV: env.NODE_ENV, DATABASE_URL: LOCAL }).demo.autoSeed).toBe(false);
+    });
+  });
 });
