@@ -7,6 +7,7 @@
  * names the key, the value and what is allowed.
  */
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { projectPath } from '../util/paths.js';
 
 export class ConfigError extends Error {
@@ -27,6 +28,7 @@ type Kind =
   | { type: 'string'; pattern?: RegExp; allowed?: string }
   | { type: 'int'; min: number; max: number }
   | { type: 'bool' }
+  | { type: 'auto-bool' }
   | { type: 'enum'; values: readonly string[] }
   | { type: 'list'; pattern?: RegExp; allowed?: string; optional?: boolean };
 
@@ -95,6 +97,7 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'shutdown.drainSeconds', env: 'DRAIN_SECONDS', kind: { type: 'int', min: 0, max: 86400 }, doc: 'on SIGTERM/SIGINT, how long live calls may go on before they are cut' },
   { path: 'api.operatorToken', env: 'API_OPERATOR_TOKEN', kind: { type: 'string', pattern: /^([A-Za-z0-9._~+\/=-]{24,256})?$/, allowed: 'empty (operator API off) or 24-256 token characters' }, doc: 'operator-admin bootstrap bearer token of the HTTP API (issue real tokens with it; empty = none)', secret: true },
   { path: 'api.rateLimitPerMinute', env: 'API_RATE_LIMIT_PER_MINUTE', kind: { type: 'int', min: 1, max: 1000000 }, doc: 'HTTP API: requests per minute per token (per client address without a token) on each instance; more get 429' },
+  { path: 'api.addressRateLimitPerMinute', env: 'API_ADDRESS_RATE_LIMIT_PER_MINUTE', kind: { type: 'int', min: 1, max: 1000000 }, doc: 'HTTP API: requests per minute from one client address (IPv6: per /64) on each instance, counted before the token is looked at; a failed authentication counts as 10; more get 429 (behind a reverse proxy every client has the proxy\'s address)' },
   { path: 'api.bodyLimitBytes', env: 'API_BODY_LIMIT_BYTES', kind: { type: 'int', min: 1024, max: 10485760 }, doc: 'HTTP API: largest JSON request body; larger gets 413' },
   { path: 'api.uploadLimitBytes', env: 'API_UPLOAD_LIMIT_BYTES', kind: { type: 'int', min: 1024, max: 1073741824 }, doc: 'HTTP API: largest rate deck CSV upload; larger gets 413' },
   { path: 'outbox.batchSize', env: 'OUTBOX_BATCH_SIZE', kind: { type: 'int', min: 1, max: 5000 }, doc: 'outbox consumer: most events written to PostgreSQL in one transaction (docs/outbox.md)' },
@@ -109,6 +112,7 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'billing.pdfFont', env: 'PDF_CJK_FONT', kind: { type: 'string', pattern: /^(\/\S+)?$/, allowed: 'empty (use fonts-wqy-zenhei or Noto CJK if installed) or an absolute font path (path#PostScriptName for a .ttc)' }, doc: 'CJK font of statement and invoice PDFs (tenants\' legal names are Chinese)' },
   { path: 'notify.webhookTimeoutMs', env: 'NOTIFY_WEBHOOK_TIMEOUT_MS', kind: { type: 'int', min: 100, max: 60000 }, doc: 'tenant notices: how long a webhook POST, an SMS provider request or each SMTP step (connect, greeting, reply) may take before the attempt counts as failed' },
   { path: 'notify.maxAttempts', env: 'NOTIFY_MAX_ATTEMPTS', kind: { type: 'int', min: 1, max: 100 }, doc: 'tenant notices: attempts of a webhook, e-mail or SMS with a passing failure (exponential backoff from 1 min, at most 6 h apart) before the notice is marked failed' },
+  { path: 'notify.webhookAllowCidrs', env: 'NOTIFY_WEBHOOK_ALLOW_CIDRS', kind: { type: 'list', pattern: /^[0-9A-Fa-f:.]+(\/[0-9]{1,3})?$/, allowed: 'empty or a comma list of CIDRs (10.20.0.0/16, fd00::/8)', optional: true }, doc: 'tenant webhooks: private ranges tenants\' webhook URLs may point at (operator setting for receivers on a private network); empty = public addresses only (docs/security.md)' },
   { path: 'notify.smtpHost', env: 'SMTP_HOST', kind: { type: 'string', pattern: /^([A-Za-z0-9.:\-[\]]+)?$/, allowed: 'empty (no e-mail: notices wait for an operator) or a host name or IP' }, doc: 'tenant notices by e-mail: the SMTP server (nodemailer)' },
   { path: 'notify.smtpPort', env: 'SMTP_PORT', kind: { type: 'int', min: 1, max: 65535 }, doc: 'SMTP port (587 submission with STARTTLS, 465 implicit TLS, 25 relay)' },
   { path: 'notify.smtpSecurity', env: 'SMTP_SECURITY', kind: { type: 'enum', values: ['starttls', 'tls', 'none'] }, doc: 'SMTP transport security: starttls (upgrade required, refused without it), tls (TLS from the first byte, port 465) or none (plain text, for a relay on the same host or network only)' },
@@ -128,7 +132,8 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'media.promptMaxSeconds', env: 'MEDIA_PROMPT_MAX_SECONDS', kind: { type: 'int', min: 1, max: 60 }, doc: 'longest a prompt may play before it is cut off' },
   { path: 'media.reconnectSeconds', env: 'MEDIA_RECONNECT_SECONDS', kind: { type: 'int', min: 1, max: 300 }, doc: 'interval of reconnection attempts to a media server that is down' },
   { path: 'media.warningSeconds', env: 'WARNING_SECONDS', kind: { type: 'int', min: 5, max: 600 }, doc: 'low-credit warning: played to the caller this long before a call\'s credit runs out (tenants with the warning on)' },
-  { path: 'demo.autoSeed', env: 'DEMO_AUTO_SEED', kind: { type: 'bool' }, doc: 'seed the contract\'s demo tenant at start when the database has no tenant' },
+  { path: 'runtime.nodeEnv', env: 'NODE_ENV', kind: { type: 'string', pattern: /^[A-Za-z0-9._-]{0,32}$/, allowed: 'production, or anything else (development)' }, doc: 'production = production mode (the Docker image and the systemd unit set it): DEMO_AUTO_SEED=auto seeds nothing; anything else is development' },
+  { path: 'demo.autoSeed', env: 'DEMO_AUTO_SEED', kind: { type: 'auto-bool' }, doc: 'seed the contract\'s demo tenant at start when the database has no tenant; auto = only on the local development database (DATABASE_URL the default postgres://postgres@127.0.0.1:5432/softswitch and NODE_ENV not production), as `npm start` on a fresh machine' },
 ];
 
 export interface Config {
@@ -174,10 +179,13 @@ export interface Config {
   shutdown: { drainSeconds: number };
   jobs: { intervalSeconds: number; schedulerEnabled: boolean; schedulerTickSeconds: number };
   billing: { overdueSuspendDays: number; vatRatePercent: string; sellerName: string; sellerTaxId: string; pdfFont: string };
+  runtime: { nodeEnv: string };
+  /** autoSeed: DEMO_AUTO_SEED with auto decided at load (demoSeedWanted) */
   demo: { autoSeed: boolean };
   notify: {
     webhookTimeoutMs: number;
     maxAttempts: number;
+    webhookAllowCidrs: string[];
     smtpHost: string;
     smtpPort: number;
     smtpSecurity: 'starttls' | 'tls' | 'none';
@@ -190,7 +198,7 @@ export interface Config {
     smsTemplate: string;
     smsContentType: 'application/json' | 'application/x-www-form-urlencoded';
   };
-  api: { operatorToken: string; rateLimitPerMinute: number; bodyLimitBytes: number; uploadLimitBytes: number };
+  api: { operatorToken: string; rateLimitPerMinute: number; addressRateLimitPerMinute: number; bodyLimitBytes: number; uploadLimitBytes: number };
   health: { probeTimeoutMs: number };
   media: {
     servers: string[];
@@ -239,6 +247,12 @@ function coerce(s: Setting, raw: unknown, from: string): unknown {
       if (raw === 'false' || raw === '0') return false;
       throw new ConfigError(key, raw, 'true, false, 1 or 0');
     }
+    case 'auto-bool': {
+      if (typeof raw === 'boolean' || raw === 'auto') return raw;
+      if (raw === 'true' || raw === '1') return true;
+      if (raw === 'false' || raw === '0') return false;
+      throw new ConfigError(key, raw, 'auto, true, false, 1 or 0');
+    }
     case 'enum': {
       if (typeof raw !== 'string' || !k.values.includes(raw)) throw new ConfigError(key, raw, `one of ${k.values.join(', ')}`);
       return raw;
@@ -280,8 +294,33 @@ export function loadConfig(
     }
     setPath(out, s.path, value);
   }
+  const demo = out.demo as { autoSeed: boolean | 'auto' };
+  if (demo.autoSeed === 'auto') demo.autoSeed = demoSeedWanted(out as unknown as Config);
   checkTogether(out as unknown as Config);
   return Object.freeze(out) as unknown as Config;
+}
+
+/** The embedded local database `npm start` makes (scripts/services.sh) and config/default.json names. */
+export const LOCAL_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/softswitch';
+
+/** Production mode: NODE_ENV=production (the Docker image, the systemd unit). */
+export function isProduction(c: Pick<Config, 'runtime'>): boolean {
+  return c.runtime.nodeEnv === 'production';
+}
+
+/**
+ * DEMO_AUTO_SEED=auto: the demo tenant (11,000 CNY of credit on a real number) only on the local development
+ * database, never in production mode and never on a database someone configured.
+ */
+function demoSeedWanted(c: Pick<Config, 'runtime' | 'postgres'>): boolean {
+  return !isProduction(c) && c.postgres.url === LOCAL_DATABASE_URL;
+}
+
+/** An address, or an address/prefix with the prefix in range for its family. */
+function isCidr(text: string): boolean {
+  const [addr, bits] = text.split('/') as [string, string | undefined];
+  const v = isIP(addr);
+  return v !== 0 && (bits === undefined || Number(bits) <= (v === 4 ? 32 : 128));
 }
 
 /** Rules between settings (each setting alone was checked by coerce). */
@@ -307,6 +346,8 @@ function checkTogether(c: Config): void {
       && Object.entries(h).every(([k, v]) => /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$/.test(k) && typeof v === 'string' && !/[\r\n]/.test(v));
     if (!ok) throw new ConfigError('notify.smsHeaders (SMS_PROVIDER_HEADERS)', c.notify.smsHeaders, 'a JSON object of header names to string values without line breaks', true);
   }
+  const badCidr = c.notify.webhookAllowCidrs.find((x) => !isCidr(x));
+  if (badCidr !== undefined) throw new ConfigError('notify.webhookAllowCidrs (NOTIFY_WEBHOOK_ALLOW_CIDRS)', badCidr, 'CIDRs of IPv4 (prefix 0-32) or IPv6 (prefix 0-128) addresses');
   if (c.notify.smtpPassword !== '' && c.notify.smtpUser === '') {
     throw new ConfigError('notify.smtpUser (SMTP_USER)', '', 'a user name when SMTP_PASSWORD is set');
   }

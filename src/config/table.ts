@@ -10,6 +10,7 @@ const allowed = (s: Setting): string => {
   switch (k.type) {
     case 'int': return `integer ${k.min}–${k.max}`;
     case 'bool': return 'true/false';
+    case 'auto-bool': return 'auto \\| true \\| false';
     case 'enum': return k.values.join(' \\| ');
     case 'string': return k.allowed ?? 'string';
     case 'list': return k.allowed ?? 'list';

@@ -4,7 +4,9 @@
  * same time never take the same row; the lock is held while the row is sent and released with its new state.
  * Delivery is at least once (a crash after the POST but before the commit sends again): the webhook gets the
  * notification id as `Idempotency-Key` to drop repeats. Per channel:
- * - webhook: POST JSON to the tenant's notify_webhook; 2xx = sent, anything else is retried with backoff, then failed;
+ * - webhook: POST JSON to the tenant's notify_webhook, only to a public address (resolved once, checked, connected to
+ *   as checked: src/notify/webhook-target.ts); 2xx = sent, anything else is retried with backoff, then failed; the
+ *   row keeps the status code or a fixed reason, never the receiver's answer;
  * - email: through the SMTP server of the config (nodemailer) to the address(es) on the row, subject and text in the
  *   tenant's language (src/notify/messages.ts); a 5xx reply fails the row at once, a 4xx reply or no reply (refused,
  *   timeout) is retried with the webhook's backoff;
@@ -25,6 +27,8 @@ import { metrics } from '../observability/metrics.js';
 import { takeDueNotice, updateNoticeDelivery, type DueNotice } from '../store/notices.js';
 import type { Logger } from '../util/logger.js';
 import { renderNotice } from './messages.js';
+import { postWebhook } from './webhook.js';
+import { systemResolver, webhookTarget, type HostResolver } from './webhook-target.js';
 import { afterAttempt, noProvider, parseWebhookUrl, smsBody, smsStatusFailure, smtpFailure, webhookBody, type Channel, type Failure, type Outcome, type RowUpdate } from './policy.js';
 
 interface DeliveryDeps {
@@ -35,6 +39,8 @@ interface DeliveryDeps {
   config: { notify: Config['notify']; service: Config['service'] };
   /** extra TLS options of the SMTP connection (tests: the CA of their own server's certificate) */
   smtpTls?: ConnectionOptions;
+  /** how webhook host names are resolved (default the system resolver; tests answer chosen addresses) */
+  resolveHost?: HostResolver;
   /** most rows handled by one call (one maintenance round), so a large backlog cannot stall the round */
   limit?: number;
   /** rows sent at the same time (each holds a pool connection while it is sent); default 4 */
@@ -133,13 +139,8 @@ async function deliverOne(row: DueNotice, at: Date, deps: DeliveryDeps, mail: Ma
       log.warn({ payload: row.payload }, 'tenant notice (the tenant has no e-mail, SMS or webhook configured)');
       return afterAttempt(row.attempts, null, at, max);
     case 'webhook': {
-      const target = parseWebhookUrl(row.notifyWebhook);
-      const error = 'error' in target
-        ? target.error
-        : await postWebhook(deps.fetchImpl ?? fetch, target.url, webhookBody({
-          id: row.id, tenantCode: row.tenantCode, kind: row.kind, createdAt: row.createdAt, payload: row.payload,
-        }), row.id.toString(), deps.config.notify.webhookTimeoutMs);
-      const u = afterAttempt(row.attempts, error, at, max);
+      const { error, permanent } = await deliverWebhook(row, deps);
+      const u = afterAttempt(row.attempts, error, at, max, permanent);
       if (u.outcome === 'sent') log.info({ attempts: u.attempts }, 'tenant notice delivered by webhook');
       else if (u.outcome === 'retry') log.info({ attempts: u.attempts, error: u.error, nextAttemptAt: u.nextAttemptAt }, 'webhook delivery failed; will retry');
       else log.warn({ attempts: u.attempts, error: u.error }, 'webhook delivery failed for good; notice marked failed');
@@ -148,24 +149,21 @@ async function deliverOne(row: DueNotice, at: Date, deps: DeliveryDeps, mail: Ma
   }
 }
 
-/** POST the body; null when the receiver answered 2xx, else the error text for the row. */
-async function postWebhook(fetchImpl: typeof fetch, url: URL, body: string, idempotencyKey: string, timeoutMs: number): Promise<string | null> {
-  try {
-    const res = await fetchImpl(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'idempotency-key': idempotencyKey },
-      body,
-      redirect: 'manual', // a redirect is an answer of the receiver's to fix, not a reason to POST elsewhere
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    const text = await res.text().catch(() => '');
-    if (res.status >= 200 && res.status < 300) return null;
-    return `HTTP ${res.status}${text ? `: ${text.slice(0, 200)}` : ''}`;
-  } catch (e) {
-    const err = e as Error & { cause?: { message?: string } };
-    if (err.name === 'TimeoutError') return `no answer within ${timeoutMs} ms`;
-    return `request failed: ${err.cause?.message ?? err.message}`;
+/**
+ * The tenant's webhook: its host resolved once and checked (src/notify/webhook-target.ts), then the POST to that
+ * address. A host that is no public address fails the row at once (asking again gets the same answer).
+ */
+async function deliverWebhook(row: DueNotice, deps: DeliveryDeps): Promise<{ error: string | null; permanent: boolean }> {
+  const parsed = parseWebhookUrl(row.notifyWebhook);
+  if ('error' in parsed) return { error: parsed.error, permanent: false };
+  const target = await webhookTarget(parsed.url, deps.config.notify.webhookAllowCidrs, deps.resolveHost ?? systemResolver);
+  if (!target.ok) {
+    return target.why === 'refused'
+      ? { error: 'webhook host is not a public address (refused)', permanent: true }
+      : { error: 'webhook host does not resolve', permanent: false };
   }
+  const body = webhookBody({ id: row.id, tenantCode: row.tenantCode, kind: row.kind, createdAt: row.createdAt, payload: row.payload });
+  return { error: await postWebhook(parsed.url, target, body, row.id.toString(), deps.config.notify.webhookTimeoutMs), permanent: false };
 }
 
 /**

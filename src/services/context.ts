@@ -6,6 +6,7 @@
 import type { Config } from '../config/config.js';
 import type { Pool } from '../db/pool.js';
 import type { ChargingRedis } from '../charging/redis.js';
+import type { HostResolver } from '../notify/webhook-target.js';
 import type { ActorKind } from '../store/audit.js';
 import type { Logger } from '../util/logger.js';
 
@@ -28,4 +29,6 @@ export interface ServiceDeps {
   logger: Logger;
   /** The clock of business rules (tests pass a fake one); never Date.now() inside an operation. */
   now(): Date;
+  /** How webhook host names are resolved when a webhook URL is set (default the system resolver; tests answer chosen addresses). */
+  resolveHost?: HostResolver;
 }

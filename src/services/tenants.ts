@@ -12,6 +12,7 @@ import type { SyncOutcome } from '../tenants/sync.js';
 import {
   createTenant as insertTenant, getTenantLimits, parseCallingHours, setNoticeSettings, setTenantLimits, setTenantRatePlan, setTenantStatus,
 } from '../tenants/tenants.js';
+import { systemResolver, webhookTarget } from '../notify/webhook-target.js';
 import type { Actor, ServiceDeps } from './context.js';
 import { cnyInput, followState, requireWriter, resolveTenant, tx } from './common.js';
 import { ConflictError, InputError } from './errors.js';
@@ -32,8 +33,26 @@ interface NewTenantInput {
   notifyWebhook?: string | null;
 }
 
+/**
+ * A webhook URL being set must reach a public address (its host resolved now; the notifier checks again at every
+ * send): InputError otherwise. A URL that is no http(s) URL at all is left to the tenant rules' own message.
+ */
+async function checkWebhook(deps: ServiceDeps, raw: string | null | undefined): Promise<void> {
+  if (!raw) return;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return;
+  const t = await webhookTarget(url, deps.config.notify.webhookAllowCidrs, deps.resolveHost ?? systemResolver);
+  if (!t.ok) throw new InputError('notifyWebhook', t.message);
+}
+
 export async function createTenant(deps: ServiceDeps, actor: Actor, input: NewTenantInput): Promise<TenantChange> {
   requireWriter(actor, 'creating a tenant');
+  await checkWebhook(deps, input.notifyWebhook);
   const tenant = await tx(deps, async (c) => {
     let t = await insertTenant(c, {
       code: input.code, legalName: input.legalName, notifyEmail: input.notifyEmail ?? null, notifySms: input.notifySms ?? null,
@@ -82,6 +101,7 @@ export async function showTenant(deps: ServiceDeps, actor: Actor, ref: string | 
 export async function updateNoticeSettings(deps: ServiceDeps, actor: Actor, ref: string | bigint, patch: Partial<NoticeSettings>): Promise<Tenant> {
   if (actor.kind !== 'tenant') requireWriter(actor, 'changing notice settings');
   const t = await resolveTenant(deps, actor, ref);
+  await checkWebhook(deps, patch.notifyWebhook);
   return tx(deps, async (c) => {
     const after = await setNoticeSettings(c, t.id, patch);
     const pick = (x: Tenant): NoticeSettings => ({ notifyEmail: x.notifyEmail, notifySms: x.notifySms, notifyWebhook: x.notifyWebhook, notifyLanguage: x.notifyLanguage });

@@ -60,9 +60,12 @@ beforeEach(async () => {
   hits.clear();
 });
 
-// a generous webhook timeout (a loaded machine may take a while to answer); the timeout case has its own short one
-const config = loadConfig({}, { 'notify.maxAttempts': 3, 'notify.webhookTimeoutMs': 30_000 });
-const shortTimeout = loadConfig({}, { 'notify.maxAttempts': 3, 'notify.webhookTimeoutMs': 300 });
+// a generous webhook timeout (a loaded machine may take a while to answer); the timeout case has its own short one.
+// The receiver listens on 127.0.0.1, which tenants' webhooks may reach only when the operator allows it (as here;
+// test/notify/webhook-ssrf.test.ts shows the refusal without it).
+const LOOPBACK = { 'notify.webhookAllowCidrs': ['127.0.0.1/32'] };
+const config = loadConfig({}, { 'notify.maxAttempts': 3, 'notify.webhookTimeoutMs': 30_000, ...LOOPBACK });
+const shortTimeout = loadConfig({}, { 'notify.maxAttempts': 3, 'notify.webhookTimeoutMs': 300, ...LOOPBACK });
 
 function capture(): { logger: Logger; lines: Record<string, unknown>[] } {
   const lines: Record<string, unknown>[] = [];
@@ -125,7 +128,7 @@ describe('webhook', () => {
     expect(received).toHaveLength(1);
   });
 
-  it('a 500 then a 200: the error is kept, retried after the backoff (not before), then sent with the same key and body', async () => {
+  it('a 500 then a 200: the status is kept (not the body), retried after the backoff (not before), then sent with the same key and body', async () => {
     const t = await tenant({ webhook: `${base}/flaky` });
     const id = await notice(t.id, 'webhook');
     const t0 = new Date();
@@ -133,7 +136,7 @@ describe('webhook', () => {
     const retryBefore = await counted('webhook', 'retry');
 
     expect(await deliverPending({ pool: db.pool, logger, config, now: () => t0 })).toEqual({ ...none, retry: 1 });
-    expect(await row(id)).toMatchObject({ attempts: 1, error: 'HTTP 500: boom', sent_at: null, next_attempt_at: new Date(t0.getTime() + retryDelayMs(1)) });
+    expect(await row(id)).toMatchObject({ attempts: 1, error: 'HTTP 500', sent_at: null, next_attempt_at: new Date(t0.getTime() + retryDelayMs(1)) });
     expect(await counted('webhook', 'retry')).toBe(retryBefore + 1);
 
     // not yet due
@@ -165,7 +168,7 @@ describe('webhook', () => {
       }
     }
     expect(waits).toEqual([60_000, 120_000]);
-    expect(await row(id)).toMatchObject({ attempts: 3, error: 'HTTP 503: maintenance', sent_at: null, next_attempt_at: null, failed_at: at });
+    expect(await row(id)).toMatchObject({ attempts: 3, error: 'HTTP 503', sent_at: null, next_attempt_at: null, failed_at: at });
     expect(await counted('webhook', 'failed')).toBe(failedBefore + 1);
     expect(lines.some((l) => l.level === 40 && l.notificationId === id.toString() && /failed for good/.test(String(l.msg)))).toBe(true);
     // a failed row is not taken again
@@ -208,8 +211,8 @@ describe('webhook', () => {
       ['http://[::1', /bad webhook URL .*not a URL/],
       ['javascript:alert(1)', /only http and https are allowed/],
       [null, /tenant has no notify_webhook URL/],
-      [`http://127.0.0.1:${deadPort}/x`, /^request failed: /],
-      [`${base}/redirect`, /^HTTP 302/],
+      [`http://127.0.0.1:${deadPort}/x`, /^request failed: connection refused$/],
+      [`${base}/redirect`, /^HTTP 302$/],
     ];
     const ids: bigint[] = [];
     for (const [url] of cases) ids.push(await notice((await tenant({ webhook: url })).id, 'webhook'));
