@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Actor, ServiceDeps } from '../services/context.js';
 import { InputError } from '../services/errors.js';
 import { authenticateToken, type Principal } from '../services/tokens.js';
+import type { AddressGate } from './address-limit.js';
 import { HttpError, unauthorized } from './errors.js';
 
 /**
@@ -44,17 +45,27 @@ export function allowed(access: Access, p: Principal): boolean {
   }
 }
 
-/** Rate limit first (per token, before any database work), then the token, then the route's role rule. */
-export function registerAuth(app: FastifyInstance, services: ServiceDeps): void {
+/**
+ * In this order: the limit per client address (before any database work; a failed authentication costs more), the
+ * token, the limit per token (keyed by the token that was verified, never by the header as sent), the route's role
+ * rule.
+ */
+export function registerAuth(app: FastifyInstance, services: ServiceDeps, gate: AddressGate): void {
   // rate deck uploads: the CSV text is the body (parsed by the rate import, not here)
   app.addContentTypeParser(['text/csv', 'text/plain'], { parseAs: 'string' }, (_req, body, done) => done(null, body));
-  app.addHook('onRequest', app.rateLimit());
+  app.addHook('onRequest', gate.admit);
   app.addHook('onRequest', async (req) => {
     const token = bearerToken(req);
-    if (!token) throw unauthorized('send Authorization: Bearer <token>');
-    const p = await authenticateToken(services, token);
-    if ('refused' in p) throw unauthorized(p.refused);
+    const p = token ? await authenticateToken(services, token) : { refused: 'send Authorization: Bearer <token>' };
+    if ('refused' in p) {
+      gate.failed(req);
+      throw unauthorized(p.refused);
+    }
     req.principal = p;
+  });
+  app.addHook('onRequest', app.rateLimit());
+  app.addHook('onRequest', async (req) => {
+    const p = req.principal!;
     const access = req.routeOptions.config.access ?? 'admin';
     if (!allowed(access, p)) {
       throw new HttpError(403, 'forbidden', access === 'admin' || access === 'self-or-admin'

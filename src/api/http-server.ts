@@ -1,10 +1,10 @@
 /**
  * The one HTTP listener (config http.host/http.port), on Fastify: the probes (/metrics, /healthz, /readyz), the
- * JSON API v1 (/v1/..., bearer tokens with roles, per-token rate limit, body limits, schema-validated input), its
+ * JSON API v1 (/v1/..., bearer tokens with roles, rate limits per client address and per token, body limits,
+ * schema-validated input), its
  * OpenAPI 3.1 document (/openapi.json) with an interactive page (/docs), and the web portal (/portal/).
  * Errors are `{"error":{"code","message","field"?}}`.
  */
-import { createHash } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
@@ -19,6 +19,7 @@ import type { ServiceDeps } from '../services/context.js';
 import type { Logger } from '../util/logger.js';
 import { projectPath } from '../util/paths.js';
 import { errorResponse } from './errors.js';
+import { addressGate } from './address-limit.js';
 import { registerAuth } from './auth.js';
 import { SHARED_SCHEMAS } from './schemas.js';
 import { registerApiRoutes, type ExtraRoutes } from './routes/index.js';
@@ -33,6 +34,8 @@ interface HttpServerDeps {
   extraRoutes?: ExtraRoutes[];
   /** /metrics body; default this thread's registry (src/workers: the primary's and every worker's, aggregated). */
   metricsText?: () => Promise<string>;
+  /** clock of the per-address limit, in ms (default Date.now; tests hold it still) */
+  clock?: () => number;
 }
 
 export interface HttpServer {
@@ -131,11 +134,8 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
       global: false,
       max: config.api.rateLimitPerMinute,
       timeWindow: 60_000,
-      // per token: a hash of the Authorization header (never the token itself in memory as a key); else the address
-      keyGenerator: (req) => {
-        const h = req.headers.authorization;
-        return h ? 'tok:' + createHash('sha256').update(h).digest('base64url') : 'ip:' + req.ip;
-      },
+      // per verified token (it runs after authentication): its id, or the configured bootstrap token
+      keyGenerator: (req) => `tok:${req.principal?.tokenId ?? 'bootstrap'}`,
       errorResponseBuilder: (_req, ctx) => ({
         statusCode: 429,
         error: { code: 'rate_limited', message: `more than ${ctx.max} requests per minute for this token; retry after ${ctx.after}` },
@@ -151,7 +151,7 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
     if (deps.services) {
       const services = deps.services;
       await root.register(async (v1) => {
-        registerAuth(v1, services);
+        registerAuth(v1, services, addressGate(config.api.addressRateLimitPerMinute, deps.clock));
         registerApiRoutes(v1, services, deps.extraRoutes ?? []);
       });
       await root.register(fastifyStatic, { root: projectPath('portal'), prefix: '/portal/', index: 'index.html', schemaHide: true, cacheControl: false });

@@ -24,7 +24,7 @@ import type { Inbound as InboundMessage, Target } from './transport.js';
 import type { AppConn } from './wire/server.js';
 import { nonSuccessAck, responseTo } from './builders.js';
 import type { ProxyResponseHandler } from './proxy.js';
-import { RateLimiter } from './ratelimit.js';
+import { RateLimiter } from '../util/ratelimit.js';
 import { sipInputProblem } from '../cdr/input-limits.js';
 import type { SourceFilter } from './sources.js';
 import { metrics, type SipDropReasonLabel } from '../observability/metrics.js';

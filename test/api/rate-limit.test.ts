@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { loadConfig } from '../../src/config/config.js';
+import { addressKey } from '../../src/api/address-limit.js';
 import { createHttpServer } from '../../src/api/http-server.js';
 import type { Pool } from '../../src/db/pool.js';
 import { Readiness } from '../../src/observability/readiness.js';
@@ -100,5 +101,16 @@ describe('API rate limits', () => {
     } finally {
       await http.close();
     }
+  });
+});
+
+describe('the address a request is counted under (pure)', () => {
+  it('IPv4 as it is (also inside ::ffff:), IPv6 by its /64: one host owning a /64 is one client', () => {
+    expect(addressKey('203.0.113.7')).toBe('203.0.113.7');
+    expect(addressKey('::ffff:203.0.113.7')).toBe('203.0.113.7');
+    expect(addressKey('2001:db8:1:2:3:4:5:6')).toBe('2001:db8:1:2::/64');
+    expect(addressKey('2001:db8:1:2:ffff::9')).toBe(addressKey('2001:db8:1:2::1'));
+    expect(addressKey('2001:db8::1')).toBe('2001:db8:0:0::/64');
+    expect(addressKey('::1')).toBe('0:0:0:0::/64');
   });
 });

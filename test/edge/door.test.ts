@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { SourceAllowList, parseSourceEntry } from '../../src/edge/sources.js';
-import { RateLimiter } from '../../src/edge/ratelimit.js';
+import { RateLimiter } from '../../src/util/ratelimit.js';
 import { RoutedDialogs } from '../../src/edge/routed.js';
 import { DialogStore, type Dialog } from '../../src/edge/dialogs.js';
 
