@@ -26,7 +26,7 @@ import { seedDemo } from './demo/seed.js';
 import { startMaintenance } from './jobs/maintenance.js';
 import { importMissingYears } from './calendar/load.js';
 import { ensureCdrPartitions } from './store/cdrs.js';
-import { countTenants } from './store/tenants.js';
+import { countTenants, numericCodeTenants } from './store/tenants.js';
 import { createScheduler } from './jobs/scheduler.js';
 import type { Logger } from './util/logger.js';
 import type { DrachtioTarget } from './sip/connect.js';
@@ -158,6 +158,18 @@ export async function prepareDatabase(pool: Pool, log: Logger): Promise<void> {
   if (m.applied.length) log.info({ applied: m.applied }, 'migrations applied');
   await ensureCdrPartitions(pool);
   await importMissingYears(pool);
+  await warnNumericTenantCodes(pool, log);
+}
+
+/**
+ * Tenant codes made only of digits (from before they were refused) read like ids: a reference to such digits that
+ * is also another tenant's id is refused as ambiguous. Say at start which codes those are and what to do.
+ */
+export async function warnNumericTenantCodes(pool: Pool, log: Logger): Promise<void> {
+  const rows = await numericCodeTenants(pool);
+  if (rows.length === 0) return;
+  log.warn({ codes: rows.map((r) => ({ id: r.id.toString(), code: r.code })) },
+    'tenant codes made only of digits: a reference to those digits is refused when it is also another tenant\'s id; name these tenants as #<id> (CLI --tenant \'#7\', API /v1/tenants/%237), and have API clients that use such a code move to #<id> (docs/security.md)');
 }
 
 /** The contract's demo tenant when the database has none (config demo.autoSeed). */

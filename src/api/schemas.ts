@@ -15,7 +15,7 @@ export const PlanName = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.\\-]{0,6
 export const Reason = Type.String({ minLength: 1, maxLength: 200, description: 'why; kept with the change and in the audit log' });
 
 export const TenantParam = Type.Object({
-  tenant: Type.String({ pattern: '^(me|[1-9][0-9]{0,17}|[a-z0-9][a-z0-9_-]{0,62})$', description: '"me" (a tenant token), a tenant id or a tenant code' }),
+  tenant: Type.String({ pattern: '^(me|#?[1-9][0-9]{0,17}|[a-z0-9][a-z0-9_-]{0,62})$', description: '"me" (a tenant token), a tenant code, or a tenant id (digits, or #<id> written %23<id> in a path: always the id)' }),
 }, { additionalProperties: false });
 
 export const ErrorBody = Type.Object({

@@ -7,7 +7,8 @@ import { recordAudit } from '../store/audit.js';
 import { announcementSettings, updateAnnouncementSettings } from '../store/tenants.js';
 import { LANGUAGES, type Language } from '../media/prompts.js';
 import type { Actor, ServiceDeps } from './context.js';
-import { ForbiddenError, InputError, NotFoundError } from './errors.js';
+import { tenantFor } from './common.js';
+import { ForbiddenError, InputError } from './errors.js';
 
 interface AnnouncementSettings {
   language: Language;
@@ -15,7 +16,7 @@ interface AnnouncementSettings {
 }
 
 interface SetAnnouncementsInput {
-  /** tenant code or id */
+  /** tenant reference (code, id, #id) */
   tenant: string | bigint;
   language?: string;
   lowCreditWarning?: boolean;
@@ -38,10 +39,9 @@ export async function setTenantAnnouncements(deps: Pick<ServiceDeps, 'pool'>, ac
   }
   const writes = input.language !== undefined || input.lowCreditWarning !== undefined;
   if (writes && actor.readOnly) throw new ForbiddenError('changing announcement settings needs an operator-admin token; this one is read-only');
-  const ref = String(input.tenant);
   return withTransaction(deps.pool, async (c) => {
-    const t = await announcementSettings(c, ref, writes);
-    if (!t || (actor.kind === 'tenant' && actor.tenantId !== t.id)) throw new NotFoundError(`no tenant ${JSON.stringify(ref)}`);
+    const who = await tenantFor(c, actor, input.tenant);
+    const t = (await announcementSettings(c, who.id, writes))!;
     const before: AnnouncementSettings = { language: t.language, lowCreditWarning: t.lowCreditWarning };
     const after: AnnouncementSettings = {
       language: (input.language as Language | undefined) ?? before.language,

@@ -250,7 +250,7 @@ export async function runPeriodEnd(deps: ServiceDeps, actor: Actor, s: JobScope 
       return res;
     });
     if (!r.terminated) continue;
-    const state = await followState(deps, await getTenant(deps.pool, t.id.toString()));
+    const state = await followState(deps, await getTenant(deps.pool, t.id));
     const { redis, error } = await deps.redis();
     let expiry: SyncOutcome = `failed: Redis unreachable (${error})`;
     if (redis) {

@@ -72,5 +72,5 @@ export async function monthlyBill(deps: ServiceDeps, actor: Actor, tenant: strin
   if (!m) throw new InputError('month', 'YYYY-MM, e.g. 2026-11');
   if (Number(m[1]) < 2000 || Number(m[1]) > 2999) throw new InputError('month', 'the year must be between 2000 and 2999');
   const t = await resolveTenant(deps, actor, tenant);
-  return billFromStatement(await showStatement(deps, actor, { tenant: t.id.toString(), month }));
+  return billFromStatement(await showStatement(deps, actor, { tenant: `#${t.id}`, month }));
 }

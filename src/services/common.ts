@@ -6,7 +6,7 @@ import { loadCalendar } from '../calendar/load.js';
 import type { ChargingRedis } from '../charging/redis.js';
 import { cnyToFen } from '../money/units.js';
 import type { Tenant } from '../store/tenants.js';
-import { getTenant } from '../tenants/tenants.js';
+import { AmbiguousTenantError, getTenant } from '../tenants/tenants.js';
 import { RuleError } from '../tenants/rules.js';
 import { syncTenantState, type SyncOutcome } from '../tenants/sync.js';
 import type { Actor, ServiceDeps } from './context.js';
@@ -24,20 +24,22 @@ export function requireWriter(actor: Actor, what: string): void {
 }
 
 /**
- * A tenant by code or id as the actor may see it: a tenant actor naming another tenant gets the same NotFoundError
- * as for a tenant that does not exist, so nothing about other tenants leaks (contract art. 6).
+ * A tenant by reference (code, id, `#<id>`; src/tenants/tenants.ts getTenant) as the actor may see it: a tenant actor
+ * naming another tenant gets the same NotFoundError as for a tenant that does not exist, so nothing about other
+ * tenants leaks (contract art. 6). A reference that could mean two tenants is refused (InputError) for operators.
  */
 export async function resolveTenant(deps: ServiceDeps, actor: Actor, ref: string | bigint): Promise<Tenant> {
-  return tenantFor(deps.pool, actor, String(ref));
+  return tenantFor(deps.pool, actor, ref);
 }
 
 /** resolveTenant read through `db` (a transaction's client too). */
-export async function tenantFor(db: Queryable, actor: Actor, ref: string): Promise<Tenant> {
-  const missing = () => new NotFoundError(`no tenant ${JSON.stringify(ref)}`);
+export async function tenantFor(db: Queryable, actor: Actor, ref: string | bigint): Promise<Tenant> {
+  const missing = () => new NotFoundError(`no tenant ${JSON.stringify(typeof ref === 'bigint' ? `#${ref}` : ref)}`);
   let t: Tenant;
   try {
     t = await getTenant(db, ref);
   } catch (e) {
+    if (e instanceof AmbiguousTenantError && actor.kind !== 'tenant') throw new InputError('tenant', e.message);
     if (e instanceof RuleError) throw missing();
     throw e;
   }

@@ -41,7 +41,7 @@ export async function createOrder(deps: ServiceDeps, actor: Actor, input: OrderI
     return out;
   });
   if (r.duplicate) return { ...r, redis: { state: 'skipped', credit: 'skipped' } };
-  const fresh = await getTenant(deps.pool, t.id.toString());
+  const fresh = await getTenant(deps.pool, t.id);
   const state = await followState(deps, fresh);
   return { ...r, redis: { state, credit: await followCredit(deps, r.credit) } };
 }

@@ -90,7 +90,7 @@ export async function terminateEarly(deps: ServiceDeps, actor: Actor, input: Ear
       const feeFen = prior.feeReceivableId === null ? 0n : (await receivableAmount(c, prior.feeReceivableId)) ?? 0n;
       return { duplicate: true as const, t: t0, termination: prior, orderNo: order.orderNo, feeFen, fee: null, numbersReclaimed: 0 };
     }
-    const t = await getTenant(c, t0.id.toString());
+    const t = await getTenant(c, t0.id);
     if (t.status === 'terminated') throw new RuleError(`tenant ${t.code} is already terminated (${t.statusReason ?? 'no reason'})`);
     if (t.serviceEnd && t.serviceEnd.getTime() <= at.getTime()) throw new RuleError(`the service period of ${t.code} ended at ${t.serviceEnd.toISOString()}: that is the period end (art. 7.2), not an early termination`);
     const order = await activeOrder(c, t.id);
@@ -185,7 +185,7 @@ export async function refundOutage(deps: ServiceDeps, actor: Actor, input: Outag
   if (!redis) throw new RuleError(`Redis is unreachable (${error}): the paid balance lives there; nothing was changed`);
   const reason = 'terminated after a carrier outage (art. 5.3)';
   const r = await withTransaction(deps.pool, async (c) => {
-    const t = await getTenant(c, t0.id.toString());
+    const t = await getTenant(c, t0.id);
     await tenantById(c, t.id, { forUpdate: true });
     const refund = await recordRefund(c, {
       tenantId: t.id, reason: 'outage', requestedAt: at, outage: check.eligible ? check.outage : null, override: override ?? null, actor: actorText(actor),

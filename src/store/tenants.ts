@@ -72,11 +72,22 @@ export async function insertTenant(
   return toTenant(r.rows[0]!);
 }
 
-/** A tenant by code or numeric id (a code that looks like an id wins over the id), or null. */
-export async function findTenant(db: Queryable, ref: string): Promise<Tenant | null> {
-  const byId = /^[0-9]{1,18}$/.test(ref);
-  const r = await db.query<Row>(`select ${COLUMNS} from tenants where ${byId ? 'id = $1::text::int8 or code = $1::text' : 'code = $1'} order by (code = $1::text) desc limit 1`, [ref]);
+/** A tenant by its code, or null. */
+export async function tenantByCode(db: Queryable, code: string): Promise<Tenant | null> {
+  const r = await db.query<Row>(`select ${COLUMNS} from tenants where code = $1`, [code]);
   return r.rows[0] ? toTenant(r.rows[0]) : null;
+}
+
+/** For a reference made only of digits: the tenant with that id and the tenant with that code (either may be null). */
+export async function tenantsByNumber(db: Queryable, digits: string): Promise<{ byId: Tenant | null; byCode: Tenant | null }> {
+  const r = await db.query<Row>(`select ${COLUMNS} from tenants where id = $1::text::int8 or code = $1::text`, [digits]);
+  const rows = r.rows.map(toTenant);
+  return { byId: rows.find((t) => t.id.toString() === digits.replace(/^0+(?=\d)/, '')) ?? null, byCode: rows.find((t) => t.code === digits) ?? null };
+}
+
+/** Tenants whose code is made only of digits (possible in databases from before such codes were refused). */
+export async function numericCodeTenants(db: Queryable): Promise<{ id: bigint; code: string }[]> {
+  return (await db.query<{ id: bigint; code: string }>(`select id, code from tenants where code ~ '^[0-9]+$' order by id`)).rows;
 }
 
 /** A tenant by id, or null; forUpdate locks its row until the caller's transaction ends. */
@@ -220,13 +231,11 @@ interface AnnouncementRow {
   lowCreditWarning: boolean;
 }
 
-/** A tenant's announcement settings by code or id (as findTenant), or null; forUpdate locks the row. */
-export async function announcementSettings(db: Queryable, ref: string, forUpdate: boolean): Promise<AnnouncementRow | null> {
-  const byId = /^[0-9]{1,18}$/.test(ref);
+/** A tenant's announcement settings, or null; forUpdate locks the row. */
+export async function announcementSettings(db: Queryable, tenantId: bigint, forUpdate: boolean): Promise<AnnouncementRow | null> {
   const { rows } = await db.query<{ id: bigint; code: string; announcement_language: Language; low_credit_warning: boolean }>(
-    `select id, code, announcement_language, low_credit_warning from tenants
-      where ${byId ? 'id = $1::text::int8 or code = $1::text' : 'code = $1'} order by (code = $1::text) desc limit 1${forUpdate ? ' for update' : ''}`,
-    [ref],
+    `select id, code, announcement_language, low_credit_warning from tenants where id = $1${forUpdate ? ' for update' : ''}`,
+    [tenantId.toString()],
   );
   const t = rows[0];
   return t ? { id: t.id, code: t.code, language: t.announcement_language, lowCreditWarning: t.low_credit_warning } : null;

@@ -2,12 +2,15 @@
 import type { Queryable } from '../db/tx.js';
 import { ratePlanIdByName } from '../store/rates.js';
 import {
-  findTenant, insertTenant, tenantById, tenantLimits, updateNoticeSettings, updateTenantLimits, updateTenantRatePlan, updateTenantStatus,
+  insertTenant, tenantByCode, tenantById, tenantsByNumber, tenantLimits, updateNoticeSettings, updateTenantLimits, updateTenantRatePlan, updateTenantStatus,
   type NoticeSettings, type Tenant, type TenantLimits, type TenantStatus,
 } from '../store/tenants.js';
 import { RuleError } from './rules.js';
 
 const TENANT_CODE = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+/** A reference made only of digits names an id (so a code never may be only digits); `#<digits>` is always an id. */
+const NUMBER_REF = /^[0-9]{1,18}$/;
+const ID_REF = /^#([0-9]{1,18})$/;
 
 interface NewTenant {
   code: string;
@@ -19,7 +22,9 @@ interface NewTenant {
 }
 
 function validateNewTenant(t: NewTenant): void {
-  if (!TENANT_CODE.test(t.code)) throw new RuleError(`tenant code ${JSON.stringify(t.code)}: use 1-63 of a-z 0-9 _ -, starting with a letter or digit`);
+  if (!TENANT_CODE.test(t.code) || NUMBER_REF.test(t.code)) {
+    throw new RuleError(`tenant code ${JSON.stringify(t.code)}: use 1-63 of a-z 0-9 _ -, starting with a letter or digit, not only digits (a number names a tenant by its id)`);
+  }
   const name = t.legalName.trim();
   if (name.length < 1 || name.length > 200) throw new RuleError('legal name must be 1-200 characters (bills carry the full legal name)');
   validateNoticeSettings(t);
@@ -70,11 +75,32 @@ export async function createTenant(db: Queryable, t: NewTenant): Promise<Tenant>
   }
 }
 
-/** A tenant by code or numeric id; RuleError when there is none. */
-export async function getTenant(db: Queryable, ref: string): Promise<Tenant> {
-  const t = await findTenant(db, ref);
-  if (!t) throw new RuleError(`no tenant ${JSON.stringify(ref)}`);
-  return t;
+/**
+ * A reference that could mean two tenants: digits that are one tenant's id and another's code (a code made only of
+ * digits, from a database older than the rule refusing them). Refused rather than guessed.
+ */
+export class AmbiguousTenantError extends RuleError {
+  constructor(ref: string, byId: Tenant, byCode: Tenant) {
+    super(`tenant reference ${JSON.stringify(ref)} is ambiguous: #${byId.id} is tenant ${JSON.stringify(byId.code)} and #${byCode.id} has the code ${JSON.stringify(byCode.code)} `
+      + `(a code made only of digits, from before such codes were refused); name the tenant you mean by its id as #${byId.id} or #${byCode.id}`);
+    this.name = 'AmbiguousTenantError';
+  }
+}
+
+/**
+ * A tenant by reference: an id (bigint, `#<id>`, or digits), else a code; RuleError when there is none. Digits that
+ * are also some other tenant's code (only a legacy code can be) are an AmbiguousTenantError; digits that are only a
+ * legacy code name that tenant, as before.
+ */
+export async function getTenant(db: Queryable, ref: string | bigint): Promise<Tenant> {
+  const missing = () => new RuleError(`no tenant ${JSON.stringify(typeof ref === 'bigint' ? `#${ref}` : ref)}`);
+  if (typeof ref === 'bigint') return (await tenantById(db, ref)) ?? Promise.reject(missing());
+  const id = ID_REF.exec(ref);
+  if (id) return (await tenantById(db, BigInt(id[1]!))) ?? Promise.reject(missing());
+  if (!NUMBER_REF.test(ref)) return (await tenantByCode(db, ref)) ?? Promise.reject(missing());
+  const { byId, byCode } = await tenantsByNumber(db, ref);
+  if (byId && byCode && byId.id !== byCode.id) throw new AmbiguousTenantError(ref, byId, byCode);
+  return byCode ?? byId ?? Promise.reject(missing());
 }
 
 /**

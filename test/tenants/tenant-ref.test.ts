@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config/config.js';
 import { createHttpServer, type HttpServer } from '../../src/api/http-server.js';
+import { warnNumericTenantCodes } from '../../src/app.js';
 import { Readiness } from '../../src/observability/readiness.js';
 import { createTenant } from '../../src/services/tenants.js';
 import { getTenant } from '../../src/tenants/tenants.js';
@@ -99,7 +100,6 @@ describe('all-digit tenant codes', () => {
   it('at start-up, all-digit codes already in the database are named in a warning that says what to do', async () => {
     const lines: { level: number; msg: string; codes?: unknown }[] = [];
     const log = pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l) as never) });
-    const { warnNumericTenantCodes } = await import('../../src/app.js');
     await warnNumericTenantCodes(db.pool, log);
     const w = lines.find((l) => l.level === 40);
     expect(w?.msg).toMatch(/tenant codes made only of digits.*#<id>/);

@@ -48,7 +48,7 @@ export function registerBillingRoutes(app: FastifyInstance, s: ServiceDeps): voi
     const actor = actorOf(req);
     const t = await resolveTenant(s, actor, tenantRef(req, (req.params as { tenant: string }).tenant));
     const r = await recordPayment(s, actor, {
-      tenant: t.id.toString(), amountFen: cnyInput('body.amount', b.amount), reference: b.reference, receivedAt: instant('body.receivedAt', b.receivedAt),
+      tenant: `#${t.id}`, amountFen: cnyInput('body.amount', b.amount), reference: b.reference, receivedAt: instant('body.receivedAt', b.receivedAt),
       memo: b.memo ?? null, ...(b.orderNo ? { orderNo: b.orderNo } : {}),
     });
     return reply.code(201).send(r);
@@ -64,7 +64,7 @@ export function registerBillingRoutes(app: FastifyInstance, s: ServiceDeps): voi
   }, async (req) => {
     const actor = actorOf(req);
     const t = await resolveTenant(s, actor, tenantRef(req, (req.params as { tenant: string }).tenant));
-    return showAccount(s, actor, { tenant: t.id.toString(), openOnly: (req.query as { open?: boolean }).open === true });
+    return showAccount(s, actor, { tenant: `#${t.id}`, openOnly: (req.query as { open?: boolean }).open === true });
   });
 
   app.get('/v1/tenants/:tenant/statements/:month', {
@@ -76,7 +76,7 @@ export function registerBillingRoutes(app: FastifyInstance, s: ServiceDeps): voi
   }, async (req) => {
     const p = req.params as { tenant: string; month: string };
     const t = await resolveTenant(s, actorOf(req), tenantRef(req, p.tenant));
-    return showStatement(s, actorOf(req), { tenant: t.id.toString(), month: p.month });
+    return showStatement(s, actorOf(req), { tenant: `#${t.id}`, month: p.month });
   });
   app.get('/v1/tenants/:tenant/statements/:month/csv', {
     config: { access: 'any' },
@@ -84,7 +84,7 @@ export function registerBillingRoutes(app: FastifyInstance, s: ServiceDeps): voi
   }, async (req, reply) => {
     const p = req.params as { tenant: string; month: string };
     const t = await resolveTenant(s, actorOf(req), tenantRef(req, p.tenant));
-    const st = await showStatement(s, actorOf(req), { tenant: t.id.toString(), month: p.month });
+    const st = await showStatement(s, actorOf(req), { tenant: `#${t.id}`, month: p.month });
     return reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="statement-${t.code}-${p.month}.csv"`)
       .serializer((x) => x as string).send(statementCsv(st));
   });
@@ -97,7 +97,7 @@ export function registerBillingRoutes(app: FastifyInstance, s: ServiceDeps): voi
   }, async (req, reply) => {
     const p = req.params as { tenant: string; month: string };
     const t = await resolveTenant(s, actorOf(req), tenantRef(req, p.tenant));
-    const st = await showStatement(s, actorOf(req), { tenant: t.id.toString(), month: p.month });
+    const st = await showStatement(s, actorOf(req), { tenant: `#${t.id}`, month: p.month });
     const pdf = await pdfOrExplain(() => statementPdf(s, st));
     return reply.type('application/pdf').header('content-disposition', `attachment; filename="statement-${t.code}-${p.month}.pdf"`).send(pdf);
   });
@@ -107,7 +107,7 @@ export function registerBillingRoutes(app: FastifyInstance, s: ServiceDeps): voi
     schema: { summary: 'A tenant\'s tax invoices (art. 3.4)', tags: ['statements'], params: TenantParam, response: { 200: Type.Object({ invoices: Type.Array(Type.Object({}, { additionalProperties: true })) }), ...errors(401, 404) } },
   }, async (req) => {
     const t = await resolveTenant(s, actorOf(req), tenantRef(req, (req.params as { tenant: string }).tenant));
-    return { invoices: await listInvoices(s, actorOf(req), { tenant: t.id.toString() }) };
+    return { invoices: await listInvoices(s, actorOf(req), { tenant: `#${t.id}` }) };
   });
   app.post('/v1/tenants/:tenant/invoices', {
     config: { access: 'admin' },
@@ -123,7 +123,7 @@ export function registerBillingRoutes(app: FastifyInstance, s: ServiceDeps): voi
   }, async (req, reply) => {
     const b = req.body as { payment: string; kind: 'general' | 'vat_special'; buyerTaxId?: string };
     const t = await resolveTenant(s, actorOf(req), tenantRef(req, (req.params as { tenant: string }).tenant));
-    return reply.code(201).send(await issueInvoice(s, actorOf(req), { tenant: t.id.toString(), payment: b.payment, kind: b.kind, buyerTaxId: b.buyerTaxId ?? null }));
+    return reply.code(201).send(await issueInvoice(s, actorOf(req), { tenant: `#${t.id}`, payment: b.payment, kind: b.kind, buyerTaxId: b.buyerTaxId ?? null }));
   });
   app.get('/v1/invoices/:number/pdf', {
     config: { access: 'any' },

@@ -38,7 +38,7 @@ export function registerContractRoutes(app: FastifyInstance, s: ServiceDeps): vo
     },
   }, async (req) => {
     const t = await tenantOf(req);
-    return terminateEarly(s, actorOf(req), { tenant: t.id.toString(), reason: (req.body as { reason?: string } | undefined)?.reason });
+    return terminateEarly(s, actorOf(req), { tenant: `#${t.id}`, reason: (req.body as { reason?: string } | undefined)?.reason });
   });
 
   app.post('/v1/tenants/:tenant/refunds', {
@@ -56,13 +56,13 @@ export function registerContractRoutes(app: FastifyInstance, s: ServiceDeps): vo
   }, async (req, reply) => {
     const t = await tenantOf(req);
     const b = req.body as { reason: 'outage'; override?: string; waitSeconds?: number };
-    return reply.code(201).send(await refundOutage(s, actorOf(req), { tenant: t.id.toString(), reason: b.reason, override: b.override, waitSeconds: b.waitSeconds }));
+    return reply.code(201).send(await refundOutage(s, actorOf(req), { tenant: `#${t.id}`, reason: b.reason, override: b.override, waitSeconds: b.waitSeconds }));
   });
 
   app.get('/v1/tenants/:tenant/refunds', {
     config: { access: 'any' },
     schema: { summary: 'A tenant\'s refunds with their evidence or override', tags: ['money'], params: TenantParam, response: { 200: List, ...errors(401, 404) } },
-  }, async (req) => listRefunds(s, actorOf(req), { tenant: (await tenantOf(req)).id.toString() }));
+  }, async (req) => listRefunds(s, actorOf(req), { tenant: `#${(await tenantOf(req)).id}` }));
 
   // ------------------------------------------------------------------ outage log and fault reports (art. 5.2, 10)
   app.get('/v1/outages', {
@@ -96,14 +96,14 @@ export function registerContractRoutes(app: FastifyInstance, s: ServiceDeps): vo
     const t = await tenantOf(req);
     const b = req.body as { description: string; foundAt?: string; reportedAt?: string };
     return reply.code(201).send(await reportFault(s, actorOf(req), {
-      tenant: t.id.toString(), description: b.description, foundAt: instant('body.foundAt', b.foundAt), reportedAt: instant('body.reportedAt', b.reportedAt),
+      tenant: `#${t.id}`, description: b.description, foundAt: instant('body.foundAt', b.foundAt), reportedAt: instant('body.reportedAt', b.reportedAt),
     }));
   });
 
   app.get('/v1/tenants/:tenant/fault-reports', {
     config: { access: 'any' },
     schema: { summary: 'A tenant\'s fault reports, newest first (`fault list --tenant`)', tags: ['operations'], params: TenantParam, response: { 200: List, ...errors(401, 404) } },
-  }, async (req) => listFaultReports(s, actorOf(req), { tenant: (await tenantOf(req)).id.toString() }));
+  }, async (req) => listFaultReports(s, actorOf(req), { tenant: `#${(await tenantOf(req)).id}` }));
 
   app.get('/v1/fault-reports', {
     config: { access: 'staff' },
@@ -126,7 +126,7 @@ export function registerContractRoutes(app: FastifyInstance, s: ServiceDeps): vo
   }, async (req) => {
     const b = (req.body ?? {}) as { tenant?: string; at?: string };
     const run = JOB_RUNS[(req.params as { job: keyof typeof JOB_RUNS }).job];
-    const tenant = b.tenant === undefined ? undefined : (await resolveTenant(s, actorOf(req), b.tenant)).id.toString();
+    const tenant = b.tenant === undefined ? undefined : `#${(await resolveTenant(s, actorOf(req), b.tenant)).id}`;
     return run(s, actorOf(req), { tenant, at: instant('body.at', b.at) }) as Promise<unknown[]>;
   });
 
@@ -148,7 +148,7 @@ export function registerContractRoutes(app: FastifyInstance, s: ServiceDeps): vo
     schema: { summary: 'A tenant\'s notices, newest first, with their delivery state (`notice list --tenant`)', tags: ['tenants'], params: TenantParam, querystring: NoticeQuery, response: { 200: List, ...errors(400, 401, 404) } },
   }, async (req) => {
     const q = req.query as { state?: NoticeState; kind?: string; limit?: number };
-    return listNotices(s, actorOf(req), { ...q, tenant: (await tenantOf(req)).id.toString() });
+    return listNotices(s, actorOf(req), { ...q, tenant: `#${(await tenantOf(req)).id}` });
   });
   app.post('/v1/notices/:id/retry', {
     config: { access: 'admin' },
