@@ -32,7 +32,7 @@ export interface ReceivableMove {
   transferId: bigint;
   side: 'issued' | 'paid';
   kind: string; // receivable kind (order, rent, late_fee, early_termination) or 'payment'
-  amountFen: bigint;
+  amountFen: bigint; // issued: negative for a charge taken back (a late fee a back-dated payment made too high)
   bookedAt: Date;
   description: string;
   reference: string | null; // payments

@@ -21,6 +21,9 @@ export const rentKey = (numberId: bigint, periodStartDay: string): string => `re
 /** The late fee of one receivable for one overdue day (YYYY-MM-DD in the service zone). */
 export const lateFeeKey = (receivableId: bigint, day: string): string => `late:${receivableId}:${day}`;
 
+/** The part of one late fee taken back because a payment, dated before that fee's day, covered the debt it ran on. */
+export const lateFeeReversalKey = (lateFeeReceivableId: bigint, paymentId: bigint): string => `late_reversal:${lateFeeReceivableId}:${paymentId}`;
+
 /** The early-termination fee (art. 4.6) of the order in force. */
 export const earlyTerminationKey = (orderNo: string): string => `early_termination:${orderNo}`;
 

@@ -56,7 +56,9 @@ export async function recordPayment(deps: ServiceDeps, actor: Actor, input: Paym
       if (!o || o.tenantId !== t.id) throw new RuleError(`no order ${JSON.stringify(input.orderNo)} of tenant ${t.code}`);
       receivableIds = (await receivablesOf(c, t.id, { orderId: o.id, open: true })).map((r) => r.id);
     }
-    const p = await record(c, { tenantId: t.id, amountFen: input.amountFen, reference: input.reference, receivedAt: at, memo: input.memo ?? null, ...(receivableIds ? { receivableIds } : {}) }, deps.config.service.timezone);
+    const p = await record(c, {
+      tenantId: t.id, amountFen: input.amountFen, reference: input.reference, receivedAt: at, recordedAt: deps.now(), memo: input.memo ?? null, ...(receivableIds ? { receivableIds } : {}),
+    }, deps.config.service.timezone);
     let reinstated: Tenant | null = null;
     if (!p.duplicate) {
       await recordAudit(c, { actor, action: 'payment.record', targetType: 'payment', targetId: p.payment.id, tenantId: t.id, after: p.payment, detail: { allocations: p.allocations } });

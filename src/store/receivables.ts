@@ -1,6 +1,7 @@
 /**
- * SQL of receivables and payments (receivables, payments, payment_allocations; contract art. 3.2). The rules (what
- * is issued, allocation oldest first, the ledger transfers) are src/tenants/receivables.ts's.
+ * SQL of receivables and payments (receivables, payments, payment_allocations, receivable_reversals; contract art.
+ * 3.2). The rules (what is issued, allocation oldest first, late fees taken back, the ledger transfers) are
+ * src/tenants/receivables.ts's. Outstanding = amount - allocations - reversals.
  */
 import type { Queryable } from '../db/tx.js';
 
@@ -12,6 +13,8 @@ export interface Receivable {
   kind: ReceivableKind;
   amountFen: bigint;
   paidFen: bigint;
+  /** taken back by correcting transfers (a late fee a back-dated payment made too high) */
+  reversedFen: bigint;
   outstandingFen: bigint;
   issuedAt: Date;
   dueAt: Date;
@@ -27,21 +30,22 @@ export interface Receivable {
 }
 
 interface Row {
-  id: bigint; tenant_id: bigint; kind: ReceivableKind; amount_fen: bigint; paid: bigint; issued_at: Date; due_at: Date;
+  id: bigint; tenant_id: bigint; kind: ReceivableKind; amount_fen: bigint; paid: bigint; reversed: bigint; issued_at: Date; due_at: Date;
   accrues_late_fee: boolean; order_id: bigint | null; number_id: bigint | null; parent_id: bigint | null;
   period_start: Date | null; period_end: Date | null; fee_day: string | null; description: string; transfer_id: bigint;
 }
 const SELECT = `select r.id, r.tenant_id, r.kind, r.amount_fen, r.issued_at, r.due_at, r.accrues_late_fee, r.order_id, r.number_id,
        r.parent_id, r.period_start, r.period_end, to_char(r.fee_day, 'YYYY-MM-DD') as fee_day, r.description, r.transfer_id,
-       coalesce((select sum(a.amount_fen) from payment_allocations a where a.receivable_id = r.id), 0)::int8 as paid
+       coalesce((select sum(a.amount_fen) from payment_allocations a where a.receivable_id = r.id), 0)::int8 as paid,
+       coalesce((select sum(v.amount_fen) from receivable_reversals v where v.receivable_id = r.id), 0)::int8 as reversed
   from receivables r`;
 const toReceivable = (r: Row): Receivable => ({
-  id: r.id, tenantId: r.tenant_id, kind: r.kind, amountFen: r.amount_fen, paidFen: r.paid, outstandingFen: r.amount_fen - r.paid,
+  id: r.id, tenantId: r.tenant_id, kind: r.kind, amountFen: r.amount_fen, paidFen: r.paid, reversedFen: r.reversed, outstandingFen: r.amount_fen - r.paid - r.reversed,
   issuedAt: r.issued_at, dueAt: r.due_at, accruesLateFee: r.accrues_late_fee, orderId: r.order_id, numberId: r.number_id,
   parentId: r.parent_id, periodStart: r.period_start, periodEnd: r.period_end, feeDay: r.fee_day, description: r.description, transferId: r.transfer_id,
 });
 
-type NewReceivableRow = Omit<Receivable, 'id' | 'paidFen' | 'outstandingFen'>;
+type NewReceivableRow = Omit<Receivable, 'id' | 'paidFen' | 'reversedFen' | 'outstandingFen'>;
 
 export async function insertReceivable(c: Queryable, n: NewReceivableRow): Promise<void> {
   await c.query(
@@ -80,7 +84,9 @@ export async function billedRentPeriods(db: Queryable, tenantId: bigint): Promis
 /** What a tenant owes now (sum of outstanding receivables). */
 export async function owedFen(db: Queryable, tenantId: bigint): Promise<bigint> {
   const r = await db.query<{ s: bigint }>(
-    `select coalesce(sum(r.amount_fen), 0)::int8 - coalesce((select sum(a.amount_fen) from payment_allocations a join receivables x on x.id = a.receivable_id where x.tenant_id = $1), 0)::int8 as s
+    `select coalesce(sum(r.amount_fen), 0)::int8
+            - coalesce((select sum(a.amount_fen) from payment_allocations a join receivables x on x.id = a.receivable_id where x.tenant_id = $1), 0)::int8
+            - coalesce((select sum(v.amount_fen) from receivable_reversals v join receivables x on x.id = v.receivable_id where x.tenant_id = $1), 0)::int8 as s
        from receivables r where r.tenant_id = $1`,
     [tenantId.toString()],
   );
@@ -90,8 +96,10 @@ export async function owedFen(db: Queryable, tenantId: bigint): Promise<bigint> 
 /** Tenants with something outstanding on their receivables. */
 export async function owingTenants(db: Queryable): Promise<Set<bigint>> {
   const { rows } = await db.query<{ tenant_id: bigint }>(
-    `select r.tenant_id from receivables r left join (select receivable_id, sum(amount_fen) as paid from payment_allocations group by receivable_id) a on a.receivable_id = r.id
-      group by r.tenant_id having sum(r.amount_fen - coalesce(a.paid, 0)) > 0`,
+    `select r.tenant_id from receivables r
+       left join (select receivable_id, sum(amount_fen) as paid from payment_allocations group by receivable_id) a on a.receivable_id = r.id
+       left join (select receivable_id, sum(amount_fen) as reversed from receivable_reversals group by receivable_id) v on v.receivable_id = r.id
+      group by r.tenant_id having sum(r.amount_fen - coalesce(a.paid, 0) - coalesce(v.reversed, 0)) > 0`,
   );
   return new Set(rows.map((r) => r.tenant_id));
 }
@@ -129,6 +137,12 @@ export async function insertPayment(
 
 export async function insertAllocation(db: Queryable, paymentId: bigint, receivableId: bigint, amountFen: bigint): Promise<void> {
   await db.query('insert into payment_allocations (payment_id, receivable_id, amount_fen) values ($1, $2, $3)', [paymentId.toString(), receivableId.toString(), amountFen.toString()]);
+}
+
+/** A reversal of (part of) a late fee by a correcting transfer already posted. */
+export async function insertReversal(db: Queryable, r: { receivableId: bigint; paymentId: bigint; amountFen: bigint; transferId: bigint }): Promise<void> {
+  await db.query('insert into receivable_reversals (receivable_id, payment_id, amount_fen, transfer_id) values ($1, $2, $3, $4)',
+    [r.receivableId.toString(), r.paymentId.toString(), r.amountFen.toString(), r.transferId.toString()]);
 }
 
 export async function listPayments(db: Queryable, tenantId: bigint): Promise<Payment[]> {

@@ -74,17 +74,22 @@ async function receivableSide(c: PoolClient, args: Args): Promise<Pick<Statement
        from ledger_transfers tr where tr.debit_account_id = (${racct}) or tr.credit_account_id = (${racct})`,
     args,
   )).rows[0]!;
-  const rmoves = (await c.query<{ id: bigint; debit: boolean; kind: string | null; amount_fen: bigint; booked_at: Date; description: string | null; reference: string | null; memo: string | null }>(
-    `select tr.id, tr.debit_account_id = (${racct}) as debit, r.kind, tr.amount_fen, tr.booked_at, r.description, p.reference, tr.memo
+  // a late fee taken back (receivable_reversals) is a charge withdrawn: shown with its kind, negative, not as a payment
+  const rmoves = (await c.query<{ id: bigint; debit: boolean; kind: string | null; reversed_kind: string | null; amount_fen: bigint; booked_at: Date; description: string | null; reference: string | null; memo: string | null }>(
+    `select tr.id, tr.debit_account_id = (${racct}) as debit, r.kind, rr.kind as reversed_kind, tr.amount_fen, tr.booked_at, r.description, p.reference, tr.memo
        from ledger_transfers tr
        left join receivables r on r.transfer_id = tr.id
        left join payments p on p.transfer_id = tr.id
+       left join receivable_reversals v on v.transfer_id = tr.id
+       left join receivables rr on rr.id = v.receivable_id
       where (tr.debit_account_id = (${racct}) or tr.credit_account_id = (${racct})) and tr.booked_at >= $2 and tr.booked_at < $3
       order by tr.booked_at, tr.id`,
     args,
-  )).rows.map((r): ReceivableMove => ({
-    transferId: r.id, side: r.debit ? 'issued' : 'paid', kind: r.debit ? (r.kind ?? 'charge') : 'payment', amountFen: r.amount_fen, bookedAt: r.booked_at,
-    description: r.description ?? r.memo ?? '', reference: r.reference,
-  }));
+  )).rows.map((r): ReceivableMove => (r.reversed_kind !== null
+    ? { transferId: r.id, side: 'issued', kind: r.reversed_kind, amountFen: -r.amount_fen, bookedAt: r.booked_at, description: r.memo ?? '', reference: null }
+    : {
+      transferId: r.id, side: r.debit ? 'issued' : 'paid', kind: r.debit ? (r.kind ?? 'charge') : 'payment', amountFen: r.amount_fen, bookedAt: r.booked_at,
+      description: r.description ?? r.memo ?? '', reference: r.reference,
+    }));
   return { owedOpeningFen: owed.opening, owedClosingFen: owed.closing, receivableMoves: rmoves };
 }

@@ -8,13 +8,14 @@
  */
 import { inTransaction, type Queryable } from '../db/tx.js';
 import { IdempotencyConflictError } from '../ledger/errors.js';
-import { orderPrepaidKey, paymentKey } from '../ledger/keys.js';
+import { lateFeeReversalKey, orderPrepaidKey, paymentKey } from '../ledger/keys.js';
 import { postTransfers, systemAccount, tenantReceivableAccount, type SystemAccountCode, type TransferKind } from '../ledger/ledger.js';
-import { allocate, oldestFirst } from '../billing/allocation.js';
-import { addMonths } from '../calendar/zone.js';
+import { oldestFirst } from '../billing/allocation.js';
+import { planPayment } from '../billing/back-dated.js';
+import { addMonths, dayOf } from '../calendar/zone.js';
 import { orderById, setOrderPaidAt } from '../store/orders.js';
 import {
-  insertAllocation, insertPayment, insertReceivable, owedFen, paymentByReference, receivableOfTransfer, receivablesOf,
+  allocationsOf, insertAllocation, insertPayment, insertReceivable, insertReversal, owedFen, paymentByReference, receivableOfTransfer, receivablesOf,
   type Payment, type Receivable, type ReceivableKind,
 } from '../store/receivables.js';
 import { tenantById } from '../store/tenants.js';
@@ -79,6 +80,8 @@ export interface PaymentResult {
   allocations: { receivableId: bigint; kind: ReceivableKind; description: string; amountFen: bigint; settled: boolean }[];
   /** prepaid packages credited because this payment settled their order (Redis must follow: syncCredit) */
   credits: Credit[];
+  /** late fees of days after the payment's date that it covered, taken back (one correcting transfer each) */
+  lateFeesReversed: { receivableId: bigint; day: string; amountFen: bigint; transferId: bigint }[];
   outstandingFen: bigint; // what the tenant still owes after this payment
 }
 
@@ -92,13 +95,16 @@ interface PaymentRequest {
   memo?: string | null;
   /** settle only these receivables (a payment that names its debts); default every open one, oldest first */
   receivableIds?: bigint[];
+  /** when it is recorded (the booking time of late-fee reversals); default receivedAt */
+  recordedAt?: Date;
 }
 
 /**
  * Record a payment and settle receivables oldest first. Idempotent by reference: the same reference again returns
  * the first payment (duplicate: true); with another tenant or amount it is refused (IdempotencyConflictError). A
  * payment larger than what is owed is refused (nothing recorded): the rest is a top-up, recorded with `softswitch
- * top-up`.
+ * top-up`. A payment dated before late fees already posted takes back the part of those fees it covered
+ * (src/billing/back-dated.ts), each by a correcting transfer booked when the payment is recorded.
  */
 export async function recordPayment(db: Queryable, req: PaymentRequest, timeZone: string): Promise<PaymentResult> {
   if (!PAYMENT_REFERENCE.test(req.reference)) throw new RuleError('payment reference must be 1-150 printable characters without spaces');
@@ -111,30 +117,35 @@ export async function recordPayment(db: Queryable, req: PaymentRequest, timeZone
       if (prior.tenantId !== req.tenantId || prior.amountFen !== req.amountFen) {
         throw new IdempotencyConflictError(paymentKey(req.reference), `payment reference ${JSON.stringify(req.reference)} was already recorded for ${prior.amountFen} fen (tenant id ${prior.tenantId})`);
       }
-      return { payment: prior, duplicate: true, allocations: [], credits: [], outstandingFen: await owedFen(c, req.tenantId) };
+      return { payment: prior, duplicate: true, allocations: [], credits: [], lateFeesReversed: [], outstandingFen: await owedFen(c, req.tenantId) };
     }
-    let open = await listReceivables(c, req.tenantId, { open: true });
+    const all = await listReceivables(c, req.tenantId);
+    let open = all.filter((r) => r.outstandingFen > 0n);
     if (req.receivableIds) {
       const want = new Set(req.receivableIds.map(String));
       open = open.filter((r) => want.has(r.id.toString()));
     }
-    const owed = open.reduce((s, r) => s + r.outstandingFen, 0n);
-    const { allocations, leftoverFen } = allocate(req.amountFen, open);
-    if (leftoverFen > 0n) {
+    const plan = planPayment(req.amountFen, req.receivedAt, open, all, await allocationsOf(c, req.tenantId), timeZone);
+    const reversed = new Map(plan.reversals.map((r) => [r.receivableId.toString(), r.amountFen]));
+    const left = (r: Receivable): bigint => r.outstandingFen - (reversed.get(r.id.toString()) ?? 0n);
+    if (plan.leftoverFen > 0n) {
+      const owed = open.reduce((s, r) => s + left(r), 0n);
       throw new RuleError(`payment of ${req.amountFen} fen is more than the ${owed} fen owed${req.receivableIds ? ' on the named receivables' : ''}; record the rest with \`softswitch top-up\``);
     }
+    const { allocations } = plan;
     const { posted } = await postTransfers(c, [{
       idempotencyKey: paymentKey(req.reference), debitAccountId: await systemAccount(c, 'cash'), creditAccountId: await tenantReceivableAccount(c, req.tenantId),
       amountFen: req.amountFen, kind: 'payment', tenantId: req.tenantId, memo: req.memo ?? `payment ${req.reference}`, bookedAt: req.receivedAt,
     }]);
     const payment = await insertPayment(c, { tenantId: req.tenantId, reference: req.reference, amountFen: req.amountFen, receivedAt: req.receivedAt, memo: req.memo ?? null, transferId: posted[0]! });
+    const lateFeesReversed = await reverseLateFees(c, payment, plan.reversals, req.recordedAt ?? req.receivedAt, timeZone);
     const byId = new Map(open.map((r) => [r.id.toString(), r]));
     const out: PaymentResult['allocations'] = [];
     const settledOrders = new Set<string>();
     for (const a of allocations) {
       await insertAllocation(c, payment.id, a.id, a.amountFen);
       const r = byId.get(a.id.toString())!;
-      const settled = a.amountFen === r.outstandingFen;
+      const settled = a.amountFen === left(r);
       out.push({ receivableId: a.id, kind: r.kind, description: r.description, amountFen: a.amountFen, settled });
       if (settled && r.orderId !== null) settledOrders.add(r.orderId.toString());
     }
@@ -143,8 +154,25 @@ export async function recordPayment(db: Queryable, req: PaymentRequest, timeZone
       const credit = await settleOrder(c, BigInt(orderId), req.receivedAt, timeZone);
       if (credit) credits.push(credit);
     }
-    return { payment, duplicate: false, allocations: out, credits, outstandingFen: await owedFen(c, req.tenantId) };
+    return { payment, duplicate: false, allocations: out, credits, lateFeesReversed, outstandingFen: await owedFen(c, req.tenantId) };
   });
+}
+
+/** One correcting transfer per late fee a back-dated payment made too high: revenue:late_fee → the receivable account. */
+async function reverseLateFees(
+  c: Queryable, payment: Payment, reversals: { receivableId: bigint; day: string; amountFen: bigint }[], bookedAt: Date, timeZone: string,
+): Promise<PaymentResult['lateFeesReversed']> {
+  const out: PaymentResult['lateFeesReversed'] = [];
+  for (const r of reversals) {
+    const { posted } = await postTransfers(c, [{
+      idempotencyKey: lateFeeReversalKey(r.receivableId, payment.id), debitAccountId: await systemAccount(c, 'revenue:late_fee'),
+      creditAccountId: await tenantReceivableAccount(c, payment.tenantId), amountFen: r.amountFen, kind: 'adjustment', tenantId: payment.tenantId,
+      memo: `late fee ${r.day} reversed: payment ${payment.reference} received ${dayOf(payment.receivedAt, timeZone)} covered the debt it ran on`, bookedAt,
+    }]);
+    await insertReversal(c, { receivableId: r.receivableId, paymentId: payment.id, amountFen: r.amountFen, transferId: posted[0]! });
+    out.push({ ...r, transferId: posted[0]! });
+  }
+  return out;
 }
 
 /**

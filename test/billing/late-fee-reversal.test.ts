@@ -6,6 +6,7 @@
  * off, Saturday 10 October a working day) and the 3 per mille per day rule, exact to the fen. Real test database.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { planPayment } from '../../src/billing/back-dated.js';
 import { WorkingCalendar } from '../../src/calendar/calendar.js';
 import { readCalendarFiles } from '../../src/calendar/load.js';
 import { accountBalance, systemAccount, tenantReceivableAccount } from '../../src/ledger/ledger.js';
@@ -77,8 +78,11 @@ describe('a back-dated payment and the late fees already posted after its date',
     expect(revenueBefore - (await lateFeeRevenue())).toBe(4n * (ORDER_FEE + RENT_FEE)); // 13,704 fen taken back
     // the posted late fees are untouched: every one still there with its amount; the reversals are new transfers
     const rows = await listReceivables(db.pool, id);
-    expect(rows.filter((r) => r.kind === 'late_fee').map((r) => r.amountFen)).toEqual([...Array(6).fill(ORDER_FEE), ...Array(6).fill(RENT_FEE)]);
-    expect(rows.filter((r) => r.kind === 'late_fee' && r.outstandingFen > 0n).map((r) => r.feeDay)).toEqual(['2026-10-11', '2026-10-11', '2026-10-12', '2026-10-12']);
+    const fees = rows.filter((r) => r.kind === 'late_fee');
+    expect([fees.filter((r) => r.amountFen === ORDER_FEE).length, fees.filter((r) => r.amountFen === RENT_FEE).length]).toEqual([6, 6]);
+    expect(fees.filter((r) => r.outstandingFen > 0n).map((r) => r.feeDay)).toEqual(['2026-10-11', '2026-10-11', '2026-10-12', '2026-10-12']);
+    expect(fees.filter((r) => r.reversedFen > 0n).map((r) => [r.feeDay, r.reversedFen === r.amountFen])).toEqual(
+      ['13', '13', '14', '14', '15', '15', '16', '16'].map((d) => [`2026-10-${d}`, true]));
     const keys = (await db.pool.query<{ idempotency_key: string; kind: string; booked_at: Date }>(
       `select idempotency_key, kind, booked_at from ledger_transfers where idempotency_key like 'late_reversal:%' and tenant_id = $1 order by id`, [id.toString()])).rows;
     expect(keys).toHaveLength(8);
@@ -97,7 +101,8 @@ describe('a back-dated payment and the late fees already posted after its date',
     expect(reversed.map((l) => l.amountFen)).toEqual([-ORDER_FEE, -ORDER_FEE, -ORDER_FEE, -ORDER_FEE, -RENT_FEE, -RENT_FEE, -RENT_FEE, -RENT_FEE]);
     expect(reversed[0]!.description).toMatch(/late fee 2026-10-13 reversed: payment BANK-BACK-FULL received 2026-10-12/);
     expect(s.lateFees.reduce((t, l) => t + l.amountFen, 0n)).toBe(6_852n);
-    expect(s.receivables).toEqual({ openingOwedFen: 0n, issuedFen: 1_142_000n + 6_852n, paidFen: 1_142_000n, closingOwedFen: 6_852n });
+    // the order and its rent were issued in September (signed 30 Sep); October: the late fees net of what was taken back
+    expect(s.receivables).toEqual({ openingOwedFen: 1_142_000n, issuedFen: 6_852n, paidFen: 1_142_000n, closingOwedFen: 6_852n });
     expect(statementCsv(s)).toMatch(/late_fee,2026-10-16T04:00:00.000Z,late fee 2026-10-13 reversed: [^\n]*,-33.00/);
   });
 
@@ -134,5 +139,31 @@ describe('a back-dated payment and the late fees already posted after its date',
     expect(p.lateFeesReversed).toEqual([]);
     expect(p.outstandingFen).toBe(6n * (ORDER_FEE + RENT_FEE));
     await tiesToLedger(id);
+  });
+});
+
+describe('allocation and reversals depend on each other (pure: planPayment)', () => {
+  const at = (iso: string) => new Date(iso);
+  const rec = (id: bigint, o: { amountFen: bigint; dueAt: string; issuedAt: string; parentId?: bigint; feeDay?: string }) => ({
+    id, kind: o.parentId ? 'late_fee' : 'rent', amountFen: o.amountFen, reversedFen: 0n, outstandingFen: o.amountFen, dueAt: at(o.dueAt), issuedAt: at(o.issuedAt),
+    accruesLateFee: !o.parentId, parentId: o.parentId ?? null, feeDay: o.feeDay ?? null,
+  });
+  // A (100,000 fen) overdue from 2 Mar, its late fees of 2-7 Mar posted (300 each) and due before B; B (50,000 fen)
+  // due on 5 Mar, its late fees of 5-7 Mar posted (150 each). A payment of 121,800 received on 3 Mar at noon.
+  const A = rec(1n, { amountFen: 100_000n, dueAt: '2026-03-01T16:00:00Z', issuedAt: '2026-02-25T02:00:00Z' });
+  const B = rec(2n, { amountFen: 50_000n, dueAt: '2026-03-04T16:00:00Z', issuedAt: '2026-03-01T02:00:00Z' });
+  const aFees = ['02', '03', '04', '05', '06', '07'].map((d, i) => rec(10n + BigInt(i), { amountFen: 300n, dueAt: '2026-03-04T00:00:00Z', issuedAt: `2026-03-${d}T00:00:00+08:00`, parentId: 1n, feeDay: `2026-03-${d}` }));
+  const bFees = ['05', '06', '07'].map((d, i) => rec(20n + BigInt(i), { amountFen: 150n, dueAt: '2026-03-10T00:00:00Z', issuedAt: `2026-03-${d}T00:00:00+08:00`, parentId: 2n, feeDay: `2026-03-${d}` }));
+  const all = [A, B, ...aFees, ...bFees];
+
+  it('the first allocation gives B 20,000; once A\'s fees of 4-7 Mar are taken back B gets 21,200, so B\'s fees fall to floor(28,800 × 3/1000) = 86 a day', () => {
+    const p = planPayment(121_800n, at('2026-03-03T04:00:00Z'), all, all, [], TZ);
+    expect(p.leftoverFen).toBe(0n);
+    expect(p.allocations.find((x) => x.id === 2n)!.amountFen).toBe(21_200n);
+    expect(p.allocations.filter((x) => x.id >= 10n && x.id < 20n).map((x) => [x.id, x.amountFen])).toEqual([[10n, 300n], [11n, 300n]]);
+    expect(p.reversals.map((r) => [r.receivableId, r.day, r.amountFen])).toEqual([
+      [12n, '2026-03-04', 300n], [13n, '2026-03-05', 300n], [14n, '2026-03-06', 300n], [15n, '2026-03-07', 300n],
+      [20n, '2026-03-05', 64n], [21n, '2026-03-06', 64n], [22n, '2026-03-07', 64n],
+    ]);
   });
 });

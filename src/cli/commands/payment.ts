@@ -10,7 +10,9 @@ export const paymentCommands: CommandSpec[] = [
     summary:
       'Record a payment received from a tenant: it settles its receivables oldest first (orders, rent, late fees, fees),\n' +
       'credits the prepaid packages of an order it pays off, and reinstates a tenant suspended for overdue debt once\n' +
-      'nothing is overdue. Idempotent by --reference. More than is owed is refused (record the rest with top-up).',
+      'nothing is overdue. Idempotent by --reference. More than is owed is refused (record the rest with top-up).\n' +
+      'With --received-at before late fees already posted, the late fee of the days it covered is taken back\n' +
+      '(a correcting transfer each, shown on the statement).',
     options: [
       TENANT,
       { name: 'amount', type: 'string', required: true, doc: 'CNY received, e.g. 11420.00' },
@@ -29,6 +31,7 @@ export const paymentCommands: CommandSpec[] = [
         : [
             `payment ${r.payment.reference}: ${cny(r.payment.amountFen)} CNY from ${r.tenant} (transfer ${r.payment.transferId})`,
             ...r.allocations.map((a) => `  ${cny(a.amountFen)} CNY → receivable ${a.receivableId} ${a.description}${a.settled ? ' (settled)' : ''}`),
+            ...r.lateFeesReversed.map((l) => `  late fee of ${l.day} taken back: ${cny(l.amountFen)} CNY (receivable ${l.receivableId}, transfer ${l.transferId}): the payment's date is before it`),
             ...r.credits.map((c, i) => `credited ${cny(c.amountFen)} CNY to paid bucket ${c.bucketId}; ${redisLine(r.redis.credits[i]!)}`),
             ...(r.reinstated ? [`tenant reinstated (overdue debt paid); ${redisLine(r.redis.state)}`] : []),
             `still owed: ${cny(r.outstandingFen)} CNY`,
