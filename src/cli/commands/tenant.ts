@@ -51,7 +51,7 @@ export const tenantCommands: CommandSpec[] = [
     path: ['tenant', 'create'],
     summary: 'Create a tenant (Party A) with its full legal name.',
     options: [
-      { name: 'code', type: 'string', required: true, doc: 'short unique code: a-z 0-9 _ - (e.g. acme)' },
+      { name: 'code', type: 'string', required: true, doc: 'short unique code: a-z 0-9 _ -, not only digits (e.g. acme)' },
       { name: 'legal-name', type: 'string', required: true, doc: 'full legal name (printed on bills)' },
       { name: 'rate-plan', type: 'string', doc: 'rate plan name' },
       ...NOTICE_OPTIONS,
