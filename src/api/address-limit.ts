@@ -5,8 +5,8 @@
  * minute. IPv6 clients are counted per /64 (one host can own a whole /64). In memory, per instance, bounded
  * (src/util/ratelimit.ts). The per-token limit comes after authentication (src/api/http-server.ts).
  */
-import { isIP } from 'node:net';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ipBytes } from '../util/ip.js';
 import { RateLimiter } from '../util/ratelimit.js';
 
 export const AUTH_FAILURE_COST = 10;
@@ -14,14 +14,11 @@ const MAX_ADDRESSES = 10_000;
 
 /** The key an address is counted under: IPv4 itself (also inside ::ffff:), IPv6 its /64. */
 export function addressKey(ip: string): string {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
-  if (mapped) return mapped[1]!;
-  if (isIP(ip) !== 6) return ip;
-  const [head, tail] = ip.split('::') as [string, string | undefined];
-  const h = head ? head.split(':') : [];
-  const t = tail === undefined ? [] : tail ? tail.split(':') : [];
-  const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
-  return `${groups.slice(0, 4).map((g) => parseInt(g, 16).toString(16)).join(':')}::/64`;
+  const b = ipBytes(ip);
+  if (!b || b.length === 4) return ip;
+  if (b.slice(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff) return b.slice(12).join('.');
+  const groups = [0, 2, 4, 6].map((i) => ((b[i]! << 8) | b[i + 1]!).toString(16));
+  return `${groups.join(':')}::/64`;
 }
 
 export interface AddressGate {

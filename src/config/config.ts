@@ -7,7 +7,7 @@
  * names the key, the value and what is allowed.
  */
 import { readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
+import { ipBytes } from '../util/ip.js';
 import { projectPath } from '../util/paths.js';
 
 export class ConfigError extends Error {
@@ -319,8 +319,8 @@ function demoSeedWanted(c: Pick<Config, 'runtime' | 'postgres'>): boolean {
 /** An address, or an address/prefix with the prefix in range for its family. */
 function isCidr(text: string): boolean {
   const [addr, bits] = text.split('/') as [string, string | undefined];
-  const v = isIP(addr);
-  return v !== 0 && (bits === undefined || Number(bits) <= (v === 4 ? 32 : 128));
+  const bytes = ipBytes(addr);
+  return bytes !== null && (bits === undefined || Number(bits) <= bytes.length * 8);
 }
 
 /** Rules between settings (each setting alone was checked by coerce). */

@@ -10,6 +10,7 @@
  */
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
+import { ipBytes } from '../util/ip.js';
 
 /** Addresses of a host name (the system resolver by default; tests pass their own). */
 export type HostResolver = (host: string) => Promise<{ address: string; family: 4 | 6 }[]>;
@@ -17,31 +18,11 @@ export type HostResolver = (host: string) => Promise<{ address: string; family: 
 export const systemResolver: HostResolver = async (host) =>
   (await lookup(host, { all: true, verbatim: true })).map((a) => ({ address: a.address, family: a.family === 6 ? 6 : 4 }));
 
-/** The bytes of an IP address (4 or 16), or null when it is none. */
-function bytesOf(ip: string): number[] | null {
-  const plain = ip.replace(/%.*$/, ''); // a zone index (fe80::1%eth0) is not part of the address
-  const v = isIP(plain);
-  if (v === 4) return plain.split('.').map(Number);
-  if (v !== 6) return null;
-  let text = plain;
-  const quad = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  if (quad) {
-    const b = quad[1]!.split('.').map(Number);
-    text = text.slice(0, -quad[1]!.length) + `${((b[0]! << 8) | b[1]!).toString(16)}:${((b[2]! << 8) | b[3]!).toString(16)}`;
-  }
-  const [head, tail] = text.split('::') as [string, string | undefined];
-  const groups = (s: string | undefined) => (s ? s.split(':').map((g) => parseInt(g, 16)) : []);
-  const h = groups(head);
-  const t = groups(tail);
-  const all = tail === undefined ? h : [...h, ...Array<number>(8 - h.length - t.length).fill(0), ...t];
-  return all.flatMap((g) => [g >> 8, g & 0xff]);
-}
-
 interface Net { bytes: number[]; bits: number }
 
 function netOf(cidr: string): Net | null {
   const [addr, bitsText] = cidr.split('/') as [string, string | undefined];
-  const bytes = bytesOf(addr);
+  const bytes = ipBytes(addr);
   const bits = bitsText === undefined ? (bytes?.length ?? 0) * 8 : Number(bitsText);
   if (!bytes || !Number.isInteger(bits) || bits < 0 || bits > bytes.length * 8) return null;
   return { bytes, bits };
@@ -84,18 +65,13 @@ function embeddedV4(b: number[]): number[] | null {
 
 /** Whether `ip` is refused as a webhook address; `allowCidrs` (operator config) lets chosen ranges through. */
 export function refusedAddress(ip: string, allowCidrs: readonly string[]): boolean {
-  const b = bytesOf(ip);
+  const b = ipBytes(ip);
   if (!b) return true;
   const v4 = embeddedV4(b);
   const allowed = allowCidrs.map(netOf).filter((n): n is Net => n !== null);
   if (allowed.some((n) => within(b, n) || (v4 !== null && within(v4, n)))) return false;
   if (v4) return V4_REFUSED.some((n) => within(v4, n));
   return V6_REFUSED.some((n) => within(b, n));
-}
-
-/** A CIDR (or a single address) as the allow-list takes it. */
-export function isCidr(text: string): boolean {
-  return netOf(text) !== null;
 }
 
 export type WebhookTarget =

@@ -6,7 +6,7 @@
  * Names that must resolve to chosen addresses go through the notifier's resolver hook (`resolveHost`, a stand-in for
  * DNS, which this machine has none of); the sending itself is the product's.
  */
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -14,38 +14,36 @@ import { loadConfig } from '../../src/config/config.js';
 import { deliverPending } from '../../src/notify/notifier.js';
 import type { HostResolver } from '../../src/notify/webhook-target.js';
 import { createTenant } from '../../src/tenants/tenants.js';
+import { listenLocal, type LocalServer } from '../helpers/http-server.js';
 import { createTestDb, type TestDb } from '../helpers/pg.js';
 import type { Logger } from '../../src/util/logger.js';
 
 let db: TestDb;
-let server: Server;
+let server: LocalServer;
 let port: number;
 let received: { path: string; headers: IncomingHttpHeaders }[] = [];
 const SECRET = 'internal-answer-7f3a: db password is hunter2';
 
 beforeAll(async () => {
   db = await createTestDb();
-  server = createServer((req, res) => {
+  server = await listenLocal((req, res) => {
     req.resume();
     req.on('end', () => {
       received.push({ path: req.url ?? '', headers: req.headers });
-      if (req.url === '/secret') res.writeHead(500, { 'content-type': 'text/plain' }).end(SECRET);
-      else res.writeHead(200, { 'content-type': 'text/plain' }).end(SECRET);
+      res.writeHead(req.url === '/secret' ? 500 : 200, { 'content-type': 'text/plain' }).end(SECRET);
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  port = (server.address() as { port: number }).port;
+  port = server.port;
 });
 
 afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
+  await server.close();
   await db.drop();
 });
 
 beforeEach(async () => {
-  await db.pool.query('delete from notifications');
   received = [];
+  await db.pool.query('delete from notifications');
 });
 
 const config = loadConfig({}, { 'notify.maxAttempts': 3, 'notify.webhookTimeoutMs': 30_000 });

@@ -41,6 +41,14 @@ describe('config', () => {
     for (const s of SETTINGS) expect(readme, s.env).toContain(`\`${s.env}\``);
   });
 
+  it('NOTIFY_WEBHOOK_ALLOW_CIDRS takes IPv4 and IPv6 CIDRs and refuses anything else', () => {
+    expect(loadConfig({ NOTIFY_WEBHOOK_ALLOW_CIDRS: '10.20.0.0/16, fd00::/8,192.168.1.5' }).notify.webhookAllowCidrs).toEqual(['10.20.0.0/16', 'fd00::/8', '192.168.1.5']);
+    expect(loadConfig({}).notify.webhookAllowCidrs).toEqual([]);
+    for (const bad of ['10.0.0.0/33', 'fd00::/129', '300.1.1.1/8', 'intranet', '10.0.0.0/x']) {
+      expect(() => loadConfig({ NOTIFY_WEBHOOK_ALLOW_CIDRS: bad }), bad).toThrow(/notify\.webhookAllowCidrs/);
+    }
+  });
+
   describe('DEMO_AUTO_SEED: the demo tenant only on a local development database', () => {
     const LOCAL = 'postgres://postgres@127.0.0.1:5432/softswitch';
     it('auto (the default) seeds with the embedded local database URL outside production, as `npm start` on a fresh machine', () => {
