@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { configForLog, type Config } from './config/config.js';
+import { configForLog, seedDemoOnStart, type Config } from './config/config.js';
 import { createPool, type Pool } from './db/pool.js';
 import { migrate } from './db/migrate.js';
 import { createChargingRedis, waitReady, watchFailovers, type ChargingRedis } from './charging/redis.js';
@@ -172,9 +172,9 @@ export async function warnNumericTenantCodes(pool: Pool, log: Logger): Promise<v
     'tenant codes made only of digits: a reference to those digits is refused when it is also another tenant\'s id; name these tenants as #<id> (CLI --tenant \'#7\', API /v1/tenants/%237), and have API clients that use such a code move to #<id> (docs/security.md)');
 }
 
-/** The contract's demo tenant when the database has none (config demo.autoSeed). */
+/** The contract's demo tenant when the database has none (DEMO_AUTO_SEED: seedDemoOnStart). */
 export async function seedIfEmpty(config: Config, pool: Pool, redis: ChargingRedis, log: Logger): Promise<void> {
-  if (!config.demo.autoSeed) return;
+  if (!seedDemoOnStart(config)) return;
   if ((await countTenants(pool)) === 0) {
     await seedDemo(pool, redis, { timeZone: config.service.timezone });
     log.info('database had no tenant: demo tenant seeded (contract sample order)');

@@ -180,8 +180,8 @@ export interface Config {
   jobs: { intervalSeconds: number; schedulerEnabled: boolean; schedulerTickSeconds: number };
   billing: { overdueSuspendDays: number; vatRatePercent: string; sellerName: string; sellerTaxId: string; pdfFont: string };
   runtime: { nodeEnv: string };
-  /** autoSeed: DEMO_AUTO_SEED with auto decided at load (demoSeedWanted) */
-  demo: { autoSeed: boolean };
+  /** autoSeed as set: true, false or auto (decided by seedDemoOnStart) */
+  demo: { autoSeed: boolean | 'auto' };
   notify: {
     webhookTimeoutMs: number;
     maxAttempts: number;
@@ -294,8 +294,6 @@ export function loadConfig(
     }
     setPath(out, s.path, value);
   }
-  const demo = out.demo as { autoSeed: boolean | 'auto' };
-  if (demo.autoSeed === 'auto') demo.autoSeed = demoSeedWanted(out as unknown as Config);
   checkTogether(out as unknown as Config);
   return Object.freeze(out) as unknown as Config;
 }
@@ -309,10 +307,12 @@ export function isProduction(c: Pick<Config, 'runtime'>): boolean {
 }
 
 /**
- * DEMO_AUTO_SEED=auto: the demo tenant (11,000 CNY of credit on a real number) only on the local development
- * database, never in production mode and never on a database someone configured.
+ * Whether start-up seeds the demo tenant into an empty database. DEMO_AUTO_SEED=auto: the demo tenant (11,000 CNY
+ * of credit on a real number) only on the local development database, never in production mode and never on a
+ * database someone configured; true and false as they say.
  */
-function demoSeedWanted(c: Pick<Config, 'runtime' | 'postgres'>): boolean {
+export function seedDemoOnStart(c: Pick<Config, 'runtime' | 'postgres' | 'demo'>): boolean {
+  if (c.demo.autoSeed !== 'auto') return c.demo.autoSeed;
   return !isProduction(c) && c.postgres.url === LOCAL_DATABASE_URL;
 }
 

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
-import { ConfigError, SETTINGS, loadConfig } from '../../src/config/config.js';
+import { ConfigError, SETTINGS, loadConfig, seedDemoOnStart } from '../../src/config/config.js';
 import { registry } from '../../src/observability/metrics.js';
 import { projectPath } from '../../src/util/paths.js';
 import { familyOf, promqlMetricNames } from './helpers/exposition.js';
@@ -287,6 +287,6 @@ describe('the demo tenant is never seeded by a deploy file (parse-only)', () => 
     const image = sources[0]![1];
     const unit = sources.at(-1)![1];
     expect([image.NODE_ENV, unit.NODE_ENV]).toEqual(['production', 'production']);
-    expect(loadConfig({ NODE_ENV: 'production' }).demo.autoSeed).toBe(false);
+    expect(seedDemoOnStart(loadConfig({ NODE_ENV: 'production' }))).toBe(false);
   });
 });

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, SETTINGS, loadConfig } from '../../src/config/config.js';
+import { ConfigError, SETTINGS, loadConfig, seedDemoOnStart } from '../../src/config/config.js';
 import { projectPath } from '../../src/util/paths.js';
 
 describe('config', () => {
@@ -52,20 +52,20 @@ describe('config', () => {
   describe('DEMO_AUTO_SEED: the demo tenant only on a local development database', () => {
     const LOCAL = 'postgres://postgres@127.0.0.1:5432/softswitch';
     it('auto (the default) seeds with the embedded local database URL outside production, as `npm start` on a fresh machine', () => {
-      expect(loadConfig({}).demo.autoSeed).toBe(true);
-      expect(loadConfig({ DATABASE_URL: LOCAL, DEMO_AUTO_SEED: 'auto' }).demo.autoSeed).toBe(true);
-      expect(loadConfig({ NODE_ENV: 'development' }).demo.autoSeed).toBe(true);
+      expect(seedDemoOnStart(loadConfig({}))).toBe(true);
+      expect(seedDemoOnStart(loadConfig({ DATABASE_URL: LOCAL, DEMO_AUTO_SEED: 'auto' }))).toBe(true);
+      expect(seedDemoOnStart(loadConfig({ NODE_ENV: 'development' }))).toBe(true);
     });
 
     it('auto seeds nothing in production mode or on any other database', () => {
-      expect(loadConfig({ NODE_ENV: 'production' }).demo.autoSeed).toBe(false);
-      expect(loadConfig({ DATABASE_URL: 'postgres://softswitch:pw@db.internal:5432/softswitch' }).demo.autoSeed).toBe(false);
-      expect(loadConfig({ DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/billing' }).demo.autoSeed).toBe(false);
+      expect(seedDemoOnStart(loadConfig({ NODE_ENV: 'production' }))).toBe(false);
+      expect(seedDemoOnStart(loadConfig({ DATABASE_URL: 'postgres://softswitch:pw@db.internal:5432/softswitch' }))).toBe(false);
+      expect(seedDemoOnStart(loadConfig({ DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/billing' }))).toBe(false);
     });
 
     it('true and false are what they say, whatever the database and mode', () => {
-      expect(loadConfig({ NODE_ENV: 'production', DEMO_AUTO_SEED: 'true' }).demo.autoSeed).toBe(true);
-      expect(loadConfig({ DEMO_AUTO_SEED: 'false' }).demo.autoSeed).toBe(false);
+      expect(seedDemoOnStart(loadConfig({ NODE_ENV: 'production', DEMO_AUTO_SEED: 'true' }))).toBe(true);
+      expect(seedDemoOnStart(loadConfig({ DEMO_AUTO_SEED: 'false' }))).toBe(false);
       expect(() => loadConfig({ DEMO_AUTO_SEED: 'maybe' })).toThrow(/demo\.autoSeed.*auto, true, false, 1 or 0/);
     });
 
@@ -73,9 +73,9 @@ describe('config', () => {
       const env = Object.fromEntries([...readFileSync(projectPath('deploy', 'Dockerfile'), 'utf8').matchAll(/^ENV (\w+)=(\S+)$/gm)].map((m) => [m[1]!, m[2]!]));
       expect(env.NODE_ENV).toBe('production');
       expect(env.DEMO_AUTO_SEED).toBe('false');
-      expect(loadConfig(env).demo.autoSeed).toBe(false);
+      expect(seedDemoOnStart(loadConfig(env))).toBe(false);
       // and the image with only a database URL given, still without DEMO_AUTO_SEED from the image: production mode
-      expect(loadConfig({ NODE_ENV: env.NODE_ENV, DATABASE_URL: LOCAL }).demo.autoSeed).toBe(false);
+      expect(seedDemoOnStart(loadConfig({ NODE_ENV: env.NODE_ENV, DATABASE_URL: LOCAL }))).toBe(false);
     });
   });
 });
